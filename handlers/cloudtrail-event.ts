@@ -1,0 +1,46 @@
+import type { EventBridgeEvent } from 'aws-lambda';
+import { parseCloudTrail } from '../services/cloudtrail';
+import { detect } from '../services/detection';
+import { BadInputError, describeError } from '../services/errors';
+import { getWiring } from './wiring';
+
+/**
+ * EventBridge → detection. Bad input is logged and dropped (retrying cannot fix it); AWS or Slack
+ * trouble is thrown so Lambda retries, which is safe because detection is idempotent per eventID.
+ */
+export async function handler(
+  event: EventBridgeEvent<string, unknown>,
+): Promise<{ processed: number; violations: number }> {
+  const wiring = getWiring();
+  const logger = wiring.logger.child({
+    eventId: (event.detail as { eventID?: string } | undefined)?.eventID ?? event.id,
+  });
+  let sgEvents: ReturnType<typeof parseCloudTrail>;
+  try {
+    sgEvents = parseCloudTrail(event);
+  } catch (error) {
+    if (error instanceof BadInputError) {
+      logger.error(
+        { err: describeError(error), detailType: event['detail-type'] },
+        'event is not a CloudTrail record; dropped',
+      );
+      return { processed: 0, violations: 0 };
+    }
+    throw error;
+  }
+  let violations = 0;
+  for (const sgEvent of sgEvents) {
+    const result = await detect({ ...wiring, groups: wiring.ec2 }, sgEvent);
+    logger.info(
+      {
+        outcome: result.outcome,
+        violations: result.violations,
+        posted: result.posted,
+        skipped: result.skipped,
+      },
+      'event handled',
+    );
+    violations += result.violations;
+  }
+  return { processed: sgEvents.length, violations };
+}

@@ -1,0 +1,137 @@
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { WebClient } from '@slack/web-api';
+import { DynamoDbStateStore } from '../services/aws/dynamodb-store';
+import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
+import { type Config, loadConfig } from '../services/config';
+import { createLogger, type Logger } from '../services/logger';
+import type { AlertNotifier, AwsTarget } from '../services/ports';
+import { SsmSecretSource } from '../services/secrets';
+import { SlackNotifier } from '../slack/notifier';
+
+/**
+ * The composition root: configuration, SDK clients, adapters and services, built once per Lambda
+ * container (module scope) and reused by warm invocations. EC2 and SSM clients are created lazily,
+ * on the code paths that need them, because loading them costs cold-start time.
+ */
+export interface Wiring {
+  config: Config;
+  logger: Logger;
+  store: DynamoDbStateStore;
+  ec2: Ec2SecurityGroups;
+  secrets: SsmSecretSource;
+  /** Slack Web API client for background work (never waits minutes on rate limits). */
+  slack(): Promise<WebClient>;
+  /** Posts and updates alerts; resolves the Slack token on first use, so a failure there leaves state stored. */
+  notifier: AlertNotifier;
+  clock: () => Date;
+}
+
+function env(name: string, fallback?: string): string {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined || value === '') throw new Error(`environment variable ${name} is not set`);
+  return value;
+}
+
+/** Options every AWS client shares; AWS_ENDPOINT_URL points them at an emulator in tests and locally. */
+export function awsClientOptions(region?: string): { region: string; endpoint?: string } {
+  const endpoint = process.env.AWS_ENDPOINT_URL;
+  return { region: region ?? env('AWS_REGION', 'us-east-1'), ...(endpoint ? { endpoint } : {}) };
+}
+
+export function buildWiring(): Wiring {
+  const logger = createLogger(process.env.SG_WARDEN_LOG_LEVEL ?? 'info');
+  const configPath =
+    process.env.SG_WARDEN_CONFIG ??
+    join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), 'config', 'sg-warden.yml');
+  const config = loadConfig(configPath);
+  const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient(awsClientOptions()), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const store = new DynamoDbStateStore({
+    client: documentClient,
+    tableName: env('SG_WARDEN_TABLE'),
+    onAudit: (entry) => logger.info({ audit: entry }, 'audit'),
+  });
+
+  const ec2Clients = new Map<string, EC2Client>();
+  const ec2 = new Ec2SecurityGroups({
+    clientFor: (target: AwsTarget) => {
+      const key = `${target.account}/${target.region}`;
+      let client = ec2Clients.get(key);
+      if (!client) {
+        // Loaded on first use only: the EC2 client alone adds ~170 ms to a cold start.
+        const { EC2Client: Client } = require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2');
+        client = new Client(awsClientOptions(target.region));
+        ec2Clients.set(key, client);
+      }
+      return client;
+    },
+  });
+
+  let ssmClient: SSMClient | undefined;
+  const secrets = new SsmSecretSource({
+    client: () => {
+      if (!ssmClient) {
+        const { SSMClient: Client } = require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm');
+        ssmClient = new Client(awsClientOptions());
+      }
+      return ssmClient;
+    },
+    botTokenParameter: env('SLACK_BOT_TOKEN_PARAM', '/sg-warden/slack-bot-token'),
+    signingSecretParameter: env('SLACK_SIGNING_SECRET_PARAM', '/sg-warden/slack-signing-secret'),
+  });
+
+  let slackClient: Promise<WebClient> | undefined;
+  const slack = () => {
+    slackClient ??= secrets.get().then(
+      ({ botToken }) =>
+        new WebClient(botToken, {
+          ...(process.env.SLACK_API_URL ? { slackApiUrl: process.env.SLACK_API_URL } : {}),
+          // Background work must not sit out a rate limit inside one invocation: fail, and let a sweep retry.
+          rejectRateLimitedCalls: true,
+          retryConfig: { retries: 1, factor: 1, minTimeout: 100, maxTimeout: 500 },
+          timeout: 5000,
+        }),
+    );
+    // A failed secret read is not cached: the next use tries again.
+    slackClient.catch(() => {
+      slackClient = undefined;
+    });
+    return slackClient;
+  };
+  let slackNotifier: SlackNotifier | undefined;
+  const resolveNotifier = () => {
+    return slack().then((client) => {
+      slackNotifier ??= new SlackNotifier({ client });
+      return slackNotifier;
+    });
+  };
+  const notifier: AlertNotifier = {
+    postAlert: async (channel, view) => (await resolveNotifier()).postAlert(channel, view),
+    updateAlert: async (ref, view) => (await resolveNotifier()).updateAlert(ref, view),
+    postNotice: async (channel, text, threadTs) =>
+      (await resolveNotifier()).postNotice(channel, text, threadTs),
+  };
+  return {
+    config,
+    logger,
+    store,
+    ec2,
+    secrets,
+    slack,
+    notifier,
+    clock: () => new Date(),
+  };
+}
+
+let wiring: Wiring | undefined;
+
+/** The container's wiring, built on first use. */
+export function getWiring(): Wiring {
+  wiring ??= buildWiring();
+  return wiring;
+}

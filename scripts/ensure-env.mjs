@@ -1,0 +1,37 @@
+// Installs what the tests and the local sandbox need, once, into ignored folders:
+// node_modules from package-lock.json, and a Python venv with a pinned moto server.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const MOTO_SPEC = 'moto[server]==5.2.5';
+export const venvDir = join(root, '.cache', 'venv');
+export const venvPython = join(venvDir, 'bin', 'python');
+
+function run(cmd, args, opts = {}) {
+  execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], ...opts });
+}
+
+function needsNpmInstall() {
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  if (!existsSync(marker)) return true;
+  return statSync(join(root, 'package-lock.json')).mtimeMs > statSync(marker).mtimeMs + 1000;
+}
+
+export function ensureNodeModules() {
+  if (!needsNpmInstall()) return;
+  console.error('[setup] installing npm dependencies (npm ci)…');
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+export function ensureMoto() {
+  const marker = join(venvDir, '.sg-warden-moto');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === MOTO_SPEC && existsSync(venvPython)) return;
+  console.error(`[setup] installing ${MOTO_SPEC} into .cache/venv…`);
+  mkdirSync(join(root, '.cache'), { recursive: true });
+  if (!existsSync(venvPython)) run('python3', ['-m', 'venv', venvDir]);
+  run(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', MOTO_SPEC]);
+  writeFileSync(marker, MOTO_SPEC);
+}

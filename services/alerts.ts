@@ -1,0 +1,140 @@
+import type { Config } from './config';
+import { describeError } from './errors';
+import type { Logger } from './logger';
+import type { AlertNotifier, AlertView } from './ports';
+import { type AlertItem, keys, type StateStore, type ViolationItem } from './store';
+
+export interface AlertDeps {
+  store: StateStore;
+  notifier: AlertNotifier;
+  config: Config;
+  clock: () => Date;
+  logger: Logger;
+}
+
+/** How long a claim to post an alert lasts before the sweeper may try again. */
+export const POST_LEASE_SECONDS = 120;
+const MAX_BACKOFF_SECONDS = 900;
+
+function plusSeconds(now: Date, seconds: number): string {
+  return new Date(now.getTime() + seconds * 1000).toISOString();
+}
+
+/** Loads an alert with its violations as they are now. */
+export async function loadAlertView(deps: AlertDeps, alertId: string): Promise<AlertView | null> {
+  const alert = await deps.store.get<AlertItem>(keys.alert(alertId));
+  if (!alert) return null;
+  const violations = (
+    await Promise.all(alert.violationIds.map((id) => deps.store.get<ViolationItem>(keys.violation(id))))
+  ).filter((v): v is ViolationItem => v !== null);
+  return {
+    alert,
+    violations,
+    accountAlias: deps.config.accounts.aliases[alert.account] ?? null,
+    now: deps.clock(),
+  };
+}
+
+/**
+ * Posts an alert's message once (pass `staleClaim` to take over a POSTING claim whose lease ran out): claims it (UNNOTIFIED → POSTING), posts, records channel and ts (→ POSTED).
+ * When Slack fails the alert goes back to UNNOTIFIED with a later due time, so a sweep posts it.
+ * Returns true when this call posted the message.
+ */
+export async function postAlert(
+  deps: AlertDeps,
+  alertId: string,
+  options: { staleClaim?: AlertItem } = {},
+): Promise<boolean> {
+  const { store, clock, logger } = deps;
+  const now = clock();
+  let claimed: AlertItem;
+  try {
+    // A stale claim (its poster died) is taken over only at the exact version the sweeper saw.
+    claimed = await store.transition<AlertItem>({
+      key: keys.alert(alertId),
+      from: options.staleClaim ? ['POSTING'] : ['UNNOTIFIED'],
+      ...(options.staleClaim ? { expectVersion: options.staleClaim.version } : {}),
+      to: 'POSTING',
+      due: { kind: 'NOTIFY', at: plusSeconds(now, POST_LEASE_SECONDS) },
+      audit: null,
+    });
+  } catch (error) {
+    logger.debug({ alertId, err: describeError(error) }, 'alert not claimable for posting');
+    return false;
+  }
+  const view = await loadAlertView(deps, alertId);
+  if (!view) return false;
+  const channel = deps.config.slack.alertChannel;
+  try {
+    const ref = await deps.notifier.postAlert(channel, view);
+    await store.transition({
+      key: keys.alert(alertId),
+      from: ['POSTING'],
+      to: 'POSTED',
+      set: { channel: ref.channel, ts: ref.ts, notifyAttempts: claimed.notifyAttempts + 1 },
+      remove: ['notifyError'],
+      due: null,
+      audit: {
+        subjectId: alertId,
+        subjectType: 'alert',
+        action: 'notify',
+        fromState: 'UNNOTIFIED',
+        toState: 'POSTED',
+        actorType: 'system',
+        actorId: 'sg-warden',
+        result: 'ok',
+        details: { channel: ref.channel, ts: ref.ts },
+        at: clock().toISOString(),
+      },
+    });
+    await Promise.allSettled(
+      claimed.violationIds.map((id) => store.patch(keys.violation(id), { channel: ref.channel, ts: ref.ts })),
+    );
+    logger.info({ alertId, channel: ref.channel, ts: ref.ts }, 'alert posted');
+    return true;
+  } catch (error) {
+    const attempts = claimed.notifyAttempts + 1;
+    const backoff = Math.min(MAX_BACKOFF_SECONDS, 30 * 2 ** (attempts - 1));
+    logger.warn({ alertId, attempts, err: describeError(error) }, 'alert not posted; will retry');
+    await store.transition({
+      key: keys.alert(alertId),
+      from: ['POSTING'],
+      to: 'UNNOTIFIED',
+      set: { notifyAttempts: attempts, notifyError: describeError(error) },
+      due: { kind: 'NOTIFY', at: plusSeconds(clock(), backoff) },
+      audit: {
+        subjectId: alertId,
+        subjectType: 'alert',
+        action: 'notify',
+        fromState: 'UNNOTIFIED',
+        toState: 'UNNOTIFIED',
+        actorType: 'system',
+        actorId: 'sg-warden',
+        result: 'error',
+        error: describeError(error),
+        at: clock().toISOString(),
+      },
+    });
+    return false;
+  }
+}
+
+/**
+ * Re-renders an alert's message from the current state. Re-reads after updating and renders again
+ * when a violation changed meanwhile, so the last render shows the latest state.
+ */
+export async function refreshAlertMessage(deps: AlertDeps, alertId: string): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const view = await loadAlertView(deps, alertId);
+    if (view?.alert.status !== 'POSTED' || !view.alert.channel || !view.alert.ts) return;
+    const versions = view.violations.map((v) => v.version).join(',');
+    try {
+      await deps.notifier.updateAlert({ channel: view.alert.channel, ts: view.alert.ts }, view);
+    } catch (error) {
+      deps.logger.warn({ alertId, err: describeError(error) }, 'alert message not updated');
+      return;
+    }
+    const after = await loadAlertView(deps, alertId);
+    if (!after || after.violations.map((v) => v.version).join(',') === versions) return;
+  }
+}

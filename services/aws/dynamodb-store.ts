@@ -1,0 +1,357 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { ulid } from 'ulid';
+import { StateConflictError } from '../errors';
+import type {
+  AuditEntry,
+  DueKind,
+  ItemKey,
+  StateStore,
+  StoredAuditEntry,
+  StoredItem,
+  Transition,
+} from '../store';
+
+export const DUE_INDEX = 'due';
+export const AUDIT_INDEX = 'audit';
+export const STATUS_INDEX = 'status';
+
+/** Audit entries are partitioned by day so export reads a few partitions, never the whole table. */
+function auditDay(iso: string): string {
+  return iso.slice(0, 10);
+}
+
+function auditItem(entry: AuditEntry): Record<string, unknown> {
+  const entryId = `${entry.at}#${ulid()}`;
+  return {
+    pk: `AUDIT#${entry.subjectId}`,
+    sk: entryId,
+    type: 'audit',
+    entryId,
+    gsi2pk: `AUDIT#${auditDay(entry.at)}`,
+    gsi2sk: entryId,
+    ...stripUndefined(entry as unknown as Record<string, unknown>),
+  };
+}
+
+function stripUndefined(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+}
+
+function dueAttributes(due: { kind: DueKind; at: string }): Record<string, string> {
+  return { dueKind: due.kind, dueAt: due.at, gsi1pk: `DUE#${due.kind}`, gsi1sk: due.at };
+}
+
+function isConditionFailure(error: unknown): boolean {
+  if (error instanceof TransactionCanceledException) {
+    return (error.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed');
+  }
+  const name = (error as { name?: string }).name;
+  return name === 'ConditionalCheckFailedException';
+}
+
+/** The DynamoDB single-table state store (see README "Data model"). */
+export class DynamoDbStateStore implements StateStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly onAudit: (entry: AuditEntry) => void;
+
+  /** `onAudit` sees every audit entry once it is stored (the wiring logs each as one JSON line). */
+  constructor(options: {
+    client: DynamoDBDocumentClient;
+    tableName: string;
+    onAudit?: (entry: AuditEntry) => void;
+  }) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.onAudit = options.onAudit ?? (() => {});
+  }
+
+  async get<T extends StoredItem>(key: ItemKey): Promise<T | null> {
+    const out = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+    );
+    return (out.Item as T | undefined) ?? null;
+  }
+
+  async createAll(items: Record<string, unknown>[], audits: AuditEntry[]): Promise<boolean> {
+    const puts = items.map((item) => ({
+      Put: {
+        TableName: this.tableName,
+        Item: withStatusIndex(stripUndefined(item)),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    }));
+    const auditPuts = audits.map((a) => ({ Put: { TableName: this.tableName, Item: auditItem(a) } }));
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: [...puts, ...auditPuts] }));
+      for (const a of audits) this.onAudit(a);
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async transition<T extends StoredItem>(t: Transition): Promise<T> {
+    const names: Record<string, string> = { '#status': 'status', '#version': 'version' };
+    const values: Record<string, unknown> = { ':to': t.to, ':one': 1 };
+    const sets = ['#status = :to', '#version = #version + :one'];
+    const removes: string[] = [];
+    const setAttrs: Record<string, unknown> = {
+      ...stripUndefined(t.set ?? {}),
+      ...statusIndex(t.key, t.to, t.set),
+    };
+    if (t.due) Object.assign(setAttrs, dueAttributes(t.due));
+    else removes.push('dueKind', 'dueAt', 'gsi1pk', 'gsi1sk');
+    for (const r of t.remove ?? []) removes.push(r);
+    let i = 0;
+    for (const [k, v] of Object.entries(setAttrs)) {
+      if (k === 'status' || k === 'version') continue;
+      names[`#s${i}`] = k;
+      values[`:s${i}`] = v;
+      sets.push(`#s${i} = :s${i}`);
+      i++;
+    }
+    const removeExpr = [...new Set(removes)]
+      .filter((r) => !(r in setAttrs))
+      .map((r, j) => {
+        names[`#r${j}`] = r;
+        return `#r${j}`;
+      });
+    const fromKeys = t.from.map((_, j) => `:f${j}`);
+    t.from.forEach((s, j) => {
+      values[`:f${j}`] = s;
+    });
+    let condition = `attribute_exists(pk) AND #status IN (${fromKeys.join(', ')})`;
+    if (t.expectVersion !== undefined) {
+      values[':v'] = t.expectVersion;
+      condition += ' AND #version = :v';
+    }
+    const update = {
+      TableName: this.tableName,
+      Key: t.key,
+      UpdateExpression: `SET ${sets.join(', ')}${removeExpr.length ? ` REMOVE ${removeExpr.join(', ')}` : ''}`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+    const alsoPut = (t.alsoPut ?? []).map((item) => ({
+      Put: {
+        TableName: this.tableName,
+        Item: withStatusIndex(stripUndefined(item)),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    }));
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Update: update },
+            ...alsoPut,
+            ...(t.audit ? [{ Put: { TableName: this.tableName, Item: auditItem(t.audit) } }] : []),
+          ],
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) {
+        throw new StateConflictError(`${t.key.pk} is no longer in state ${t.from.join(' or ')}`, {
+          cause: error,
+          context: { key: t.key, from: t.from, to: t.to },
+        });
+      }
+      throw error;
+    }
+    if (t.audit) this.onAudit(t.audit);
+    const after = await this.get<T>(t.key);
+    if (!after) throw new StateConflictError(`${t.key.pk} vanished after its transition`);
+    return after;
+  }
+
+  async patch(
+    key: ItemKey,
+    set: Record<string, unknown>,
+    due?: { kind: DueKind; at: string } | null,
+  ): Promise<void> {
+    const attrs = { ...stripUndefined(set), ...(due ? dueAttributes(due) : {}) };
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets = Object.entries(attrs).map(([k, v], i) => {
+      names[`#a${i}`] = k;
+      values[`:a${i}`] = v;
+      return `#a${i} = :a${i}`;
+    });
+    const removes =
+      due === null
+        ? ['dueKind', 'dueAt', 'gsi1pk', 'gsi1sk'].map((r, j) => {
+            names[`#r${j}`] = r;
+            return `#r${j}`;
+          })
+        : [];
+    if (sets.length === 0 && removes.length === 0) return;
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: [
+          sets.length ? `SET ${sets.join(', ')}` : '',
+          removes.length ? `REMOVE ${removes.join(', ')}` : '',
+        ]
+          .filter(Boolean)
+          .join(' '),
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: names,
+        ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+      }),
+    );
+  }
+
+  async queryDue<T extends StoredItem>(kind: DueKind, until: string, limit: number): Promise<T[]> {
+    return this.queryAll<T>(
+      {
+        TableName: this.tableName,
+        IndexName: DUE_INDEX,
+        KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk <= :until',
+        ExpressionAttributeValues: { ':pk': `DUE#${kind}`, ':until': until },
+      },
+      limit,
+    );
+  }
+
+  async queryByStatus<T extends StoredItem>(type: string, status: string, limit: number): Promise<T[]> {
+    return this.queryAll<T>(
+      {
+        TableName: this.tableName,
+        IndexName: STATUS_INDEX,
+        KeyConditionExpression: 'gsi3pk = :pk',
+        ExpressionAttributeValues: { ':pk': `${type}#${status}` },
+        ScanIndexForward: false,
+      },
+      limit,
+    );
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: auditItem(entry) }));
+    this.onAudit(entry);
+  }
+
+  async auditFor(subjectId: string): Promise<StoredAuditEntry[]> {
+    return this.queryAll<StoredAuditEntry & StoredItem>(
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `AUDIT#${subjectId}` },
+        ConsistentRead: true,
+      },
+      10_000,
+    );
+  }
+
+  async *auditSince(since: string, until = new Date().toISOString()): AsyncIterable<StoredAuditEntry> {
+    const day = new Date(`${auditDay(since)}T00:00:00.000Z`);
+    const lastDay = auditDay(until);
+    while (auditDay(day.toISOString()) <= lastDay) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const out = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: AUDIT_INDEX,
+            KeyConditionExpression: 'gsi2pk = :pk AND gsi2sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: {
+              ':pk': `AUDIT#${auditDay(day.toISOString())}`,
+              ':from': since,
+              ':to': `${until}~`,
+            },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of out.Items ?? []) yield item as StoredAuditEntry;
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+      day.setUTCDate(day.getUTCDate() + 1);
+    }
+  }
+
+  private async queryAll<T>(input: QueryCommandInput, limit: number): Promise<T[]> {
+    const out: T[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({ ...input, Limit: Math.min(limit - out.length, 500), ExclusiveStartKey: startKey }),
+      );
+      out.push(...((page.Items ?? []) as T[]));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && out.length < limit);
+    return out;
+  }
+}
+
+/** Keeps the status index attributes (gsi3) in step with an item's type and status. */
+function withStatusIndex(item: Record<string, unknown>): Record<string, unknown> {
+  if (typeof item.type !== 'string' || typeof item.status !== 'string') return item;
+  return { ...item, gsi3pk: `${item.type}#${item.status}`, gsi3sk: String(item.createdAt ?? '') };
+}
+
+function statusIndex(
+  key: ItemKey,
+  to: string,
+  set: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const type = typeof set?.type === 'string' ? set.type : key.pk.split('#')[0]!.toLowerCase();
+  return { gsi3pk: `${type}#${to}` };
+}
+
+/** The table's key schema and indexes, shared by serverless.yml's definition, tests and the local sandbox. */
+export const TABLE_DEFINITION = {
+  AttributeDefinitions: [
+    { AttributeName: 'pk', AttributeType: 'S' },
+    { AttributeName: 'sk', AttributeType: 'S' },
+    { AttributeName: 'gsi1pk', AttributeType: 'S' },
+    { AttributeName: 'gsi1sk', AttributeType: 'S' },
+    { AttributeName: 'gsi2pk', AttributeType: 'S' },
+    { AttributeName: 'gsi2sk', AttributeType: 'S' },
+    { AttributeName: 'gsi3pk', AttributeType: 'S' },
+    { AttributeName: 'gsi3sk', AttributeType: 'S' },
+  ],
+  KeySchema: [
+    { AttributeName: 'pk', KeyType: 'HASH' },
+    { AttributeName: 'sk', KeyType: 'RANGE' },
+  ],
+  GlobalSecondaryIndexes: [
+    {
+      IndexName: DUE_INDEX,
+      KeySchema: [
+        { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+        { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    },
+    {
+      IndexName: AUDIT_INDEX,
+      KeySchema: [
+        { AttributeName: 'gsi2pk', KeyType: 'HASH' },
+        { AttributeName: 'gsi2sk', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    },
+    {
+      IndexName: STATUS_INDEX,
+      KeySchema: [
+        { AttributeName: 'gsi3pk', KeyType: 'HASH' },
+        { AttributeName: 'gsi3sk', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    },
+  ],
+  BillingMode: 'PAY_PER_REQUEST',
+} as const;

@@ -1,0 +1,147 @@
+import {
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  type EC2Client,
+  RevokeSecurityGroupEgressCommand,
+  RevokeSecurityGroupIngressCommand,
+  type SecurityGroupRule,
+} from '@aws-sdk/client-ec2';
+import { normaliseProtocol } from '../cloudtrail';
+import { AwsCallError } from '../errors';
+import type { Direction, RuleFacts } from '../model';
+import type { AwsTarget, GroupInfo, RuleRemover, SecurityGroupReader } from '../ports';
+
+/** Gives the EC2 client for an account and region (created lazily, cached by the provider). */
+export type Ec2ClientProvider = (target: AwsTarget) => Promise<EC2Client> | EC2Client;
+
+/** Converts an EC2 SecurityGroupRule to sg-warden's rule facts. */
+export function ruleFromEc2(rule: SecurityGroupRule): RuleFacts | null {
+  const protocol = normaliseProtocol(rule.IpProtocol);
+  const source = rule.CidrIpv4
+    ? { source: rule.CidrIpv4, sourceKind: 'ipv4' as const }
+    : rule.CidrIpv6
+      ? { source: rule.CidrIpv6, sourceKind: 'ipv6' as const }
+      : rule.PrefixListId
+        ? { source: rule.PrefixListId, sourceKind: 'prefix-list' as const }
+        : rule.ReferencedGroupInfo?.GroupId
+          ? { source: rule.ReferencedGroupInfo.GroupId, sourceKind: 'security-group' as const }
+          : null;
+  if (!source || !rule.GroupId) return null;
+  const allPorts = protocol === 'all' || rule.FromPort === undefined || rule.FromPort === -1;
+  return {
+    groupId: rule.GroupId,
+    ruleId: rule.SecurityGroupRuleId ?? null,
+    direction: rule.IsEgress ? 'egress' : 'ingress',
+    protocol,
+    fromPort: allPorts ? null : (rule.FromPort ?? null),
+    toPort: allPorts || rule.ToPort === -1 ? null : (rule.ToPort ?? null),
+    ...source,
+    description: rule.Description ?? null,
+  };
+}
+
+/** Wraps an SDK error in AwsCallError, keeping EC2's code and request ID. */
+export function awsError(action: string, error: unknown): AwsCallError {
+  const e = error as { name?: string; Code?: string; message?: string; $metadata?: { requestId?: string } };
+  const awsCode = e.Code ?? e.name ?? 'Unknown';
+  const requestId = e.$metadata?.requestId;
+  return new AwsCallError(`${action} failed: ${awsCode}${e.message ? `: ${e.message}` : ''}`, {
+    awsCode,
+    ...(requestId ? { requestId } : {}),
+    cause: error,
+  });
+}
+
+const NOT_FOUND = new Set([
+  'InvalidGroup.NotFound',
+  'InvalidSecurityGroupRuleId.NotFound',
+  'InvalidGroupId.Malformed',
+]);
+
+/** Security-group reads and rule revokes through the EC2 API. */
+export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover {
+  private readonly clientFor: Ec2ClientProvider;
+
+  constructor(options: { clientFor: Ec2ClientProvider }) {
+    this.clientFor = options.clientFor;
+  }
+
+  async describeRules(target: AwsTarget, ruleIds: readonly string[]): Promise<RuleFacts[]> {
+    if (ruleIds.length === 0) return [];
+    return this.rulesMatching(target, [{ Name: 'security-group-rule-id', Values: [...ruleIds] }]);
+  }
+
+  async describeGroupRules(target: AwsTarget, groupId: string): Promise<RuleFacts[]> {
+    return this.rulesMatching(target, [{ Name: 'group-id', Values: [groupId] }]);
+  }
+
+  async describeGroup(target: AwsTarget, groupId: string): Promise<GroupInfo | null> {
+    const client = await this.clientFor(target);
+    try {
+      const out = await client.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+      const group = out.SecurityGroups?.[0];
+      if (!group) return null;
+      return {
+        groupId,
+        name: group.GroupName ?? null,
+        vpcId: group.VpcId ?? null,
+        tags: Object.fromEntries((group.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+      };
+    } catch (error) {
+      const err = awsError('DescribeSecurityGroups', error);
+      if (NOT_FOUND.has(err.awsCode)) return null;
+      throw err;
+    }
+  }
+
+  async revokeRules(
+    target: AwsTarget,
+    groupId: string,
+    direction: Direction,
+    ruleIds: readonly string[],
+  ): Promise<{ requestId: string | null }> {
+    const client = await this.clientFor(target);
+    const input = { GroupId: groupId, SecurityGroupRuleIds: [...ruleIds] };
+    const action = direction === 'ingress' ? 'RevokeSecurityGroupIngress' : 'RevokeSecurityGroupEgress';
+    try {
+      const out =
+        direction === 'ingress'
+          ? await client.send(new RevokeSecurityGroupIngressCommand(input))
+          : await client.send(new RevokeSecurityGroupEgressCommand(input));
+      return { requestId: out.$metadata.requestId ?? null };
+    } catch (error) {
+      throw awsError(action, error);
+    }
+  }
+
+  private async rulesMatching(
+    target: AwsTarget,
+    filters: { Name: string; Values: string[] }[],
+  ): Promise<RuleFacts[]> {
+    const client = await this.clientFor(target);
+    const rules: RuleFacts[] = [];
+    let nextToken: string | undefined;
+    try {
+      do {
+        const out = await client.send(
+          new DescribeSecurityGroupRulesCommand({ Filters: filters, NextToken: nextToken, MaxResults: 1000 }),
+        );
+        for (const r of out.SecurityGroupRules ?? []) {
+          const facts = ruleFromEc2(r);
+          if (facts) rules.push(facts);
+        }
+        nextToken = out.NextToken;
+      } while (nextToken);
+    } catch (error) {
+      const err = awsError('DescribeSecurityGroupRules', error);
+      if (NOT_FOUND.has(err.awsCode)) return [];
+      throw err;
+    }
+    return rules;
+  }
+}
+
+/** True when an AWS error means the rule or group is already gone. */
+export function isNotFound(error: unknown): boolean {
+  return error instanceof AwsCallError && NOT_FOUND.has(error.awsCode);
+}

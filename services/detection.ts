@@ -1,0 +1,265 @@
+import { type AlertDeps, postAlert } from './alerts';
+import { describeError } from './errors';
+import { ruleFingerprint, violationIdFor } from './ids';
+import type { Finding, RuleFacts, SgEvent } from './model';
+import { evaluate } from './policy';
+import type { AwsTarget, GroupInfo, SecurityGroupReader } from './ports';
+import { type AlertItem, type AuditEntry, type ExceptionItem, keys, type ViolationItem } from './store';
+
+export interface DetectionDeps extends AlertDeps {
+  groups: SecurityGroupReader;
+}
+
+export interface DetectionResult {
+  eventId: string;
+  outcome: 'not-a-rule-change' | 'no-violations' | 'duplicate' | 'stored';
+  violations: number;
+  posted: boolean;
+  skipped: { ruleId: string | null; why: string }[];
+}
+
+function sameRule(a: RuleFacts, b: RuleFacts): boolean {
+  return (
+    a.direction === b.direction &&
+    a.protocol === b.protocol &&
+    a.fromPort === b.fromPort &&
+    a.toPort === b.toPort &&
+    a.source === b.source
+  );
+}
+
+/**
+ * The rules an event added or changed, as EC2 has them now when the record is not enough:
+ * ModifySecurityGroupRules by rule ID, older records (no rule IDs) by matching the group's live rules.
+ */
+export async function resolveRules(groups: SecurityGroupReader, event: SgEvent): Promise<RuleFacts[]> {
+  if (!event.needsLookup) return event.rules;
+  const target: AwsTarget = { account: event.account, region: event.region };
+  if (event.kind === 'modify') return groups.describeRules(target, event.ruleIds);
+  if (!event.groupId) return event.rules;
+  const live = await groups.describeGroupRules(target, event.groupId);
+  return event.rules.flatMap((r) => {
+    if (r.ruleId) return [r];
+    const match = live.find((l) => l.direction === r.direction && sameRule(l, r));
+    return match ? [{ ...match, description: match.description ?? r.description }] : [];
+  });
+}
+
+function plusSeconds(iso: string, seconds: number): string {
+  return new Date(new Date(iso).getTime() + seconds * 1000).toISOString();
+}
+
+/** Builds the violation items for the findings of one alert. */
+export function planViolations(
+  alert: AlertItem,
+  findings: Finding[],
+  groupName: string | null,
+  now: string,
+): ViolationItem[] {
+  return findings.map((f, index) => {
+    const violationId = violationIdFor(alert.alertId, f.rule, index);
+    const deadline =
+      f.action === 'alert' && f.timeoutSeconds !== null ? plusSeconds(now, f.timeoutSeconds) : null;
+    return {
+      ...keys.violation(violationId),
+      type: 'violation',
+      status: 'PENDING',
+      version: 1,
+      violationId,
+      alertId: alert.alertId,
+      eventId: alert.eventId,
+      region: alert.region,
+      account: alert.account,
+      groupId: f.rule.groupId,
+      groupName,
+      rule: f.rule,
+      severity: f.severity,
+      reasons: f.reasons,
+      action: f.action,
+      dryRun: f.dryRun,
+      actor: alert.actor,
+      eventTime: alert.eventTime,
+      createdAt: now,
+      deadline,
+      revokeAttempts: 0,
+      ...(deadline
+        ? { dueKind: 'DEADLINE' as const, dueAt: deadline, gsi1pk: 'DUE#DEADLINE', gsi1sk: deadline }
+        : {}),
+    } satisfies ViolationItem & Record<string, unknown>;
+  });
+}
+
+function createdAudit(v: ViolationItem, now: string): AuditEntry {
+  return {
+    subjectId: v.violationId,
+    subjectType: 'violation',
+    action: 'detect',
+    fromState: null,
+    toState: 'PENDING',
+    actorType: 'aws-principal',
+    actorId: v.actor.arn,
+    result: 'ok',
+    details: {
+      eventId: v.eventId,
+      severity: v.severity,
+      rule: v.rule,
+      reasons: v.reasons,
+      deadline: v.deadline,
+      dryRun: v.dryRun,
+      sourceIp: v.actor.sourceIp,
+    },
+    at: now,
+  };
+}
+
+/** Writes violations (each with its audit entry) in transactions of at most 50 pairs; existing ones are skipped. */
+async function storeViolations(deps: DetectionDeps, violations: ViolationItem[], now: string): Promise<void> {
+  for (let i = 0; i < violations.length; i += 50) {
+    const chunk = violations.slice(i, i + 50);
+    const stored = await deps.store.createAll(
+      chunk as unknown as Record<string, unknown>[],
+      chunk.map((v) => createdAudit(v, now)),
+    );
+    if (stored) continue;
+    // Some already exist (a re-delivery that got part way): write the rest one by one.
+    for (const v of chunk) {
+      await deps.store.createAll([v as unknown as Record<string, unknown>], [createdAudit(v, now)]);
+    }
+  }
+}
+
+/** An active, unexpired exception for this rule, if any. */
+async function activeException(
+  deps: DetectionDeps,
+  event: SgEvent,
+  rule: RuleFacts,
+  now: Date,
+): Promise<ExceptionItem | null> {
+  const exception = await deps.store.get<ExceptionItem>(
+    keys.exception(ruleFingerprint(event.account, event.region, rule)),
+  );
+  if (exception?.status !== 'ACTIVE') return null;
+  if (exception.expiresAt !== null && new Date(exception.expiresAt) <= now) return null;
+  return exception;
+}
+
+/**
+ * Handles one security-group event: resolve its rules, leave out the bot's own grants and kept rules,
+ * evaluate, store one violation per violating rule and post one message for the event.
+ * Idempotent: a re-delivered event (same eventID) creates nothing new and posts nothing twice.
+ */
+export async function detect(deps: DetectionDeps, event: SgEvent): Promise<DetectionResult> {
+  const { store, logger, clock } = deps;
+  const log = logger.child({ eventId: event.eventId, eventName: event.eventName, region: event.region });
+  const result: DetectionResult = {
+    eventId: event.eventId,
+    outcome: 'no-violations',
+    violations: 0,
+    posted: false,
+    skipped: [],
+  };
+  if (event.kind !== 'authorize' && event.kind !== 'modify')
+    return { ...result, outcome: 'not-a-rule-change' };
+
+  const existing = await store.get<AlertItem>(keys.alert(event.eventId));
+  if (existing && existing.status !== 'STORING') {
+    log.info({ status: existing.status }, 'event already processed');
+    const posted = existing.status === 'UNNOTIFIED' ? await postAlert(deps, existing.alertId) : false;
+    return { ...result, outcome: 'duplicate', violations: existing.violationIds.length, posted };
+  }
+
+  const target: AwsTarget = { account: event.account, region: event.region };
+  const rules = await resolveRules(deps.groups, event);
+  const candidates: RuleFacts[] = [];
+  const now = clock();
+  for (const rule of rules) {
+    if (rule.ruleId && (await store.get(keys.ownRule(event.region, rule.ruleId)))) {
+      result.skipped.push({ ruleId: rule.ruleId, why: 'granted by sg-warden' });
+      continue;
+    }
+    const exception = await activeException(deps, event, rule, now);
+    if (exception) {
+      result.skipped.push({
+        ruleId: rule.ruleId,
+        why: `kept until ${exception.expiresAt ?? 'revoked'} (${exception.violationId})`,
+      });
+      continue;
+    }
+    candidates.push(rule);
+  }
+  if (candidates.length === 0) return result;
+
+  const groupId = event.groupId ?? candidates[0]!.groupId;
+  let group: GroupInfo | null = null;
+  try {
+    group = await deps.groups.describeGroup(target, groupId);
+  } catch (error) {
+    // Tags only refine the policy (exemptions, only-from); evaluate without them rather than drop the event.
+    log.warn({ groupId, err: describeError(error) }, 'group tags unavailable');
+  }
+  const findings = evaluate(candidates, deps.config.policy, {
+    actor: event.actor,
+    groupTags: group?.tags ?? null,
+  });
+  if (findings.length === 0) return result;
+
+  const nowIso = now.toISOString();
+  const alert: AlertItem = existing ?? {
+    ...keys.alert(event.eventId),
+    type: 'alert',
+    status: 'STORING',
+    version: 1,
+    alertId: event.eventId,
+    eventId: event.eventId,
+    eventName: event.eventName,
+    eventTime: event.eventTime,
+    region: event.region,
+    account: event.account,
+    groupId,
+    groupName: group?.name ?? null,
+    actor: event.actor,
+    violationIds: [],
+    notifyAttempts: 0,
+    createdAt: nowIso,
+  };
+  const violations = planViolations(alert, findings, group?.name ?? null, nowIso);
+  alert.violationIds = violations.map((v) => v.violationId);
+  if (!existing) {
+    const created = await store.createAll([alert as unknown as Record<string, unknown>], []);
+    if (!created) {
+      // A concurrent delivery of the same event got there first; it finishes the work.
+      return { ...result, outcome: 'duplicate' };
+    }
+  }
+  await storeViolations(deps, violations, nowIso);
+  try {
+    await store.transition({
+      key: keys.alert(alert.alertId),
+      from: ['STORING'],
+      to: 'UNNOTIFIED',
+      set: { violationIds: alert.violationIds },
+      due: { kind: 'NOTIFY', at: nowIso },
+      audit: {
+        subjectId: alert.alertId,
+        subjectType: 'alert',
+        action: 'detect',
+        fromState: null,
+        toState: 'UNNOTIFIED',
+        actorType: 'aws-principal',
+        actorId: event.actor.arn,
+        result: 'ok',
+        details: {
+          eventName: event.eventName,
+          violations: alert.violationIds,
+          sourceIp: event.actor.sourceIp,
+        },
+        at: nowIso,
+      },
+    });
+  } catch {
+    return { ...result, outcome: 'duplicate', violations: violations.length };
+  }
+  log.info({ violations: violations.length, alertId: alert.alertId }, 'violations stored');
+  const posted = await postAlert(deps, alert.alertId);
+  return { ...result, outcome: 'stored', violations: violations.length, posted };
+}

@@ -1,0 +1,74 @@
+/** Base of every error sg-warden raises on purpose: a stable code, a user-facing sentence, the cause kept. */
+export class SgWardenError extends Error {
+  readonly code: string;
+  readonly context: Record<string, unknown>;
+
+  constructor(
+    code: string,
+    message: string,
+    options: { cause?: unknown; context?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.context = options.context ?? {};
+  }
+}
+
+/** The input (a file, an event, a Slack payload, a command) is not what sg-warden accepts. */
+export class BadInputError extends SgWardenError {
+  constructor(message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('BAD_INPUT', message, options);
+  }
+}
+
+/** The configuration file is missing or invalid; the message names the file and the field. */
+export class ConfigError extends SgWardenError {
+  constructor(message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('CONFIG_INVALID', message, options);
+  }
+}
+
+/** The caller is not allowed to do what they asked. */
+export class NotAuthorisedError extends SgWardenError {
+  constructor(message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('NOT_AUTHORISED', message, options);
+  }
+}
+
+/** A conditional write lost: someone else moved the item first. */
+export class StateConflictError extends SgWardenError {
+  constructor(message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('STATE_CONFLICT', message, options);
+  }
+}
+
+/** Something the item refers to does not exist. */
+export class NotFoundError extends SgWardenError {
+  constructor(message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('NOT_FOUND', message, options);
+  }
+}
+
+/** An AWS call failed; `awsCode` is the service's error code. */
+export class AwsCallError extends SgWardenError {
+  readonly awsCode: string;
+  readonly requestId: string | undefined;
+
+  constructor(
+    message: string,
+    options: { awsCode: string; requestId?: string; cause?: unknown; context?: Record<string, unknown> },
+  ) {
+    super('AWS_CALL_FAILED', message, options);
+    this.awsCode = options.awsCode;
+    this.requestId = options.requestId;
+  }
+}
+
+/** A one-line description of any thrown value, fit for a user or a log field (never a stack). */
+export function describeError(error: unknown): string {
+  if (error instanceof SgWardenError) return `${error.message} (${error.code})`;
+  if (error instanceof Error)
+    return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
+  return String(error);
+}

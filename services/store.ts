@@ -1,0 +1,200 @@
+import type { Actor, Finding, RuleFacts, Severity } from './model';
+
+/** Kinds of due work the sweeper finds through the "due by time" index. */
+export type DueKind =
+  | 'DEADLINE' // a pending violation's auto-revoke deadline
+  | 'NOTIFY' // an alert not yet posted to Slack
+  | 'REVOKE_RETRY' // a revoke that failed and will be tried again
+  | 'RECONCILE' // a claim (REVOKING) whose owner may have died
+  | 'EXCEPTION_EXPIRY' // a kept rule whose exception runs out
+  | 'GRANT_EXPIRY'
+  | 'GRANT_WARN'
+  | 'RUN_POLL'
+  | 'RUN_APPROVAL_EXPIRY';
+
+export type ViolationStatus =
+  | 'PENDING'
+  | 'REVOKING'
+  | 'REVOKE_RETRY'
+  | 'REVOKED'
+  | 'AUTO_REVOKED'
+  | 'GONE'
+  | 'RESOLVED'
+  | 'KEPT'
+  | 'FAILED'
+  | 'DRY_RUN';
+
+/** Statuses a violation never leaves. */
+export const FINAL_VIOLATION_STATUSES: readonly ViolationStatus[] = [
+  'REVOKED',
+  'AUTO_REVOKED',
+  'GONE',
+  'RESOLVED',
+  'KEPT',
+  'FAILED',
+  'DRY_RUN',
+];
+
+/** Any stored item has these keys; `version` goes up by one on every transition. */
+export interface StoredItem {
+  pk: string;
+  sk: string;
+  type: string;
+  status: string;
+  version: number;
+  dueKind?: DueKind;
+  dueAt?: string;
+}
+
+/** One CloudTrail event that produced violations, and its Slack message. */
+export interface AlertItem extends StoredItem {
+  type: 'alert';
+  /** STORING until every violation is written; then UNNOTIFIED → POSTING (claimed) → POSTED. */
+  status: 'STORING' | 'UNNOTIFIED' | 'POSTING' | 'POSTED';
+  alertId: string;
+  eventId: string;
+  eventName: string;
+  eventTime: string;
+  region: string;
+  account: string;
+  groupId: string;
+  groupName: string | null;
+  actor: Actor;
+  violationIds: string[];
+  notifyAttempts: number;
+  notifyError?: string;
+  channel?: string;
+  ts?: string;
+  createdAt: string;
+  /** Set when this alert re-opens a kept rule whose exception expired. */
+  reopenedFrom?: string;
+}
+
+/** One violating rule and the decision about it. */
+export interface ViolationItem extends StoredItem {
+  type: 'violation';
+  status: ViolationStatus;
+  violationId: string;
+  alertId: string;
+  eventId: string;
+  region: string;
+  account: string;
+  groupId: string;
+  groupName: string | null;
+  rule: RuleFacts;
+  severity: Severity;
+  reasons: string[];
+  action: Finding['action'];
+  dryRun: boolean;
+  actor: Actor;
+  eventTime: string;
+  createdAt: string;
+  deadline: string | null;
+  revokeAttempts: number;
+  lastError?: string;
+  decidedBy?: string;
+  decidedByName?: string;
+  decidedAt?: string;
+  justification?: string;
+  keptUntil?: string | null;
+  channel?: string;
+  ts?: string;
+}
+
+/** A kept rule: later events about the same rule raise nothing until it expires. */
+export interface ExceptionItem extends StoredItem {
+  type: 'exception';
+  status: 'ACTIVE' | 'EXPIRED';
+  fingerprint: string;
+  violationId: string;
+  rule: RuleFacts;
+  region: string;
+  account: string;
+  severity: Severity;
+  justification: string;
+  approvedBy: string;
+  approvedByName: string;
+  createdAt: string;
+  /** ISO time, or null for permanent. */
+  expiresAt: string | null;
+}
+
+export type ActorType = 'slack-user' | 'aws-principal' | 'timeout' | 'system';
+
+/** One append-only audit entry. */
+export interface AuditEntry {
+  subjectId: string;
+  subjectType: 'violation' | 'alert' | 'exception' | 'grant' | 'run';
+  action: string;
+  fromState: string | null;
+  toState: string | null;
+  actorType: ActorType;
+  actorId: string;
+  actorName?: string;
+  justification?: string;
+  awsRequestId?: string;
+  result: 'ok' | 'refused' | 'error';
+  error?: string;
+  details?: Record<string, unknown>;
+  at: string;
+}
+
+/** A stored audit entry with its position. */
+export interface StoredAuditEntry extends AuditEntry {
+  entryId: string;
+}
+
+/** Key helpers: one place that knows how items are addressed. */
+export const keys = {
+  alert: (alertId: string) => ({ pk: `ALERT#${alertId}`, sk: 'ALERT' }),
+  violation: (violationId: string) => ({ pk: `VIOLATION#${violationId}`, sk: 'VIOLATION' }),
+  exception: (fingerprint: string) => ({ pk: `EXCEPTION#${fingerprint}`, sk: 'EXCEPTION' }),
+  ownRule: (region: string, ruleId: string) => ({ pk: `OWNRULE#${region}#${ruleId}`, sk: 'OWNRULE' }),
+  grant: (grantId: string) => ({ pk: `GRANT#${grantId}`, sk: 'GRANT' }),
+  run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
+  marker: (name: string) => ({ pk: `MARKER#${name}`, sk: 'MARKER' }),
+};
+
+export type ItemKey = { pk: string; sk: string };
+
+/** A conditional state change plus its audit entry, applied atomically. */
+export interface Transition {
+  key: ItemKey;
+  /** The change applies only while the item is in one of these states. */
+  from: readonly string[];
+  to: string;
+  /** Also require `version` to equal this (optimistic locking), when given. */
+  expectVersion?: number;
+  /** Attributes to set (undefined values are skipped). */
+  set?: Record<string, unknown>;
+  /** Attributes to remove. */
+  remove?: string[];
+  /** Due work after the change: a kind and time, or null to leave the index. */
+  due: { kind: DueKind; at: string } | null;
+  /** The audit entry; null only for internal bookkeeping (e.g. claiming a notification to post). */
+  audit: AuditEntry | null;
+  /** Further puts in the same transaction (e.g. an exception record); each must not exist yet. */
+  alsoPut?: Record<string, unknown>[];
+}
+
+/** The state store: the one place sg-warden's state lives (DynamoDB in production). */
+export interface StateStore {
+  get<T extends StoredItem>(key: ItemKey): Promise<T | null>;
+  /** Puts items that must not exist yet, each with its audit entry, atomically. False when any existed. */
+  createAll(items: Record<string, unknown>[], audits: AuditEntry[]): Promise<boolean>;
+  /** Applies a transition; throws StateConflictError when the item is no longer in a `from` state. */
+  transition<T extends StoredItem>(t: Transition): Promise<T>;
+  /** Sets attributes without a state change (no audit), only if the item exists. */
+  patch(
+    key: ItemKey,
+    set: Record<string, unknown>,
+    due?: { kind: DueKind; at: string } | null,
+  ): Promise<void>;
+  /** Items of a due kind with dueAt at or before `until`, oldest first. */
+  queryDue<T extends StoredItem>(kind: DueKind, until: string, limit: number): Promise<T[]>;
+  /** Items of a type in a status (status index; no scan). */
+  queryByStatus<T extends StoredItem>(type: string, status: string, limit: number): Promise<T[]>;
+  appendAudit(entry: AuditEntry): Promise<void>;
+  auditFor(subjectId: string): Promise<StoredAuditEntry[]>;
+  auditSince(since: string, until?: string): AsyncIterable<StoredAuditEntry>;
+}

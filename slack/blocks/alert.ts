@@ -1,0 +1,199 @@
+import { describeRule } from '../../services/policy';
+import type { AlertView } from '../../services/ports';
+import type { ViolationItem, ViolationStatus } from '../../services/store';
+import { ActionIds, BlockIds } from '../ids';
+import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
+
+// biome-ignore lint/suspicious/noExplicitAny: Block Kit JSON is loosely typed on purpose here.
+export type Block = { type: string; [key: string]: any };
+
+const SEVERITY_ICON: Record<string, string> = {
+  critical: ':red_circle:',
+  high: ':large_orange_circle:',
+  medium: ':large_yellow_circle:',
+  low: ':white_circle:',
+};
+
+/** How many violations get their own buttons; beyond it the message lists them compactly (50-block limit). */
+export const MAX_RULES_WITH_BUTTONS = 18;
+const SECTION_LIMIT = 3000;
+
+const OUTCOME: Partial<Record<ViolationStatus, string>> = {
+  REVOKED: ':no_entry: Revoked',
+  AUTO_REVOKED: ':alarm_clock: Auto-revoked at the deadline',
+  GONE: ':ghost: Already gone (removed outside sg-warden)',
+  RESOLVED: ':white_check_mark: Resolved (changed, no longer violates)',
+  KEPT: ':shield: Kept',
+  FAILED: ':x: Revoke FAILED',
+  DRY_RUN: ':test_tube: Dry run: would have revoked',
+  REVOKING: ':hourglass_flowing_sand: Revoking…',
+  REVOKE_RETRY: ':repeat: Revoke failed, retrying',
+};
+
+function who(v: ViolationItem): string {
+  if (!v.decidedBy) return '';
+  if (v.decidedBy === 'timeout') return ' by timeout';
+  if (v.decidedBy.startsWith('U') || v.decidedBy.startsWith('W')) return ` by <@${v.decidedBy}>`;
+  return ` by ${escapeMrkdwn(v.decidedByName ?? v.decidedBy)}`;
+}
+
+/** One line of state for a violation: countdown while pending, outcome when decided. */
+export function violationState(v: ViolationItem): string {
+  if (v.status === 'PENDING') {
+    if (v.deadline)
+      return `:hourglass: Auto-revoke ${slackDate(v.deadline)}${v.dryRun ? ' (dry run: will only be recorded)' : ''}`;
+    return ':bell: Notify only: no auto-revoke';
+  }
+  const base = OUTCOME[v.status] ?? v.status;
+  const when = v.decidedAt ? ` ${slackDate(v.decidedAt)}` : '';
+  let line = `${base}${who(v)}${when}`;
+  if (v.status === 'KEPT') {
+    line += v.keptUntil ? ` until ${slackDate(v.keptUntil)}` : ' permanently';
+    if (v.justification) line += `\n>${escapeMrkdwn(v.justification).replace(/\n/g, '\n>')}`;
+  }
+  if ((v.status === 'FAILED' || v.status === 'REVOKE_RETRY') && v.lastError)
+    line += `: ${escapeMrkdwn(v.lastError)}`;
+  return line;
+}
+
+function ruleLine(v: ViolationItem): string {
+  return `${SEVERITY_ICON[v.severity] ?? ''} *${v.severity.toUpperCase()}* ${code(describeRule(v.rule))}${v.rule.ruleId ? ` ${code(v.rule.ruleId)}` : ''}`;
+}
+
+function violationSection(v: ViolationItem): Block {
+  const reasons = v.reasons.map((r) => `• ${escapeMrkdwn(r)}`).join('\n');
+  const description = v.rule.description ? `\n_Description:_ ${escapeMrkdwn(v.rule.description)}` : '';
+  return {
+    type: 'section',
+    block_id: `rule:${v.violationId}`,
+    text: {
+      type: 'mrkdwn',
+      text: truncate(`${ruleLine(v)}\n${reasons}${description}\n${violationState(v)}`, SECTION_LIMIT),
+    },
+  };
+}
+
+function revokeButton(actionId: string, value: string, label: string, ruleText: string): Block {
+  return {
+    type: 'button',
+    action_id: actionId,
+    text: { type: 'plain_text', text: label },
+    style: 'danger',
+    value,
+    confirm: {
+      title: { type: 'plain_text', text: 'Revoke now?' },
+      text: { type: 'mrkdwn', text: truncate(`This removes ${ruleText} from the security group.`, 300) },
+      confirm: { type: 'plain_text', text: 'Revoke' },
+      deny: { type: 'plain_text', text: 'Cancel' },
+      style: 'danger',
+    },
+  };
+}
+
+function violationActions(v: ViolationItem): Block {
+  return {
+    type: 'actions',
+    block_id: BlockIds.violationActions(v.violationId),
+    elements: [
+      revokeButton(ActionIds.revoke, v.violationId, 'Revoke', code(describeRule(v.rule))),
+      {
+        type: 'button',
+        action_id: ActionIds.keep,
+        text: { type: 'plain_text', text: 'Keep…' },
+        value: v.violationId,
+      },
+    ],
+  };
+}
+
+function headline(view: AlertView): string {
+  const pending = view.violations.filter(
+    (v) => v.status === 'PENDING' || v.status === 'REVOKING' || v.status === 'REVOKE_RETRY',
+  );
+  const worst = view.violations[0]?.severity ?? 'low';
+  const group = view.alert.groupName ? `${view.alert.groupId} (${view.alert.groupName})` : view.alert.groupId;
+  const count = view.violations.length === 1 ? 'a risky rule' : `${view.violations.length} risky rules`;
+  const state = pending.length === 0 ? ' — all decided' : '';
+  return `${worst.toUpperCase()}: ${count} on ${group}${state}`;
+}
+
+/** The plain-text fallback (notifications, screen readers). */
+export function alertText(view: AlertView): string {
+  return `sg-warden: ${headline(view)} in ${view.alert.account} ${view.alert.region}, by ${view.alert.actor.arn}`;
+}
+
+/** The alert message: who did what where, each violating rule with its state and buttons, and act-on-all. */
+export function alertBlocks(view: AlertView): Block[] {
+  const { alert } = view;
+  const account = view.accountAlias ? `${alert.account} (${escapeMrkdwn(view.accountAlias)})` : alert.account;
+  const blocks: Block[] = [
+    { type: 'header', text: { type: 'plain_text', text: truncate(headline(view), 150) } },
+    {
+      type: 'section',
+      fields: [
+        { type: 'mrkdwn', text: `*Account*\n${account}` },
+        { type: 'mrkdwn', text: `*Region*\n${escapeMrkdwn(alert.region)}` },
+        {
+          type: 'mrkdwn',
+          text: `*Security group*\n${code(alert.groupId)}${alert.groupName ? ` ${escapeMrkdwn(alert.groupName)}` : ''}`,
+        },
+        { type: 'mrkdwn', text: `*When*\n${slackDate(alert.eventTime)}` },
+        { type: 'mrkdwn', text: truncate(`*Who*\n${code(alert.actor.arn)}`, 2000) },
+        { type: 'mrkdwn', text: `*Source IP*\n${escapeMrkdwn(alert.actor.sourceIp ?? 'unknown')}` },
+      ],
+    },
+    {
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: truncate(
+            `${escapeMrkdwn(alert.eventName)} · event ${code(alert.eventId)} · user agent ${code(alert.actor.userAgent ?? 'unknown')}`,
+            SECTION_LIMIT,
+          ),
+        },
+      ],
+    },
+    { type: 'divider' },
+  ];
+  const withButtons = view.violations.slice(0, MAX_RULES_WITH_BUTTONS);
+  for (const v of withButtons) {
+    blocks.push(violationSection(v));
+    if (v.status === 'PENDING') blocks.push(violationActions(v));
+  }
+  const rest = view.violations.slice(MAX_RULES_WITH_BUTTONS);
+  if (rest.length > 0) {
+    let text = `*${rest.length} more rules* (decide them with the buttons below, or see \`/sg-status\`):`;
+    for (const v of rest) {
+      const line = `\n${ruleLine(v)} — ${v.status}`;
+      if (text.length + line.length > SECTION_LIMIT - 60) {
+        text += `\n…and ${rest.length - text.split('\n').length + 1} more`;
+        break;
+      }
+      text += line;
+    }
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text } });
+  }
+  const pending = view.violations.filter((v) => v.status === 'PENDING');
+  if (pending.length > 1 || (pending.length === 1 && rest.length > 0)) {
+    blocks.push({
+      type: 'actions',
+      block_id: BlockIds.alertActions,
+      elements: [
+        revokeButton(
+          ActionIds.revokeAll,
+          alert.alertId,
+          `Revoke all ${pending.length}`,
+          `all ${pending.length} pending rules`,
+        ),
+        {
+          type: 'button',
+          action_id: ActionIds.keepAll,
+          text: { type: 'plain_text', text: `Keep all ${pending.length}…` },
+          value: alert.alertId,
+        },
+      ],
+    });
+  }
+  return blocks;
+}

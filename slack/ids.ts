@@ -1,0 +1,26 @@
+/** Every action_id, callback_id and block_id sg-warden uses, in one place. */
+export const ActionIds = {
+  revoke: 'violation_revoke',
+  keep: 'violation_keep',
+  revokeAll: 'alert_revoke_all',
+  keepAll: 'alert_keep_all',
+  grantExtend: 'grant_extend',
+  runApprove: 'run_approve',
+  runReject: 'run_reject',
+} as const;
+
+export const CallbackIds = {
+  keepModal: 'keep_modal',
+} as const;
+
+export const BlockIds = {
+  keepJustification: 'keep_justification',
+  keepDuration: 'keep_duration',
+  violationActions: (violationId: string) => `actions:${violationId}`,
+  alertActions: 'alert_actions',
+} as const;
+
+export const InputActionIds = {
+  justification: 'justification_input',
+  duration: 'duration_select',
+} as const;

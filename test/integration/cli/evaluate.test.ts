@@ -1,0 +1,211 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { runCli } from '../../support/cli';
+
+const corpus = (name: string) => join(__dirname, '..', '..', 'fixtures', 'corpus', name);
+const tmp = mkdtempSync(join(tmpdir(), 'sg-warden-cli-'));
+
+function writeTmp(name: string, content: string | Buffer): string {
+  const path = join(tmp, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('sg-warden evaluate', () => {
+  describe('the output contract', () => {
+    it('prints every field of a violation and exits 1 for a world-open event', () => {
+      const { code, stdout, stderr } = runCli([
+        'evaluate',
+        corpus('nuvibit_eventbridge_authorize_sg_ingress_ipv4_assumedrole_sso.json'),
+      ]);
+      expect(stderr).toBe('');
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout)).toEqual({
+        events: 1,
+        violations: [
+          {
+            eventId: 'ed2b58c7-5b71-49d8-9f26-66b695f0e2a7',
+            region: 'eu-west-1',
+            account: '626708301729',
+            groupId: 'sg-b0673be3',
+            ruleId: 'sgr-0c609e6f9cdaf10ea',
+            direction: 'ingress',
+            protocol: 'tcp',
+            fromPort: 0,
+            toPort: 65535,
+            source: '0.0.0.0/0',
+            severity: 'critical',
+            reasons: [expect.stringContaining('0.0.0.0/0')],
+            principal:
+              'arn:aws:sts::626708301729:assumed-role/AWSReservedSSO_AdministratorAccess_1f51a532758ff888/michael.ullrich@nuvibit.com',
+          },
+        ],
+      });
+    });
+
+    it('reads the legacy flat form and reports SSH as high', () => {
+      const { code, stdout } = runCli([
+        'evaluate',
+        corpus('stratus_detonation_authorize_sg_ingress_legacy_flat_params_loglicker.json'),
+      ]);
+      expect(code).toBe(1);
+      const out = JSON.parse(stdout);
+      expect(out.violations).toHaveLength(1);
+      expect(out.violations[0]).toMatchObject({
+        severity: 'high',
+        fromPort: 22,
+        toPort: 22,
+        ruleId: 'sgr-09b3e3d2ca1edf2a2',
+      });
+    });
+
+    it('exits 0 with no violations for a narrow source and ignores failed calls', () => {
+      const narrow = runCli([
+        'evaluate',
+        corpus('elastic_integrations_authorize_sg_ingress_iamuser_grimoire_rulearn.json'),
+      ]);
+      expect(narrow.code).toBe(0);
+      expect(JSON.parse(narrow.stdout)).toEqual({ events: 1, violations: [] });
+      const failed = runCli([
+        'evaluate',
+        corpus('panther_manual_sg_change_authorize_sg_ingress_error_unauthorized_panther_enriched.json'),
+      ]);
+      expect(failed.code).toBe(0);
+      expect(JSON.parse(failed.stdout)).toEqual({ events: 0, violations: [] });
+    });
+
+    it('leaves egress alone by default and evaluates it when the policy says so', () => {
+      const egress = corpus(
+        'panther_manual_sg_change_authorize_sg_egress_all_protocols_with_description.json',
+      );
+      expect(runCli(['evaluate', egress]).code).toBe(0);
+      const policy = writeTmp('egress.yml', 'policy:\n  evaluateEgress: true\n');
+      const { code, stdout } = runCli(['evaluate', egress, '--policy', policy]);
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout).violations[0]).toMatchObject({
+        direction: 'egress',
+        protocol: 'all',
+        fromPort: null,
+        toPort: null,
+        severity: 'critical',
+        ruleId: null,
+      });
+    });
+  });
+
+  describe('input shapes', () => {
+    const record = JSON.parse(
+      readFileSync(
+        corpus('stratus_detonation_authorize_sg_ingress_legacy_flat_params_loglicker.json'),
+        'utf8',
+      ),
+    )[0];
+
+    it.each([
+      ['an S3 log file', { Records: [record] }],
+      [
+        'lookup-events output',
+        {
+          Events: [
+            { EventId: record.eventID, EventName: record.eventName, CloudTrailEvent: JSON.stringify(record) },
+          ],
+        },
+      ],
+      ['a bare record', record],
+    ])('reads %s', (_name, value) => {
+      const { code, stdout } = runCli([
+        'evaluate',
+        writeTmp(`shape-${_name.replace(/\W/g, '')}.json`, JSON.stringify(value)),
+      ]);
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout)).toMatchObject({ events: 1, violations: [{ severity: 'high' }] });
+    });
+
+    it('reads a gzip-compressed S3 log file', () => {
+      const path = writeTmp('log.json.gz', gzipSync(JSON.stringify({ Records: [record, record] })));
+      const { code, stdout } = runCli(['evaluate', path]);
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout).events).toBe(2);
+    });
+
+    it('reads standard input when the file is -', () => {
+      const { code, stdout } = runCli(['evaluate', '-'], { input: JSON.stringify(record) });
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout).violations).toHaveLength(1);
+    });
+
+    it('says on stderr that a ModifySecurityGroupRules event needs AWS', () => {
+      const modify = {
+        ...record,
+        eventName: 'ModifySecurityGroupRules',
+        requestParameters: {
+          ModifySecurityGroupRulesRequest: {
+            GroupId: 'sg-0123456789abcdef0',
+            SecurityGroupRule: {
+              SecurityGroupRuleId: 'sgr-0123456789abcdef0',
+              SecurityGroupRule: { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' },
+            },
+          },
+        },
+      };
+      const { code, stdout, stderr } = runCli(['evaluate', writeTmp('modify.json', JSON.stringify(modify))]);
+      expect(code).toBe(0);
+      expect(JSON.parse(stdout)).toEqual({ events: 1, violations: [] });
+      expect(stderr).toMatch(/needs AWS/);
+    });
+  });
+
+  describe('bad input', () => {
+    it.each([
+      ['a missing file', ['evaluate', join(tmp, 'nope.json')], /no such file/],
+      ['a file that is not JSON', ['evaluate', writeTmp('not-json.txt', 'hello: world')], /not valid JSON/],
+      ['JSON that is not CloudTrail', ['evaluate', 'package.json'], /not a CloudTrail event/],
+      ['no file at all', ['evaluate'], /exactly one file/],
+      ['an unknown option', ['evaluate', 'x.json', '--frobnicate', '1'], /Unknown option --frobnicate/],
+      ['an unknown command', ['evaluat'], /Unknown command/],
+    ])('exits 2 with one clear sentence for %s', (_name, args, message) => {
+      const { code, stderr, stdout } = runCli(args as string[]);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(message as RegExp);
+      expect(stderr).not.toMatch(/\n\s+at /);
+      expect(stdout).toBe('');
+    });
+
+    it('exits 2 naming the file and field for an invalid policy', () => {
+      const policy = writeTmp('bad.yml', 'policy:\n  timeouts:\n    high: soon\n');
+      const { code, stderr } = runCli([
+        'evaluate',
+        corpus('nuvibit_eventbridge_authorize_sg_ingress_ipv4_assumedrole_sso.json'),
+        '--policy',
+        policy,
+      ]);
+      expect(code).toBe(2);
+      expect(stderr).toContain(policy);
+      expect(stderr).toContain('policy.timeouts.high');
+    });
+  });
+});
+
+describe('sg-warden policy check', () => {
+  it('accepts the repository default config', () => {
+    const { code, stdout } = runCli(['policy', 'check']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/valid/);
+  });
+
+  it('exits 2 with the field for an invalid file', () => {
+    const path = writeTmp('invalid.yml', 'slack:\n  alertChannel: general\n');
+    const { code, stderr } = runCli(['policy', 'check', path]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('slack.alertChannel');
+  });
+
+  it('exits 2 for YAML that does not parse', () => {
+    const path = writeTmp('broken.yml', 'slack: [unclosed\n');
+    const { code, stderr } = runCli(['policy', 'check', path]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/not valid YAML/);
+  });
+});

@@ -1,0 +1,299 @@
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { EventBridgeEvent } from 'aws-lambda';
+import { authorize, createGroup, documentClient } from '../../support/aws';
+import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
+import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
+
+type Handler = (
+  event: EventBridgeEvent<string, unknown>,
+) => Promise<{ processed: number; violations: number }>;
+
+const REGION = 'us-east-1';
+let env: HandlerEnv;
+let handler: Handler;
+
+beforeAll(async () => {
+  env = await startHandlerEnv({
+    config: baseConfig('policy:\n  timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }\n'),
+  });
+  ({ handler } = await import('../../../handlers/cloudtrail-event'));
+});
+
+afterAll(async () => {
+  await env.stop();
+});
+
+beforeEach(() => {
+  env.slack.reset();
+});
+
+async function getItem(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
+  const out = await documentClient().send(new GetCommand({ TableName: env.tableName, Key: { pk, sk } }));
+  return out.Item;
+}
+
+async function worldOpenSsh(): Promise<{ groupId: string; groupName: string; ruleId: string }> {
+  const { groupId, groupName } = await createGroup(REGION);
+  const [ruleId] = await authorize(REGION, groupId, {
+    IpProtocol: 'tcp',
+    FromPort: 22,
+    ToPort: 22,
+    IpRanges: [{ CidrIp: '0.0.0.0/0' }],
+  });
+  return { groupId, groupName, ruleId: ruleId! };
+}
+
+function deliver(record: Record<string, unknown>) {
+  return handler(eventBridgeEvent(record) as unknown as EventBridgeEvent<string, unknown>);
+}
+
+describe('cloudtrail-event handler', () => {
+  describe('a world-open SSH rule', () => {
+    it('stores a pending violation with a deadline and posts one interactive message', async () => {
+      const { groupId, groupName, ruleId } = await worldOpenSsh();
+      const record = authorizeIngressRecord({
+        groupId,
+        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+
+      const result = await deliver(record);
+
+      expect(result).toEqual({ processed: 1, violations: 1 });
+      const alert = await getItem(`ALERT#${record.eventID}`, 'ALERT');
+      expect(alert).toMatchObject({ status: 'POSTED', channel: ALERT_CHANNEL, groupId, groupName });
+      const [violationId] = alert!.violationIds as string[];
+      const violation = await getItem(`VIOLATION#${violationId}`, 'VIOLATION');
+      expect(violation).toMatchObject({
+        status: 'PENDING',
+        severity: 'high',
+        groupId,
+        region: REGION,
+        channel: ALERT_CHANNEL,
+        ts: alert!.ts,
+        rule: expect.objectContaining({
+          ruleId,
+          protocol: 'tcp',
+          fromPort: 22,
+          toPort: 22,
+          source: '0.0.0.0/0',
+        }),
+        gsi1pk: 'DUE#DEADLINE',
+      });
+      const deadlineIn = new Date(violation!.deadline as string).getTime() - Date.now();
+      expect(deadlineIn).toBeGreaterThan(14 * 60_000);
+      expect(deadlineIn).toBeLessThanOrEqual(15 * 60_000);
+
+      const posts = env.slack.callsTo('chat.postMessage');
+      expect(posts).toHaveLength(1);
+      const { args, token } = posts[0]!;
+      expect(token).toBe('xoxb-test-0000-sg-warden');
+      expect(args.channel).toBe(ALERT_CHANNEL);
+      const json = JSON.stringify(args.blocks);
+      expect(json).toContain(groupId);
+      expect(json).toContain('198.51.100.23');
+      expect(json).toContain('assumed-role/AWSReservedSSO_Admin_0123/dev@example.com');
+      expect(json).toContain(
+        `<!date^${Math.floor(new Date(violation!.deadline as string).getTime() / 1000)}^`,
+      );
+      const actions = (
+        args.blocks as {
+          type: string;
+          elements?: { action_id: string; style?: string; confirm?: unknown; value: string }[];
+        }[]
+      )
+        .filter((b) => b.type === 'actions')
+        .flatMap((b) => b.elements ?? []);
+      expect(actions.map((a) => a.action_id)).toEqual(['violation_revoke', 'violation_keep']);
+      expect(actions[0]).toMatchObject({ style: 'danger', value: violationId, confirm: expect.any(Object) });
+    });
+
+    it('writes an audit entry for the detection', async () => {
+      const { groupId, ruleId } = await worldOpenSsh();
+      const record = authorizeIngressRecord({
+        groupId,
+        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+      await deliver(record);
+      const alert = await getItem(`ALERT#${record.eventID}`, 'ALERT');
+      const [violationId] = alert!.violationIds as string[];
+      const audit = await documentClient().send(
+        new QueryCommand({
+          TableName: env.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `AUDIT#${violationId}` },
+        }),
+      );
+      expect(audit.Items).toEqual([
+        expect.objectContaining({
+          action: 'detect',
+          toState: 'PENDING',
+          actorType: 'aws-principal',
+          actorId: expect.stringContaining('assumed-role'),
+        }),
+      ]);
+    });
+  });
+
+  describe('one change that opens several rules', () => {
+    it('posts one message listing every rule with its own buttons and act-on-all', async () => {
+      const { groupId } = await createGroup(REGION);
+      const ports = [22, 3389, 5432, 6379, 8443];
+      const rules = [];
+      for (const port of ports) {
+        const [ruleId] = await authorize(REGION, groupId, {
+          IpProtocol: 'tcp',
+          FromPort: port,
+          ToPort: port,
+          IpRanges: [{ CidrIp: '0.0.0.0/0' }],
+        });
+        rules.push({ ruleId: ruleId!, fromPort: port, cidr: '0.0.0.0/0' });
+      }
+      const result = await deliver(authorizeIngressRecord({ groupId, rules }));
+      expect(result.violations).toBe(5);
+      const posts = env.slack.callsTo('chat.postMessage');
+      expect(posts).toHaveLength(1);
+      const blocks = posts[0]!.args.blocks as { type: string; block_id?: string }[];
+      expect(blocks.filter((b) => b.type === 'actions' && b.block_id?.startsWith('actions:v-'))).toHaveLength(
+        5,
+      );
+      expect(blocks.some((b) => b.block_id === 'alert_actions')).toBe(true);
+    });
+  });
+
+  describe('re-delivery', () => {
+    it('creates nothing new and posts nothing twice when the same event arrives again', async () => {
+      const { groupId, ruleId } = await worldOpenSsh();
+      const record = authorizeIngressRecord({
+        groupId,
+        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+      await deliver(record);
+      const first = await getItem(`ALERT#${record.eventID}`, 'ALERT');
+
+      await deliver(record);
+      await Promise.all([deliver(record), deliver(record)]);
+
+      expect(env.slack.callsTo('chat.postMessage')).toHaveLength(1);
+      const again = await getItem(`ALERT#${record.eventID}`, 'ALERT');
+      expect(again).toEqual(first);
+    });
+
+    it('posts exactly once when two deliveries of a new event race', async () => {
+      const { groupId, ruleId } = await worldOpenSsh();
+      const record = authorizeIngressRecord({
+        groupId,
+        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+      await Promise.all([deliver(record), deliver(record), deliver(record)]);
+      expect(env.slack.callsTo('chat.postMessage')).toHaveLength(1);
+    });
+  });
+
+  describe('when Slack is down', () => {
+    it('keeps the violation stored and the alert marked not yet notified, due for a later sweep', async () => {
+      const { groupId, ruleId } = await worldOpenSsh();
+      const record = authorizeIngressRecord({
+        groupId,
+        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+      env.slack.failNext('chat.postMessage', { kind: 'http', status: 503 }, 5);
+
+      await deliver(record);
+
+      const alert = await getItem(`ALERT#${record.eventID}`, 'ALERT');
+      expect(alert).toMatchObject({ status: 'UNNOTIFIED', notifyAttempts: 1, gsi1pk: 'DUE#NOTIFY' });
+      expect(alert!.notifyError).toEqual(expect.any(String));
+      const violation = await getItem(`VIOLATION#${(alert!.violationIds as string[])[0]}`, 'VIOLATION');
+      expect(violation).toMatchObject({ status: 'PENDING' });
+      expect(violation!.ts).toBeUndefined();
+    });
+
+    it('answers with ok:false errors the same way', async () => {
+      const { groupId, ruleId } = await worldOpenSsh();
+      const record = authorizeIngressRecord({
+        groupId,
+        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+      env.slack.failNext('chat.postMessage', { kind: 'error', error: 'not_in_channel' });
+      await deliver(record);
+      const alert = await getItem(`ALERT#${record.eventID}`, 'ALERT');
+      expect(alert).toMatchObject({
+        status: 'UNNOTIFIED',
+        notifyError: expect.stringContaining('not_in_channel'),
+      });
+    });
+  });
+
+  describe('records without rule IDs', () => {
+    it('asks EC2 for the rule IDs of an older record and stores them', async () => {
+      const { groupId, ruleId } = await worldOpenSsh();
+      const record = authorizeIngressRecord({
+        groupId,
+        withRuleIds: false,
+        rules: [{ fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+      await deliver(record);
+      const alert = await getItem(`ALERT#${record.eventID}`, 'ALERT');
+      const violation = await getItem(`VIOLATION#${(alert!.violationIds as string[])[0]}`, 'VIOLATION');
+      expect(violation!.rule).toMatchObject({ ruleId, fromPort: 22 });
+    });
+
+    it('raises nothing when the rule is already gone from EC2', async () => {
+      const { groupId } = await createGroup(REGION);
+      const record = authorizeIngressRecord({
+        groupId,
+        withRuleIds: false,
+        rules: [{ fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+      const result = await deliver(record);
+      expect(result.violations).toBe(0);
+      expect(env.slack.callsTo('chat.postMessage')).toHaveLength(0);
+    });
+  });
+
+  describe('rules that break nothing', () => {
+    it('stores and posts nothing for HTTPS from anywhere', async () => {
+      const { groupId } = await createGroup(REGION);
+      const [ruleId] = await authorize(REGION, groupId, {
+        IpProtocol: 'tcp',
+        FromPort: 443,
+        ToPort: 443,
+        IpRanges: [{ CidrIp: '0.0.0.0/0' }],
+      });
+      const record = authorizeIngressRecord({
+        groupId,
+        rules: [{ ruleId, fromPort: 443, cidr: '0.0.0.0/0' }],
+      });
+      const result = await deliver(record);
+      expect(result).toEqual({ processed: 1, violations: 0 });
+      expect(await getItem(`ALERT#${record.eventID}`, 'ALERT')).toBeUndefined();
+      expect(env.slack.calls).toHaveLength(0);
+    });
+
+    it('drops an event that is not a CloudTrail record without throwing', async () => {
+      const result = await handler({
+        'detail-type': 'Scheduled Event',
+        detail: {},
+      } as unknown as EventBridgeEvent<string, unknown>);
+      expect(result).toEqual({ processed: 0, violations: 0 });
+    });
+  });
+
+  describe("the bot's own grants", () => {
+    it('raises no violation for a rule whose ID is recorded as granted by sg-warden', async () => {
+      const { groupId, ruleId } = await worldOpenSsh();
+      const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+      await documentClient().send(
+        new PutCommand({
+          TableName: env.tableName,
+          Item: { pk: `OWNRULE#${REGION}#${ruleId}`, sk: 'OWNRULE', type: 'ownrule', grantId: 'g-test' },
+        }),
+      );
+      const result = await deliver(
+        authorizeIngressRecord({ groupId, rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }] }),
+      );
+      expect(result.violations).toBe(0);
+      expect(env.slack.callsTo('chat.postMessage')).toHaveLength(0);
+    });
+  });
+});

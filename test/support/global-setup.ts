@@ -1,0 +1,16 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, startMoto } from './moto-server';
+
+/** Starts one moto server for the whole run; test files isolate themselves by unique names. */
+export default async function globalSetup(): Promise<void> {
+  const moto = await startMoto();
+  writeFileSync(join(repoRoot, '.cache', 'moto.pid'), String(moto.pid));
+  process.env.MOTO_URL = moto.url;
+  process.env.AWS_ENDPOINT_URL = moto.url;
+  process.env.AWS_ACCESS_KEY_ID = 'testing';
+  process.env.AWS_SECRET_ACCESS_KEY = 'testing';
+  process.env.AWS_REGION = 'us-east-1';
+  process.env.SG_WARDEN_LOG_LEVEL = process.env.SG_WARDEN_LOG_LEVEL ?? 'silent';
+  (globalThis as { __moto?: unknown }).__moto = moto;
+}

@@ -1,0 +1,341 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One Web API call as the emulator received it, arguments decoded (blocks/view parsed from JSON). */
+export interface RecordedCall {
+  method: string;
+  args: Record<string, unknown>;
+  token: string | undefined;
+  at: number;
+}
+
+/** A message as the emulated workspace holds it (after any chat.update). */
+export interface EmulatedMessage {
+  channel: string;
+  ts: string;
+  threadTs?: string;
+  text: string;
+  blocks: unknown[];
+  user?: string;
+  ephemeralTo?: string;
+  updated: number;
+}
+
+/** What a scripted fault makes the emulator answer instead of the real result. */
+export type Fault =
+  | { kind: 'error'; error: string }
+  | { kind: 'rate-limited'; retryAfterSeconds: number }
+  | { kind: 'http'; status: number }
+  | { kind: 'delay'; ms: number };
+
+export interface SlackEmulatorOptions {
+  /** Bot token the emulator accepts; calls with another get `invalid_auth`. */
+  token?: string;
+  /** Enforce Slack's ~1 message per second per channel for chat.postMessage (429 beyond it). */
+  channelRateLimitPerSecond?: number;
+  /** Slack user-group ID → member user IDs, for usergroups.users.list. */
+  userGroups?: Record<string, string[]>;
+  /** Users in the emulated workspace, for users.info. */
+  users?: Record<string, { name: string; realName?: string; tz?: string }>;
+}
+
+type Handler = (args: Record<string, unknown>) => Record<string, unknown>;
+
+/**
+ * A local stand-in for Slack's Web API: records every call, keeps messages like a workspace,
+ * answers like Slack (including `ok: false` errors and 429 with Retry-After on request), and
+ * also accepts posts to response URLs it hands out.
+ */
+export class SlackEmulator {
+  readonly calls: RecordedCall[] = [];
+  readonly responseUrlPosts: { id: string; body: Record<string, unknown> }[] = [];
+  readonly messages = new Map<string, EmulatedMessage>();
+  readonly views = new Map<string, Record<string, unknown>>();
+  private readonly faults = new Map<string, Fault[]>();
+  private readonly lastPostAt = new Map<string, number[]>();
+  private server: Server | undefined;
+  private tsCounter = 0;
+  private viewCounter = 0;
+  private listeners: ((call: RecordedCall) => void)[] = [];
+  url = '';
+
+  constructor(readonly options: SlackEmulatorOptions = {}) {}
+
+  /** The base URL to give WebClient as `slackApiUrl`. */
+  get apiUrl(): string {
+    return `${this.url}/api/`;
+  }
+
+  /** A fresh response_url that records what is posted to it. */
+  responseUrl(id = `r${Date.now()}${Math.random().toString(36).slice(2, 8)}`): string {
+    return `${this.url}/response/${id}`;
+  }
+
+  async start(port = 0): Promise<this> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error) => {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: false, error: `emulator_error: ${(error as Error).message}` }));
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.server = undefined;
+  }
+
+  /** Makes the next `times` calls of `method` fail as described. */
+  failNext(method: string, fault: Fault, times = 1): void {
+    const queue = this.faults.get(method) ?? [];
+    for (let i = 0; i < times; i++) queue.push(fault);
+    this.faults.set(method, queue);
+  }
+
+  /** Makes every call of `method` fail until clearFaults(). */
+  failAlways(method: string, fault: Fault): void {
+    this.failNext(method, fault, 1_000_000);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  reset(): void {
+    this.calls.length = 0;
+    this.responseUrlPosts.length = 0;
+    this.messages.clear();
+    this.views.clear();
+    this.faults.clear();
+    this.lastPostAt.clear();
+  }
+
+  /** Calls of one method, in order. */
+  callsTo(method: string): RecordedCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  onCall(listener: (call: RecordedCall) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Resolves when a call to `method` matching `predicate` has been recorded. */
+  waitFor(
+    method: string,
+    predicate: (c: RecordedCall) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<RecordedCall> {
+    const existing = this.calls.find((c) => c.method === method && predicate(c));
+    if (existing) return Promise.resolve(existing);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`no ${method} call within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.onCall((c) => {
+        if (c.method === method && predicate(c)) {
+          clearTimeout(timer);
+          off();
+          resolve(c);
+        }
+      });
+    });
+  }
+
+  private nextTs(): string {
+    this.tsCounter += 1;
+    const seconds = Math.floor(Date.now() / 1000);
+    return `${seconds}.${String(this.tsCounter).padStart(6, '0')}`;
+  }
+
+  private key(channel: string, ts: string): string {
+    return `${channel}/${ts}`;
+  }
+
+  private readonly methods: Record<string, Handler> = {
+    'auth.test': () => ({ user_id: 'UBOT', bot_id: 'BBOT', team_id: 'TEMU', url: 'https://emulated.slack/' }),
+    'chat.postMessage': (args) => {
+      const channel = String(args.channel ?? '');
+      if (!channel) return { ok: false, error: 'channel_not_found' };
+      const ts = this.nextTs();
+      const message: EmulatedMessage = {
+        channel,
+        ts,
+        text: String(args.text ?? ''),
+        blocks: (args.blocks as unknown[]) ?? [],
+        updated: Date.now(),
+        ...(args.thread_ts ? { threadTs: String(args.thread_ts) } : {}),
+      };
+      this.messages.set(this.key(channel, ts), message);
+      return { channel, ts, message: { text: message.text, ts } };
+    },
+    'chat.update': (args) => {
+      const channel = String(args.channel ?? '');
+      const ts = String(args.ts ?? '');
+      const existing = this.messages.get(this.key(channel, ts));
+      if (!existing) return { ok: false, error: 'message_not_found' };
+      existing.text = String(args.text ?? existing.text);
+      if (args.blocks !== undefined) existing.blocks = args.blocks as unknown[];
+      existing.updated = Date.now();
+      return { channel, ts, text: existing.text };
+    },
+    'chat.postEphemeral': (args) => {
+      const channel = String(args.channel ?? '');
+      const user = String(args.user ?? '');
+      if (!channel || !user) return { ok: false, error: 'invalid_arguments' };
+      const ts = this.nextTs();
+      this.messages.set(this.key(channel, ts), {
+        channel,
+        ts,
+        text: String(args.text ?? ''),
+        blocks: (args.blocks as unknown[]) ?? [],
+        ephemeralTo: user,
+        updated: Date.now(),
+        ...(args.thread_ts ? { threadTs: String(args.thread_ts) } : {}),
+      });
+      return { message_ts: ts };
+    },
+    'views.open': (args) => {
+      if (!args.trigger_id) return { ok: false, error: 'invalid_trigger_id' };
+      this.viewCounter += 1;
+      const id = `V${String(this.viewCounter).padStart(8, '0')}`;
+      const view = { ...(args.view as Record<string, unknown>), id };
+      this.views.set(id, view);
+      return { view };
+    },
+    'views.update': (args) => {
+      const id = String(args.view_id ?? '');
+      if (!this.views.has(id)) return { ok: false, error: 'not_found' };
+      const view = { ...(args.view as Record<string, unknown>), id };
+      this.views.set(id, view);
+      return { view };
+    },
+    'usergroups.users.list': (args) => {
+      const users = this.options.userGroups?.[String(args.usergroup ?? '')];
+      if (!users) return { ok: false, error: 'no_such_subteam' };
+      return { users };
+    },
+    'users.info': (args) => {
+      const id = String(args.user ?? '');
+      const user = this.options.users?.[id];
+      if (!user) return { ok: false, error: 'user_not_found' };
+      return { user: { id, name: user.name, real_name: user.realName ?? user.name, tz: user.tz ?? 'UTC' } };
+    },
+  };
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const raw = await readBody(req);
+    if (url.pathname.startsWith('/response/')) {
+      const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+      this.responseUrlPosts.push({ id: url.pathname.slice('/response/'.length), body });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+      return;
+    }
+    if (!url.pathname.startsWith('/api/')) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const method = url.pathname.slice('/api/'.length);
+    const args = decodeArgs(raw, req.headers['content-type'] ?? '');
+    const auth = req.headers.authorization;
+    const token =
+      typeof auth === 'string' && auth.startsWith('Bearer ')
+        ? auth.slice(7)
+        : (args.token as string | undefined);
+    const call: RecordedCall = { method, args, token, at: Date.now() };
+    this.calls.push(call);
+    for (const listener of this.listeners) listener(call);
+
+    const fault = this.takeFault(method);
+    if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
+    if (fault?.kind === 'rate-limited')
+      return reply(res, 429, { ok: false, error: 'ratelimited' }, fault.retryAfterSeconds);
+    if (fault?.kind === 'http') return reply(res, fault.status, { ok: false, error: 'service_unavailable' });
+    if (fault?.kind === 'error') return reply(res, 200, { ok: false, error: fault.error });
+    if (this.options.token && token !== this.options.token)
+      return reply(res, 200, { ok: false, error: 'invalid_auth' });
+    if (method === 'chat.postMessage' && this.overChannelLimit(String(args.channel ?? ''))) {
+      return reply(res, 429, { ok: false, error: 'ratelimited' }, 1);
+    }
+    const handler = this.methods[method];
+    if (!handler) return reply(res, 200, { ok: false, error: 'unknown_method' });
+    const result = handler(args);
+    if (result.ok === false) return reply(res, 200, result);
+    reply(res, 200, { ok: true, ...result });
+  }
+
+  private takeFault(method: string): Fault | undefined {
+    const queue = this.faults.get(method);
+    if (!queue || queue.length === 0) return undefined;
+    return queue.shift();
+  }
+
+  private overChannelLimit(channel: string): boolean {
+    const limit = this.options.channelRateLimitPerSecond;
+    if (!limit) return false;
+    const now = Date.now();
+    const recent = (this.lastPostAt.get(channel) ?? []).filter((t) => now - t < 1000);
+    if (recent.length >= limit) {
+      this.lastPostAt.set(channel, recent);
+      return true;
+    }
+    recent.push(now);
+    this.lastPostAt.set(channel, recent);
+    return false;
+  }
+}
+
+function reply(
+  res: ServerResponse,
+  status: number,
+  body: Record<string, unknown>,
+  retryAfter?: number,
+): void {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
+  res.writeHead(status, headers);
+  res.end(JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+const JSON_FIELDS = ['blocks', 'attachments', 'view', 'metadata'];
+
+function decodeArgs(raw: string, contentType: string): Record<string, unknown> {
+  let args: Record<string, unknown> = {};
+  if (contentType.includes('application/json')) {
+    args = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+  } else {
+    for (const [k, v] of new URLSearchParams(raw)) args[k] = v;
+  }
+  for (const field of JSON_FIELDS) {
+    const value = args[field];
+    if (typeof value === 'string') {
+      try {
+        args[field] = JSON.parse(value);
+      } catch {
+        // leave as sent
+      }
+    }
+  }
+  return args;
+}
