@@ -1,15 +1,21 @@
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WebClient } from '@slack/web-api';
 import { DynamoDbStateStore } from '../services/aws/dynamodb-store';
 import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
-import { type Config, loadConfig } from '../services/config';
-import { createLogger, type Logger } from '../services/logger';
+import { LambdaJobQueue } from '../services/aws/lambda-job-queue';
+import { loadConfig } from '../services/config';
+import { InlineJobQueue } from '../services/inline-job-queue';
+import { createLogger } from '../services/logger';
 import type { AlertNotifier, AwsTarget } from '../services/ports';
 import { SsmSecretSource } from '../services/secrets';
+import type { SlackDeps } from '../slack/deps';
+import { SlackDirectory } from '../slack/directory';
+import { runJob } from '../slack/jobs';
 import { SlackNotifier } from '../slack/notifier';
 
 /**
@@ -17,17 +23,14 @@ import { SlackNotifier } from '../slack/notifier';
  * container (module scope) and reused by warm invocations. EC2 and SSM clients are created lazily,
  * on the code paths that need them, because loading them costs cold-start time.
  */
-export interface Wiring {
-  config: Config;
-  logger: Logger;
+export interface Wiring extends SlackDeps {
   store: DynamoDbStateStore;
   ec2: Ec2SecurityGroups;
   secrets: SsmSecretSource;
-  /** Slack Web API client for background work (never waits minutes on rate limits). */
-  slack(): Promise<WebClient>;
   /** Posts and updates alerts; resolves the Slack token on first use, so a failure there leaves state stored. */
   notifier: AlertNotifier;
-  clock: () => Date;
+  /** Set when jobs run in this process (local sandbox, tests): waits for them to finish. */
+  drainJobs?: () => Promise<void>;
 }
 
 function env(name: string, fallback?: string): string {
@@ -116,7 +119,8 @@ export function buildWiring(): Wiring {
     postNotice: async (channel, text, threadTs) =>
       (await resolveNotifier()).postNotice(channel, text, threadTs),
   };
-  return {
+  const directory = new SlackDirectory({ client: slack });
+  const wiring: Wiring = {
     config,
     logger,
     store,
@@ -124,8 +128,30 @@ export function buildWiring(): Wiring {
     secrets,
     slack,
     notifier,
+    directory,
     clock: () => new Date(),
+    jobs: { enqueue: async () => {} },
   };
+  const workerFunction = process.env.SG_WARDEN_WORKER_FUNCTION;
+  if (workerFunction) {
+    let lambdaClient: LambdaClient | undefined;
+    wiring.jobs = new LambdaJobQueue({
+      functionName: workerFunction,
+      client: () => {
+        if (!lambdaClient) {
+          const { LambdaClient: Client } =
+            require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda');
+          lambdaClient = new Client(awsClientOptions());
+        }
+        return lambdaClient;
+      },
+    });
+  } else {
+    const inline = new InlineJobQueue({ run: (job) => runJob(wiring, job), logger });
+    wiring.jobs = inline;
+    wiring.drainJobs = () => inline.drain();
+  }
+  return wiring;
 }
 
 let wiring: Wiring | undefined;

@@ -113,7 +113,8 @@ export function describeRule(rule: RuleFacts): string {
 }
 
 function internetReason(rule: RuleFacts): string {
-  if (rule.source === '0.0.0.0/0' || rule.source === '::/0') return `${rule.source} is the whole internet`;
+  // Any /0 is the whole internet, whatever host bits it was written with (e.g. 208.236.235.254/0).
+  if (parseCidr(rule.source)?.prefix === 0) return `${rule.source} is the whole internet`;
   return `${rule.source} is a wide public range, which counts as the internet`;
 }
 

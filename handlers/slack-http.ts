@@ -1,0 +1,67 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { createSlackApp } from '../slack/app';
+import { guardSlackRequest, type HttpEvent } from '../slack/request-guard';
+import { getWiring } from './wiring';
+
+type BoltHandler = (event: unknown, context: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
+
+const wiring = getWiring();
+let door: Promise<{ bolt: BoltHandler; signingSecret: string }> | undefined;
+
+/** Bolt's App and receiver, built once per container after the secrets are read from Parameter Store. */
+function getDoor(): Promise<{ bolt: BoltHandler; signingSecret: string }> {
+  door ??= wiring.secrets.get().then(({ botToken, signingSecret }) => {
+    const { receiver } = createSlackApp({
+      signingSecret,
+      botToken,
+      ...(process.env.SLACK_API_URL ? { slackApiUrl: process.env.SLACK_API_URL } : {}),
+      deps: wiring,
+    });
+    return { bolt: receiver.toHandler() as BoltHandler, signingSecret };
+  });
+  door.catch(() => {
+    door = undefined;
+  });
+  return door;
+}
+
+/**
+ * The Slack door (API Gateway HTTP API → Bolt). Verifies Slack's signature and timestamp first, answers
+ * retries without acting again, and lets listeners ack at once: slow work runs in the worker.
+ */
+export async function handler(
+  event: APIGatewayProxyEventV2,
+  context: Context,
+): Promise<APIGatewayProxyStructuredResultV2> {
+  let bolt: BoltHandler;
+  let signingSecret: string;
+  try {
+    ({ bolt, signingSecret } = await getDoor());
+  } catch (error) {
+    wiring.logger.error({ err: (error as Error).message }, 'slack door not ready');
+    return {
+      statusCode: 503,
+      headers: { 'content-type': 'text/plain' },
+      body: 'sg-warden is not configured yet.',
+    };
+  }
+  const guard = guardSlackRequest(event as HttpEvent, signingSecret, Math.floor(Date.now() / 1000));
+  if (!guard.ok) {
+    wiring.logger.warn({ reason: guard.reason, status: guard.result.statusCode }, 'slack request refused');
+    return guard.result;
+  }
+  if (guard.retry) {
+    // The first delivery is being (or was) handled: a retry must never cause a second action.
+    wiring.logger.info('slack retry ignored');
+    return { statusCode: 200, headers: { 'x-slack-no-retry': '1' }, body: '' };
+  }
+  return bolt(
+    {
+      ...event,
+      body: guard.rawBody,
+      isBase64Encoded: false,
+      headers: { ...event.headers, 'content-type': guard.contentType },
+    },
+    context,
+  );
+}

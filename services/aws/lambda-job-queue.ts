@@ -1,0 +1,23 @@
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { Job, JobQueue } from '../jobs';
+
+/** Hands jobs to the worker function with an asynchronous (Event) invoke: Lambda queues and retries them. */
+export class LambdaJobQueue implements JobQueue {
+  private readonly client: () => LambdaClient;
+  private readonly functionName: string;
+
+  constructor(options: { client: () => LambdaClient; functionName: string }) {
+    this.client = options.client;
+    this.functionName = options.functionName;
+  }
+
+  async enqueue(job: Job): Promise<void> {
+    await this.client().send(
+      new InvokeCommand({
+        FunctionName: this.functionName,
+        InvocationType: 'Event',
+        Payload: Buffer.from(JSON.stringify(job)),
+      }),
+    );
+  }
+}

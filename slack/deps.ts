@@ -1,0 +1,21 @@
+import type { WebClient } from '@slack/web-api';
+import type { Config } from '../services/config';
+import type { JobQueue } from '../services/jobs';
+import type { Logger } from '../services/logger';
+import type { Directory } from '../services/people';
+import type { AlertNotifier, RuleRemover, SecurityGroupReader } from '../services/ports';
+import type { StateStore } from '../services/store';
+
+/** What Slack listeners and background jobs work with; built once per container by handlers/wiring.ts. */
+export interface SlackDeps {
+  config: Config;
+  logger: Logger;
+  store: StateStore;
+  ec2: SecurityGroupReader & RuleRemover;
+  notifier: AlertNotifier;
+  jobs: JobQueue;
+  directory: Directory;
+  clock: () => Date;
+  /** Web API client for background work. */
+  slack(): Promise<WebClient>;
+}

@@ -1,0 +1,40 @@
+import { describeError, SgWardenError } from '../../services/errors';
+import type { Job } from '../../services/jobs';
+import type { SlackDeps } from '../deps';
+import { Replier } from '../replier';
+
+/** Runs one kind of background job. */
+export type JobRunner = (job: Job, deps: SlackDeps, reply: Replier) => Promise<void>;
+
+const runners = new Map<string, JobRunner>();
+
+/** Registers the runner for a job kind (each feature registers its own in slack/listeners/index.ts). */
+export function registerJobRunner(kind: string, runner: JobRunner): void {
+  runners.set(kind, runner);
+}
+
+/**
+ * Runs a job handed off by the Slack door. Known errors reach the asker as one sentence and a code;
+ * anything else as a generic sentence — never a stack trace. Errors are logged with the job's keys.
+ */
+export async function runJob(deps: SlackDeps, job: Job): Promise<void> {
+  const logger = deps.logger.child({ job: job.kind, slackUser: job.actor.userId });
+  const client = await deps.slack();
+  const reply = new Replier(client, job, logger);
+  const runner = runners.get(job.kind);
+  if (!runner) {
+    logger.error('no runner for job kind');
+    await reply.ephemeral(`sg-warden cannot handle "${job.kind}" requests (UNKNOWN_JOB).`).catch(() => {});
+    return;
+  }
+  try {
+    await runner(job, deps, reply);
+  } catch (error) {
+    logger.error({ err: describeError(error) }, 'job failed');
+    const sentence =
+      error instanceof SgWardenError
+        ? `${error.message} (${error.code})`
+        : 'Something went wrong on our side; nothing was changed that is not shown above. Try again, or check /sg-status. (INTERNAL)';
+    await reply.ephemeral(`:warning: ${sentence}`).catch(() => {});
+  }
+}

@@ -1,0 +1,13 @@
+import type { App } from '@slack/bolt';
+import type { SlackDeps } from '../deps';
+
+/** A feature's listener registration: adds its Bolt listeners and job runners. */
+export type ListenerRegistration = (app: App, deps: SlackDeps) => void;
+
+/** Every feature's listeners, registered once per container. */
+const registrations: ListenerRegistration[] = [];
+
+/** Registers every listener on the app. */
+export function registerListeners(app: App, deps: SlackDeps): void {
+  for (const register of registrations) register(app, deps);
+}

@@ -1,0 +1,66 @@
+import type { WebClient } from '@slack/web-api';
+import type { Job } from '../services/jobs';
+import type { Logger } from '../services/logger';
+import type { Block } from './blocks/alert';
+
+/** How a background job answers the person who asked. */
+export class Replier {
+  constructor(
+    private readonly client: WebClient,
+    private readonly job: Job,
+    private readonly logger: Logger,
+  ) {}
+
+  /** An answer only the asker sees: through response_url when there is one, else chat.postEphemeral. */
+  async ephemeral(text: string, blocks?: Block[]): Promise<void> {
+    const { reply, actor } = this.job;
+    if (reply.responseUrl) {
+      const ok = await this.postResponseUrl({
+        response_type: 'ephemeral',
+        replace_original: false,
+        text,
+        ...(blocks ? { blocks } : {}),
+      });
+      if (ok) return;
+    }
+    if (reply.channel) {
+      await this.client.chat.postEphemeral({
+        channel: reply.channel,
+        user: actor.userId,
+        text,
+        ...(blocks ? { blocks } : {}),
+        ...(reply.threadTs ? { thread_ts: reply.threadTs } : {}),
+      });
+    }
+  }
+
+  /** A message in the thread of the message the request came from (or the given thread). */
+  async inThread(text: string, blocks?: Block[], threadTs?: string): Promise<string | undefined> {
+    const { reply } = this.job;
+    const ts = threadTs ?? reply.threadTs ?? reply.messageTs;
+    if (!reply.channel) return undefined;
+    const out = await this.client.chat.postMessage({
+      channel: reply.channel,
+      text,
+      ...(blocks ? { blocks } : {}),
+      ...(ts ? { thread_ts: ts } : {}),
+      unfurl_links: false,
+    });
+    return out.ts;
+  }
+
+  private async postResponseUrl(body: Record<string, unknown>): Promise<boolean> {
+    try {
+      const res = await fetch(this.job.reply.responseUrl!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(5000),
+      });
+      return res.ok;
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'response_url post failed');
+      return false;
+    }
+  }
+}
