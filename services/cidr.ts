@@ -47,8 +47,35 @@ export function isWithin(inner: ParsedCidr, outer: ParsedCidr): boolean {
 
 /** True when the whole CIDR lies inside private or reserved address space. */
 export function isWhollyReserved(cidr: ParsedCidr): boolean {
-  const ranges = cidr.kind === 'ipv4' ? RESERVED_V4 : RESERVED_V6;
-  return ranges.some(([address, prefix]) => isWithin(cidr, { kind: cidr.kind, address, prefix }));
+  const ranges = (cidr.kind === 'ipv4' ? RESERVED_V4 : RESERVED_V6).map(
+    ([address, prefix]): ParsedCidr => ({ kind: cidr.kind, address, prefix }) as ParsedCidr,
+  );
+  return isCovered(cidr, ranges);
+}
+
+/**
+ * True when the ranges cover the whole CIDR, possibly together: 224.0.0.0/3 is multicast (224/4) plus
+ * class E (240/4), reserved though inside neither alone. Splits only while some range lies inside.
+ */
+function isCovered(cidr: ParsedCidr, ranges: readonly ParsedCidr[]): boolean {
+  if (ranges.some((r) => isWithin(cidr, r))) return true;
+  if (!ranges.some((r) => r.prefix > cidr.prefix && isWithin(r, cidr))) return false;
+  const [lower, upper] = halves(cidr);
+  return isCovered(lower, ranges) && isCovered(upper, ranges);
+}
+
+/** The two CIDRs one bit longer that make up `cidr`. */
+function halves(cidr: ParsedCidr): [ParsedCidr, ParsedCidr] {
+  const bytes = ipaddr.parse(canonicalCidr(cidr).split('/')[0]!).toByteArray();
+  const prefix = cidr.prefix + 1;
+  // fromByteArray keeps the array it is given: each half gets its own copy.
+  const lower = ipaddr.fromByteArray([...bytes]);
+  bytes[Math.floor(cidr.prefix / 8)]! |= 0x80 >> (cidr.prefix % 8);
+  const upper = ipaddr.fromByteArray([...bytes]);
+  return [
+    { kind: cidr.kind, address: lower, prefix } as ParsedCidr,
+    { kind: cidr.kind, address: upper, prefix } as ParsedCidr,
+  ];
 }
 
 /**

@@ -58,7 +58,8 @@ export function normaliseProtocol(value: unknown): Protocol {
   const text = String(value ?? '-1')
     .trim()
     .toLowerCase();
-  return PROTOCOL_NAMES[text] ?? text;
+  // hasOwn: a protocol such as "constructor" must not resolve to Object.prototype's members.
+  return Object.hasOwn(PROTOCOL_NAMES, text) ? PROTOCOL_NAMES[text]! : text;
 }
 
 function normalisePorts(
@@ -102,7 +103,12 @@ function permissionSources(permission: Json): Source[] {
 /** Rules from the request's IpPermissions, or from the legacy flat form (cidrIp, ipProtocol, ports). */
 function rulesFromRequest(params: Json, groupId: string, direction: Direction): RuleFacts[] {
   const permissions = items(params.ipPermissions);
-  if (permissions.length === 0 && (params.cidrIp !== undefined || params.ipProtocol !== undefined)) {
+  // A legacy grant to a source group by name carries no ipProtocol or cidrIp at all (all traffic).
+  const isLegacyFlat =
+    params.cidrIp !== undefined ||
+    params.ipProtocol !== undefined ||
+    params.sourceSecurityGroupName !== undefined;
+  if (permissions.length === 0 && isLegacyFlat) {
     permissions.push({
       ipProtocol: params.ipProtocol,
       fromPort: params.fromPort,
@@ -211,7 +217,8 @@ export function isCloudTrailRecord(value: unknown): value is Json {
  */
 export function parseRecord(record: Json, regionHint?: string): SgEvent | null {
   const eventName = String(record.eventName);
-  const known = EVENT_KINDS[eventName];
+  // hasOwn: an eventName such as "constructor" must not resolve to Object.prototype's members.
+  const known = Object.hasOwn(EVENT_KINDS, eventName) ? EVENT_KINDS[eventName] : undefined;
   if (!known) return null;
   if (record.eventSource !== undefined && record.eventSource !== 'ec2.amazonaws.com') return null;
   if (record.errorCode !== undefined && record.errorCode !== null) return null;
@@ -338,6 +345,8 @@ export function decodeJson(bytes: Buffer): unknown {
   } else {
     text = bytes.toString('utf8');
   }
+  // Editors and PowerShell on Windows often save JSON with a UTF-8 byte-order mark, which JSON.parse rejects.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return JSON.parse(text);
   } catch {
