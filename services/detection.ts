@@ -1,4 +1,4 @@
-import { type AlertDeps, postAlert } from './alerts';
+import { type AlertDeps, postAlert, refreshAlertMessage } from './alerts';
 import { describeError } from './errors';
 import { ruleFingerprint, violationIdFor } from './ids';
 import type { Finding, RuleFacts, SgEvent } from './model';
@@ -12,7 +12,7 @@ export interface DetectionDeps extends AlertDeps {
 
 export interface DetectionResult {
   eventId: string;
-  outcome: 'not-a-rule-change' | 'no-violations' | 'duplicate' | 'stored';
+  outcome: 'not-a-rule-change' | 'no-violations' | 'duplicate' | 'stored' | 'resolved-gone';
   violations: number;
   posted: boolean;
   skipped: { ruleId: string | null; why: string }[];
@@ -143,6 +143,56 @@ async function activeException(
   return exception;
 }
 
+function removedByEvent(v: ViolationItem, event: SgEvent): boolean {
+  if (v.account !== event.account || v.region !== event.region) return false;
+  if (event.kind === 'delete-group') return v.groupId === event.groupId;
+  if (v.groupId !== event.groupId) return false;
+  if (v.rule.ruleId && event.ruleIds.includes(v.rule.ruleId)) return true;
+  return event.rules.some((r) => r.direction === v.rule.direction && sameRule(r, v.rule));
+}
+
+/**
+ * A pending violation whose rule someone removed by hand (RevokeSecurityGroup*, DeleteSecurityGroup)
+ * resolves as GONE, so nobody is asked about a rule that no longer exists. Returns how many resolved.
+ */
+export async function resolveRemovedRules(deps: DetectionDeps, event: SgEvent): Promise<number> {
+  const pending = await deps.store.queryByStatus<ViolationItem>('violation', 'PENDING', 1000);
+  const hits = pending.filter((v) => removedByEvent(v, event));
+  let resolved = 0;
+  for (const v of hits) {
+    const at = deps.clock().toISOString();
+    try {
+      await deps.store.transition({
+        key: keys.violation(v.violationId),
+        from: ['PENDING'],
+        to: 'GONE',
+        set: { decidedBy: event.actor.arn, decidedByName: event.actor.arn, decidedAt: at },
+        due: null,
+        audit: {
+          subjectId: v.violationId,
+          subjectType: 'violation',
+          action: 'removed-outside',
+          fromState: 'PENDING',
+          toState: 'GONE',
+          actorType: 'aws-principal',
+          actorId: event.actor.arn,
+          result: 'ok',
+          details: { eventId: event.eventId, eventName: event.eventName, sourceIp: event.actor.sourceIp },
+          at,
+        },
+      });
+      resolved++;
+      await refreshAlertMessage(deps, v.alertId);
+    } catch (error) {
+      deps.logger.info(
+        { violationId: v.violationId, err: describeError(error) },
+        'violation already decided',
+      );
+    }
+  }
+  return resolved;
+}
+
 /**
  * Handles one security-group event: resolve its rules, leave out the bot's own grants and kept rules,
  * evaluate, store one violation per violating rule and post one message for the event.
@@ -158,8 +208,16 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     posted: false,
     skipped: [],
   };
+  if (event.kind === 'revoke' || event.kind === 'delete-group') {
+    const gone = await resolveRemovedRules(deps, event);
+    return { ...result, outcome: gone > 0 ? 'resolved-gone' : 'not-a-rule-change' };
+  }
   if (event.kind !== 'authorize' && event.kind !== 'modify')
     return { ...result, outcome: 'not-a-rule-change' };
+  if (event.kind === 'authorize' && event.rules.length === 0) {
+    log.warn({ groupId: event.groupId }, 'authorize event names no rule sg-warden can read; not evaluated');
+    return result;
+  }
 
   const existing = await store.get<AlertItem>(keys.alert(event.eventId));
   if (existing && existing.status !== 'STORING') {

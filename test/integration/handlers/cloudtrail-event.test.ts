@@ -296,4 +296,70 @@ describe('cloudtrail-event handler', () => {
       expect(env.slack.callsTo('chat.postMessage')).toHaveLength(0);
     });
   });
+
+  describe('rules removed outside sg-warden', () => {
+    function removalRecord(
+      record: Record<string, unknown>,
+      eventName: string,
+      requestParameters: Record<string, unknown>,
+    ) {
+      return {
+        ...record,
+        eventID: crypto.randomUUID(),
+        eventName,
+        requestParameters,
+        responseElements: { _return: true },
+      };
+    }
+
+    it('resolves a pending violation as GONE when someone revokes its rule by ID', async () => {
+      const { groupId, ruleId } = await worldOpenSsh();
+      const record = authorizeIngressRecord({
+        groupId,
+        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+      await deliver(record);
+      const alert = await getItem(`ALERT#${record.eventID}`, 'ALERT');
+      const violationKey = `VIOLATION#${(alert!.violationIds as string[])[0]}`;
+
+      await deliver(
+        removalRecord(record, 'RevokeSecurityGroupIngress', {
+          groupId,
+          securityGroupRuleIds: { items: [{ securityGroupRuleId: ruleId }] },
+        }),
+      );
+
+      expect(await getItem(violationKey, 'VIOLATION')).toMatchObject({ status: 'GONE' });
+      const update = env.slack.callsTo('chat.update').at(-1);
+      expect(update?.args).toMatchObject({ channel: ALERT_CHANNEL, ts: alert!.ts });
+      expect(JSON.stringify(update?.args.blocks)).toContain('Already gone');
+      expect(JSON.stringify(update?.args.blocks)).not.toContain('violation_revoke');
+    });
+
+    it('resolves every pending violation of a deleted group, and only those', async () => {
+      const first = await worldOpenSsh();
+      const other = await worldOpenSsh();
+      const recordA = authorizeIngressRecord({
+        groupId: first.groupId,
+        rules: [{ ruleId: first.ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+      const recordB = authorizeIngressRecord({
+        groupId: other.groupId,
+        rules: [{ ruleId: other.ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+      await deliver(recordA);
+      await deliver(recordB);
+
+      await deliver(removalRecord(recordA, 'DeleteSecurityGroup', { groupId: first.groupId }));
+
+      const alertA = await getItem(`ALERT#${recordA.eventID}`, 'ALERT');
+      const alertB = await getItem(`ALERT#${recordB.eventID}`, 'ALERT');
+      expect(await getItem(`VIOLATION#${(alertA!.violationIds as string[])[0]}`, 'VIOLATION')).toMatchObject({
+        status: 'GONE',
+      });
+      expect(await getItem(`VIOLATION#${(alertB!.violationIds as string[])[0]}`, 'VIOLATION')).toMatchObject({
+        status: 'PENDING',
+      });
+    });
+  });
 });
