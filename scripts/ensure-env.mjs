@@ -22,8 +22,10 @@ function needsNpmInstall() {
 
 export function ensureNodeModules() {
   if (!needsNpmInstall()) return;
-  console.error('[setup] installing npm dependencies (npm ci)…');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  // `npm install` with the committed lock installs exactly the locked versions. Not `npm ci`: npm 11.19
+  // rejects as "out of sync" the very lock file it writes, which omits other platforms' optional binaries.
+  console.error('[setup] installing npm dependencies from package-lock.json…');
+  run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 export function ensureMoto() {
