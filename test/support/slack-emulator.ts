@@ -41,6 +41,38 @@ export interface SlackEmulatorOptions {
 
 type Handler = (args: Record<string, unknown>) => Record<string, unknown>;
 
+/** Where a response_url's posts land in the emulated workspace (as Slack applies them). */
+export interface ResponseContext {
+  channel: string;
+  /** The user who acted: ephemeral replies are shown to them only. */
+  user: string;
+  /** The message the interaction came from: `replace_original` / `delete_original` act on it. */
+  messageTs?: string;
+  threadTs?: string;
+}
+
+/** How an open modal came to be: the trigger that opened it and the view it was pushed on, if any. */
+export interface ViewInfo {
+  triggerId: string;
+  /** Set by views.push: the view underneath. */
+  parentId?: string;
+  closed: boolean;
+}
+
+/** Something in the emulated workspace changed (for a live page). */
+export type WorkspaceChange =
+  | { kind: 'message'; channel: string; ts: string }
+  | { kind: 'message-deleted'; channel: string; ts: string }
+  | { kind: 'view'; id: string };
+
+/** The workspace's state as plain JSON (for keeping it between runs of the local sandbox). */
+export interface WorkspaceSnapshot {
+  messages: EmulatedMessage[];
+  views: { id: string; view: Record<string, unknown>; info?: ViewInfo }[];
+  tsCounter: number;
+  viewCounter: number;
+}
+
 /**
  * A local stand-in for Slack's Web API: records every call, keeps messages like a workspace,
  * answers like Slack (including `ok: false` errors and 429 with Retry-After on request), and
@@ -57,6 +89,10 @@ export class SlackEmulator {
   private tsCounter = 0;
   private viewCounter = 0;
   private listeners: ((call: RecordedCall) => void)[] = [];
+  private changeListeners: ((change: WorkspaceChange) => void)[] = [];
+  private readonly responseContexts = new Map<string, ResponseContext>();
+  /** Per view: its trigger and stack position (views.open / views.push). */
+  readonly viewInfo = new Map<string, ViewInfo>();
   url = '';
 
   constructor(readonly options: SlackEmulatorOptions = {}) {}
@@ -66,9 +102,80 @@ export class SlackEmulator {
     return `${this.url}/api/`;
   }
 
-  /** A fresh response_url that records what is posted to it. */
-  responseUrl(id = `r${Date.now()}${Math.random().toString(36).slice(2, 8)}`): string {
+  /**
+   * A fresh response_url that records what is posted to it. With a context, posts are also applied
+   * to the workspace as Slack applies them (ephemeral to the user, in channel, replace or delete the original).
+   */
+  responseUrl(
+    id = `r${Date.now()}${Math.random().toString(36).slice(2, 8)}`,
+    context?: ResponseContext,
+  ): string {
+    if (context) this.responseContexts.set(id, context);
     return `${this.url}/response/${id}`;
+  }
+
+  /** Calls `listener` whenever a message or view changes; returns the unsubscribe function. */
+  onChange(listener: (change: WorkspaceChange) => void): () => void {
+    this.changeListeners.push(listener);
+    return () => {
+      this.changeListeners = this.changeListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Adds a message only `user` sees (what Slack shows for a slash command's immediate answer). */
+  addEphemeral(
+    channel: string,
+    user: string,
+    text: string,
+    blocks: unknown[] = [],
+    threadTs?: string,
+  ): EmulatedMessage {
+    const ts = this.nextTs();
+    const message: EmulatedMessage = {
+      channel,
+      ts,
+      text,
+      blocks,
+      ephemeralTo: user,
+      updated: Date.now(),
+      ...(threadTs ? { threadTs } : {}),
+    };
+    this.messages.set(this.key(channel, ts), message);
+    this.changed({ kind: 'message', channel, ts });
+    return message;
+  }
+
+  /** Closes a modal (the user pressed Cancel or ×, or a submission closed it). */
+  closeView(id: string): void {
+    const info = this.viewInfo.get(id);
+    if (!info || info.closed) return;
+    info.closed = true;
+    this.changed({ kind: 'view', id });
+  }
+
+  /** The workspace as plain JSON: messages, views and counters (no recorded calls). */
+  snapshot(): WorkspaceSnapshot {
+    return {
+      messages: [...this.messages.values()],
+      views: [...this.views.entries()].map(([id, view]) => {
+        const info = this.viewInfo.get(id);
+        return { id, view, ...(info ? { info } : {}) };
+      }),
+      tsCounter: this.tsCounter,
+      viewCounter: this.viewCounter,
+    };
+  }
+
+  /** Puts back a workspace taken with snapshot(). */
+  restore(snapshot: WorkspaceSnapshot): void {
+    for (const message of snapshot.messages)
+      this.messages.set(this.key(message.channel, message.ts), message);
+    for (const { id, view, info } of snapshot.views) {
+      this.views.set(id, view);
+      if (info) this.viewInfo.set(id, info);
+    }
+    this.tsCounter = Math.max(this.tsCounter, snapshot.tsCounter);
+    this.viewCounter = Math.max(this.viewCounter, snapshot.viewCounter);
   }
 
   async start(port = 0): Promise<this> {
@@ -112,6 +219,8 @@ export class SlackEmulator {
     this.responseUrlPosts.length = 0;
     this.messages.clear();
     this.views.clear();
+    this.viewInfo.clear();
+    this.responseContexts.clear();
     this.faults.clear();
     this.lastPostAt.clear();
   }
@@ -161,6 +270,47 @@ export class SlackEmulator {
     return `${channel}/${ts}`;
   }
 
+  private changed(change: WorkspaceChange): void {
+    for (const listener of this.changeListeners) listener(change);
+  }
+
+  /** Applies a response_url post to the workspace the way Slack does. */
+  private applyResponse(context: ResponseContext, body: Record<string, unknown>): void {
+    const { channel } = context;
+    const original = context.messageTs ? this.messages.get(this.key(channel, context.messageTs)) : undefined;
+    if (body.delete_original === true || body.delete_original === 'true') {
+      if (original) {
+        this.messages.delete(this.key(channel, original.ts));
+        this.changed({ kind: 'message-deleted', channel, ts: original.ts });
+      }
+      return;
+    }
+    const text = String(body.text ?? '');
+    const blocks = Array.isArray(body.blocks) ? (body.blocks as unknown[]) : [];
+    if ((body.replace_original === true || body.replace_original === 'true') && original) {
+      original.text = text;
+      original.blocks = blocks;
+      original.updated = Date.now();
+      this.changed({ kind: 'message', channel, ts: original.ts });
+      return;
+    }
+    const threadTs = body.thread_ts ? String(body.thread_ts) : context.threadTs;
+    if (body.response_type === 'in_channel') {
+      const ts = this.nextTs();
+      this.messages.set(this.key(channel, ts), {
+        channel,
+        ts,
+        text,
+        blocks,
+        updated: Date.now(),
+        ...(threadTs ? { threadTs } : {}),
+      });
+      this.changed({ kind: 'message', channel, ts });
+      return;
+    }
+    this.addEphemeral(channel, context.user, text, blocks, threadTs);
+  }
+
   private readonly methods: Record<string, Handler> = {
     'auth.test': () => ({ user_id: 'UBOT', bot_id: 'BBOT', team_id: 'TEMU', url: 'https://emulated.slack/' }),
     'chat.postMessage': (args) => {
@@ -176,6 +326,7 @@ export class SlackEmulator {
         ...(args.thread_ts ? { threadTs: String(args.thread_ts) } : {}),
       };
       this.messages.set(this.key(channel, ts), message);
+      this.changed({ kind: 'message', channel, ts });
       return { channel, ts, message: { text: message.text, ts } };
     },
     'chat.update': (args) => {
@@ -186,7 +337,15 @@ export class SlackEmulator {
       existing.text = String(args.text ?? existing.text);
       if (args.blocks !== undefined) existing.blocks = args.blocks as unknown[];
       existing.updated = Date.now();
+      this.changed({ kind: 'message', channel, ts });
       return { channel, ts, text: existing.text };
+    },
+    'chat.delete': (args) => {
+      const channel = String(args.channel ?? '');
+      const ts = String(args.ts ?? '');
+      if (!this.messages.delete(this.key(channel, ts))) return { ok: false, error: 'message_not_found' };
+      this.changed({ kind: 'message-deleted', channel, ts });
+      return { channel, ts };
     },
     'chat.postEphemeral': (args) => {
       const channel = String(args.channel ?? '');
@@ -202,6 +361,7 @@ export class SlackEmulator {
         updated: Date.now(),
         ...(args.thread_ts ? { threadTs: String(args.thread_ts) } : {}),
       });
+      this.changed({ kind: 'message', channel, ts });
       return { message_ts: ts };
     },
     'views.open': (args) => {
@@ -210,6 +370,25 @@ export class SlackEmulator {
       const id = `V${String(this.viewCounter).padStart(8, '0')}`;
       const view = { ...(args.view as Record<string, unknown>), id };
       this.views.set(id, view);
+      this.viewInfo.set(id, { triggerId: String(args.trigger_id), closed: false });
+      this.changed({ kind: 'view', id });
+      return { view };
+    },
+    'views.push': (args) => {
+      if (!args.trigger_id) return { ok: false, error: 'invalid_trigger_id' };
+      const parent = [...this.viewInfo.entries()]
+        .reverse()
+        .find(([, info]) => info.triggerId === String(args.trigger_id) && !info.closed);
+      this.viewCounter += 1;
+      const id = `V${String(this.viewCounter).padStart(8, '0')}`;
+      const view = { ...(args.view as Record<string, unknown>), id };
+      this.views.set(id, view);
+      this.viewInfo.set(id, {
+        triggerId: String(args.trigger_id),
+        closed: false,
+        ...(parent ? { parentId: parent[0] } : {}),
+      });
+      this.changed({ kind: 'view', id });
       return { view };
     },
     'views.update': (args) => {
@@ -217,6 +396,7 @@ export class SlackEmulator {
       if (!this.views.has(id)) return { ok: false, error: 'not_found' };
       const view = { ...(args.view as Record<string, unknown>), id };
       this.views.set(id, view);
+      this.changed({ kind: 'view', id });
       return { view };
     },
     'usergroups.users.list': (args) => {
@@ -237,7 +417,10 @@ export class SlackEmulator {
     const raw = await readBody(req);
     if (url.pathname.startsWith('/response/')) {
       const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
-      this.responseUrlPosts.push({ id: url.pathname.slice('/response/'.length), body });
+      const id = url.pathname.slice('/response/'.length);
+      this.responseUrlPosts.push({ id, body });
+      const context = this.responseContexts.get(id);
+      if (context) this.applyResponse(context, body);
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('ok');
       return;
