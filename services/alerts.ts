@@ -1,5 +1,5 @@
 import type { Config } from './config';
-import { describeError } from './errors';
+import { describeError, RateLimitedError } from './errors';
 import type { Logger } from './logger';
 import type { AlertNotifier, AlertView } from './ports';
 import { type AlertItem, keys, type StateStore, type ViolationItem } from './store';
@@ -45,6 +45,18 @@ export async function postAlert(
   alertId: string,
   options: { staleClaim?: AlertItem } = {},
 ): Promise<boolean> {
+  return (await postAlertOutcome(deps, alertId, options)) === 'posted';
+}
+
+/** What one attempt to post an alert came to. */
+export type PostOutcome = 'posted' | 'not-claimable' | 'failed' | 'rate-limited';
+
+/** Like postAlert, saying what happened: a sweep stops posting for a while after 'rate-limited'. */
+export async function postAlertOutcome(
+  deps: AlertDeps,
+  alertId: string,
+  options: { staleClaim?: AlertItem } = {},
+): Promise<PostOutcome> {
   const { store, clock, logger } = deps;
   const now = clock();
   let claimed: AlertItem;
@@ -60,10 +72,10 @@ export async function postAlert(
     });
   } catch (error) {
     logger.debug({ alertId, err: describeError(error) }, 'alert not claimable for posting');
-    return false;
+    return 'not-claimable';
   }
   const view = await loadAlertView(deps, alertId);
-  if (!view) return false;
+  if (!view) return 'not-claimable';
   const channel = deps.config.slack.alertChannel;
   try {
     const ref = await deps.notifier.postAlert(channel, view);
@@ -91,8 +103,22 @@ export async function postAlert(
       claimed.violationIds.map((id) => store.patch(keys.violation(id), { channel: ref.channel, ts: ref.ts })),
     );
     logger.info({ alertId, channel: ref.channel, ts: ref.ts }, 'alert posted');
-    return true;
+    return 'posted';
   } catch (error) {
+    if (error instanceof RateLimitedError) {
+      // Slack's limit is not the alert's fault: wait as long as Slack asks (plus jitter so a burst
+      // spreads out), without counting an attempt or writing an audit entry per refusal.
+      const wait = error.retryAfterSeconds + Math.random() * 2;
+      await store.transition({
+        key: keys.alert(alertId),
+        from: ['POSTING'],
+        to: 'UNNOTIFIED',
+        due: { kind: 'NOTIFY', at: plusSeconds(clock(), wait) },
+        audit: null,
+      });
+      logger.info({ alertId, retryAfter: error.retryAfterSeconds }, 'alert post rate-limited; will retry');
+      return 'rate-limited';
+    }
     const attempts = claimed.notifyAttempts + 1;
     const backoff = Math.min(MAX_BACKOFF_SECONDS, 30 * 2 ** (attempts - 1));
     logger.warn({ alertId, attempts, err: describeError(error) }, 'alert not posted; will retry');
@@ -115,7 +141,7 @@ export async function postAlert(
         at: clock().toISOString(),
       },
     });
-    return false;
+    return 'failed';
   }
 }
 

@@ -65,6 +65,16 @@ export class AwsCallError extends SgWardenError {
   }
 }
 
+/** A chat service asked us to slow down; try again after `retryAfterSeconds`. */
+export class RateLimitedError extends SgWardenError {
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, options: { retryAfterSeconds: number; cause?: unknown }) {
+    super('RATE_LIMITED', message, options);
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
 /** A one-line description of any thrown value, fit for a user or a log field (never a stack). */
 export function describeError(error: unknown): string {
   if (error instanceof SgWardenError) return `${error.message} (${error.code})`;

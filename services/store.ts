@@ -97,6 +97,8 @@ export interface ViolationItem extends StoredItem {
   decidedAt?: string;
   justification?: string;
   keptUntil?: string | null;
+  /** Who asked for the revoke in flight (REVOKING / REVOKE_RETRY): a retry or reconcile acts for them. */
+  revokeBy?: AuditActor;
   channel?: string;
   ts?: string;
 }
@@ -120,6 +122,13 @@ export interface ExceptionItem extends StoredItem {
 }
 
 export type ActorType = 'slack-user' | 'aws-principal' | 'timeout' | 'system';
+
+/** Who did something, as the audit trail records it. */
+export interface AuditActor {
+  type: ActorType;
+  id: string;
+  name: string;
+}
 
 /** One append-only audit entry. */
 export interface AuditEntry {
@@ -175,6 +184,12 @@ export interface Transition {
   audit: AuditEntry | null;
   /** Further puts in the same transaction (e.g. an exception record); each must not exist yet. */
   alsoPut?: Record<string, unknown>[];
+  /**
+   * Lets each `alsoPut` item replace an existing one that is no longer live: whose status is not
+   * `unlessStatus`, or whose `expiresAt` is at or before `expiredBy` (e.g. a rule kept again after its
+   * earlier exception expired). A live item still makes the transition fail with StateConflictError.
+   */
+  alsoPutReplaces?: { unlessStatus: string; expiredBy?: string };
 }
 
 /** The state store: the one place sg-warden's state lives (DynamoDB in production). */

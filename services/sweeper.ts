@@ -10,6 +10,8 @@ export interface SweepOptions {
   limit?: number;
   /** Due items handled at once. */
   concurrency?: number;
+  /** Per-kind override of `concurrency` (e.g. 1 for posting to a rate-limited chat channel). */
+  concurrencyByKind?: Partial<Record<DueKind, number>>;
 }
 
 export interface SweepSummary {
@@ -54,7 +56,9 @@ export async function sweep(
   const summary: SweepSummary = {};
   for (const [kind, handle] of Object.entries(handlers) as [DueKind, DueHandler][]) {
     const due = await deps.store.queryDue(kind, now.toISOString(), limit);
-    const results = await mapSettled(due, concurrency, (item) => handle(item, now));
+    const results = await mapSettled(due, options.concurrencyByKind?.[kind] ?? concurrency, (item) =>
+      handle(item, now),
+    );
     const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
     for (const f of failed) deps.logger.error({ kind, err: describeError(f.reason) }, 'due item failed');
     summary[kind] = { due: due.length, ok: due.length - failed.length, failed: failed.length };

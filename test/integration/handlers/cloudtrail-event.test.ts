@@ -224,6 +224,40 @@ describe('cloudtrail-event handler', () => {
     });
   });
 
+  describe('when Slack rate-limits the channel', () => {
+    it('waits as long as Slack asks, without counting a failed attempt, and a later sweep posts once', async () => {
+      const { groupId, ruleId } = await worldOpenSsh();
+      const record = authorizeIngressRecord({
+        groupId,
+        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+      env.slack.failNext('chat.postMessage', { kind: 'rate-limited', retryAfterSeconds: 30 });
+
+      const before = Date.now();
+      await deliver(record);
+
+      const alert = await getItem(`ALERT#${record.eventID}`, 'ALERT');
+      expect(alert).toMatchObject({ status: 'UNNOTIFIED', notifyAttempts: 0, gsi1pk: 'DUE#NOTIFY' });
+      const dueIn = new Date(alert!.dueAt as string).getTime() - before;
+      expect(dueIn).toBeGreaterThanOrEqual(30_000);
+      expect(dueIn).toBeLessThan(35_000);
+
+      const { sweep } = await import('../../../services/sweeper');
+      const { dueHandlers } = await import('../../../slack/due-handlers');
+      const { getWiring } = await import('../../../handlers/wiring');
+      const wiring = getWiring();
+      // Earlier tests in this file leave their own alerts due: count only this alert's posts.
+      const postsOfThisAlert = () =>
+        env.slack.callsTo('chat.postMessage').filter((c) => JSON.stringify(c.args.blocks).includes(groupId));
+      await sweep(wiring, dueHandlers(wiring), new Date(Date.now() + 10_000));
+      expect(postsOfThisAlert()).toHaveLength(1);
+      await sweep(wiring, dueHandlers(wiring), new Date(Date.now() + 40_000));
+      await sweep(wiring, dueHandlers(wiring), new Date(Date.now() + 80_000));
+      expect(postsOfThisAlert()).toHaveLength(2);
+      expect(await getItem(`ALERT#${record.eventID}`, 'ALERT')).toMatchObject({ status: 'POSTED' });
+    });
+  });
+
   describe('records without rule IDs', () => {
     it('asks EC2 for the rule IDs of an older record and stores them', async () => {
       const { groupId, ruleId } = await worldOpenSsh();
