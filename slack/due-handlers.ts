@@ -1,5 +1,12 @@
 import { postAlert } from '../services/alerts';
-import type { AlertItem, DueKind } from '../services/store';
+import {
+  type DecisionDeps,
+  expireException,
+  reconcileRevoke,
+  retryRevoke,
+  revokeAtDeadline,
+} from '../services/decisions';
+import type { AlertItem, DueKind, ExceptionItem, ViolationItem } from '../services/store';
 import type { DueHandler } from '../services/sweeper';
 import type { SlackDeps } from './deps';
 
@@ -14,5 +21,22 @@ export function dueHandlers(deps: SlackDeps): Partial<Record<DueKind, DueHandler
       const alert = item as AlertItem;
       await postAlert(deps, alert.alertId, alert.status === 'POSTING' ? { staleClaim: alert } : {});
     },
+    // Decisions run on the sweep's clock, so leases, backoffs and new deadlines count from the sweep's `now`.
+    RECONCILE: async (item, now) => {
+      await reconcileRevoke(atTime(deps, now), item as ViolationItem);
+    },
+    REVOKE_RETRY: async (item, now) => {
+      await retryRevoke(atTime(deps, now), item as ViolationItem);
+    },
+    DEADLINE: async (item, now) => {
+      await revokeAtDeadline(atTime(deps, now), item as ViolationItem);
+    },
+    EXCEPTION_EXPIRY: async (item, now) => {
+      await expireException(atTime(deps, now), item as ExceptionItem);
+    },
   };
+}
+
+function atTime(deps: SlackDeps, now: Date): DecisionDeps {
+  return { ...deps, clock: () => now };
 }

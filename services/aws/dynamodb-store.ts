@@ -148,7 +148,7 @@ export class DynamoDbStateStore implements StateStore {
       Put: {
         TableName: this.tableName,
         Item: withStatusIndex(stripUndefined(item)),
-        ConditionExpression: 'attribute_not_exists(pk)',
+        ...putCondition(t.alsoPutReplaces),
       },
     }));
     try {
@@ -294,6 +294,26 @@ export class DynamoDbStateStore implements StateStore {
     } while (startKey && out.length < limit);
     return out;
   }
+}
+
+/** The condition of an `alsoPut`: must not exist, or (when replacing is allowed) must not be live. */
+function putCondition(replaces: Transition['alsoPutReplaces']): {
+  ConditionExpression: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, unknown>;
+} {
+  if (!replaces) return { ConditionExpression: 'attribute_not_exists(pk)' };
+  const names: Record<string, string> = { '#status': 'status' };
+  const values: Record<string, unknown> = { ':live': replaces.unlessStatus };
+  let condition = 'attribute_not_exists(pk) OR #status <> :live';
+  if (replaces.expiredBy) {
+    // A permanent item has expiresAt null: the type check keeps it live.
+    names['#expiresAt'] = 'expiresAt';
+    values[':expiredBy'] = replaces.expiredBy;
+    values[':string'] = 'S';
+    condition += ' OR (attribute_type(#expiresAt, :string) AND #expiresAt <= :expiredBy)';
+  }
+  return { ConditionExpression: condition, ExpressionAttributeNames: names, ExpressionAttributeValues: values };
 }
 
 /** Keeps the status index attributes (gsi3) in step with an item's type and status. */
