@@ -179,9 +179,11 @@ const configSchema = z
     whitelist: z
       .object({
         targets: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), whitelistTargetSchema).default({}),
+        /** The account's "inbound rules per security group" quota, quoted when a group is full (AWS default 60). */
+        rulesPerGroupLimit: z.number().int().min(1).max(1000).default(60),
       })
       .strict()
-      .default({ targets: {} }),
+      .default({ targets: {}, rulesPerGroupLimit: 60 }),
     runbooks: z
       .object({
         allowAdHoc: z.boolean().default(false),

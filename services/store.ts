@@ -121,6 +121,154 @@ export interface ExceptionItem extends StoredItem {
   expiresAt: string | null;
 }
 
+/**
+ * A temporary allow-list entry (`/sg-whitelist`). PENDING while the rule is being added; ACTIVE with
+ * its rule ID; REVOKING while its rule is being removed (claimed); REVOKE_FAILED until a retry removes
+ * it; EXPIRED (by the clock) or REVOKED (early, by a person) once the rule is gone; FAILED when EC2
+ * refused to add it.
+ */
+export type GrantStatus = 'PENDING' | 'ACTIVE' | 'REVOKING' | 'REVOKE_FAILED' | 'EXPIRED' | 'REVOKED' | 'FAILED';
+
+export interface GrantItem extends StoredItem {
+  type: 'grant';
+  status: GrantStatus;
+  grantId: string;
+  /** The whitelist target's alias (config `whitelist.targets`). */
+  alias: string;
+  account: string;
+  region: string;
+  groupId: string;
+  protocol: string;
+  /** The port granted (tcp/udp), null for all ports or ICMP types. */
+  port: number | null;
+  /** A single host: x.x.x.x/32 or …/128. */
+  cidr: string;
+  userId: string;
+  userName: string;
+  /** How the address was given: typed, or captured by the one-time link (`me`). */
+  via: 'address' | 'link';
+  /** The channel the request came from, to answer there. */
+  channel?: string;
+  createdAt: string;
+  expiresAt: string;
+  ruleId?: string;
+  revokeAttempts: number;
+  lastError?: string;
+  /** What the grant becomes once its rule is removed. */
+  endAs?: 'EXPIRED' | 'REVOKED';
+  endedAt?: string;
+  endedBy?: string;
+  warnedAt?: string;
+  /** Set on FAILED: EC2's code. */
+  failureCode?: string;
+}
+
+/** A one-time `me` link: the token's SHA-256 is the key; the token itself is never stored. */
+export interface IpLinkItem extends StoredItem {
+  type: 'iplink';
+  status: 'OPEN' | 'USED';
+  /** The grant the link will create (its ID is chosen when the link is issued). */
+  grantId: string;
+  userId: string;
+  userName: string;
+  alias: string;
+  port: number | null;
+  durationSeconds: number;
+  channel?: string;
+  createdAt: string;
+  expiresAt: string;
+  /** DynamoDB TTL attribute (epoch seconds): the table forgets the link a day after it expires. */
+  expiresAtEpoch: number;
+  usedAt?: string;
+  sourceIp?: string;
+}
+
+/** Where an SSM run is (see services/runs.ts for the transitions). */
+export type RunStatus =
+  | 'AWAITING_APPROVAL' // waiting for a second person; due RUN_APPROVAL_EXPIRY
+  | 'SENDING' // being sent to SSM (a lease: due RUN_POLL)
+  | 'RUNNING' // SSM has it; due RUN_POLL
+  | 'POLLING' // a sweep is reading results (a lease: due RUN_POLL)
+  | 'SUCCEEDED' // every instance reported Success
+  | 'FAILED' // at least one instance did not succeed (Failed, TimedOut, Cancelled, …)
+  | 'REJECTED'
+  | 'EXPIRED' // nobody approved in time
+  | 'CANCELLED' // withdrawn, or its message could not be posted
+  | 'SEND_FAILED' // SSM refused the command, or a target was no longer online
+  | 'SEND_UNKNOWN'; // sg-warden stopped while sending: whether SSM has it is unknown
+
+export const FINAL_RUN_STATUSES: readonly RunStatus[] = [
+  'SUCCEEDED',
+  'FAILED',
+  'REJECTED',
+  'EXPIRED',
+  'CANCELLED',
+  'SEND_FAILED',
+  'SEND_UNKNOWN',
+];
+
+/** One instance's part of a run, as SSM reported it. */
+export interface RunInvocation {
+  /** SSM's invocation status: Pending, InProgress, Delayed, Success, Failed, TimedOut, Cancelled, … */
+  status: string;
+  statusDetails?: string;
+  final: boolean;
+  exitCode?: number;
+  stdoutChars?: number;
+  stderrChars?: number;
+  /** SHA-256 (hex) of the output SSM returned (stdout, then stderr). */
+  stdoutSha256?: string;
+  stderrSha256?: string;
+  stdoutUrl?: string;
+  stderrUrl?: string;
+  finishedAt?: string;
+  /** The result message was posted in the run's thread. */
+  posted?: boolean;
+  postAttempts?: number;
+}
+
+/** One `/sg-run` request: what was asked, who approved, what was sent, and each instance's result. */
+export interface RunItem extends StoredItem {
+  type: 'run';
+  status: RunStatus;
+  runId: string;
+  /** The runbook alias, or "adhoc". */
+  runbook: string;
+  adHoc: boolean;
+  document: string;
+  region: string;
+  /** The target as asked (an alias or an instance ID) and the instances it resolved to. */
+  target: string;
+  instanceIds: string[];
+  instanceNames: Record<string, string>;
+  /** The checked values (runbook parameters), or the ad-hoc command line. */
+  values: Record<string, string>;
+  /** The exact document parameters sent (or to be sent on approval). */
+  documentParameters: Record<string, string[]>;
+  comment: string;
+  timeoutSeconds: number;
+  maxOutputChars: number;
+  outputS3Bucket?: string;
+  outputS3KeyPrefix?: string;
+  outputLogGroup?: string;
+  requestedBy: string;
+  requestedByName: string;
+  createdAt: string;
+  approvalRequired: boolean;
+  approvalExpiresAt?: string;
+  decidedBy?: string;
+  decidedByName?: string;
+  decidedAt?: string;
+  /** The announcement message; results go in its thread. */
+  channel?: string;
+  ts?: string;
+  commandId?: string;
+  sentAt?: string;
+  invocations: Record<string, RunInvocation>;
+  lastError?: string;
+  finishedAt?: string;
+}
+
 export type ActorType = 'slack-user' | 'aws-principal' | 'timeout' | 'system';
 
 /** Who did something, as the audit trail records it. */
@@ -160,6 +308,7 @@ export const keys = {
   exception: (fingerprint: string) => ({ pk: `EXCEPTION#${fingerprint}`, sk: 'EXCEPTION' }),
   ownRule: (region: string, ruleId: string) => ({ pk: `OWNRULE#${region}#${ruleId}`, sk: 'OWNRULE' }),
   grant: (grantId: string) => ({ pk: `GRANT#${grantId}`, sk: 'GRANT' }),
+  ipLink: (tokenHash: string) => ({ pk: `IPLINK#${tokenHash}`, sk: 'IPLINK' }),
   run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
   marker: (name: string) => ({ pk: `MARKER#${name}`, sk: 'MARKER' }),
 };

@@ -1,15 +1,26 @@
 import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateTagsCommand,
   DescribeSecurityGroupRulesCommand,
   DescribeSecurityGroupsCommand,
   type EC2Client,
   RevokeSecurityGroupEgressCommand,
   RevokeSecurityGroupIngressCommand,
+  type IpPermission,
   type SecurityGroupRule,
+  UpdateSecurityGroupRuleDescriptionsIngressCommand,
 } from '@aws-sdk/client-ec2';
 import { normaliseProtocol } from '../cloudtrail';
 import { AwsCallError } from '../errors';
 import type { Direction, RuleFacts } from '../model';
-import type { AwsTarget, GroupInfo, RuleRemover, SecurityGroupReader } from '../ports';
+import type {
+  AwsTarget,
+  GroupInfo,
+  IngressGrant,
+  RuleAuthorizer,
+  RuleRemover,
+  SecurityGroupReader,
+} from '../ports';
 
 /** Gives the EC2 client for an account and region (created lazily, cached by the provider). */
 export type Ec2ClientProvider = (target: AwsTarget) => Promise<EC2Client> | EC2Client;
@@ -58,8 +69,24 @@ const NOT_FOUND = new Set([
   'InvalidGroupId.Malformed',
 ]);
 
-/** Security-group reads and rule revokes through the EC2 API. */
-export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover {
+/** The EC2 permission for one granted host: one port (tcp/udp), every ICMP type, or all traffic. */
+export function grantPermission(grant: IngressGrant): IpPermission {
+  const isV6 = grant.cidr.includes(':');
+  const range = isV6
+    ? { Ipv6Ranges: [{ CidrIpv6: grant.cidr, Description: grant.description }] }
+    : { IpRanges: [{ CidrIp: grant.cidr, Description: grant.description }] };
+  if (grant.protocol === 'all') return { IpProtocol: '-1', ...range };
+  if (grant.protocol === 'icmp' || grant.protocol === 'icmpv6' || grant.port === null)
+    return { IpProtocol: grant.protocol, FromPort: -1, ToPort: -1, ...range };
+  return { IpProtocol: grant.protocol, FromPort: grant.port, ToPort: grant.port, ...range };
+}
+
+function tagList(tags: Record<string, string>): { Key: string; Value: string }[] {
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+/** Security-group reads, rule revokes and grants through the EC2 API. */
+export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover, RuleAuthorizer {
   private readonly clientFor: Ec2ClientProvider;
 
   constructor(options: { clientFor: Ec2ClientProvider }) {
@@ -111,6 +138,62 @@ export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover {
       return { requestId: out.$metadata.requestId ?? null };
     } catch (error) {
       throw awsError(action, error);
+    }
+  }
+
+  async authorizeIngress(
+    target: AwsTarget,
+    grant: IngressGrant,
+  ): Promise<{ ruleId: string; requestId: string | null }> {
+    const client = await this.clientFor(target);
+    try {
+      const out = await client.send(
+        new AuthorizeSecurityGroupIngressCommand({
+          GroupId: grant.groupId,
+          IpPermissions: [grantPermission(grant)],
+          TagSpecifications: [{ ResourceType: 'security-group-rule', Tags: tagList(grant.tags) }],
+        }),
+      );
+      const ruleId = out.SecurityGroupRules?.[0]?.SecurityGroupRuleId;
+      if (!ruleId) {
+        throw new AwsCallError('AuthorizeSecurityGroupIngress answered without a rule ID', {
+          awsCode: 'NoRuleId',
+          ...(out.$metadata.requestId ? { requestId: out.$metadata.requestId } : {}),
+        });
+      }
+      return { ruleId, requestId: out.$metadata.requestId ?? null };
+    } catch (error) {
+      if (error instanceof AwsCallError) throw error;
+      throw awsError('AuthorizeSecurityGroupIngress', error);
+    }
+  }
+
+  async describeRulesTagged(target: AwsTarget, key: string, value: string): Promise<RuleFacts[]> {
+    return this.rulesMatching(target, [{ Name: `tag:${key}`, Values: [value] }]);
+  }
+
+  async relabelRule(
+    target: AwsTarget,
+    groupId: string,
+    ruleId: string,
+    description: string,
+    tags: Record<string, string>,
+  ): Promise<void> {
+    const client = await this.clientFor(target);
+    try {
+      await client.send(new CreateTagsCommand({ Resources: [ruleId], Tags: tagList(tags) }));
+    } catch (error) {
+      throw awsError('CreateTags', error);
+    }
+    try {
+      await client.send(
+        new UpdateSecurityGroupRuleDescriptionsIngressCommand({
+          GroupId: groupId,
+          SecurityGroupRuleDescriptions: [{ SecurityGroupRuleId: ruleId, Description: description }],
+        }),
+      );
+    } catch (error) {
+      throw awsError('UpdateSecurityGroupRuleDescriptionsIngress', error);
     }
   }
 
