@@ -5,6 +5,7 @@ import { parseCidr } from './cidr';
 import { parseDuration } from './duration';
 import { ConfigError } from './errors';
 import type { Severity } from './model';
+import { checkParameterValue, placeholdersIn } from './run-params';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const seconds = parseDuration(value);
@@ -135,37 +136,231 @@ const whitelistTargetSchema = z
     message: 'defaultDuration is longer than maxDuration',
   });
 
+/** Documents whose `commands` sg-warden writes itself, and the shell that runs them. */
+export const SHELL_DOCUMENTS: Readonly<Record<string, 'posix' | 'powershell'>> = {
+  'AWS-RunShellScript': 'posix',
+  'AWS-RunPowerShellScript': 'powershell',
+};
+
+/** Words `/sg-run` reads as sub-commands, so no runbook may be called by them. */
+export const RESERVED_RUNBOOK_NAMES = ['list', 'help', 'status', 'adhoc'] as const;
+
+const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'is not an AWS region such as eu-west-1');
+const instanceId = /^i-[0-9a-f]{8,17}$/;
+/** Run Command's limits: TimeoutSeconds ≥ 30 s; the shell documents' executionTimeout ≤ 48 h. */
+const runTimeout = duration.refine((s) => s >= 30 && s <= 172800, { message: 'must be between 30s and 48h' });
+
 const runbookParameterSchema = z
   .object({
-    name: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]*$/),
+    name: z
+      .string()
+      .regex(/^[a-zA-Z][a-zA-Z0-9_]{0,63}$/, 'is not a parameter name (a letter, then letters, digits or _)'),
+    description: z.string().default(''),
+    /** string: checked against `pattern` or `enum`; integer: an optional sign and digits, within min/max. */
+    type: z.enum(['string', 'integer']).default('string'),
     pattern: z.string().optional(),
-    enum: z.array(z.string()).optional(),
-    default: z.string().optional(),
+    enum: z.array(z.string()).min(1).optional(),
+    default: z
+      .union([z.string(), z.number()])
+      .transform((v) => String(v))
+      .optional(),
+    min: z.number().int().optional(),
+    max: z.number().int().optional(),
+    /** Lets the value hold shell metacharacters and spaces; it is still passed only as a quoted value. */
     allowShellMetacharacters: z.boolean().default(false),
   })
   .strict()
-  .refine((p) => p.pattern !== undefined || p.enum !== undefined, { message: 'needs a pattern or an enum' });
+  .superRefine((p, ctx) => {
+    if (p.type === 'string' && p.pattern === undefined && p.enum === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'needs a pattern or an enum' });
+      return;
+    }
+    if (p.type === 'integer' && p.allowShellMetacharacters) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allowShellMetacharacters'],
+        message: 'makes no sense for an integer',
+      });
+    }
+    if (p.pattern !== undefined) {
+      try {
+        new RegExp(p.pattern);
+      } catch {
+        ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'is not a valid regular expression' });
+        return;
+      }
+    }
+    (p.enum ?? []).forEach((value, i) => {
+      const problem = checkParameterValue(p, value);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['enum', i], message: `"${value}" ${problem}` });
+    });
+    if (p.default !== undefined) {
+      const problem = checkParameterValue(p, p.default);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['default'], message: `"${p.default}" ${problem}` });
+    }
+  });
 
 const runbookSchema = z
   .object({
     description: z.string().default(''),
-    document: z.string().default('AWS-RunShellScript'),
-    region: z.string().min(1),
-    commands: z.array(z.string()).default([]),
+    /** AWS-RunShellScript / AWS-RunPowerShellScript (sg-warden writes `commands`), or another Command document (parameters passed as its own). */
+    document: z
+      .string()
+      .regex(/^[a-zA-Z0-9_.:/-]{3,128}$/, 'is not an SSM document name')
+      .default('AWS-RunShellScript'),
+    region: awsRegion,
+    /** Fixed command lines; `{{ name }}` stands for a parameter's value (see README, "/sg-run"). */
+    commands: z.array(z.string().min(1)).default([]),
     parameters: z.array(runbookParameterSchema).default([]),
-    targets: z.array(z.string()).min(1),
+    /** Target aliases (runbooks.targets) and/or instance IDs this runbook may run on. */
+    targets: z.array(z.string().min(1)).min(1),
     allowed: people,
     approval: z
       .object({ required: z.boolean().default(false), approvers: people })
       .strict()
       .default({ required: false, approvers: { users: [], userGroups: [] } }),
     approvalExpiry: duration.default(1800),
-    timeout: duration.default(600),
+    timeout: runTimeout.default(600),
+    maxOutputChars: z.number().int().min(100).max(40000).default(2500),
+    outputS3Bucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'is not an S3 bucket name')
+      .optional(),
+    outputLogGroup: z
+      .string()
+      .regex(/^[a-zA-Z0-9_./#-]{1,512}$/, 'is not a CloudWatch Logs group name')
+      .optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const names = r.parameters.map((p) => p.name);
+    // Case-insensitively: PowerShell variable names ignore case.
+    const lower = names.map((n) => n.toLowerCase());
+    names.forEach((name, i) => {
+      if (lower.indexOf(name.toLowerCase()) !== i)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['parameters', i, 'name'],
+          message: `"${name}" is declared twice`,
+        });
+    });
+    if (!SHELL_DOCUMENTS[r.document]) {
+      if (r.commands.length > 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['commands'],
+          message: `only AWS-RunShellScript and AWS-RunPowerShellScript take commands; ${r.document} gets the parameters as its own`,
+        });
+      return;
+    }
+    if (r.commands.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['commands'],
+        message: `${r.document} needs at least one command line`,
+      });
+      return;
+    }
+    const used = new Set<string>();
+    r.commands.forEach((line, i) => {
+      for (const ref of placeholdersIn(line)) {
+        if (!names.includes(ref))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['commands', i],
+            message: `{{ ${ref} }} is not a declared parameter`,
+          });
+        used.add(ref);
+      }
+      if (/\{\{(?!\s*[a-zA-Z][a-zA-Z0-9_]*\s*\}\})/.test(line))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['commands', i],
+          message: 'has "{{" that is not a parameter placeholder such as {{ name }}',
+        });
+    });
+    names.forEach((name, i) => {
+      if (!used.has(name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['parameters', i],
+          message: `"${name}" is not used by any command ({{ ${name} }})`,
+        });
+    });
+  });
+
+/** Ad-hoc commands (a free command line): off unless `allowAdHoc`; always approved by a second person. */
+const adHocSchema = z
+  .object({
+    document: z.enum(['AWS-RunShellScript', 'AWS-RunPowerShellScript']).default('AWS-RunShellScript'),
+    region: awsRegion,
+    targets: z.array(z.string().min(1)).min(1),
+    /** Who may ask for an ad-hoc command: must name people (an empty list would mean anyone). */
+    allowed: people.refine((p) => p.users.length > 0 || p.userGroups.length > 0, {
+      message: 'must name users or userGroups: ad-hoc commands are a shell',
+    }),
+    approvers: people,
+    approvalExpiry: duration.default(1800),
+    timeout: runTimeout.default(600),
     maxOutputChars: z.number().int().min(100).max(40000).default(2500),
     outputS3Bucket: z.string().optional(),
     outputLogGroup: z.string().optional(),
   })
   .strict();
+
+const runbooksSchema = z
+  .object({
+    allowAdHoc: z.boolean().default(false),
+    adHoc: adHocSchema.optional(),
+    /** Tag selectors: alias → the region and the tags (all must match) of the instances it stands for. */
+    targets: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'is not a target alias (lowercase letters, digits, -)'),
+        z
+          .object({
+            region: awsRegion,
+            tags: z.record(z.string().min(1), z.string()).refine((t) => Object.keys(t).length > 0, {
+              message: 'needs at least one tag',
+            }),
+          })
+          .strict(),
+      )
+      .default({}),
+    items: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), runbookSchema).default({}),
+  })
+  .strict()
+  .superRefine((rb, ctx) => {
+    const checkTargets = (targets: string[], region: string, path: PropertyKey[]) => {
+      targets.forEach((t, i) => {
+        if (instanceId.test(t)) return;
+        const alias = rb.targets[t];
+        if (!alias)
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, i],
+            message: `"${t}" is neither an instance ID (i-…) nor an alias in runbooks.targets`,
+          });
+        else if (alias.region !== region)
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, i],
+            message: `"${t}" is in ${alias.region}, but this runs in ${region}`,
+          });
+      });
+    };
+    for (const [name, r] of Object.entries(rb.items)) {
+      if ((RESERVED_RUNBOOK_NAMES as readonly string[]).includes(name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['items', name],
+          message: `"${name}" is a /sg-run sub-command`,
+        });
+      checkTargets(r.targets, r.region, ['items', name, 'targets']);
+    }
+    if (rb.allowAdHoc && !rb.adHoc)
+      ctx.addIssue({ code: 'custom', path: ['adHoc'], message: 'is required when allowAdHoc is true' });
+    if (rb.adHoc) checkTargets(rb.adHoc.targets, rb.adHoc.region, ['adHoc', 'targets']);
+  });
 
 const configSchema = z
   .object({
@@ -184,19 +379,7 @@ const configSchema = z
       })
       .strict()
       .default({ targets: {}, rulesPerGroupLimit: 60 }),
-    runbooks: z
-      .object({
-        allowAdHoc: z.boolean().default(false),
-        targets: z
-          .record(
-            z.string(),
-            z.object({ region: z.string(), tags: z.record(z.string(), z.string()) }).strict(),
-          )
-          .default({}),
-        items: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), runbookSchema).default({}),
-      })
-      .strict()
-      .default({ allowAdHoc: false, targets: {}, items: {} }),
+    runbooks: runbooksSchema.default({ allowAdHoc: false, targets: {}, items: {} }),
     accounts: z
       .object({
         aliases: z.record(z.string().regex(/^\d{12}$/), z.string()).default({}),
@@ -213,6 +396,9 @@ export type PolicyConfig = Config['policy'];
 export type DecisionsConfig = Config['decisions'];
 export type WhitelistTarget = z.infer<typeof whitelistTargetSchema>;
 export type Runbook = z.infer<typeof runbookSchema>;
+export type RunbookParameter = z.infer<typeof runbookParameterSchema>;
+export type AdHocConfig = z.infer<typeof adHocSchema>;
+export type RunbooksConfig = z.infer<typeof runbooksSchema>;
 export type People = z.infer<typeof people>;
 
 /** Auto-revoke timeout for a severity in seconds, or null (notify only). */
