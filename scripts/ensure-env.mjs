@@ -37,3 +37,32 @@ export function ensureMoto() {
   run(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', MOTO_SPEC]);
   writeFileSync(marker, MOTO_SPEC);
 }
+
+export const chromiumPath = '/usr/bin/chromium';
+const emojiFont = '/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf';
+
+/**
+ * Debian's Chromium for the browser end-to-end tests (playwright-core drives it; it downloads no
+ * browser of its own). CI runs as root on a fresh machine: apt-get only when something is missing.
+ * The emoji font lets the page show the bot's status icons instead of empty boxes.
+ */
+export function ensureChromium() {
+  if (existsSync(chromiumPath) && existsSync(emojiFont)) return;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const sudo = isRoot ? [] : ['sudo', '-n'];
+  const apt = (...args) => {
+    const [cmd, ...rest] = [...sudo, 'apt-get', ...args];
+    run(cmd, rest, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  };
+  console.error('[setup] installing Debian chromium (for the browser tests)…');
+  apt('update', '-qq');
+  apt(
+    'install',
+    '-y',
+    '-qq',
+    '--no-install-recommends',
+    'chromium',
+    'fonts-noto-color-emoji',
+    'fonts-liberation',
+  );
+}

@@ -1,9 +1,10 @@
 // `npm test`: install what is missing, then lint, type-check, package the deploy offline, and run every test.
 import { spawnSync } from 'node:child_process';
-import { ensureMoto, ensureNodeModules, root } from './ensure-env.mjs';
+import { ensureChromium, ensureMoto, ensureNodeModules, root } from './ensure-env.mjs';
 
 ensureNodeModules();
 ensureMoto();
+ensureChromium();
 
 const steps = [
   ['lint', 'npm', ['run', '--silent', 'lint']],
