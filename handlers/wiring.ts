@@ -6,8 +6,10 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WebClient } from '@slack/web-api';
 import { DynamoDbStateStore } from '../services/aws/dynamodb-store';
+import { Ec2InstanceFinder } from '../services/aws/ec2-instances';
 import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
 import { LambdaJobQueue } from '../services/aws/lambda-job-queue';
+import { SsmCommandRunner } from '../services/aws/ssm-command-runner';
 import { loadConfig } from '../services/config';
 import { InlineJobQueue } from '../services/inline-job-queue';
 import { createLogger } from '../services/logger';
@@ -120,6 +122,33 @@ export function buildWiring(): Wiring {
       (await resolveNotifier()).postNotice(channel, text, threadTs),
   };
   const directory = new SlackDirectory({ client: slack });
+  // `/sg-run`: EC2 (targets) and SSM Run Command clients per region, created on first use.
+  const instanceClients = new Map<string, EC2Client>();
+  const instances = new Ec2InstanceFinder({
+    clientFor: (region) => {
+      let client = instanceClients.get(region);
+      if (!client) {
+        const { EC2Client: Client } = require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2');
+        client = new Client(awsClientOptions(region));
+        instanceClients.set(region, client);
+      }
+      return client;
+    },
+  });
+  const runClients = new Map<string, SSMClient>();
+  const commands = new SsmCommandRunner({
+    clientFor: (region) => {
+      let client = runClients.get(region);
+      if (!client) {
+        const { SSMClient: Client } = require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm');
+        // The SDK's per-service AWS_ENDPOINT_URL_SSM wins over AWS_ENDPOINT_URL (tests put an SSM emulator there).
+        const endpoint = process.env.AWS_ENDPOINT_URL_SSM;
+        client = new Client({ ...awsClientOptions(region), ...(endpoint ? { endpoint } : {}) });
+        runClients.set(region, client);
+      }
+      return client;
+    },
+  });
   const wiring: Wiring = {
     config,
     logger,
@@ -131,6 +160,8 @@ export function buildWiring(): Wiring {
     directory,
     clock: () => new Date(),
     jobs: { enqueue: async () => {} },
+    instances,
+    commands,
   };
   const workerFunction = process.env.SG_WARDEN_WORKER_FUNCTION;
   if (workerFunction) {

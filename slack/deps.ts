@@ -4,10 +4,11 @@ import type { JobQueue } from '../services/jobs';
 import type { Logger } from '../services/logger';
 import type { Directory } from '../services/people';
 import type { AlertNotifier, RuleRemover, SecurityGroupReader } from '../services/ports';
+import type { RunPorts } from '../services/runs';
 import type { StateStore } from '../services/store';
 
 /** What Slack listeners and background jobs work with; built once per container by handlers/wiring.ts. */
-export interface SlackDeps {
+export interface SlackDeps extends RunPorts {
   config: Config;
   logger: Logger;
   store: StateStore;

@@ -9,6 +9,7 @@ import {
 import type { AlertItem, DueKind, ExceptionItem, ViolationItem } from '../services/store';
 import type { DueHandler } from '../services/sweeper';
 import type { SlackDeps } from './deps';
+import { runDueHandlers } from './run-due-handlers';
 
 /**
  * The sweeper's work, by due kind. Each feature adds its kinds here (decisions: DEADLINE,
@@ -17,6 +18,7 @@ import type { SlackDeps } from './deps';
 export function dueHandlers(deps: SlackDeps): Partial<Record<DueKind, DueHandler>> {
   return {
     // Alerts Slack did not take (or whose poster died mid-claim) are posted again.
+    ...runDueHandlers(deps),
     NOTIFY: async (item) => {
       const alert = item as AlertItem;
       await postAlert(deps, alert.alertId, alert.status === 'POSTING' ? { staleClaim: alert } : {});

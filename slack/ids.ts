@@ -18,6 +18,7 @@ export const BlockIds = {
   keepDuration: 'keep_duration',
   violationActions: (violationId: string) => `actions:${violationId}`,
   alertActions: 'alert_actions',
+  runActions: 'run_actions',
 } as const;
 
 export const InputActionIds = {

@@ -1,11 +1,12 @@
 import type { App } from '@slack/bolt';
 import type { SlackDeps } from '../deps';
+import { registerRunListeners } from './runs';
 
 /** A feature's listener registration: adds its Bolt listeners and job runners. */
 export type ListenerRegistration = (app: App, deps: SlackDeps) => void;
 
 /** Every feature's listeners, registered once per container. */
-const registrations: ListenerRegistration[] = [];
+const registrations: ListenerRegistration[] = [registerRunListeners];
 
 /** Registers every listener on the app. */
 export function registerListeners(app: App, deps: SlackDeps): void {

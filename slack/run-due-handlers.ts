@@ -1,0 +1,25 @@
+import { expireApproval, pollRun } from '../services/runs';
+import type { DueKind, RunItem } from '../services/store';
+import type { DueHandler } from '../services/sweeper';
+import type { SlackDeps } from './deps';
+import { runDeps } from './run-notifier';
+
+/** The sweeper's `/sg-run` work, on the sweep's clock: follow runs in flight, expire unapproved requests. */
+export function runDueHandlers(deps: SlackDeps): Partial<Record<DueKind, DueHandler>> {
+  return {
+    RUN_POLL: async (item, now) => {
+      await pollRun(
+        runDeps(deps, () => now),
+        item as RunItem,
+        now,
+      );
+    },
+    RUN_APPROVAL_EXPIRY: async (item, now) => {
+      await expireApproval(
+        runDeps(deps, () => now),
+        item as RunItem,
+        now,
+      );
+    },
+  };
+}
