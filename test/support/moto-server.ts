@@ -42,10 +42,16 @@ async function waitUntilUp(url: string, child: ChildProcess, timeoutMs: number):
   throw new Error(`moto server did not answer on ${url} within ${timeoutMs} ms`);
 }
 
-/** Starts moto on a free loopback port from the venv that scripts/ensure-env.mjs installs. */
-export async function startMoto(options: { port?: number; stateDir?: string } = {}): Promise<MotoServer> {
+/**
+ * Starts moto on a free loopback port from the venv that scripts/ensure-env.mjs installs. `launcher`: a
+ * Python script to run in place of `-m moto.server` (same arguments), e.g. test/support/moto-launcher.py.
+ */
+export async function startMoto(
+  options: { port?: number; stateDir?: string; launcher?: string } = {},
+): Promise<MotoServer> {
   const port = options.port ?? (await freePort());
-  const child = spawn(venvPython, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+  const entry = options.launcher ? [options.launcher] : ['-m', 'moto.server'];
+  const child = spawn(venvPython, [...entry, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
       ...process.env,

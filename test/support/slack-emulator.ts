@@ -37,6 +37,8 @@ export interface SlackEmulatorOptions {
   userGroups?: Record<string, string[]>;
   /** Users in the emulated workspace, for users.info. */
   users?: Record<string, { name: string; realName?: string; tz?: string }>;
+  /** The emulator's clock (epoch ms) for rate limits and call times; a bench may run it ahead of real time. */
+  now?: () => number;
 }
 
 type Handler = (args: Record<string, unknown>) => Record<string, unknown>;
@@ -437,7 +439,7 @@ export class SlackEmulator {
       typeof auth === 'string' && auth.startsWith('Bearer ')
         ? auth.slice(7)
         : (args.token as string | undefined);
-    const call: RecordedCall = { method, args, token, at: Date.now() };
+    const call: RecordedCall = { method, args, token, at: this.now() };
     this.calls.push(call);
     for (const listener of this.listeners) listener(call);
 
@@ -465,10 +467,14 @@ export class SlackEmulator {
     return queue.shift();
   }
 
+  private now(): number {
+    return this.options.now ? this.options.now() : Date.now();
+  }
+
   private overChannelLimit(channel: string): boolean {
     const limit = this.options.channelRateLimitPerSecond;
     if (!limit) return false;
-    const now = Date.now();
+    const now = this.now();
     const recent = (this.lastPostAt.get(channel) ?? []).filter((t) => now - t < 1000);
     if (recent.length >= limit) {
       this.lastPostAt.set(channel, recent);
