@@ -661,7 +661,7 @@ function stateSentence(run: RunItem): string {
     case 'EXPIRED':
       return 'expired unapproved';
     default:
-      return `has finished (${run.status})`;
+      return `${run.decidedBy ? `was approved${by} and ` : 'has '}finished (${run.status})`;
   }
 }
 
