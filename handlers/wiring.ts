@@ -162,6 +162,8 @@ export function buildWiring(): Wiring {
     jobs: { enqueue: async () => {} },
     instances,
     commands,
+    homeRegion: awsClientOptions().region,
+    ...(process.env.SG_WARDEN_PUBLIC_URL ? { publicUrl: process.env.SG_WARDEN_PUBLIC_URL } : {}),
   };
   const workerFunction = process.env.SG_WARDEN_WORKER_FUNCTION;
   if (workerFunction) {

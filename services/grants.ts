@@ -174,6 +174,40 @@ export function targetFor(config: Config, alias: string): WhitelistTarget {
   );
 }
 
+/** Writes a refusal (no state change) to the audit trail: who asked for what, and why not. */
+export async function auditRefusal(
+  deps: Pick<GrantDeps, 'store' | 'clock' | 'logger'>,
+  subjectId: string,
+  requester: Requester,
+  error: SgWardenError,
+): Promise<void> {
+  const at = deps.clock().toISOString();
+  await deps.store
+    .appendAudit(
+      grantAudit({ grantId: subjectId }, 'request', null, null, userActor(requester), at, {
+        result: 'refused',
+        error: error.message,
+        details: { code: error.code },
+      }),
+    )
+    .catch((e) => deps.logger.error({ err: describeError(e) }, 'refusal not audited'));
+}
+
+/** Runs a check; a refusal it throws is audited before it reaches the asker. */
+export async function refusalAudited<T>(
+  deps: Pick<GrantDeps, 'store' | 'clock' | 'logger'>,
+  subjectId: string,
+  requester: Requester,
+  check: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await check();
+  } catch (error) {
+    if (error instanceof SgWardenError) await auditRefusal(deps, subjectId, requester, error);
+    throw error;
+  }
+}
+
 /** What a valid request resolves to (before the address is known, for `me` links). */
 export interface CheckedRequest {
   alias: string;
@@ -285,9 +319,14 @@ const GROUP_MISSING = new Set([
  * throw one sentence; the same rule already granted to the asker extends that grant instead.
  */
 export async function requestGrant(deps: GrantDeps, request: GrantRequest): Promise<GrantOutcome> {
-  const checked = await checkRequest(deps, request);
+  const subject = request.grantId ?? `target:${request.alias}`;
+  const checked = await refusalAudited(deps, subject, request.requester, () => checkRequest(deps, request));
   const parsed = parseHostAddress(request.address);
-  if (!parsed.ok) throw new GrantRefusedError('BAD_ADDRESS', parsed.reason);
+  if (!parsed.ok) {
+    const refusal = new GrantRefusedError('BAD_ADDRESS', parsed.reason);
+    await auditRefusal(deps, subject, request.requester, refusal);
+    throw refusal;
+  }
   const { target } = checked;
   const now = deps.clock();
   const nowIso = now.toISOString();
@@ -461,7 +500,10 @@ async function fail(
     );
   }
   await failPending(deps, grant, refusal.code, describeError(error), SYSTEM);
-  return refusal;
+  // The request's ID lets people find its history (/sg-status audit g-…).
+  return new GrantRefusedError(refusal.code, `${refusal.message} (request ${grant.grantId})`, {
+    cause: error,
+  });
 }
 
 async function failPending(
@@ -498,7 +540,7 @@ async function duplicate(
   const access = `${describeAccess(pending.protocol, pending.port)} from ${pending.cidr} in ${pending.groupId}`;
   const refuse = async (code: string, message: string): Promise<never> => {
     await failPending(deps, pending, code, message, SYSTEM);
-    throw new GrantRefusedError(code, message);
+    throw new GrantRefusedError(code, `${message} (request ${pending.grantId})`);
   };
   if (!rule?.ruleId) {
     return refuse(
@@ -634,7 +676,11 @@ export async function extendGrant(
 ): Promise<GrantItem> {
   const grant = await loadGrant(deps, grantId);
   if (grant.userId !== requester.userId) {
-    throw new NotAuthorisedError(`Only ${grant.userName}, who asked for ${grantId}, can extend it.`);
+    const refusal = new NotAuthorisedError(
+      `Only ${grant.userName}, who asked for ${grantId}, can extend it.`,
+    );
+    await auditRefusal(deps, grantId, requester, refusal);
+    throw refusal;
   }
   if (grant.status !== 'ACTIVE') {
     throw new GrantRefusedError(
@@ -650,7 +696,9 @@ export async function extendGrant(
     );
   }
   if (!(await isAllowed(target.allowed, requester.userId, deps.directory))) {
-    throw new NotAuthorisedError(`You are no longer allowed to use the "${grant.alias}" target.`);
+    const refusal = new NotAuthorisedError(`You are no longer allowed to use the "${grant.alias}" target.`);
+    await auditRefusal(deps, grantId, requester, refusal);
+    throw refusal;
   }
   const now = deps.clock();
   const latest = plusSeconds(now, target.maxDuration);
@@ -761,9 +809,11 @@ export async function revokeGrant(
     grant.userId !== requester.userId &&
     !(await isAllowed(deps.config.decisions.approvers, requester.userId, deps.directory))
   ) {
-    throw new NotAuthorisedError(
+    const refusal = new NotAuthorisedError(
       `Only ${grant.userName}, who asked for ${grantId}, or an approver can revoke it.`,
     );
+    await auditRefusal(deps, grantId, requester, refusal);
+    throw refusal;
   }
   if (grant.status === 'PENDING') {
     throw new GrantRefusedError(

@@ -6,6 +6,7 @@ import {
   type GrantOutcome,
   newGrantId,
   type Requester,
+  refusalAudited,
   requestGrant,
 } from './grants';
 import { type IpLinkItem, keys } from './store';
@@ -46,7 +47,9 @@ export async function issueLink(
   publicUrl: string,
   request: LinkRequest,
 ): Promise<IssuedLink> {
-  const checked = await checkRequest(deps, request);
+  const checked = await refusalAudited(deps, `target:${request.alias}`, request.requester, () =>
+    checkRequest(deps, request),
+  );
   const token = randomBytes(32).toString('base64url');
   const now = deps.clock();
   const expiresAt = new Date(now.getTime() + LINK_LIFETIME_SECONDS * 1000).toISOString();
@@ -112,7 +115,9 @@ export type ConsumeResult =
   | { state: 'granted'; link: IpLinkItem; outcome: GrantOutcome }
   /** The link was used up, but the grant was refused (one sentence in `error`). */
   | { state: 'refused'; link: IpLinkItem; error: SgWardenError }
-  | { state: 'used' | 'expired' | 'unknown' };
+  | { state: 'used' }
+  | { state: 'expired' }
+  | { state: 'unknown' };
 
 /**
  * Uses a link once: a conditional write moves it OPEN → USED (so two presses of Confirm cannot both
@@ -126,7 +131,9 @@ export async function consumeLink(
   now: Date,
 ): Promise<ConsumeResult> {
   const found = await inspectLink(deps, token, now);
-  if (found.state !== 'open') return { state: found.state };
+  if (found.state === 'unknown') return { state: 'unknown' };
+  if (found.state === 'used') return { state: 'used' };
+  if (found.state === 'expired') return { state: 'expired' };
   const { link } = found;
   try {
     await deps.store.transition({

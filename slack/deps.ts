@@ -3,7 +3,7 @@ import type { Config } from '../services/config';
 import type { JobQueue } from '../services/jobs';
 import type { Logger } from '../services/logger';
 import type { Directory } from '../services/people';
-import type { AlertNotifier, RuleRemover, SecurityGroupReader } from '../services/ports';
+import type { AlertNotifier, RuleAuthorizer, RuleRemover, SecurityGroupReader } from '../services/ports';
 import type { RunPorts } from '../services/runs';
 import type { StateStore } from '../services/store';
 
@@ -12,11 +12,15 @@ export interface SlackDeps extends RunPorts {
   config: Config;
   logger: Logger;
   store: StateStore;
-  ec2: SecurityGroupReader & RuleRemover;
+  ec2: SecurityGroupReader & RuleRemover & RuleAuthorizer;
   notifier: AlertNotifier;
   jobs: JobQueue;
   directory: Directory;
   clock: () => Date;
   /** Web API client for background work. */
   slack(): Promise<WebClient>;
+  /** The bot's public HTTPS base URL (SG_WARDEN_PUBLIC_URL), for `/sg-whitelist … me` links; unset = no links. */
+  publicUrl?: string;
+  /** The region the bot runs in: where `/sg-status sg-…` looks for a group no target names. */
+  homeRegion?: string;
 }

@@ -9,6 +9,7 @@ import {
 import type { AlertItem, DueKind, ExceptionItem, ViolationItem } from '../services/store';
 import type { DueHandler } from '../services/sweeper';
 import type { SlackDeps } from './deps';
+import { grantDueHandlers } from './grant-due-handlers';
 import { runDueHandlers } from './run-due-handlers';
 
 /**
@@ -19,6 +20,7 @@ export function dueHandlers(deps: SlackDeps): Partial<Record<DueKind, DueHandler
   return {
     // Alerts Slack did not take (or whose poster died mid-claim) are posted again.
     ...runDueHandlers(deps),
+    ...grantDueHandlers(deps),
     NOTIFY: async (item) => {
       const alert = item as AlertItem;
       await postAlert(deps, alert.alertId, alert.status === 'POSTING' ? { staleClaim: alert } : {});

@@ -366,6 +366,12 @@ export class SlackEmulator {
       this.changed({ kind: 'message', channel, ts });
       return { message_ts: ts };
     },
+    'chat.getPermalink': (args) => {
+      const channel = String(args.channel ?? '');
+      const ts = String(args.message_ts ?? '');
+      if (!this.messages.has(this.key(channel, ts))) return { ok: false, error: 'message_not_found' };
+      return { channel, permalink: `https://emulated.slack/archives/${channel}/p${ts.replace('.', '')}` };
+    },
     'views.open': (args) => {
       if (!args.trigger_id) return { ok: false, error: 'invalid_trigger_id' };
       this.viewCounter += 1;

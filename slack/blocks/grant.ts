@@ -1,0 +1,258 @@
+import type { Config } from '../../services/config';
+import { formatDuration } from '../../services/duration';
+import { describeAccess, type GrantOutcome } from '../../services/grants';
+import type { GrantItem } from '../../services/store';
+import { WHITELIST_USAGE } from '../commands/whitelist';
+import { ActionIds } from '../ids';
+import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
+import type { Block } from './alert';
+
+/** A message: plain-text fallback plus blocks. */
+export interface SlackMessage {
+  text: string;
+  blocks: Block[];
+}
+
+const SECTION_LIMIT = 3000;
+/** Lines one list shows before it says how many more there are. */
+export const MAX_LIST_LINES = 15;
+
+/** A plain UTC time for fallbacks and web pages: 2026-11-23 12:00 UTC. */
+export function plainTime(iso: string): string {
+  return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** "1h 5m" until `iso` from `now`, or "now" when it is past. */
+export function timeLeft(iso: string, now: Date): string {
+  const seconds = Math.round((new Date(iso).getTime() - now.getTime()) / 1000);
+  if (seconds <= 0) return 'now';
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.ceil((seconds % 3600) / 60);
+  if (d > 0) return `${d}d${h ? ` ${h}h` : ''}`;
+  if (h > 0) return `${h}h${m ? ` ${m === 60 ? 59 : m}m` : ''}`;
+  return `${m}m`;
+}
+
+function section(text: string): Block {
+  return { type: 'section', text: { type: 'mrkdwn', text: truncate(text, SECTION_LIMIT) } };
+}
+
+function context(text: string): Block {
+  return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(text, SECTION_LIMIT) }] };
+}
+
+/**
+ * Packs lines under a title into one section within Slack's limits; lines that do not fit are counted
+ * ("…and 12 more") with `more`, a hint on how to see them.
+ */
+export function listSection(title: string, lines: string[], more: string, maxLines = MAX_LIST_LINES): Block {
+  let text = title;
+  let shown = 0;
+  const tail = (left: number) => `\n…and ${left} more. ${more}`;
+  for (const line of lines) {
+    const left = lines.length - shown - 1;
+    const reserve = left > 0 ? tail(left).length + 10 : 0;
+    if (shown >= maxLines || text.length + 1 + line.length + reserve > SECTION_LIMIT) break;
+    text += `\n${line}`;
+    shown++;
+  }
+  if (shown < lines.length) text += tail(lines.length - shown);
+  return section(text);
+}
+
+/** Where a grant applies: "TCP 22 from 203.0.113.7/32 to `sg-…` (bastion, eu-west-1)". */
+function grantWhere(grant: GrantItem): string {
+  return `${describeAccess(grant.protocol, grant.port)} from ${code(grant.cidr)} to ${code(grant.groupId)} (${escapeMrkdwn(grant.alias)}, ${escapeMrkdwn(grant.region)})`;
+}
+
+function grantWherePlain(grant: GrantItem): string {
+  return `${describeAccess(grant.protocol, grant.port)} from ${grant.cidr} to ${grant.groupId} (${grant.alias}, ${grant.region})`;
+}
+
+/** The answer to a grant that was made (or that extended the asker's existing grant of the same rule). */
+export function grantOutcomeMessage(outcome: GrantOutcome): SlackMessage {
+  const { grant } = outcome;
+  const until = slackDate(grant.expiresAt);
+  const later = `It is removed automatically then. \`/sg-whitelist extend ${grant.grantId} <duration>\` for longer, \`/sg-whitelist revoke ${grant.grantId}\` to end it now.`;
+  if (outcome.kind === 'extended') {
+    const extended = grant.expiresAt !== outcome.previousExpiresAt;
+    return {
+      text: `You already had ${grant.grantId} for ${grantWherePlain(grant)}; ${extended ? 'it now lasts' : 'it lasts'} until ${plainTime(grant.expiresAt)}.`,
+      blocks: [
+        section(
+          `:repeat: That rule already exists as your grant ${code(grant.grantId)}: ${grantWhere(grant)}. ${extended ? 'It now lasts' : 'It already lasts'} until ${until}.\n${later}`,
+        ),
+      ],
+    };
+  }
+  return {
+    text: `Granted ${grant.grantId}: ${grantWherePlain(grant)} until ${plainTime(grant.expiresAt)}.`,
+    blocks: [
+      section(
+        `:white_check_mark: Granted ${code(grant.grantId)}: ${grantWhere(grant)} until ${until} (rule ${code(grant.ruleId ?? 'unknown')}).\n${later}`,
+      ),
+    ],
+  };
+}
+
+/** The answer to `/sg-whitelist … me`: the one-time link. */
+export function linkMessage(url: string, expiresAt: string, alias: string): SlackMessage {
+  return {
+    text: `Open this link from the machine that needs access, within 5 minutes, and press Confirm: ${url}`,
+    blocks: [
+      section(
+        `:link: <${url}|Open this link> from the machine that needs access to *${escapeMrkdwn(alias)}*, and press *Confirm*. It shows the address it sees before anything is granted.`,
+      ),
+      context(
+        `The link is yours alone, works once and expires ${slackDate(expiresAt, '{time}')} (in 5 minutes). Do not share it.`,
+      ),
+    ],
+  };
+}
+
+function grantLine(grant: GrantItem, now: Date, withOwner: boolean): string {
+  const owner = withOwner ? ` for <@${grant.userId}>` : '';
+  const state =
+    grant.status === 'ACTIVE'
+      ? `until ${slackDate(grant.expiresAt)} (${timeLeft(grant.expiresAt, now)} left)`
+      : grant.status === 'REVOKE_FAILED'
+        ? `:x: *REVOKE_FAILED* (tried ${grant.revokeAttempts}×, retrying): ${escapeMrkdwn(grant.lastError ?? 'unknown error')}`
+        : `_${grant.status.toLowerCase()}_`;
+  return `• ${code(grant.grantId)}${owner} ${grantWhere(grant)} ${state}`;
+}
+
+/** `/sg-whitelist list`: the asker's grants whose rule may exist. */
+export function grantListMessage(grants: GrantItem[], now: Date): SlackMessage {
+  if (grants.length === 0) {
+    return {
+      text: 'You have no active grants.',
+      blocks: [section('You have no active grants. `/sg-whitelist help` says how to ask for one.')],
+    };
+  }
+  return {
+    text: `You have ${grants.length} grant${grants.length === 1 ? '' : 's'}: ${grants.map((g) => g.grantId).join(', ')}`,
+    blocks: [
+      listSection(
+        `*Your grants (${grants.length})*`,
+        grants.map((g) => grantLine(g, now, false)),
+        '`/sg-status` lists every grant.',
+      ),
+    ],
+  };
+}
+
+/** Shared by the overview: one line per grant with its owner. */
+export function grantLines(grants: GrantItem[], now: Date): string[] {
+  return grants.map((g) => grantLine(g, now, true));
+}
+
+/** `/sg-whitelist help`, listing the targets with their ports and longest durations. */
+export function whitelistHelp(config: Config, note?: string): SlackMessage {
+  const targets = Object.entries(config.whitelist.targets).map(
+    ([alias, t]) =>
+      `• *${escapeMrkdwn(alias)}* — ${code(t.groupId)} in ${escapeMrkdwn(t.region)}, ${t.protocol === 'tcp' || t.protocol === 'udp' ? `${t.protocol.toUpperCase()} ${t.ports.join(', ')}` : describeAccess(t.protocol, null)}, ${formatDuration(t.defaultDuration)} by default, at most ${formatDuration(t.maxDuration)}`,
+  );
+  const lines = [
+    note ? `:grey_question: ${escapeMrkdwn(note)}` : '',
+    '*Temporary access for one address:* `/sg-whitelist <target> <ip|me> [<port>] [for <duration>]`, e.g. `/sg-whitelist bastion 203.0.113.7 for 2h`.',
+    '`me` sends you a one-time link (5 minutes) that shows the address it sees and grants it when you press Confirm.',
+    'One host only (/32 or /128); wide ranges and special addresses (unspecified, loopback, link-local, multicast, broadcast, reserved) are refused. Access is removed automatically at the end.',
+    '`list` your grants · `revoke <grant>` to end one now · `extend <grant> <duration>` (within the target’s longest) · `help`',
+  ].filter(Boolean);
+  return {
+    text: `${note ? `${note} ` : ''}Usage: ${WHITELIST_USAGE.replace(/`/g, '')}`,
+    blocks: [
+      section(lines.join('\n')),
+      targets.length > 0
+        ? listSection('*Targets*', targets, 'See the configuration for the rest.')
+        : section('_No targets are configured yet._'),
+    ],
+  };
+}
+
+/** DM ten minutes before the end, with an Extend button when the target allows more. */
+export function expiringMessage(grant: GrantItem, extendBy: number | null, now: Date): SlackMessage {
+  const text = `Your grant ${grant.grantId} (${grantWherePlain(grant)}) ends at ${plainTime(grant.expiresAt)}.`;
+  const blocks: Block[] = [
+    section(
+      `:hourglass: Your grant ${code(grant.grantId)} — ${grantWhere(grant)} — ends ${slackDate(grant.expiresAt)} (in ${timeLeft(grant.expiresAt, now)}).`,
+    ),
+  ];
+  if (extendBy !== null) {
+    blocks.push({
+      type: 'actions',
+      elements: [
+        {
+          type: 'button',
+          action_id: ActionIds.grantExtend,
+          text: { type: 'plain_text', text: `Extend by ${formatDuration(extendBy)}` },
+          value: grant.grantId,
+        },
+      ],
+    });
+  } else {
+    blocks.push(context('It cannot be extended further: the target’s longest duration is reached.'));
+  }
+  return { text, blocks };
+}
+
+/** DM when a grant's rule is gone (expired, revoked early, or retried successfully). */
+export function endedMessage(grant: GrantItem): SlackMessage {
+  const how = grant.status === 'REVOKED' ? 'was revoked' : 'expired';
+  return {
+    text: `Your grant ${grant.grantId} ${how}: ${grantWherePlain(grant)} is removed.`,
+    blocks: [
+      section(
+        `:lock: Your grant ${code(grant.grantId)} ${how}: ${grantWhere(grant)} is removed. \`/sg-whitelist ${escapeMrkdwn(grant.alias)} <ip|me>\` asks for a new one.`,
+      ),
+    ],
+  };
+}
+
+/** DM (and alert-channel notice) when a grant's rule could not be removed. */
+export function revokeFailedMessage(grant: GrantItem): SlackMessage {
+  const text = `Grant ${grant.grantId} (${grantWherePlain(grant)}, for ${grant.userName}) ended but its rule ${grant.ruleId ?? ''} could not be removed: ${grant.lastError ?? 'unknown error'}. sg-warden keeps retrying; it stays listed as REVOKE_FAILED.`;
+  return {
+    text,
+    blocks: [
+      section(
+        `:x: Grant ${code(grant.grantId)} for <@${grant.userId}> ended, but its rule ${code(grant.ruleId ?? 'unknown')} (${grantWhere(grant)}) could not be removed: ${escapeMrkdwn(grant.lastError ?? 'unknown error')}.\nsg-warden keeps retrying; it stays listed as *REVOKE_FAILED* in \`/sg-status\` until the rule is gone.`,
+      ),
+    ],
+  };
+}
+
+/** DM when a request that never finished was cleaned up. */
+export function abandonedMessage(grant: GrantItem, rulesRemoved: number): SlackMessage {
+  return {
+    text: `Your request ${grant.grantId} did not finish; nothing is granted.`,
+    blocks: [
+      section(
+        `:warning: Your request ${code(grant.grantId)} (${grantWhere(grant)}) did not finish, so nothing is granted${rulesRemoved > 0 ? ` (the half-added rule was removed)` : ''}. Please ask again.`,
+      ),
+    ],
+  };
+}
+
+/** The answer to an early revoke or an extension. */
+export function grantChangedMessage(
+  grant: GrantItem,
+  what: 'revoked' | 'revoke-failed' | 'extended',
+): SlackMessage {
+  if (what === 'extended') {
+    return {
+      text: `Extended ${grant.grantId} until ${plainTime(grant.expiresAt)}.`,
+      blocks: [
+        section(
+          `:white_check_mark: Extended ${code(grant.grantId)} (${grantWhere(grant)}) until ${slackDate(grant.expiresAt)}.`,
+        ),
+      ],
+    };
+  }
+  if (what === 'revoke-failed') return revokeFailedMessage(grant);
+  return {
+    text: `Revoked ${grant.grantId}: ${grantWherePlain(grant)} is removed.`,
+    blocks: [section(`:lock: Revoked ${code(grant.grantId)}: ${grantWhere(grant)} is removed.`)],
+  };
+}

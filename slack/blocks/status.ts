@@ -1,0 +1,197 @@
+import { describeRule } from '../../services/policy';
+import type { AuditView, GroupView, Overview, RuleMark } from '../../services/status';
+import type { StoredAuditEntry } from '../../services/store';
+import { STATUS_USAGE } from '../commands/status';
+import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
+import type { Block } from './alert';
+import { grantLines, listSection, type SlackMessage, timeLeft } from './grant';
+
+const SEVERITY_ICON: Record<string, string> = {
+  critical: ':red_circle:',
+  high: ':large_orange_circle:',
+  medium: ':large_yellow_circle:',
+  low: ':white_circle:',
+};
+
+function header(text: string): Block {
+  return { type: 'header', text: { type: 'plain_text', text: truncate(text, 150) } };
+}
+
+function context(text: string): Block {
+  return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(text, 3000) }] };
+}
+
+/** `/sg-status`: open violations, kept rules, temporary access and runs in flight. */
+export function overviewMessage(overview: Overview, permalinks: Map<string, string>): SlackMessage {
+  const { now } = overview;
+  const violationLines = overview.violations.map((v) => {
+    const link = permalinks.get(v.violationId);
+    const when =
+      v.status !== 'PENDING'
+        ? `_${v.status.toLowerCase().replace('_', ' ')}_`
+        : v.deadline
+          ? `auto-revoke ${slackDate(v.deadline)} (${timeLeft(v.deadline, now)} left)${v.dryRun ? ', dry run' : ''}`
+          : 'notify only';
+    return `${SEVERITY_ICON[v.severity] ?? ''} ${code(describeRule(v.rule))} in ${code(v.groupId)} (${escapeMrkdwn(v.region)}) — ${when}${link ? ` · <${link}|message>` : ''} · ${code(v.violationId)}`;
+  });
+  const exceptionLines = overview.exceptions.map(
+    (e) =>
+      `:shield: ${code(describeRule(e.rule))} in ${code(e.rule.groupId)} — kept by ${escapeMrkdwn(e.approvedByName)} ${e.expiresAt ? `until ${slackDate(e.expiresAt)} (${timeLeft(e.expiresAt, now)} left)` : 'permanently'} · ${code(e.violationId)}`,
+  );
+  const runLines = overview.runs.map((r) => {
+    const id = String(r.runId ?? r.pk);
+    const what = r.runbook ? ` ${escapeMrkdwn(String(r.runbook))}` : '';
+    const who = typeof r.requestedBy === 'string' ? ` by <@${r.requestedBy}>` : '';
+    return `:gear: ${code(id)}${what}${who}`;
+  });
+  const counts = `${overview.violations.length} open violation(s), ${overview.exceptions.length} kept rule(s), ${overview.grants.length} grant(s), ${overview.runs.length} run(s) in flight`;
+  const blocks: Block[] = [header('sg-warden status')];
+  blocks.push(
+    overview.violations.length
+      ? listSection(
+          `*Open violations (${overview.violations.length})*`,
+          violationLines,
+          '`/sg-status <sg-id>` shows one group.',
+        )
+      : { type: 'section', text: { type: 'mrkdwn', text: '*Open violations:* none :white_check_mark:' } },
+  );
+  blocks.push(
+    overview.exceptions.length
+      ? listSection(
+          `*Kept rules (${overview.exceptions.length})*`,
+          exceptionLines,
+          '`/sg-status <sg-id>` shows one group.',
+        )
+      : { type: 'section', text: { type: 'mrkdwn', text: '*Kept rules:* none' } },
+  );
+  blocks.push(
+    overview.grants.length
+      ? listSection(
+          `*Temporary access (${overview.grants.length})*`,
+          grantLines(overview.grants, now),
+          '`/sg-status <target>` shows one target.',
+        )
+      : { type: 'section', text: { type: 'mrkdwn', text: '*Temporary access:* none' } },
+  );
+  if (overview.runs.length) {
+    blocks.push(
+      listSection(
+        `*SSM runs in flight (${overview.runs.length})*`,
+        runLines,
+        '`/sg-run list` shows them all.',
+      ),
+    );
+  }
+  blocks.push(context(`${counts} · as of ${slackDate(now.toISOString(), '{time}')} · ${STATUS_USAGE}`));
+  return { text: `sg-warden status: ${counts}.`, blocks };
+}
+
+function markText(mark: RuleMark, now: Date): string {
+  switch (mark.kind) {
+    case 'ok':
+      return ':white_check_mark: ok';
+    case 'granted':
+      return `:key: granted to <@${mark.grant.userId}> until ${slackDate(mark.grant.expiresAt)} (${timeLeft(mark.grant.expiresAt, now)} left) · ${code(mark.grant.grantId)}${mark.grant.status === 'REVOKE_FAILED' ? ' *REVOKE_FAILED*' : ''}`;
+    case 'kept':
+      return `:shield: kept ${mark.exception.expiresAt ? `until ${slackDate(mark.exception.expiresAt)}` : 'permanently'} by ${escapeMrkdwn(mark.exception.approvedByName)} · ${code(mark.exception.violationId)}`;
+    case 'violation': {
+      const decision = mark.pending
+        ? ` · open: ${code(mark.pending.violationId)}${mark.pending.deadline ? ` auto-revoke ${slackDate(mark.pending.deadline)}` : ''}`
+        : '';
+      return `${SEVERITY_ICON[mark.severity] ?? ''} *violation (${mark.severity})*: ${escapeMrkdwn(mark.reasons[0] ?? '')}${decision}`;
+    }
+  }
+}
+
+/** `/sg-status <sg-id or target>`: the group's live rules, each marked. */
+export function groupMessage(view: GroupView): SlackMessage {
+  const name = `${view.groupId}${view.groupName ? ` (${view.groupName})` : ''}`;
+  const title = `${name} in ${view.region}${view.alias ? ` — target ${view.alias}` : ''}`;
+  if (!view.exists) {
+    const text = `Security group ${view.groupId} does not exist in ${view.region} (or sg-warden cannot see it). Give the region after the ID if it lives elsewhere: /sg-status ${view.groupId} <region>.`;
+    return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(text) } }] };
+  }
+  const counts = { ok: 0, violation: 0, kept: 0, granted: 0 };
+  for (const r of view.rules) counts[r.mark.kind]++;
+  const summary = `${view.rules.length} rule(s): ${counts.violation} violation(s), ${counts.granted} granted, ${counts.kept} kept, ${counts.ok} ok`;
+  const lines = view.rules.map(
+    ({ rule, mark }) =>
+      `${code(describeRule(rule))}${rule.ruleId ? ` ${code(rule.ruleId)}` : ''}${rule.description ? ` _${escapeMrkdwn(truncate(rule.description, 80))}_` : ''}\n    ${markText(mark, view.now)}`,
+  );
+  const blocks: Block[] = [
+    header(title),
+    lines.length
+      ? listSection(`*Rules (${view.rules.length})*`, lines, 'The AWS console shows every rule.', 20)
+      : { type: 'section', text: { type: 'mrkdwn', text: '_The group has no rules._' } },
+    context(`${summary} · live from EC2 as of ${slackDate(view.now.toISOString(), '{time}')}`),
+  ];
+  return { text: `${title}: ${summary}.`, blocks };
+}
+
+function actorText(e: StoredAuditEntry): string {
+  if (e.actorType === 'slack-user') return `<@${e.actorId}>`;
+  if (e.actorType === 'timeout') return 'timeout';
+  return escapeMrkdwn(e.actorName ?? e.actorId);
+}
+
+function auditLine(e: StoredAuditEntry, withSubject: boolean): string {
+  const states = e.fromState || e.toState ? ` ${e.fromState ?? '∅'}→${e.toState ?? '∅'}` : '';
+  const result =
+    e.result === 'ok' ? '' : ` *${e.result}*${e.error ? `: ${escapeMrkdwn(truncate(e.error, 200))}` : ''}`;
+  const why = e.justification ? ` — “${escapeMrkdwn(truncate(e.justification, 200))}”` : '';
+  const subject = withSubject ? ` ${e.subjectType} ${code(e.subjectId)}` : '';
+  return `${slackDate(e.at)}${subject} *${escapeMrkdwn(e.action)}*${states} by ${actorText(e)}${result}${why}`;
+}
+
+/** `/sg-status audit [<id>]`: the latest decisions, or one item's full history. */
+export function auditMessage(view: AuditView): SlackMessage {
+  if (view.subjectId) {
+    if (view.entries.length === 0) {
+      const text = `No audit entries for ${view.subjectId}. Violation IDs look like v-…, grant IDs like g-….`;
+      return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(text) } }] };
+    }
+    // Oldest first reads as a story; the newest are kept when it is too long.
+    const lines = view.entries.map((e) => auditLine(e, false));
+    const shown = lines.slice(0, 30).reverse();
+    const omitted = lines.length - shown.length;
+    const blocks: Block[] = [
+      header(`History of ${view.subjectId}`),
+      listSection(
+        `*${view.entries.length} entr${view.entries.length === 1 ? 'y' : 'ies'}*${omitted ? ` (the latest ${shown.length}; ${omitted} earlier ones are in the audit export)` : ''}`,
+        shown,
+        'The full trail is in the audit export.',
+        30,
+      ),
+    ];
+    return { text: `History of ${view.subjectId}: ${view.entries.length} entries.`, blocks };
+  }
+  if (view.entries.length === 0) {
+    const text = `No decisions in the last ${view.days} day(s).`;
+    return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
+  }
+  const blocks: Block[] = [
+    header('Latest decisions'),
+    listSection(
+      `*The latest ${view.entries.length}* (of ${view.total} in the last ${view.days} day(s))`,
+      view.entries.map((e) => auditLine(e, true)),
+      '`/sg-status audit <ID>` shows one item’s history.',
+      view.entries.length,
+    ),
+    context('`/sg-status audit <violation or grant ID>` shows one item’s full history.'),
+  ];
+  return { text: `Latest ${view.entries.length} decisions.`, blocks };
+}
+
+/** `/sg-status help` (and the answer to anything it does not understand). */
+export function statusHelp(note?: string): SlackMessage {
+  const lines = [
+    note ? `:grey_question: ${escapeMrkdwn(note)}` : '',
+    '`/sg-status` — open violations (time left, link to the message), kept rules, temporary access, runs in flight',
+    '`/sg-status <sg-id or target> [<region>]` — the group’s live rules, each marked ok, violation, kept or granted',
+    '`/sg-status audit [<violation or grant ID>]` — the latest decisions, or one item’s full history',
+  ].filter(Boolean);
+  return {
+    text: `${note ? `${note} ` : ''}Usage: ${STATUS_USAGE.replace(/`/g, '')}`,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }],
+  };
+}

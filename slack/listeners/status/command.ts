@@ -1,0 +1,41 @@
+import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import { statusHelp } from '../../blocks/status';
+import { parseStatusCommand } from '../../commands/status';
+import type { SlackDeps } from '../../deps';
+import { handOff } from '../handoff';
+import { StatusJobs } from './jobs';
+
+type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
+
+/** `/sg-status`: help in the ack; every view (DynamoDB, EC2) is read by the worker. */
+export function statusCommand(deps: SlackDeps) {
+  return async function onStatus({ command, ack, respond }: CommandArgs): Promise<void> {
+    const parsed = parseStatusCommand(command.text ?? '', Object.keys(deps.config.whitelist.targets));
+    if (parsed.kind === 'help') {
+      const help = statusHelp(parsed.note);
+      await ack({ response_type: 'ephemeral', text: help.text, blocks: help.blocks });
+      return;
+    }
+    await ack();
+    const args =
+      parsed.kind === 'group'
+        ? { view: 'group', groupId: parsed.groupId, alias: parsed.alias, region: parsed.region }
+        : parsed.kind === 'audit'
+          ? { view: 'audit', subjectId: parsed.subjectId }
+          : { view: 'overview' };
+    await handOff(
+      deps,
+      {
+        kind: StatusJobs.status,
+        actor: {
+          userId: command.user_id,
+          userName: command.user_name || command.user_id,
+          ...(command.team_id ? { teamId: command.team_id } : {}),
+        },
+        reply: { channel: command.channel_id, responseUrl: command.response_url },
+        args,
+      },
+      respond,
+    );
+  };
+}

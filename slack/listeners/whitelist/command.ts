@@ -1,0 +1,71 @@
+import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import { whitelistHelp } from '../../blocks/grant';
+import { parseWhitelistCommand, type WhitelistCommand } from '../../commands/whitelist';
+import type { SlackDeps } from '../../deps';
+import { escapeMrkdwn } from '../../mrkdwn';
+import { handOff } from '../handoff';
+import { WhitelistJobs } from './jobs';
+
+type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
+
+function jobFor(command: Exclude<WhitelistCommand, { kind: 'help' } | { kind: 'invalid' }>): {
+  kind: string;
+  args: Record<string, unknown>;
+} {
+  switch (command.kind) {
+    case 'list':
+      return { kind: WhitelistJobs.list, args: {} };
+    case 'revoke':
+      return { kind: WhitelistJobs.revoke, args: { grantId: command.grantId } };
+    case 'extend':
+      return {
+        kind: WhitelistJobs.extend,
+        args: { grantId: command.grantId, durationSeconds: command.durationSeconds },
+      };
+    case 'grant':
+      return {
+        kind: command.isLink ? WhitelistJobs.link : WhitelistJobs.grant,
+        args: {
+          alias: command.alias,
+          address: command.address,
+          port: command.port,
+          durationSeconds: command.durationSeconds,
+        },
+      };
+  }
+}
+
+/**
+ * `/sg-whitelist`: help and malformed requests are answered in the ack itself (pure parsing); anything
+ * that needs Slack's directory, DynamoDB or EC2 is handed to the worker, which answers via response_url.
+ */
+export function whitelistCommand(deps: SlackDeps) {
+  return async function onWhitelist({ command, ack, respond }: CommandArgs): Promise<void> {
+    const parsed = parseWhitelistCommand(command.text ?? '', Object.keys(deps.config.whitelist.targets));
+    if (parsed.kind === 'help') {
+      const help = whitelistHelp(deps.config, parsed.note);
+      await ack({ response_type: 'ephemeral', text: help.text, blocks: help.blocks });
+      return;
+    }
+    if (parsed.kind === 'invalid') {
+      await ack({ response_type: 'ephemeral', text: `:warning: ${escapeMrkdwn(parsed.message)}` });
+      return;
+    }
+    await ack();
+    const { kind, args } = jobFor(parsed);
+    await handOff(
+      deps,
+      {
+        kind,
+        actor: {
+          userId: command.user_id,
+          userName: command.user_name || command.user_id,
+          ...(command.team_id ? { teamId: command.team_id } : {}),
+        },
+        reply: { channel: command.channel_id, responseUrl: command.response_url },
+        args,
+      },
+      respond,
+    );
+  };
+}

@@ -1,0 +1,34 @@
+import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
+import type { SlackDeps } from '../../deps';
+import { handOff } from '../handoff';
+import { WhitelistJobs } from './jobs';
+
+type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
+
+/**
+ * The Extend button on the expiry warning. Its value only names the grant: the worker re-reads it and
+ * checks that the presser owns it and that the target still allows them and the longer duration.
+ */
+export function extendButton(deps: SlackDeps) {
+  return async function onExtend({ ack, body, action, respond }: ButtonArgs): Promise<void> {
+    await ack();
+    await handOff(
+      deps,
+      {
+        kind: WhitelistJobs.extend,
+        actor: {
+          userId: body.user.id,
+          userName: body.user.username ?? body.user.name ?? body.user.id,
+          ...(body.team?.id ? { teamId: body.team.id } : {}),
+        },
+        reply: {
+          ...(body.channel?.id ? { channel: body.channel.id } : {}),
+          ...(body.message?.ts ? { messageTs: body.message.ts } : {}),
+          responseUrl: body.response_url,
+        },
+        args: { grantId: typeof action.value === 'string' ? action.value.slice(0, 40) : '' },
+      },
+      respond,
+    );
+  };
+}

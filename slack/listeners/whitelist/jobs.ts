@@ -1,0 +1,99 @@
+import { BadInputError } from '../../../services/errors';
+import { extendGrant, grantsOf, type Requester, requestGrant, revokeGrant } from '../../../services/grants';
+import { issueLink } from '../../../services/ip-links';
+import type { Job } from '../../../services/jobs';
+import { grantChangedMessage, grantListMessage, grantOutcomeMessage, linkMessage } from '../../blocks/grant';
+import type { JobRunner } from '../../jobs';
+
+/** Job kinds `/sg-whitelist` and the Extend button hand to the worker. */
+export const WhitelistJobs = {
+  grant: 'whitelist.grant',
+  link: 'whitelist.link',
+  list: 'whitelist.list',
+  revoke: 'whitelist.revoke',
+  extend: 'whitelist.extend',
+} as const;
+
+function requesterOf(job: Job): Requester {
+  return { userId: job.actor.userId, userName: job.actor.userName || job.actor.userId };
+}
+
+function stringArg(args: Record<string, unknown>, name: string): string {
+  const value = args[name];
+  if (typeof value !== 'string' || value.length === 0 || value.length > 100)
+    throw new BadInputError(`This request has no valid ${name}.`);
+  return value;
+}
+
+function numberArg(args: Record<string, unknown>, name: string): number | null {
+  const value = args[name];
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : null;
+}
+
+/** `/sg-whitelist <target> <ip>`: add the rule and answer with the grant. */
+export const runGrantJob: JobRunner = async (job, deps, reply) => {
+  const outcome = await requestGrant(deps, {
+    alias: stringArg(job.args, 'alias'),
+    address: stringArg(job.args, 'address'),
+    port: numberArg(job.args, 'port'),
+    durationSeconds: numberArg(job.args, 'durationSeconds'),
+    requester: requesterOf(job),
+    via: 'address',
+    ...(job.reply.channel ? { channel: job.reply.channel } : {}),
+  });
+  const message = grantOutcomeMessage(outcome);
+  await reply.ephemeral(message.text, message.blocks);
+};
+
+/** `/sg-whitelist <target> me`: a one-time link to the bot's own page. */
+export const runLinkJob: JobRunner = async (job, deps, reply) => {
+  if (!deps.publicUrl) {
+    await reply.ephemeral(
+      ':warning: The `me` option is not set up here (SG_WARDEN_PUBLIC_URL is not set). Give your address instead: `/sg-whitelist <target> <ip>`.',
+    );
+    return;
+  }
+  const alias = stringArg(job.args, 'alias');
+  const link = await issueLink(deps, deps.publicUrl, {
+    alias,
+    port: numberArg(job.args, 'port'),
+    durationSeconds: numberArg(job.args, 'durationSeconds'),
+    requester: requesterOf(job),
+    ...(job.reply.channel ? { channel: job.reply.channel } : {}),
+  });
+  const message = linkMessage(link.url, link.expiresAt, alias);
+  await reply.ephemeral(message.text, message.blocks);
+};
+
+/** `/sg-whitelist list`: the asker's grants. */
+export const runListJob: JobRunner = async (job, deps, reply) => {
+  const message = grantListMessage(await grantsOf(deps, job.actor.userId), deps.clock());
+  await reply.ephemeral(message.text, message.blocks);
+};
+
+/** `/sg-whitelist revoke <grant>`: end it now. */
+export const runRevokeGrantJob: JobRunner = async (job, deps, reply) => {
+  const result = await revokeGrant(deps, stringArg(job.args, 'grantId'), requesterOf(job));
+  const message = grantChangedMessage(
+    result.grant,
+    result.outcome === 'failed' ? 'revoke-failed' : 'revoked',
+  );
+  await reply.ephemeral(message.text, message.blocks);
+};
+
+/**
+ * `/sg-whitelist extend <grant> <duration>`, and the Extend button (no duration: the target's default,
+ * shortened to the target's longest).
+ */
+export const runExtendJob: JobRunner = async (job, deps, reply) => {
+  const seconds = numberArg(job.args, 'durationSeconds');
+  const grant = await extendGrant(
+    deps,
+    stringArg(job.args, 'grantId'),
+    requesterOf(job),
+    seconds,
+    seconds === null ? { capped: true } : {},
+  );
+  const message = grantChangedMessage(grant, 'extended');
+  await reply.ephemeral(message.text, message.blocks);
+};
