@@ -4,7 +4,9 @@ import { repoRoot, startMoto } from './moto-server';
 
 /** Starts one moto server for the whole run; test files isolate themselves by unique names. */
 export default async function globalSetup(): Promise<void> {
-  const moto = await startMoto();
+  // DynamoDB requests are serialised in the emulator: moto's transactions are not atomic under
+  // concurrent requests (see moto-serial.py), and the race tests need DynamoDB's real guarantee.
+  const moto = await startMoto({ launcher: join(repoRoot, 'test', 'support', 'moto-serial.py') });
   writeFileSync(join(repoRoot, '.cache', 'moto.pid'), String(moto.pid));
   process.env.MOTO_URL = moto.url;
   process.env.AWS_ENDPOINT_URL = moto.url;
