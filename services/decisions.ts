@@ -37,6 +37,8 @@ export type DecisionActor = ({ type: 'slack-user' } & Person) | { type: 'timeout
  * time out well within it), so a RECONCILE sweep only ever takes over from a process that died.
  */
 export const REVOKE_LEASE_SECONDS = 180;
+/** The longest justification a Keep records. */
+export const MAX_JUSTIFICATION = 2000;
 const MAX_RETRY_BACKOFF_SECONDS = 900;
 /** EC2 error codes that mean the rule (or its group) no longer exists. */
 const GONE_CODES = new Set([
@@ -653,7 +655,7 @@ export async function checkKeep(
   if (durationSeconds === null && !mayKeepPermanently(deps, v))
     return {
       code: 'PERMANENT_NOT_ALLOWED',
-      message: `A ${v.severity} rule may not be kept permanently (allowed for: ${deps.config.decisions.permanentKeepFor.join(', ') || 'none'}). Pick a duration.`,
+      message: `${capitalise(v.severity)} rules may not be kept permanently (allowed for: ${deps.config.decisions.permanentKeepFor.join(', ') || 'none'}). Pick a duration.`,
     };
   if (
     durationSeconds !== null &&
@@ -665,6 +667,10 @@ export async function checkKeep(
       message: `${formatDuration(durationSeconds)} is not one of the allowed durations (${deps.config.decisions.keepDurations.map(formatDuration).join(', ')}).`,
     };
   return null;
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** A sentence saying how a violation was already decided. */
@@ -713,7 +719,9 @@ export async function keepViolation(
   const refusal: Refusal | null =
     text.length === 0
       ? { code: 'BAD_INPUT', message: 'A justification is required to keep a rule.' }
-      : await checkKeep(deps, person, v, durationSeconds);
+      : text.length > MAX_JUSTIFICATION
+        ? { code: 'BAD_INPUT', message: `The justification is longer than ${MAX_JUSTIFICATION} characters.` }
+        : await checkKeep(deps, person, v, durationSeconds);
   if (refusal) {
     return {
       ok: false,
@@ -813,6 +821,46 @@ export async function keepViolation(
   }
 }
 
+export type KeepPreparation =
+  | { refusal: Refusal }
+  | { violations: ViolationItem[]; choices: (number | null)[] };
+
+/**
+ * Checks a Keep dialog as it opens (after it is shown): the IDs belong to the message, the person may
+ * keep them, nobody decided them yet; and which durations to offer. Refusals are audited.
+ */
+export async function prepareKeep(
+  deps: DecisionDeps,
+  person: Person,
+  target: DecisionTarget,
+  message: MessageRef | null,
+): Promise<KeepPreparation> {
+  const subject = subjectOf(target);
+  const resolved = await resolveTarget(deps, target, message);
+  if (isRefusal(resolved)) return { refusal: await refuse(deps, person, subject, 'keep', resolved) };
+  const chosen =
+    'alertId' in target ? resolved.violations.filter((v) => v.status === 'PENDING') : resolved.violations;
+  if (chosen.length === 0) {
+    return {
+      refusal: await refuse(deps, person, subject, 'keep', {
+        code: 'ALREADY_DECIDED',
+        message: 'Every rule of this alert is already decided.',
+      }),
+    };
+  }
+  for (const v of chosen) {
+    const refusal = await checkKeep(deps, person, v, undefined);
+    if (refusal) {
+      return {
+        refusal: await refuse(deps, person, { id: v.violationId, type: 'violation' }, 'keep', refusal, {
+          fromState: v.status,
+        }),
+      };
+    }
+  }
+  return { violations: chosen, choices: keepChoices(deps, chosen) };
+}
+
 export interface PersonKeepResult {
   refused: Refusal | null;
   results: KeepResult[];
@@ -846,10 +894,13 @@ export async function keepForPerson(
     };
     return { refused: await refuse(deps, person, subject, 'keep', refusal, { justification }), results: [] };
   }
-  if (durationSeconds === null && !chosen.every((v) => mayKeepPermanently(deps, v))) {
+  const notPermanent = [
+    ...new Set(chosen.filter((v) => !mayKeepPermanently(deps, v)).map((v) => v.severity)),
+  ];
+  if (durationSeconds === null && notPermanent.length > 0) {
     const refusal: Refusal = {
       code: 'PERMANENT_NOT_ALLOWED',
-      message: `Only ${deps.config.decisions.permanentKeepFor.join(', ') || 'no'} severity rules may be kept permanently; pick a duration.`,
+      message: `${capitalise(notPermanent.join('/'))} rules may not be kept permanently (allowed for: ${deps.config.decisions.permanentKeepFor.join(', ') || 'none'}). Pick a duration.`,
     };
     return { refused: await refuse(deps, person, subject, 'keep', refusal, { justification }), results: [] };
   }

@@ -16,6 +16,7 @@ export const CallbackIds = {
 export const BlockIds = {
   keepJustification: 'keep_justification',
   keepDuration: 'keep_duration',
+  keepSummary: 'keep_summary',
   violationActions: (violationId: string) => `actions:${violationId}`,
   alertActions: 'alert_actions',
   runActions: 'run_actions',

@@ -313,7 +313,11 @@ function putCondition(replaces: Transition['alsoPutReplaces']): {
     values[':string'] = 'S';
     condition += ' OR (attribute_type(#expiresAt, :string) AND #expiresAt <= :expiredBy)';
   }
-  return { ConditionExpression: condition, ExpressionAttributeNames: names, ExpressionAttributeValues: values };
+  return {
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
 }
 
 /** Keeps the status index attributes (gsi3) in step with an item's type and status. */

@@ -1,20 +1,36 @@
 import type { App } from '@slack/bolt';
 import type { SlackDeps } from '../deps';
-import { registerRunListeners } from './runs';
-import { registerStatusListeners } from './status';
-import { registerWhitelistListeners } from './whitelist';
+import { registerDecisionJobs, registerDecisionListeners } from './decisions';
+import { registerRunJobs, registerRunListeners } from './runs';
+import { registerStatusJobs, registerStatusListeners } from './status';
+import { registerWhitelistJobs, registerWhitelistListeners } from './whitelist';
 
 /** A feature's listener registration: adds its Bolt listeners and job runners. */
 export type ListenerRegistration = (app: App, deps: SlackDeps) => void;
 
 /** Every feature's listeners, registered once per container. */
 const registrations: ListenerRegistration[] = [
+  registerDecisionListeners,
   registerRunListeners,
   registerWhitelistListeners,
   registerStatusListeners,
 ];
 
-/** Registers every listener on the app. */
+/** Every feature's job runners (registerJobRunner calls): the worker Lambda registers them without Bolt. */
+const jobRegistrations: (() => void)[] = [
+  registerDecisionJobs,
+  registerRunJobs,
+  registerWhitelistJobs,
+  registerStatusJobs,
+];
+
+/** Registers every feature's job runners (idempotent). */
+export function registerJobs(): void {
+  for (const register of jobRegistrations) register();
+}
+
+/** Registers every listener on the app, and the job runners they hand off to. */
 export function registerListeners(app: App, deps: SlackDeps): void {
   for (const register of registrations) register(app, deps);
+  registerJobs();
 }

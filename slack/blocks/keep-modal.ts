@@ -1,0 +1,175 @@
+import type { Config } from '../../services/config';
+import { MAX_JUSTIFICATION } from '../../services/decisions';
+import { describeRule } from '../../services/policy';
+import type { ViolationItem } from '../../services/store';
+import { BlockIds, CallbackIds, InputActionIds } from '../ids';
+import { code, escapeMrkdwn, truncate } from '../mrkdwn';
+import type { Block } from './alert';
+
+/** What the Keep dialog is about, carried in its private_metadata (set by us; still re-checked on submit). */
+export type KeepMetadata = ({ violationIds: string[] } | { alertId: string }) & {
+  channel: string;
+  ts: string;
+};
+
+const PERMANENT = 'permanent';
+const ID = /^[\w:.-]{1,100}$/;
+
+export function encodeKeepMetadata(metadata: KeepMetadata): string {
+  return JSON.stringify(metadata);
+}
+
+/** Reads the dialog's metadata back; null when it is not what sg-warden wrote. */
+export function decodeKeepMetadata(text: unknown): KeepMetadata | null {
+  if (typeof text !== 'string' || text.length === 0 || text.length > 3000) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const m = value as Record<string, unknown>;
+  if (typeof m.channel !== 'string' || typeof m.ts !== 'string') return null;
+  if (typeof m.alertId === 'string' && ID.test(m.alertId))
+    return { alertId: m.alertId, channel: m.channel, ts: m.ts };
+  if (
+    Array.isArray(m.violationIds) &&
+    m.violationIds.length > 0 &&
+    m.violationIds.length <= 50 &&
+    m.violationIds.every((id) => typeof id === 'string' && ID.test(id))
+  )
+    return { violationIds: m.violationIds as string[], channel: m.channel, ts: m.ts };
+  return null;
+}
+
+/** "1 hour", "7 days", "Permanent". */
+export function durationLabel(seconds: number | null): string {
+  if (seconds === null) return 'Permanent';
+  const units: [number, string][] = [
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+    [1, 'second'],
+  ];
+  for (const [size, name] of units) {
+    if (seconds % size === 0) {
+      const n = seconds / size;
+      return `${n} ${name}${n === 1 ? '' : 's'}`;
+    }
+  }
+  return `${seconds} seconds`;
+}
+
+/** The select's value for a duration. */
+export function durationValue(seconds: number | null): string {
+  return seconds === null ? PERMANENT : String(seconds);
+}
+
+/** A submitted duration: seconds, null for permanent, undefined when it is not a value we offer. */
+export function parseDurationValue(value: unknown, config: Config): number | null | undefined {
+  if (value === PERMANENT) return config.decisions.permanentKeepFor.length > 0 ? null : undefined;
+  if (typeof value !== 'string' || !/^\d{1,9}$/.test(value)) return undefined;
+  const seconds = Number(value);
+  return config.decisions.keepDurations.includes(seconds) ? seconds : undefined;
+}
+
+/** The choices before the rules are read (the dialog must open at once): permanent is labelled with where it is allowed. */
+export function initialChoices(config: Config): (number | null)[] {
+  return [...config.decisions.keepDurations, ...(config.decisions.permanentKeepFor.length > 0 ? [null] : [])];
+}
+
+function option(seconds: number | null, config: Config, exact: boolean) {
+  const label =
+    seconds === null && !exact
+      ? `Permanent (only ${config.decisions.permanentKeepFor.join('/')} rules)`
+      : durationLabel(seconds);
+  return { text: { type: 'plain_text', text: truncate(label, 75) }, value: durationValue(seconds) };
+}
+
+/** One or more rules, in words, for the dialog. */
+export function keepSummary(violations: ViolationItem[]): string {
+  const lines = violations.map(
+    (v) =>
+      `• *${v.severity.toUpperCase()}* ${code(describeRule(v.rule))} in ${code(v.groupId)} (${escapeMrkdwn(v.region)})`,
+  );
+  const head =
+    violations.length === 1
+      ? `${escapeMrkdwn(violations[0]!.reasons[0] ?? '')}`
+      : `${violations.length} pending rules of this alert:`;
+  return truncate(`${head}\n${lines.join('\n')}`, 2900);
+}
+
+/**
+ * The Keep dialog: a required justification and a duration. `summary` null means the rules are still
+ * being read (the dialog opens first, within the trigger's 3 seconds, and is updated when they are).
+ */
+export function keepModal(options: {
+  metadata: KeepMetadata;
+  choices: (number | null)[];
+  summary: string | null;
+  config: Config;
+  count?: number;
+}): Record<string, unknown> {
+  const { metadata, choices, summary, config } = options;
+  const count = options.count ?? ('violationIds' in metadata ? metadata.violationIds.length : 0);
+  const options_ = choices.map((c) => option(c, config, summary !== null));
+  const blocks: Block[] = [
+    {
+      type: 'section',
+      block_id: BlockIds.keepSummary,
+      text: {
+        type: 'mrkdwn',
+        text: summary ?? ':hourglass_flowing_sand: Reading the rule…',
+      },
+    },
+    {
+      type: 'input',
+      block_id: BlockIds.keepJustification,
+      label: { type: 'plain_text', text: 'Why must it stay open?' },
+      element: {
+        type: 'plain_text_input',
+        action_id: InputActionIds.justification,
+        multiline: true,
+        max_length: MAX_JUSTIFICATION,
+        placeholder: { type: 'plain_text', text: "e.g. partner's load test until Friday, ticket CHG-1234" },
+      },
+      hint: { type: 'plain_text', text: 'Recorded in the audit trail and shown on the alert.' },
+    },
+    {
+      type: 'input',
+      block_id: BlockIds.keepDuration,
+      label: { type: 'plain_text', text: 'Keep it for' },
+      element: {
+        type: 'static_select',
+        action_id: InputActionIds.duration,
+        options: options_,
+        ...(options_[0] ? { initial_option: options_[0] } : {}),
+      },
+      hint: {
+        type: 'plain_text',
+        text: 'When it runs out, sg-warden asks again: the rule is never kept silently forever.',
+      },
+    },
+  ];
+  return {
+    type: 'modal',
+    callback_id: CallbackIds.keepModal,
+    private_metadata: encodeKeepMetadata(metadata),
+    title: { type: 'plain_text', text: count > 1 || 'alertId' in metadata ? 'Keep rules' : 'Keep rule' },
+    submit: { type: 'plain_text', text: 'Keep' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    blocks,
+  };
+}
+
+/** The dialog replaced by a refusal: no submit button, just why. */
+export function keepRefusalModal(text: string): Record<string, unknown> {
+  return {
+    type: 'modal',
+    callback_id: CallbackIds.keepModal,
+    title: { type: 'plain_text', text: 'Cannot keep' },
+    close: { type: 'plain_text', text: 'Close' },
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:no_entry_sign: ${truncate(text, 2900)}` } }],
+  };
+}

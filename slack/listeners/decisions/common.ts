@@ -1,0 +1,57 @@
+import type { DecisionTarget, Person } from '../../../services/decisions';
+import { BadInputError } from '../../../services/errors';
+import type { Job, ReplyTarget, SlackActor } from '../../../services/jobs';
+import type { MessageRef } from '../../../services/ports';
+
+/** Job kinds the decision listeners hand to the worker. */
+export const DecisionJobs = {
+  revoke: 'decision.revoke',
+  keep: 'decision.keep',
+  keepPrepare: 'decision.keep-prepare',
+} as const;
+
+const ID = /^[\w:.-]{1,100}$/;
+
+/** The person behind a job, as the signed Slack payload named them. */
+export function personOf(job: Job): Person {
+  return { id: job.actor.userId, name: job.actor.userName || job.actor.userId };
+}
+
+/** The alert message the request came from, when there is one. */
+export function messageOf(reply: ReplyTarget): MessageRef | null {
+  return reply.channel && reply.messageTs ? { channel: reply.channel, ts: reply.messageTs } : null;
+}
+
+/** The Slack user of an interaction payload. */
+export function actorOf(user: { id: string; username?: string; name?: string }, teamId?: string): SlackActor {
+  return { userId: user.id, userName: user.username ?? user.name ?? user.id, ...(teamId ? { teamId } : {}) };
+}
+
+/**
+ * A button's value as a target. Values are only a hint of what was pressed: the service re-reads the
+ * items and checks they belong to the message, so an odd value is passed on and refused there.
+ */
+export function targetFromButton(kind: 'one' | 'all', value: unknown): DecisionTarget {
+  const text = typeof value === 'string' ? value.slice(0, 100) : '';
+  return kind === 'all' ? { alertId: text } : { violationIds: [text] };
+}
+
+/** Reads a target back from job arguments (plain JSON that crossed a Lambda invoke). */
+export function targetFromArgs(args: Record<string, unknown>): DecisionTarget {
+  const target = args.target as Record<string, unknown> | undefined;
+  if (target && typeof target.alertId === 'string') return { alertId: target.alertId };
+  if (
+    target &&
+    Array.isArray(target.violationIds) &&
+    target.violationIds.length > 0 &&
+    target.violationIds.length <= 50 &&
+    target.violationIds.every((id) => typeof id === 'string')
+  )
+    return { violationIds: target.violationIds as string[] };
+  throw new BadInputError('This request does not name the rules to act on.');
+}
+
+/** True for a value shaped like an sg-warden ID (used before putting it into a dialog's metadata). */
+export function isIdLike(value: string): boolean {
+  return ID.test(value);
+}
