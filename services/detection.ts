@@ -89,6 +89,17 @@ export function planViolations(
   });
 }
 
+/**
+ * A principal's short name for people: "Role/session" for an assumed role, the user name for an IAM
+ * user, "root", or the whole ARN / service name when it is none of those.
+ */
+export function principalName(arn: string): string {
+  const match = /^arn:aws[\w-]*:(?:sts|iam)::\d{12}:(assumed-role|user|root)(?:\/(.+))?$/.exec(arn);
+  if (!match) return arn;
+  if (match[1] === 'root') return 'root';
+  return match[1] === 'user' ? (match[2]?.split('/').at(-1) ?? arn) : (match[2] ?? arn);
+}
+
 function createdAudit(v: ViolationItem, now: string): AuditEntry {
   return {
     subjectId: v.violationId,
@@ -98,6 +109,7 @@ function createdAudit(v: ViolationItem, now: string): AuditEntry {
     toState: 'PENDING',
     actorType: 'aws-principal',
     actorId: v.actor.arn,
+    actorName: principalName(v.actor.arn),
     result: 'ok',
     details: {
       eventId: v.eventId,
@@ -176,6 +188,7 @@ export async function resolveRemovedRules(deps: DetectionDeps, event: SgEvent): 
           toState: 'GONE',
           actorType: 'aws-principal',
           actorId: event.actor.arn,
+          actorName: principalName(event.actor.arn),
           result: 'ok',
           details: { eventId: event.eventId, eventName: event.eventName, sourceIp: event.actor.sourceIp },
           at,
@@ -305,6 +318,7 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
         toState: 'UNNOTIFIED',
         actorType: 'aws-principal',
         actorId: event.actor.arn,
+        actorName: principalName(event.actor.arn),
         result: 'ok',
         details: {
           eventName: event.eventName,

@@ -615,6 +615,11 @@ describe('audit export', () => {
       ['PENDING', 'REVOKING'],
       ['REVOKING', 'REVOKED'],
     ]);
+    expect(mine[0]).toMatchObject({
+      actorType: 'aws-principal',
+      actorId: PRINCIPAL,
+      actorName: 'AWSReservedSSO_Admin_0123/dev@example.com',
+    });
     expect(mine[2]).toMatchObject({
       actorId: ENGINEER.id,
       actorName: ENGINEER.name,
