@@ -2,6 +2,7 @@
 // in its own process, prints the table and writes the JSON) and, with `--figure <name>`, one figure.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { type MotoServer, startMoto } from '../test/support/moto-server';
 import {
@@ -14,6 +15,7 @@ import {
 import type { FigureContext } from './lib/context';
 import { describeMachine } from './lib/machine';
 import { type BenchReport, type FigureResult, renderReport } from './lib/report';
+import { round } from './lib/stats';
 
 /** Every figure, in the order they run, and whether it needs the AWS emulator. */
 export const FIGURES = [
@@ -184,6 +186,7 @@ async function orchestrate(): Promise<void> {
   try {
     for (const figure of selected) {
       console.error(`[bench] ${figure.name}…`);
+      const loadBefore = loadavg()[0]!;
       const result = await runFigureProcess(figure.name, {
         BENCH_CONTEXT: JSON.stringify(ctx),
         BENCH_BUILD_DIR: buildDir,
@@ -194,6 +197,7 @@ async function orchestrate(): Promise<void> {
         SG_WARDEN_LOG_LEVEL: 'silent',
         ...(moto ? { MOTO_URL: moto.url } : {}),
       });
+      result.load = { before: round(loadBefore), after: round(loadavg()[0]!) };
       console.error(`[bench] ${figure.name} done in ${(result.durationMs / 1000).toFixed(1)} s`);
       figures.push(result);
     }

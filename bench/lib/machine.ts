@@ -1,4 +1,4 @@
-import { cpus, freemem, release, totalmem, type } from 'node:os';
+import { cpus, freemem, loadavg, release, totalmem, type } from 'node:os';
 
 /** The machine a bench run measured, recorded beside every figure. */
 export interface Machine {
@@ -8,6 +8,8 @@ export interface Machine {
   freeMemoryGiB: number;
   node: string;
   os: string;
+  /** One-, five- and fifteen-minute load averages when the report was written. */
+  loadAverage: number[];
 }
 
 export function describeMachine(): Machine {
@@ -19,6 +21,7 @@ export function describeMachine(): Machine {
     freeMemoryGiB: Math.round((freemem() / 1024 ** 3) * 10) / 10,
     node: process.version,
     os: `${type()} ${release()}`,
+    loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
   };
 }
 

@@ -18,6 +18,8 @@ export interface FigureResult {
   notes: string[];
   data: Record<string, unknown>;
   durationMs: number;
+  /** The machine's one-minute load average before and after the figure ran (set by the orchestrator). */
+  load?: { before: number; after: number };
 }
 
 export interface BenchReport {
@@ -53,7 +55,13 @@ export function renderReport(report: BenchReport): string {
     out.push(`commit: ${report.git.commit}${report.git.dirty ? ' (+ uncommitted changes)' : ''}`);
   for (const f of report.figures) {
     out.push('');
-    out.push(`## ${f.title}  (${(f.durationMs / 1000).toFixed(1)} s)`);
+    const load = f.load ? `, load ${f.load.before.toFixed(1)} → ${f.load.after.toFixed(1)}` : '';
+    out.push(`## ${f.title}  (${(f.durationMs / 1000).toFixed(1)} s${load})`);
+    if (f.load && Math.max(f.load.before, f.load.after) > report.machine.cores) {
+      out.push(
+        `  ! the machine was busy with other work (load above ${report.machine.cores} cores): figures are slower than on an idle machine`,
+      );
+    }
     if (f.rows.length > 0) out.push(renderTable(f.columns, f.rows));
     for (const g of f.goals) out.push(`  [${goalMark(g.met)}] ${g.goal}: ${g.detail}`);
     for (const n of f.notes) out.push(`  · ${n}`);
