@@ -7,9 +7,10 @@ import type { SecurityGroupReader } from './ports';
 import type {
   ExceptionItem,
   GrantItem,
+  RunItem,
+  RunStatus,
   StateStore,
   StoredAuditEntry,
-  StoredItem,
   ViolationItem,
   ViolationStatus,
 } from './store';
@@ -23,6 +24,8 @@ export interface StatusDeps {
 
 /** Violations still waiting for an outcome. */
 export const OPEN_VIOLATION_STATUSES: readonly ViolationStatus[] = ['PENDING', 'REVOKING', 'REVOKE_RETRY'];
+/** SSM runs that SSM has (or is being given): sent and not finished. */
+export const IN_FLIGHT_RUN_STATUSES: readonly RunStatus[] = ['SENDING', 'RUNNING', 'POLLING'];
 /** How many items of one kind are read for a status screen (the screen shows fewer, with counts). */
 const READ_LIMIT = 500;
 
@@ -32,7 +35,7 @@ export interface Overview {
   violations: ViolationItem[];
   exceptions: ExceptionItem[];
   grants: GrantItem[];
-  runs: (StoredItem & Record<string, unknown>)[];
+  runs: RunItem[];
 }
 
 /** Reads what is in flight through the status index (no scan): open violations, kept rules, grants, runs. */
@@ -44,7 +47,9 @@ export async function loadOverview(deps: StatusDeps): Promise<Overview> {
     ).then((lists) => lists.flat()),
     activeExceptions(deps, now),
     liveGrants(deps, READ_LIMIT),
-    deps.store.queryByStatus<StoredItem & Record<string, unknown>>('run', 'RUNNING', READ_LIMIT),
+    Promise.all(
+      IN_FLIGHT_RUN_STATUSES.map((s) => deps.store.queryByStatus<RunItem>('run', s, READ_LIMIT)),
+    ).then((lists) => lists.flat()),
   ]);
   // Soonest deadline first; notify-only (no deadline) last.
   violations.sort((a, b) => (a.deadline ?? '9999').localeCompare(b.deadline ?? '9999'));

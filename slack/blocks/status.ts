@@ -38,12 +38,10 @@ export function overviewMessage(overview: Overview, permalinks: Map<string, stri
     (e) =>
       `:shield: ${code(describeRule(e.rule))} in ${code(e.rule.groupId)} — kept by ${escapeMrkdwn(e.approvedByName)} ${e.expiresAt ? `until ${slackDate(e.expiresAt)} (${timeLeft(e.expiresAt, now)} left)` : 'permanently'} · ${code(e.violationId)}`,
   );
-  const runLines = overview.runs.map((r) => {
-    const id = String(r.runId ?? r.pk);
-    const what = r.runbook ? ` ${escapeMrkdwn(String(r.runbook))}` : '';
-    const who = typeof r.requestedBy === 'string' ? ` by <@${r.requestedBy}>` : '';
-    return `:gear: ${code(id)}${what}${who}`;
-  });
+  const runLines = overview.runs.map(
+    (r) =>
+      `:gear: ${code(r.runId)} ${escapeMrkdwn(r.runbook)} on ${escapeMrkdwn(r.target)} (${r.instanceIds.length} instance${r.instanceIds.length === 1 ? '' : 's'}, ${escapeMrkdwn(r.region)}) by <@${r.requestedBy}> — _${r.status.toLowerCase()}_${r.sentAt ? ` since ${slackDate(r.sentAt)}` : ''}`,
+  );
   const counts = `${overview.violations.length} open violation(s), ${overview.exceptions.length} kept rule(s), ${overview.grants.length} grant(s), ${overview.runs.length} run(s) in flight`;
   const blocks: Block[] = [header('sg-warden status')];
   blocks.push(
