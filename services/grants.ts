@@ -83,8 +83,9 @@ export function newGrantId(): string {
 /** EC2 accepts these in rule descriptions (a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*), up to 255. */
 export function sanitizeRuleDescription(text: string): string {
   return text
-    .replace(/[^a-zA-Z0-9 ._\-:/()#,@[\]+=&;{}!$*]/g, '')
     .replace(/\s+/g, ' ')
+    .replace(/[^a-zA-Z0-9 ._\-:/()#,@[\]+=&;{}!$*]/g, '')
+    .replace(/ {2,}/g, ' ')
     .trim()
     .slice(0, 255);
 }

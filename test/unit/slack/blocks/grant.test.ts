@@ -1,0 +1,44 @@
+import { listSection, timeLeft } from '../../../../slack/blocks/grant';
+import { escapeHtml } from '../../../../slack/ip-capture';
+
+describe('listSection', () => {
+  it('shows every line when they fit', () => {
+    const block = listSection('*Title*', ['a', 'b'], 'hint');
+    expect(block.text.text).toBe('*Title*\na\nb');
+  });
+
+  it('cuts at the line limit and counts the rest, with the hint', () => {
+    const lines = Array.from({ length: 40 }, (_, i) => `line ${i}`);
+    const block = listSection('*Title*', lines, 'See more with X.', 15);
+    expect(block.text.text.split('\n')).toHaveLength(17);
+    expect(block.text.text).toMatch(/…and 25 more\. See more with X\.$/);
+  });
+
+  it("stays within a section's 3,000 characters", () => {
+    const lines = Array.from({ length: 40 }, (_, i) => `${i} ${'x'.repeat(290)}`);
+    const block = listSection('*Title*', lines, 'See more with X.', 40);
+    expect(block.text.text.length).toBeLessThanOrEqual(3000);
+    expect(block.text.text).toMatch(/…and \d+ more\. See more with X\.$/);
+  });
+});
+
+describe('timeLeft', () => {
+  const now = new Date('2026-11-23T10:00:00Z');
+  it.each([
+    ['2026-11-23T10:14:10Z', '15m'],
+    ['2026-11-23T11:05:00Z', '1h 5m'],
+    ['2026-11-23T12:00:00Z', '2h'],
+    ['2026-11-25T13:00:00Z', '2d 3h'],
+    ['2026-11-23T09:00:00Z', 'now'],
+  ])('%s → %s', (iso, text) => {
+    expect(timeLeft(iso, now)).toBe(text);
+  });
+});
+
+describe('escapeHtml', () => {
+  it('escapes element content and attribute quotes', () => {
+    expect(escapeHtml(`<a href="x" onclick='y'>&</a>`)).toBe(
+      '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;',
+    );
+  });
+});
