@@ -5,6 +5,7 @@ import { type Config, loadConfig } from '../services/config';
 import { BadInputError, SgWardenError } from '../services/errors';
 import { evaluate } from '../services/policy';
 import { auditExportOptions, csvHeader, toCsvRow, toJsonLine } from './audit-export';
+import { slackManifestCommand } from './slack-manifest';
 
 export interface Io {
   stdout: NodeJS.WritableStream;
@@ -23,6 +24,8 @@ const USAGE = `Usage:
                          [--table <name>] [--endpoint <url>] [--region <region>]
                                                  the audit trail, oldest first (table: SG_WARDEN_TABLE;
                                                  endpoint: AWS_ENDPOINT_URL; default since: 30 days ago)
+  sg-warden slack-manifest --url <https endpoint> [--json]
+                                                 the Slack app manifest with the deployed request URL
   sg-warden help                                 this text
 
 Exit codes: 0 no violations / valid, 1 violations found, 2 bad input.`;
@@ -186,6 +189,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return policyCommand(rest, io);
       case 'audit':
         return await auditCommand(rest, io);
+      case 'slack-manifest':
+        return slackManifestCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

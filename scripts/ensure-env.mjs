@@ -1,5 +1,6 @@
 // Installs what the tests and the local sandbox need, once, into ignored folders:
-// node_modules from package-lock.json, and a Python venv with a pinned moto server.
+// node_modules from package-lock.json, and a Python venv with a pinned moto server and the deploy
+// checks (cfn-lint, checkov).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -7,6 +8,10 @@ import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const MOTO_SPEC = 'moto[server]==5.2.5';
+// The template checks `npm test` runs after `serverless package` (scripts/test.mjs). One pip resolve with
+// moto: checkov pins an older boto3, which moto's server works with (the whole suite runs on it).
+export const IAC_SPECS = ['cfn-lint==1.58.0', 'checkov==3.3.30'];
+const PYTHON_SPECS = [MOTO_SPEC, ...IAC_SPECS];
 export const venvDir = join(root, '.cache', 'venv');
 export const venvPython = join(venvDir, 'bin', 'python');
 
@@ -28,14 +33,16 @@ export function ensureNodeModules() {
   run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
+/** The venv's Python tools: moto, cfn-lint, checkov. The marker names every pin, so a changed pin reinstalls. */
 export function ensureMoto() {
   const marker = join(venvDir, '.sg-warden-moto');
-  if (existsSync(marker) && readFileSync(marker, 'utf8') === MOTO_SPEC && existsSync(venvPython)) return;
-  console.error(`[setup] installing ${MOTO_SPEC} into .cache/venv…`);
+  const wanted = PYTHON_SPECS.join(' ');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === wanted && existsSync(venvPython)) return;
+  console.error(`[setup] installing ${wanted} into .cache/venv…`);
   mkdirSync(join(root, '.cache'), { recursive: true });
   if (!existsSync(venvPython)) run('python3', ['-m', 'venv', venvDir]);
-  run(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', MOTO_SPEC]);
-  writeFileSync(marker, MOTO_SPEC);
+  run(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...PYTHON_SPECS]);
+  writeFileSync(marker, wanted);
 }
 
 export const chromiumPath = '/usr/bin/chromium';

@@ -1,15 +1,33 @@
 // `npm test`: install what is missing, then lint, type-check, package the deploy offline, and run every test.
 import { spawnSync } from 'node:child_process';
-import { ensureChromium, ensureMoto, ensureNodeModules, root } from './ensure-env.mjs';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureChromium, ensureMoto, ensureNodeModules, root, venvDir } from './ensure-env.mjs';
 
 ensureNodeModules();
 ensureMoto();
 ensureChromium();
 
+/** The packaged template and every CloudFormation template in infra/. */
+function iacTemplates() {
+  const infra = readdirSync(join(root, 'infra')).filter(
+    (f) => /\.(ya?ml|json)$/.test(f) && !f.includes('manifest'),
+  );
+  return ['.serverless/cloudformation-template-update-stack.json', ...infra.map((f) => `infra/${f}`)];
+}
+
 const steps = [
   ['lint', 'npm', ['run', '--silent', 'lint']],
   ['typecheck', 'npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']],
   ['package', 'npx', ['serverless', 'package']],
+  // The deploy's templates: CloudFormation lint (W3005: serverless adds DependsOn beside its own GetAtt)
+  // and checkov, whose accepted findings and reasons are in .checkov.yml.
+  ['cfn-lint', join(venvDir, 'bin', 'cfn-lint'), ['--ignore-checks', 'W3005', '--', ...iacTemplates()]],
+  [
+    'checkov',
+    join(venvDir, 'bin', 'checkov'),
+    ['--config-file', '.checkov.yml', ...iacTemplates().flatMap((f) => ['-f', f])],
+  ],
   ['jest', 'npx', ['jest', ...process.argv.slice(2)]],
 ];
 for (const [name, cmd, args] of steps) {
