@@ -97,13 +97,14 @@ export type RunRequest =
   | { kind: 'help' }
   | { kind: 'list' }
   | { kind: 'status'; runId: string }
-  | { kind: 'run'; runbook: string; target: string; assignments: [string, string][] }
+  /** `target` is null when left out (allowed when the runbook has exactly one target). */
+  | { kind: 'run'; runbook: string; target: string | null; assignments: [string, string][] }
   | { kind: 'adhoc'; target: string; command: string };
 
 export const RUN_ID = /^r-[0-9a-z]{10}$/;
 
 export const USAGE = [
-  '`/sg-run <runbook> <target> [name=value …]` run a runbook on an instance (i-…) or a target alias',
+  '`/sg-run <runbook> <target> [name=value …]` run a runbook on an instance (i-…) or a target alias (leave the target out when the runbook has only one)',
   '`/sg-run list` the runbooks you may run',
   '`/sg-run status <run>` where a run is',
   '`/sg-run help` this text',
@@ -160,9 +161,10 @@ export function parseRunCommand(rawText: string): RunRequest {
       throw new BadInputError('Usage: `/sg-run status <run>`, for example `/sg-run status r-0a1b2c3d4e`.');
     return { kind: 'status', runId };
   }
-  const [runbook, target, ...rest] = words;
-  if (!runbook || !target)
-    throw new BadInputError(`Say which runbook and which target.\n${USAGE}`, { context: { text } });
+  const [runbook, ...rest] = words;
+  if (!runbook) throw new BadInputError(`Say which runbook.\n${USAGE}`, { context: { text } });
+  // A second word that reads as name=value is a parameter: the target was left out.
+  const target = rest[0] !== undefined && !/^[a-zA-Z][a-zA-Z0-9_]*=/.test(rest[0]) ? rest.shift()! : null;
   const assignments: [string, string][] = [];
   for (const word of rest) {
     const eq = word.indexOf('=');

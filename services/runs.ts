@@ -352,7 +352,7 @@ export async function requestRun(
     throw error;
   }
   const now = deps.clock();
-  const { spec, instances, values, parameters } = planned;
+  const { spec, instances, values, parameters, target } = planned;
   const status: RunStatus = spec.approvalRequired ? 'AWAITING_APPROVAL' : 'SENDING';
   const approvalExpiresAt = spec.approvalRequired ? plusSeconds(now, spec.approvalExpiry) : undefined;
   const due = spec.approvalRequired
@@ -372,7 +372,7 @@ export async function requestRun(
     adHoc: spec.adHoc,
     document: spec.document,
     region: spec.region,
-    target: request.target,
+    target,
     instanceIds: instances.map((i) => i.instanceId),
     instanceNames: Object.fromEntries(instances.filter((i) => i.name).map((i) => [i.instanceId, i.name!])),
     values,
@@ -470,6 +470,7 @@ async function planRun(
   instances: InstanceInfo[];
   values: Record<string, string>;
   parameters: Record<string, string[]>;
+  target: string;
 }> {
   const name = request.kind === 'adhoc' ? ADHOC : request.runbook;
   const spec = specFor(deps.config, name);
@@ -496,10 +497,18 @@ async function planRun(
     values = resolveParameters(spec.runbook!, request.assignments);
     parameters = documentParameters(spec.runbook!, values, shell);
   }
-  const { instances } = await resolveTarget(deps, spec, request.target);
+  const target = targetOf(spec, request.target);
+  const { instances } = await resolveTarget(deps, spec, target);
   await checkOnline(deps, spec.region, instances);
   deps.logger.info({ runId, runbook: spec.name, instances: instances.length }, 'run planned');
-  return { spec, instances, values, parameters };
+  return { spec, instances, values, parameters, target };
+}
+
+/** The target asked for, or the runbook's only target when none was named. */
+function targetOf(spec: RunSpec, target: string | null): string {
+  if (target !== null) return target;
+  if (spec.targets.length === 1) return spec.targets[0]!;
+  throw new BadInputError(`Say which target: ${spec.name} may run on ${spec.targets.join(', ')}.`);
 }
 
 /** The approvers of a run under the current config (null when its runbook is gone). */

@@ -40,6 +40,10 @@ function who(userId: string | undefined): string {
   return ` by <@${userId}>`;
 }
 
+function approvedBy(run: RunItem): string {
+  return run.approvalRequired && run.decidedBy ? ` (approved${who(run.decidedBy)})` : '';
+}
+
 /** One line saying where a run is, for its announcement and for `/sg-run status`. */
 export function runStateLine(run: RunItem, approvers: People | null): string {
   const count = run.instanceIds.length;
@@ -55,9 +59,9 @@ export function runStateLine(run: RunItem, approvers: People | null): string {
     case 'POLLING':
       return `:hourglass_flowing_sand: Running${run.decidedBy ? ` (approved${who(run.decidedBy)})` : ''}: command ${code(run.commandId ?? '?')}; results in this thread`;
     case 'SUCCEEDED':
-      return `:white_check_mark: Succeeded on ${count === 1 ? 'the instance' : `all ${count} instances`}; output in this thread`;
+      return `:white_check_mark: Succeeded on ${count === 1 ? 'the instance' : `all ${count} instances`}${approvedBy(run)}; output in this thread`;
     case 'FAILED':
-      return `:x: Did not succeed on ${failed.length} of ${count} instance${count === 1 ? '' : 's'}; output in this thread`;
+      return `:x: Did not succeed on ${failed.length} of ${count} instance${count === 1 ? '' : 's'}${approvedBy(run)}; output in this thread`;
     case 'REJECTED':
       return `:no_entry: Rejected${who(run.decidedBy)}; nothing was sent`;
     case 'EXPIRED':

@@ -214,6 +214,9 @@ describe('/sg-run approvals', () => {
     stored = await getRun(run.runId);
     expect(stored.status).toBe('SUCCEEDED');
     expect(thread(stored).join('\n')).toContain('restart php-fpm');
+    expect(JSON.stringify(announcementOf(stored).blocks)).toContain(
+      `Succeeded on the instance (approved by <@${APPROVER.id}>)`,
+    );
 
     const audit = await wiring.store.auditFor(run.runId);
     expect(audit.map((a) => [a.action, a.toState, a.actorId])).toEqual([

@@ -273,6 +273,17 @@ describe('/sg-run', () => {
       expect(ssm.sent[0]!.input.InstanceIds).toEqual([web[0]]);
     });
 
+    it('uses the runbook’s only target when none is named, and asks for one when there are several', async () => {
+      const { reply } = await sgRun('grep-logs phrase=timeout');
+      expect(reply).toContain('was sent to 2 instances');
+      expect(await getRun(runIdIn(reply))).toMatchObject({ target: 'web' });
+
+      const several = await sgRun('restart-service service=nginx');
+      expect(several.reply).toContain(
+        `Say which target: restart-service may run on web, mixed, ${unmanaged}. (BAD_INPUT)`,
+      );
+    });
+
     it('waits for SSM to know the invocation, then reports it', async () => {
       ssm.script(web[0]!, [
         { status: 'Pending', notYet: true },

@@ -285,6 +285,21 @@ describe('run-params', () => {
       });
     });
 
+    it('reads a left-out target as null, also before name=value pairs', () => {
+      expect(parseRunCommand('restart-web')).toEqual({
+        kind: 'run',
+        runbook: 'restart-web',
+        target: null,
+        assignments: [],
+      });
+      expect(parseRunCommand('restart-web unit=nginx')).toEqual({
+        kind: 'run',
+        runbook: 'restart-web',
+        target: null,
+        assignments: [['unit', 'nginx']],
+      });
+    });
+
     it('reads Slack’s escaped & < > as the characters themselves', () => {
       expect(parseRunCommand('restart web unit=nginx&amp;&amp;reboot')).toMatchObject({
         assignments: [['unit', 'nginx&&reboot']],
