@@ -252,6 +252,17 @@ export async function reconcileRevoke(deps: DecisionDeps, seen: ViolationItem): 
   return result;
 }
 
+/** An ACTIVE, unexpired exception for the rule as it is now, if any. */
+async function activeExceptionFor(
+  deps: DecisionDeps,
+  v: ViolationItem,
+  live: RuleFacts,
+): Promise<ExceptionItem | null> {
+  const ex = await deps.store.get<ExceptionItem>(keys.exception(ruleFingerprint(v.account, v.region, live)));
+  if (ex?.status !== 'ACTIVE') return null;
+  return ex.expiresAt === null || new Date(ex.expiresAt) > deps.clock() ? ex : null;
+}
+
 /** Ends a claim: re-read, re-evaluate, dry run or revoke, and write the outcome (all conditional on the claim). */
 async function settleClaim(
   deps: DecisionDeps,
@@ -282,6 +293,22 @@ async function settleClaim(
       action: 'revoke',
       details: { note: 'the rule no longer exists in EC2' },
     });
+  }
+  if (by.type === 'timeout') {
+    // Another alert about the same rule may have been kept meanwhile: the clock never revokes a kept rule.
+    const kept = await activeExceptionFor(deps, claimed, live);
+    if (kept) {
+      return finishClaim(deps, claimed, 'RESOLVED', {
+        action: 'revoke',
+        details: {
+          note: 'the rule is kept under another decision',
+          exception: kept.fingerprint,
+          keptBy: kept.approvedBy,
+          keptUntil: kept.expiresAt,
+          keptViolation: kept.violationId,
+        },
+      });
+    }
   }
   if (!(await evaluateLive(deps, target, live, claimed.actor))) {
     return finishClaim(deps, claimed, 'RESOLVED', {

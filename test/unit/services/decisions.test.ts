@@ -259,6 +259,22 @@ describe('decisions', () => {
       expect((await revokeViolation(env.deps, 'v-1', { type: 'timeout' })).outcome).toBe('RESOLVED');
     });
 
+    it('never auto-revokes a rule kept under another alert, but a person still may', async () => {
+      const env = setup();
+      await seed(env);
+      await seed(env, { id: 'v-2', alertId: 'evt-2' });
+      expect((await keepViolation(env.deps, 'v-2', ALICE, 'needed', 3600)).ok).toBe(true);
+      const result = await revokeViolation(env.deps, 'v-1', { type: 'timeout' });
+      expect(result.outcome).toBe('RESOLVED');
+      expect(env.ec2.revokes).toHaveLength(0);
+      expect((await env.store.auditFor('v-1')).at(-1)!.details).toMatchObject({ keptViolation: 'v-2' });
+
+      await seed(env, { id: 'v-3', alertId: 'evt-3' });
+      expect((await revokeViolation(env.deps, 'v-3', { type: 'slack-user', ...BOB })).outcome).toBe(
+        'REVOKED',
+      );
+    });
+
     it('records a dry run and never calls EC2 to revoke', async () => {
       const env = setup();
       await seed(env, { dryRun: true });
