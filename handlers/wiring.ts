@@ -3,12 +3,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { WebClient } from '@slack/web-api';
 import { DynamoDbStateStore } from '../services/aws/dynamodb-store';
 import { Ec2InstanceFinder } from '../services/aws/ec2-instances';
 import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
 import { LambdaJobQueue } from '../services/aws/lambda-job-queue';
+import { MemberAccountCredentials } from '../services/aws/member-credentials';
 import { SsmCommandRunner } from '../services/aws/ssm-command-runner';
 import { loadConfig } from '../services/config';
 import { InlineJobQueue } from '../services/inline-job-queue';
@@ -62,6 +64,20 @@ export function buildWiring(): Wiring {
     onAudit: (entry) => logger.info({ audit: entry }, 'audit'),
   });
 
+  const roleName = config.accounts.roleName;
+  const memberCredentials = roleName
+    ? new MemberAccountCredentials({
+        roleName,
+        ...(process.env.SG_WARDEN_ACCOUNT_ID ? { ownAccount: process.env.SG_WARDEN_ACCOUNT_ID } : {}),
+        sts: () => {
+          const { STSClient: Client } =
+            require('@aws-sdk/client-sts') as typeof import('@aws-sdk/client-sts');
+          stsClient ??= new Client(awsClientOptions());
+          return stsClient;
+        },
+      })
+    : undefined;
+  let stsClient: STSClient | undefined;
   const ec2Clients = new Map<string, EC2Client>();
   const ec2 = new Ec2SecurityGroups({
     clientFor: (target: AwsTarget) => {
@@ -70,7 +86,9 @@ export function buildWiring(): Wiring {
       if (!client) {
         // Loaded on first use only: the EC2 client alone adds ~170 ms to a cold start.
         const { EC2Client: Client } = require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2');
-        client = new Client(awsClientOptions(target.region));
+        // Another account: the member-account role there (config accounts.roleName), assumed via STS.
+        const credentials = memberCredentials?.forTarget(target);
+        client = new Client({ ...awsClientOptions(target.region), ...(credentials ? { credentials } : {}) });
         ec2Clients.set(key, client);
       }
       return client;
