@@ -51,7 +51,7 @@ describe('config', () => {
         principalToSlack: {},
         revokeAttempts: 5,
       });
-      expect(config.whitelist).toEqual({ targets: {} });
+      expect(config.whitelist).toEqual({ targets: {}, rulesPerGroupLimit: 60 });
       expect(config.runbooks).toEqual({ allowAdHoc: false, targets: {}, items: {} });
       expect(config.accounts).toEqual({ aliases: {} });
     });
