@@ -1,0 +1,425 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+
+/**
+ * The deploy as CloudFormation will see it: `serverless package` (offline, the real osls + esbuild) with a
+ * config that turns on every feature (whitelist targets, runbooks, a member-account role) and an
+ * organisation ID, then checks of the template it writes. The exact IAM actions per function are pinned
+ * here: a change to what a function may do must change this test, on purpose.
+ */
+
+const root = join(__dirname, '..', '..', '..');
+
+const FULL_CONFIG = `slack:
+  alertChannel: C0ALERTS
+whitelist:
+  targets:
+    bastion: { groupId: sg-0123456789abcdef0, region: eu-west-1, ports: [22], allowed: { users: [U0ALICE] } }
+runbooks:
+  targets:
+    web: { region: eu-west-1, tags: { Role: web } }
+  items:
+    uptime:
+      region: eu-west-1
+      targets: [web, i-0123456789abcdef0]
+      allowed: { users: [U0ALICE] }
+      commands: ["uptime"]
+accounts:
+  roleName: sg-warden-member
+`;
+
+/** Actions AWS cannot scope to a resource (Service Authorization Reference): the only ones allowed on "*". */
+const UNSCOPABLE: Record<string, string> = {
+  'ec2:DescribeSecurityGroupRules': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeSecurityGroups': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeInstances': 'EC2 Describe* calls support no resource-level permissions',
+  'ssm:DescribeInstanceInformation': 'a List/Describe call with no resource type',
+  'ssm:GetCommandInvocation': 'GetCommandInvocation has no resource type to scope to',
+};
+
+const LOGS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
+const SECRETS = ['ssm:GetParameters'];
+const STATE = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+const READ_GROUPS = ['ec2:DescribeSecurityGroupRules', 'ec2:DescribeSecurityGroups'];
+const REVOKE = ['ec2:RevokeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress'];
+const WHITELIST = [
+  'ec2:AuthorizeSecurityGroupIngress',
+  'ec2:UpdateSecurityGroupRuleDescriptionsIngress',
+  'ec2:CreateTags',
+];
+const MEMBER = ['sts:AssumeRole'];
+
+/** Per function, exactly the actions its code makes (see serverless.yml and services/deploy-iam.ts). */
+const EXPECTED: Record<string, string[]> = {
+  cloudtrailEvent: [...LOGS, ...STATE, 'dynamodb:Query', ...READ_GROUPS, ...SECRETS, ...MEMBER],
+  slackHttp: [...LOGS, 'lambda:InvokeFunction', ...SECRETS],
+  slackWorker: [
+    ...LOGS,
+    ...STATE,
+    'dynamodb:Query',
+    ...READ_GROUPS,
+    ...REVOKE,
+    ...WHITELIST,
+    'ssm:SendCommand',
+    'ec2:DescribeInstances',
+    'ssm:DescribeInstanceInformation',
+    ...SECRETS,
+    ...MEMBER,
+  ],
+  sweeper: [
+    ...LOGS,
+    ...STATE,
+    'dynamodb:Query',
+    ...READ_GROUPS,
+    ...REVOKE,
+    'ssm:GetCommandInvocation',
+    ...SECRETS,
+    ...MEMBER,
+  ],
+  ipCapture: [...LOGS, ...STATE, 'ec2:DescribeSecurityGroupRules', ...WHITELIST, ...SECRETS, ...MEMBER],
+};
+
+type Json = Record<string, unknown>;
+interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+let template: { Resources: Record<string, { Type: string; Properties: Json }>; Outputs?: Json };
+let packageDir: string;
+
+beforeAll(() => {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-warden-package-'));
+  const configPath = join(dir, 'sg-warden.yml');
+  writeFileSync(configPath, FULL_CONFIG);
+  packageDir = join(dir, 'out');
+  const out = spawnSync(
+    'npx',
+    [
+      'serverless',
+      'package',
+      '--stage',
+      'prod',
+      '--region',
+      'eu-west-1',
+      '--package',
+      packageDir,
+      '--param=organizationId=o-abcde12345',
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, SG_WARDEN_CONFIG: configPath, SLS_TELEMETRY_DISABLED: '1' },
+      encoding: 'utf8',
+      timeout: 170_000,
+    },
+  );
+  if (out.status !== 0) throw new Error(`serverless package failed:\n${out.stdout}\n${out.stderr}`);
+  template = JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'));
+}, 180_000);
+
+function functionsByName(): Record<string, Json> {
+  return Object.fromEntries(
+    Object.entries(template.Resources)
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+      .map(([, r]) => [String(r.Properties.FunctionName).replace(/^sg-warden-prod-/, ''), r.Properties]),
+  );
+}
+
+/** Every statement that applies to a role: its inline policies and any AWS::IAM::Policy attached to it. */
+function statementsOf(roleId: string): Statement[] {
+  const role = template.Resources[roleId];
+  if (role?.Type !== 'AWS::IAM::Role') throw new Error(`${roleId} is not a role`);
+  const inline = (
+    (role.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]) ?? []
+  ).flatMap((p) => p.PolicyDocument.Statement);
+  const attached = Object.values(template.Resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy')
+    .filter((r) => (r.Properties.Roles as { Ref: string }[]).some((ref) => ref.Ref === roleId))
+    .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+  return [...inline, ...attached];
+}
+
+function roleOf(fn: Json): string {
+  return ((fn.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'] ?? [])[0];
+}
+
+describe('deploy template', () => {
+  describe('IAM, one role per function', () => {
+    it('gives every function its own role', () => {
+      const fns = functionsByName();
+      expect(Object.keys(fns).sort()).toEqual(Object.keys(EXPECTED).sort());
+      const roles = Object.values(fns).map(roleOf);
+      expect(new Set(roles).size).toBe(roles.length);
+    });
+
+    it.each(Object.keys(EXPECTED))('grants %s exactly the actions its code uses', (name) => {
+      const statements = statementsOf(roleOf(functionsByName()[name]!));
+      const actions = new Set(statements.flatMap((s) => list(s.Action)));
+      expect([...actions].sort()).toEqual([...new Set(EXPECTED[name])].sort());
+      expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
+    });
+
+    it('never grants Action "*" or a service wildcard, and Resource "*" only for actions AWS cannot scope', () => {
+      const everyStatement = Object.values(template.Resources)
+        .filter((r) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
+        .flatMap((r) =>
+          r.Type === 'AWS::IAM::Policy'
+            ? (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement
+            : ((r.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]) ?? []).flatMap(
+                (p) => p.PolicyDocument.Statement,
+              ),
+        );
+      expect(everyStatement.length).toBeGreaterThan(20);
+      for (const s of everyStatement) {
+        for (const action of list(s.Action)) expect(action).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
+        if (list(s.Resource).includes('*')) {
+          for (const action of list(s.Action)) {
+            expect({ action, unscopable: action in UNSCOPABLE }).toEqual({ action, unscopable: true });
+          }
+        }
+      }
+    });
+
+    it('scopes state to the table, and queries to the one index each function uses', () => {
+      const fns = functionsByName();
+      const queryResources = (name: string) =>
+        statementsOf(roleOf(fns[name]!))
+          .filter((s) => list(s.Action).includes('dynamodb:Query'))
+          .flatMap((s) => list(s.Resource))
+          .map((r) => JSON.stringify(r));
+      expect(queryResources('sweeper')).toEqual([
+        JSON.stringify({ 'Fn::Sub': '${StateTable.Arn}/index/due' }),
+      ]);
+      expect(queryResources('cloudtrailEvent')).toEqual([
+        JSON.stringify({ 'Fn::Sub': '${StateTable.Arn}/index/status' }),
+      ]);
+      expect(queryResources('slackWorker')).toHaveLength(3);
+      expect(queryResources('ipCapture')).toEqual([]);
+    });
+
+    it('limits revoke and whitelist to unprotected groups, whitelist to the configured group, tagging to its own rules', () => {
+      const worker = statementsOf(roleOf(functionsByName().slackWorker!));
+      const revoke = worker.find((s) => list(s.Action).includes('ec2:RevokeSecurityGroupIngress'))!;
+      expect(revoke.Condition).toEqual({ Null: { 'aws:ResourceTag/sg-warden:protected': 'true' } });
+      const authorize = worker.find((s) => list(s.Action).includes('ec2:AuthorizeSecurityGroupIngress'))!;
+      expect(JSON.stringify(authorize.Resource)).toContain('security-group/sg-0123456789abcdef0');
+      expect(JSON.stringify(authorize.Resource)).not.toContain('security-group/*');
+      expect(authorize.Condition).toEqual({ Null: { 'aws:ResourceTag/sg-warden:protected': 'true' } });
+      const tagging = worker.filter((s) => list(s.Action).includes('ec2:CreateTags'));
+      expect(tagging.map((s) => s.Condition)).toEqual([
+        {
+          StringEquals: { 'ec2:CreateAction': 'AuthorizeSecurityGroupIngress' },
+          'ForAllValues:StringLike': { 'aws:TagKeys': ['sg-warden:*'] },
+        },
+        {
+          Null: { 'aws:ResourceTag/sg-warden:grant-id': 'false' },
+          'ForAllValues:StringLike': { 'aws:TagKeys': ['sg-warden:*'] },
+        },
+      ]);
+    });
+
+    it('sends commands only with the configured document, to the configured instance or tagged instances', () => {
+      const worker = statementsOf(roleOf(functionsByName().slackWorker!));
+      const send = worker.filter((s) => list(s.Action).includes('ssm:SendCommand'));
+      expect(send.map((s) => JSON.stringify(s.Resource))).toEqual([
+        JSON.stringify([{ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:eu-west-1::document/AWS-RunShellScript' }]),
+        JSON.stringify([
+          { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:eu-west-1:${AWS::AccountId}:instance/i-0123456789abcdef0' },
+        ]),
+        JSON.stringify([{ 'Fn::Sub': 'arn:${AWS::Partition}:ec2:eu-west-1:${AWS::AccountId}:instance/*' }]),
+      ]);
+      expect(send[2]!.Condition).toEqual({ StringEquals: { 'ssm:resourceTag/Role': 'web' } });
+    });
+
+    it('reads only the two Slack secrets under /sg-warden/<stage>/, and invokes only the worker', () => {
+      const fns = functionsByName();
+      for (const fn of Object.values(fns)) {
+        const secrets = statementsOf(roleOf(fn)).filter((s) => list(s.Action).includes('ssm:GetParameters'));
+        expect(
+          secrets.flatMap((s) => list(s.Resource)).map((r) => (r as { 'Fn::Sub': string })['Fn::Sub']),
+        ).toEqual([
+          'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/sg-warden/prod/slack-bot-token',
+          'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/sg-warden/prod/slack-signing-secret',
+        ]);
+      }
+      const invoke = statementsOf(roleOf(fns.slackHttp!)).find((s) =>
+        list(s.Action).includes('lambda:InvokeFunction'),
+      )!;
+      expect(invoke.Resource).toEqual({
+        'Fn::Sub':
+          'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:sg-warden-prod-slackWorker',
+      });
+      expect((fns.slackHttp!.Environment as { Variables: Json }).Variables.SG_WARDEN_WORKER_FUNCTION).toBe(
+        'sg-warden-prod-slackWorker',
+      );
+    });
+
+    it('writes logs only to the function’s own log group', () => {
+      for (const [name, fn] of Object.entries(functionsByName())) {
+        const logs = statementsOf(roleOf(fn)).filter((s) =>
+          list(s.Action).some((a) => a.startsWith('logs:')),
+        );
+        expect(logs.map((s) => (s.Resource as { 'Fn::Sub': string })['Fn::Sub'])).toEqual([
+          `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/sg-warden-prod-${name}:*`,
+        ]);
+      }
+    });
+
+    it('grants every action some code path makes, and makes every call it grants (no stale permission)', () => {
+      const used = sdkActionsInCode();
+      const granted = new Set(Object.values(EXPECTED).flat());
+      // Not SDK calls of ours: the Lambda runtime writes the logs.
+      for (const a of LOGS) granted.delete(a);
+      expect([...granted].sort()).toEqual([...used].sort());
+    });
+  });
+
+  describe('environment', () => {
+    it('holds parameter names, never a secret value', () => {
+      for (const fn of Object.values(functionsByName())) {
+        const vars = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
+        expect(vars.SLACK_BOT_TOKEN_PARAM).toBe('/sg-warden/prod/slack-bot-token');
+        expect(vars.SLACK_SIGNING_SECRET_PARAM).toBe('/sg-warden/prod/slack-signing-secret');
+        const text = JSON.stringify(vars);
+        expect(text).not.toMatch(/xox[abpr]-|SLACK_BOT_TOKEN"|SIGNING_SECRET"|secret":/i);
+        for (const value of Object.values(vars)) {
+          if (typeof value === 'string') expect(value).not.toMatch(/^[0-9a-f]{32}$/);
+        }
+      }
+      expect(JSON.stringify(template)).not.toMatch(/xox[abpr]-/);
+    });
+  });
+
+  describe('events and routes', () => {
+    it('sends the security-group CloudTrail events to cloudtrailEvent', () => {
+      const rules = Object.values(template.Resources).filter(
+        (r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern,
+      );
+      expect(rules).toHaveLength(1);
+      const pattern = rules[0]!.Properties.EventPattern as Json;
+      expect(pattern.source).toEqual(['aws.ec2']);
+      expect(pattern['detail-type']).toEqual(['AWS API Call via CloudTrail']);
+      expect((pattern.detail as Json).eventName).toEqual([
+        'AuthorizeSecurityGroupIngress',
+        'AuthorizeSecurityGroupEgress',
+        'ModifySecurityGroupRules',
+        'RevokeSecurityGroupIngress',
+        'RevokeSecurityGroupEgress',
+        'DeleteSecurityGroup',
+      ]);
+      expect(JSON.stringify(rules[0]!.Properties.Targets)).toContain('CloudtrailEventLambdaFunction');
+    });
+
+    it('runs the sweeper at rate(1 minute)', () => {
+      const schedules = Object.values(template.Resources).filter(
+        (r) => r.Type === 'AWS::Events::Rule' && r.Properties.ScheduleExpression,
+      );
+      expect(schedules.map((r) => r.Properties.ScheduleExpression)).toEqual(['rate(1 minute)']);
+      expect(JSON.stringify(schedules[0]!.Properties.Targets)).toContain('SweeperLambdaFunction');
+    });
+
+    it('routes POST /slack/events to the door and GET/POST /ip/{token} to ipCapture', () => {
+      const routes = Object.values(template.Resources)
+        .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
+        .map(
+          (r) =>
+            `${r.Properties.RouteKey} -> ${JSON.stringify(r.Properties.Target).match(/HttpApiIntegration(\w+)/)?.[1]}`,
+        )
+        .sort();
+      expect(routes).toEqual([
+        'GET /ip/{token} -> IpCapture',
+        'POST /ip/{token} -> IpCapture',
+        'POST /slack/events -> SlackHttp',
+      ]);
+    });
+
+    it('lets the organisation put only security-group CloudTrail events on the bus', () => {
+      const policy = template.Resources.OrganizationEventBusPolicy!;
+      expect((policy.Properties.Statement as Statement).Condition).toEqual({
+        StringEquals: {
+          'aws:PrincipalOrgID': 'o-abcde12345',
+          'events:source': 'aws.ec2',
+          'events:detail-type': 'AWS API Call via CloudTrail',
+        },
+      });
+    });
+  });
+
+  describe('state and logs', () => {
+    it('keeps the table: on demand, point-in-time recovery, encryption, deletion protection, retained', () => {
+      const table = template.Resources.StateTable as unknown as Json & { Properties: Json };
+      expect(table.DeletionPolicy).toBe('Retain');
+      expect(table.Properties).toMatchObject({
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        DeletionProtectionEnabled: true,
+        TimeToLiveSpecification: { Enabled: true },
+      });
+    });
+
+    it('sets a retention on every log group', () => {
+      const groups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
+      expect(groups.length).toBe(6);
+      for (const g of groups) expect(g.Properties.RetentionInDays).toBe(90);
+    });
+  });
+});
+
+/** IAM actions of the AWS SDK commands the Lambda code sends (handlers/, services/, slack/). */
+function sdkActionsInCode(): Set<string> {
+  const documentClient: Record<string, string[]> = {
+    GetCommand: ['dynamodb:GetItem'],
+    PutCommand: ['dynamodb:PutItem'],
+    UpdateCommand: ['dynamodb:UpdateItem'],
+    DeleteCommand: ['dynamodb:DeleteItem'],
+    QueryCommand: ['dynamodb:Query'],
+    ScanCommand: ['dynamodb:Scan'],
+    // A transaction is authorised per item operation: its Puts and Updates.
+    TransactWriteCommand: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  };
+  const actions = new Set<string>();
+  const files = ['handlers', 'services', 'slack'].flatMap((dir) => walk(join(root, dir)));
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(
+      /import\s*{([^}]*)}\s*from\s*'@aws-sdk\/(client-([a-z0-9-]+)|lib-dynamodb)'/g,
+    )) {
+      const names = m[1]!
+        .split(',')
+        .map((n) => n.replace(/^\s*type\s+/, '').trim())
+        .filter((n) => n.endsWith('Command'));
+      for (const name of names) {
+        if (!new RegExp(`new ${name}\\(`).test(text)) continue;
+        if (m[2] === 'lib-dynamodb') {
+          const mapped = documentClient[name];
+          if (!mapped)
+            throw new Error(`${relative(root, file)}: map ${name} to its IAM actions in this test`);
+          for (const a of mapped) actions.add(a);
+        } else {
+          const action = `${m[3]}:${name.replace(/Command$/, '')}`;
+          // Lambda's Invoke API is authorised as lambda:InvokeFunction.
+          actions.add(action === 'lambda:Invoke' ? 'lambda:InvokeFunction' : action);
+        }
+      }
+    }
+  }
+  return actions;
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? walk(join(dir, entry.name))
+      : entry.name.endsWith('.ts')
+        ? [join(dir, entry.name)]
+        : [],
+  );
+}
