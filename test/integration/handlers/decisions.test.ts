@@ -353,6 +353,25 @@ describe('deciding through Slack: Keep', () => {
     expect(await getItem(`ALERT#${again.eventID}`, 'ALERT')).toBeUndefined();
   });
 
+  it('keep-all keeps every pending rule of the alert with one justification', async () => {
+    const r = await raise(3389, [5432]);
+    const triggerId = `${Date.now()}.keepall`;
+    await press('alert_keep_all', r.alertId, { ts: r.ts, user: APPROVER, triggerId });
+    const open = env.slack.callsTo('views.open').find((c) => c.args.trigger_id === triggerId)!;
+    await drain();
+    const summary = JSON.stringify(env.slack.callsTo('views.update').at(-1)!.args.view);
+    expect(summary).toContain('2 pending rules');
+    const metadata = (open.args.view as { private_metadata: string }).private_metadata;
+    await submitKeep({ metadata, justification: 'migration window', duration: '3600' });
+    await drain();
+    const alert = await getItem<{ violationIds: string[] }>(`ALERT#${r.alertId}`, 'ALERT');
+    for (const id of alert.violationIds) {
+      expect(await violation(id)).toMatchObject({ status: 'KEPT', justification: 'migration window' });
+    }
+    expect(await liveRuleIds(REGION, r.groupId)).toEqual(expect.arrayContaining(r.ruleIds));
+    expect(hasButtons(lastUpdate(r.ts))).toBe(false);
+  });
+
   it('answers an empty justification or a duration it did not offer inline, and changes nothing', async () => {
     const r = await raise();
     const metadata = JSON.stringify({ violationIds: [r.violationId], channel: ALERT_CHANNEL, ts: r.ts });
