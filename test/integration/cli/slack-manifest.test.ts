@@ -1,0 +1,45 @@
+import { parse } from 'yaml';
+import { runCli } from '../../support/cli';
+
+describe('sg-warden slack-manifest', () => {
+  it('prints the manifest with the deployed request URL in every slash command and in interactivity', () => {
+    const out = runCli(['slack-manifest', '--url', 'https://abc123.execute-api.eu-west-1.amazonaws.com']);
+    expect(out.code).toBe(0);
+    const manifest = parse(out.stdout);
+    const url = 'https://abc123.execute-api.eu-west-1.amazonaws.com/slack/events';
+    expect(
+      manifest.features.slash_commands.map((c: { command: string; url: string }) => [c.command, c.url]),
+    ).toEqual([
+      ['/sg-whitelist', url],
+      ['/sg-status', url],
+      ['/sg-run', url],
+    ]);
+    expect(manifest.settings.interactivity).toEqual({ is_enabled: true, request_url: url });
+    expect(manifest.oauth_config.scopes.bot).toEqual(['chat:write', 'commands', 'usergroups:read']);
+    expect(out.stdout).not.toContain('sg-warden.invalid');
+  });
+
+  it('keeps a URL that already ends in /slack/events, and prints JSON on request', () => {
+    const out = runCli(['slack-manifest', '--url=https://bot.example.com/slack/events/', '--json']);
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout).settings.interactivity.request_url).toBe(
+      'https://bot.example.com/slack/events',
+    );
+  });
+
+  it.each([
+    [['--url', 'http://abc123.execute-api.eu-west-1.amazonaws.com'], /only calls https/],
+    [['--url', 'not a url'], /is not a URL/],
+    [['--url', 'https://user:pw@bot.example.com'], /user name or password/],
+    [['--url', 'https://bot.example.com/?x=1'], /query string/],
+    [[], /needs --url/],
+    [['--url'], /--url needs a value/],
+    [['--bogus'], /Unknown argument/],
+  ])('refuses %j with exit 2 and one sentence', (args, message) => {
+    const out = runCli(['slack-manifest', ...args]);
+    expect(out.code).toBe(2);
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toMatch(message);
+    expect(out.stderr).not.toMatch(/\n\s+at /);
+  });
+});
