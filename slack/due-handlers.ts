@@ -1,4 +1,4 @@
-import { postAlert } from '../services/alerts';
+import { postAlertOutcome } from '../services/alerts';
 import {
   type DecisionDeps,
   expireException,
@@ -17,13 +17,21 @@ import { runDueHandlers } from './run-due-handlers';
  * REVOKE_RETRY, RECONCILE, EXCEPTION_EXPIRY; whitelist: GRANT_*; runs: RUN_*).
  */
 export function dueHandlers(deps: SlackDeps): Partial<Record<DueKind, DueHandler>> {
+  // Once Slack rate-limits the channel in this sweep, the rest of the alerts wait for the next one.
+  let rateLimited = false;
   return {
-    // Alerts Slack did not take (or whose poster died mid-claim) are posted again.
     ...runDueHandlers(deps),
     ...grantDueHandlers(deps),
-    NOTIFY: async (item) => {
+    // Alerts Slack did not take (or whose poster died mid-claim) are posted again.
+    NOTIFY: async (item, now) => {
+      if (rateLimited) return;
       const alert = item as AlertItem;
-      await postAlert(deps, alert.alertId, alert.status === 'POSTING' ? { staleClaim: alert } : {});
+      const outcome = await postAlertOutcome(
+        atTime(deps, now),
+        alert.alertId,
+        alert.status === 'POSTING' ? { staleClaim: alert } : {},
+      );
+      if (outcome === 'rate-limited') rateLimited = true;
     },
     // Decisions run on the sweep's clock, so leases, backoffs and new deadlines count from the sweep's `now`.
     RECONCILE: async (item, now) => {

@@ -258,6 +258,48 @@ describe('cloudtrail-event handler', () => {
     });
   });
 
+  describe('a sweep that meets the rate limit', () => {
+    it('stops posting after the first 429 and leaves the rest due for the next sweep', async () => {
+      env.slack.failAlways('chat.postMessage', { kind: 'http', status: 503 });
+      const records = [];
+      for (let i = 0; i < 3; i++) {
+        const { groupId, ruleId } = await worldOpenSsh();
+        const record = authorizeIngressRecord({
+          groupId,
+          rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
+        });
+        await deliver(record);
+        records.push(record);
+      }
+      env.slack.clearFaults();
+      env.slack.failNext('chat.postMessage', { kind: 'rate-limited', retryAfterSeconds: 1 });
+      const callsBefore = env.slack.callsTo('chat.postMessage').length;
+      const { sweep } = await import('../../../services/sweeper');
+      const { dueHandlers } = await import('../../../slack/due-handlers');
+      const { getWiring } = await import('../../../handlers/wiring');
+      const wiring = getWiring();
+
+      await sweep(wiring, dueHandlers(wiring), new Date(Date.now() + 3_600_000), {
+        concurrencyByKind: { NOTIFY: 1 },
+      });
+
+      // One attempt met the 429; nobody else tried in that sweep.
+      expect(env.slack.callsTo('chat.postMessage').length - callsBefore).toBe(1);
+      const statuses = await Promise.all(
+        records.map(async (r) => (await getItem(`ALERT#${r.eventID}`, 'ALERT'))!.status),
+      );
+      expect(statuses).toEqual(['UNNOTIFIED', 'UNNOTIFIED', 'UNNOTIFIED']);
+
+      await sweep(wiring, dueHandlers(wiring), new Date(Date.now() + 7_200_000), {
+        concurrencyByKind: { NOTIFY: 1 },
+      });
+      const after = await Promise.all(
+        records.map(async (r) => (await getItem(`ALERT#${r.eventID}`, 'ALERT'))!.status),
+      );
+      expect(after).toEqual(['POSTED', 'POSTED', 'POSTED']);
+    });
+  });
+
   describe('records without rule IDs', () => {
     it('asks EC2 for the rule IDs of an older record and stores them', async () => {
       const { groupId, ruleId } = await worldOpenSsh();
