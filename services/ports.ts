@@ -136,7 +136,10 @@ export interface IngressGrant {
 /** Adds (and re-labels) security-group rules. */
 export interface RuleAuthorizer {
   /** Adds the rule; resolves with its rule ID. Throws AwsCallError with EC2's code on failure. */
-  authorizeIngress(target: AwsTarget, grant: IngressGrant): Promise<{ ruleId: string; requestId: string | null }>;
+  authorizeIngress(
+    target: AwsTarget,
+    grant: IngressGrant,
+  ): Promise<{ ruleId: string; requestId: string | null }>;
   /** Rules carrying this tag value (e.g. a grant ID), in any group of the region. */
   describeRulesTagged(target: AwsTarget, key: string, value: string): Promise<RuleFacts[]>;
   /** Rewrites a rule's description and tags (used when a grant is extended). */

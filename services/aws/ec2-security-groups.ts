@@ -4,9 +4,9 @@ import {
   DescribeSecurityGroupRulesCommand,
   DescribeSecurityGroupsCommand,
   type EC2Client,
+  type IpPermission,
   RevokeSecurityGroupEgressCommand,
   RevokeSecurityGroupIngressCommand,
-  type IpPermission,
   type SecurityGroupRule,
   UpdateSecurityGroupRuleDescriptionsIngressCommand,
 } from '@aws-sdk/client-ec2';
