@@ -75,8 +75,16 @@ export const MAX_INSTANCES = 50;
 export const SEND_LEASE_SECONDS = 300;
 /** A poller that holds POLLING longer than this is presumed dead. */
 export const POLL_LEASE_SECONDS = 120;
-/** When the next look at a run in flight is due (the sweep runs every minute). */
-export const POLL_INTERVAL_SECONDS = 10;
+/**
+ * When the next look at a run in flight is due: soon after sending (most runbooks take seconds), then
+ * less often. The deployed sweeper runs every minute, so this only matters for faster sweeps (sandbox).
+ */
+export function nextPollSeconds(sentAt: string | undefined, now: Date): number {
+  const elapsed = sentAt ? (now.getTime() - Date.parse(sentAt)) / 1000 : 0;
+  if (elapsed < 60) return 2;
+  if (elapsed < 600) return 10;
+  return 30;
+}
 /** Tries to post an instance's result before giving up (the run still finishes). */
 export const MAX_POST_ATTEMPTS = 5;
 
@@ -593,7 +601,7 @@ export async function sendRun(deps: RunDeps, run: RunItem, options: { recheck: b
       from: ['SENDING'],
       to: 'RUNNING',
       set: { commandId: sent.commandId, sentAt: now.toISOString(), invocations },
-      due: { kind: 'RUN_POLL', at: plusSeconds(now, POLL_INTERVAL_SECONDS) },
+      due: { kind: 'RUN_POLL', at: plusSeconds(now, nextPollSeconds(undefined, now)) },
       audit: audit(
         run,
         {
@@ -1051,7 +1059,7 @@ export async function pollRun(deps: RunDeps, item: RunItem, now: Date): Promise<
       from: ['POLLING'],
       expectVersion: run.version,
       to: 'RUNNING',
-      due: { kind: 'RUN_POLL', at: plusSeconds(now, POLL_INTERVAL_SECONDS) },
+      due: { kind: 'RUN_POLL', at: plusSeconds(now, nextPollSeconds(run.sentAt, now)) },
       audit: null,
     });
   }
