@@ -38,6 +38,8 @@ const unique = (values: string[]): string[] => [...new Set(values)].sort();
 export const ROLES_USING = {
   /** The grant/extend jobs (worker) and the `me` link's POST (ipCapture) authorize and relabel rules. */
   whitelist: ['SlackWorkerRole', 'IpCaptureRole'],
+  /** The `me` link's POST removes a rule at once when the grant could not be recorded (GRANT_NOT_RECORDED). */
+  whitelistUndo: ['IpCaptureRole'],
   /** Every function that calls EC2 on a security group may have to do it in a member account. */
   memberAccounts: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'IpCaptureRole'],
 } as const;
@@ -85,6 +87,16 @@ export function whitelistStatements(config: Config): CfnStatement[] {
   ];
 }
 
+/**
+ * ipCapture has no general revoke (the worker and sweeper do): it may remove a rule it has just added,
+ * on the configured target groups only, when the grant could not be recorded.
+ */
+export function whitelistUndoStatements(config: Config): CfnStatement[] {
+  const authorize = whitelistStatements(config)[0];
+  if (!authorize) return [];
+  return [{ ...authorize, Sid: 'WhitelistUndo', Action: ['ec2:RevokeSecurityGroupIngress'] }];
+}
+
 /** Member accounts: assume only the configured role name (the role itself trusts only these roles). */
 export function memberAccountStatements(config: Config): CfnStatement[] {
   const roleName = config.accounts.roleName;
@@ -111,6 +123,7 @@ export function configIamResources(config: Config): CfnResources {
   const runs = runCommandIamStatements(config);
   const policies: [string, CfnStatement[], readonly string[]][] = [
     ['Whitelist', whitelistStatements(config), ROLES_USING.whitelist],
+    ['WhitelistUndo', whitelistUndoStatements(config), ROLES_USING.whitelistUndo],
     ['Runbooks', asCfn(runs.worker), ['SlackWorkerRole']],
     ['RunResults', asCfn(runs.sweeper), ['SweeperRole']],
     ['MemberAccounts', memberAccountStatements(config), ROLES_USING.memberAccounts],

@@ -79,7 +79,16 @@ const EXPECTED: Record<string, string[]> = {
     ...SECRETS,
     ...MEMBER,
   ],
-  ipCapture: [...LOGS, ...STATE, 'ec2:DescribeSecurityGroupRules', ...WHITELIST, ...SECRETS, ...MEMBER],
+  ipCapture: [
+    ...LOGS,
+    ...STATE,
+    'ec2:DescribeSecurityGroupRules',
+    ...WHITELIST,
+    // Only on the target groups: undoes a rule whose grant could not be recorded.
+    'ec2:RevokeSecurityGroupIngress',
+    ...SECRETS,
+    ...MEMBER,
+  ],
 };
 
 type Json = Record<string, unknown>;
@@ -224,6 +233,16 @@ describe('deploy template', () => {
           'ForAllValues:StringLike': { 'aws:TagKeys': ['sg-warden:*'] },
         },
       ]);
+    });
+
+    it('lets ipCapture revoke only on the configured target groups', () => {
+      const revoke = statementsOf(roleOf(functionsByName().ipCapture!)).filter((s) =>
+        list(s.Action).includes('ec2:RevokeSecurityGroupIngress'),
+      );
+      expect(revoke).toHaveLength(1);
+      expect(JSON.stringify(revoke[0]!.Resource)).toContain('security-group/sg-0123456789abcdef0');
+      expect(JSON.stringify(revoke[0]!.Resource)).not.toContain('security-group/*');
+      expect(revoke[0]!.Condition).toEqual({ Null: { 'aws:ResourceTag/sg-warden:protected': 'true' } });
     });
 
     it('sends commands only with the configured document, to the configured instance or tagged instances', () => {
