@@ -5,6 +5,7 @@ import { mapSettled } from '../../../services/sweeper';
 import { MAX_LIST_LINES } from '../../blocks/grant';
 import { auditMessage, groupMessage, overviewMessage } from '../../blocks/status';
 import type { JobRunner } from '../../jobs';
+import { answeringRefusals } from '../whitelist/jobs';
 
 export const StatusJobs = { status: 'status.show' } as const;
 
@@ -24,7 +25,7 @@ async function permalinks(client: WebClient, violations: ViolationItem[]): Promi
 }
 
 /** `/sg-status` in its three forms; reads only. */
-export const runStatusJob: JobRunner = async (job, deps, reply) => {
+export const runStatusJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
   const view = job.args.view;
   let message: { text: string; blocks: Parameters<typeof reply.ephemeral>[1] };
   if (view === 'group') {
@@ -48,4 +49,4 @@ export const runStatusJob: JobRunner = async (job, deps, reply) => {
     message = overviewMessage(overview, links);
   }
   await reply.ephemeral(message.text, message.blocks);
-};
+});

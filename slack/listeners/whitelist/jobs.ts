@@ -1,9 +1,10 @@
-import { BadInputError } from '../../../services/errors';
+import { BadInputError, SgWardenError } from '../../../services/errors';
 import { extendGrant, grantsOf, type Requester, requestGrant, revokeGrant } from '../../../services/grants';
 import { issueLink } from '../../../services/ip-links';
 import type { Job } from '../../../services/jobs';
 import { grantChangedMessage, grantListMessage, grantOutcomeMessage, linkMessage } from '../../blocks/grant';
 import type { JobRunner } from '../../jobs';
+import { escapeMrkdwn } from '../../mrkdwn';
 
 /** Job kinds `/sg-whitelist` and the Extend button hand to the worker. */
 export const WhitelistJobs = {
@@ -13,6 +14,22 @@ export const WhitelistJobs = {
   revoke: 'whitelist.revoke',
   extend: 'whitelist.extend',
 } as const;
+
+/**
+ * Answers a refusal (a sentence and its code) as a normal reply, escaped: refusals are answers, not
+ * failures; anything else still goes to runJob's generic handling.
+ */
+export function answeringRefusals(runner: JobRunner): JobRunner {
+  return async (job, deps, reply) => {
+    try {
+      await runner(job, deps, reply);
+    } catch (error) {
+      if (!(error instanceof SgWardenError)) throw error;
+      deps.logger.info({ job: job.kind, code: error.code }, 'request refused');
+      await reply.ephemeral(`:warning: ${escapeMrkdwn(error.message)} (${error.code})`);
+    }
+  };
+}
 
 function requesterOf(job: Job): Requester {
   return { userId: job.actor.userId, userName: job.actor.userName || job.actor.userId };
@@ -31,7 +48,7 @@ function numberArg(args: Record<string, unknown>, name: string): number | null {
 }
 
 /** `/sg-whitelist <target> <ip>`: add the rule and answer with the grant. */
-export const runGrantJob: JobRunner = async (job, deps, reply) => {
+export const runGrantJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
   const outcome = await requestGrant(deps, {
     alias: stringArg(job.args, 'alias'),
     address: stringArg(job.args, 'address'),
@@ -43,10 +60,10 @@ export const runGrantJob: JobRunner = async (job, deps, reply) => {
   });
   const message = grantOutcomeMessage(outcome);
   await reply.ephemeral(message.text, message.blocks);
-};
+});
 
 /** `/sg-whitelist <target> me`: a one-time link to the bot's own page. */
-export const runLinkJob: JobRunner = async (job, deps, reply) => {
+export const runLinkJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
   if (!deps.publicUrl) {
     await reply.ephemeral(
       ':warning: The `me` option is not set up here (SG_WARDEN_PUBLIC_URL is not set). Give your address instead: `/sg-whitelist <target> <ip>`.',
@@ -63,29 +80,29 @@ export const runLinkJob: JobRunner = async (job, deps, reply) => {
   });
   const message = linkMessage(link.url, link.expiresAt, alias);
   await reply.ephemeral(message.text, message.blocks);
-};
+});
 
 /** `/sg-whitelist list`: the asker's grants. */
-export const runListJob: JobRunner = async (job, deps, reply) => {
+export const runListJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
   const message = grantListMessage(await grantsOf(deps, job.actor.userId), deps.clock());
   await reply.ephemeral(message.text, message.blocks);
-};
+});
 
 /** `/sg-whitelist revoke <grant>`: end it now. */
-export const runRevokeGrantJob: JobRunner = async (job, deps, reply) => {
+export const runRevokeGrantJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
   const result = await revokeGrant(deps, stringArg(job.args, 'grantId'), requesterOf(job));
   const message = grantChangedMessage(
     result.grant,
     result.outcome === 'failed' ? 'revoke-failed' : 'revoked',
   );
   await reply.ephemeral(message.text, message.blocks);
-};
+});
 
 /**
  * `/sg-whitelist extend <grant> <duration>`, and the Extend button (no duration: the target's default,
  * shortened to the target's longest).
  */
-export const runExtendJob: JobRunner = async (job, deps, reply) => {
+export const runExtendJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
   const seconds = numberArg(job.args, 'durationSeconds');
   const grant = await extendGrant(
     deps,
@@ -96,4 +113,4 @@ export const runExtendJob: JobRunner = async (job, deps, reply) => {
   );
   const message = grantChangedMessage(grant, 'extended');
   await reply.ephemeral(message.text, message.blocks);
-};
+});
