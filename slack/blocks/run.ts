@@ -268,7 +268,7 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
       },
     ],
   });
-  const text = `${run.adHoc ? 'Ad-hoc command' : run.runbook} on ${run.target} (run ${run.runId}), asked by ${run.requestedByName}: ${run.status}`;
+  const text = `${run.adHoc ? 'Ad-hoc command' : run.runbook} on ${run.target} (run ${run.runId}), asked by ${escapeMrkdwn(run.requestedByName)}: ${run.status}`;
   return { text, blocks };
 }
 

@@ -24,7 +24,7 @@ import { runbookListText, runHelpText, runStatusText } from '../../blocks/run';
 import type { SlackDeps } from '../../deps';
 import { ActionIds } from '../../ids';
 import { type JobRunner, registerJobRunner } from '../../jobs';
-import { code } from '../../mrkdwn';
+import { code, escapeMrkdwn } from '../../mrkdwn';
 import { runDeps } from '../../run-notifier';
 import { handOff } from '../handoff';
 
@@ -105,7 +105,7 @@ function answerFor(run: RunItem): string {
     case 'POLLING':
       return `:rocket: Run ${code(run.runId)} was sent to ${count}; results will appear in the thread of its message.`;
     case 'SEND_FAILED':
-      return `:x: Run ${code(run.runId)} was not sent: ${run.lastError ?? 'SSM refused it'}`;
+      return `:x: Run ${code(run.runId)} was not sent: ${escapeMrkdwn(run.lastError ?? 'SSM refused it')}`;
     default:
       return `Run ${code(run.runId)}: ${run.status}`;
   }
