@@ -515,6 +515,73 @@ describe('/sg-run', () => {
     });
   });
 
+  describe('leases and races', () => {
+    it('posts each result once when two sweeps poll the same run at the same time', async () => {
+      for (const id of web) ssm.script(id, [{ status: 'Success', exitCode: 0, stdout: `hello from ${id}` }]);
+      const runId = runIdIn((await sgRun('restart-service web service=nginx')).reply);
+
+      const now = new Date(Date.now() + 60_000);
+      await Promise.all([
+        sweep(wiring, dueHandlers(wiring), now),
+        sweep(wiring, dueHandlers(wiring), now),
+        sweep(wiring, dueHandlers(wiring), now),
+      ]);
+      const run = await sweepUntilDone(runId);
+
+      expect(run.status).toBe('SUCCEEDED');
+      expect(threadOf(run)).toHaveLength(2);
+      const audit = await wiring.store.auditFor(runId);
+      expect(audit.filter((a) => a.action === 'result')).toHaveLength(2);
+      expect(audit.filter((a) => a.action === 'output-posted')).toHaveLength(2);
+      expect(audit.filter((a) => a.action === 'finish')).toHaveLength(1);
+    });
+
+    it('takes over a run whose poller died mid-poll once its lease runs out', async () => {
+      ssm.script(web[0]!, [{ status: 'Success', exitCode: 0, stdout: 'fine' }]);
+      const runId = runIdIn((await sgRun(`restart-service ${web[0]} service=nginx`)).reply);
+      const before = await getRun(runId);
+      // A poller claims the run and dies: POLLING with a two-minute lease.
+      await wiring.store.transition({
+        key: keys.run(runId),
+        from: ['RUNNING'],
+        expectVersion: before.version,
+        to: 'POLLING',
+        due: { kind: 'RUN_POLL', at: new Date(Date.now() + 120_000).toISOString() },
+        audit: null,
+      });
+
+      await sweepAt(1);
+      expect((await getRun(runId)).status).toBe('POLLING');
+      await sweepAt(3);
+
+      expect((await getRun(runId)).status).toBe('SUCCEEDED');
+    });
+
+    it('marks a run whose sender died mid-send SEND_UNKNOWN, naming the comment to look for', async () => {
+      const runId = runIdIn((await sgRun(`restart-service ${web[0]} service=nginx`)).reply);
+      const sent = await getRun(runId);
+      // As if the worker had claimed a fresh send and died before recording SSM's answer.
+      await wiring.store.transition({
+        key: keys.run(runId),
+        from: ['RUNNING'],
+        to: 'SENDING',
+        due: { kind: 'RUN_POLL', at: new Date(Date.now() + 300_000).toISOString() },
+        audit: null,
+      });
+
+      await sweepAt(6);
+
+      const run = await getRun(runId);
+      expect(run.status).toBe('SEND_UNKNOWN');
+      expect(threadOf(run).map(textOf).join('\n')).toContain(sent.comment);
+      expect((await wiring.store.auditFor(runId)).at(-1)).toMatchObject({
+        action: 'send',
+        toState: 'SEND_UNKNOWN',
+        result: 'error',
+      });
+    });
+  });
+
   describe('when things go wrong', () => {
     it('records SSM refusing the command as SEND_FAILED and says so', async () => {
       ssm.failNext('SendCommand', {
