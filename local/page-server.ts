@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../services/logger';
 import type { SlackEmulator } from '../test/support/slack-emulator';
-import { ALERT_CHANNEL, SANDBOX_USERS } from './sandbox-config';
+import { ALERT_CHANNEL, APPROVERS_GROUP, SANDBOX_USERS } from './sandbox-config';
 import { type InputValue, isSandboxUser, type SlackWorkspace, type UserId, withIds } from './slack-workspace';
 
 type Json = Record<string, unknown>;
@@ -22,6 +22,8 @@ export interface PageBackend {
   change(request: Json): Promise<Json>;
   /** Runs the sweeper now (as its schedule would). */
   sweepNow(): Promise<Json>;
+  /** Moves the bot's clock ahead by `seconds`, then sweeps. */
+  skipAhead(seconds: number): Promise<Json>;
   /** Static facts for the page: the seeded world, commands, the sweeper's interval. */
   info(): Json;
   /** Extra routes (e.g. handlers that serve plain HTTP pages); return false when not handled. */
@@ -94,10 +96,14 @@ function inputsOf(value: unknown): Record<string, Record<string, InputValue>> {
 
 /** What one user sees: the channel's messages (their own ephemerals only) and their open modals. */
 export function workspaceState(slack: SlackEmulator, workspace: SlackWorkspace, me: UserId): Json {
+  // The alert channel, and the app's direct messages to `me` (chat.postMessage with a user ID as channel).
   const messages = [...slack.messages.values()]
-    .filter((m) => m.channel === ALERT_CHANNEL.id && (!m.ephemeralTo || m.ephemeralTo === me))
+    .filter(
+      (m) => (m.channel === ALERT_CHANNEL.id || m.channel === me) && (!m.ephemeralTo || m.ephemeralTo === me),
+    )
     .sort((a, b) => Number(a.ts) - Number(b.ts))
     .map((m) => ({
+      channel: m.channel === me ? 'dm' : 'alerts',
       ts: m.ts,
       threadTs: m.threadTs ?? null,
       text: m.text,
@@ -174,6 +180,7 @@ export async function startPageServer(
             ...backend.info(),
             channel: ALERT_CHANNEL,
             users: Object.entries(SANDBOX_USERS).map(([id, u]) => ({ id, ...u })),
+            userGroups: { [APPROVERS_GROUP]: 'security-approvers' },
           });
         case '/api/state':
           return send(
@@ -236,7 +243,7 @@ export async function startPageServer(
           res,
           200,
           await workspace.messageAction(userOf(input.user), {
-            channel: ALERT_CHANNEL.id,
+            channel: input.channel === 'dm' ? userOf(input.user) : ALERT_CHANNEL.id,
             ts: text(input.ts, 'The message'),
             blockId: text(input.blockId, 'blockId'),
             actionId: text(input.actionId, 'actionId'),
@@ -263,6 +270,13 @@ export async function startPageServer(
         return send(res, 200, await backend.change(input));
       case '/api/sweep':
         return send(res, 200, await backend.sweepNow());
+      case '/api/clock': {
+        const seconds = Number(input.advanceSeconds);
+        if (!Number.isInteger(seconds) || seconds <= 0 || seconds > 7 * 86400) {
+          throw new HttpError(400, 'advanceSeconds must be a whole number of seconds, up to a week.');
+        }
+        return send(res, 200, await backend.skipAhead(seconds));
+      }
       default:
         throw new HttpError(404, 'Not found.');
     }

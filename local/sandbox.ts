@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { createLogger } from '../services/logger';
 import { repoRoot, startMoto } from '../test/support/moto-server';
 import { SlackEmulator, type WorkspaceSnapshot } from '../test/support/slack-emulator';
+import { SsmEmulator } from '../test/support/ssm-emulator';
 import { ChangeError, describeAccount, makeChange } from './aws-changes';
 import { RecordingAwsProxy } from './aws-recorder';
 import { type LambdaHandler, LocalLambda, scheduledEvent } from './lambda-runtime';
@@ -18,6 +19,7 @@ import {
   TABLE_NAME,
 } from './seed-account';
 import { SlackWorkspace } from './slack-workspace';
+import { SimulatedAgents } from './ssm-agents';
 
 export interface SandboxOptions {
   /** Port of the page on 127.0.0.1 (0: any free port). */
@@ -144,6 +146,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     }
     const { botToken, signingSecret } = await readSecrets(proxy.url);
     const world = await discoverWorld(proxy.url);
+    // Run Command: moto's is an instant empty success without DescribeInstanceInformation, so the
+    // tests' SSM emulator answers it, with the seeded instances online and agents that simulate output.
+    const ssm = await new SsmEmulator({ upstream: proxy.url }).start();
+    cleanups.push(() => ssm.stop());
+    for (const instance of world.instances) ssm.setInstance(instance.instanceId, 'online');
+    const agents = await new SimulatedAgents(ssm).start();
+    cleanups.push(() => agents.stop());
     const configPath = join(options.stateDir, 'config.yml');
     writeSandboxConfig({
       basePath: join(repoRoot, 'config', 'sg-warden.yml'),
@@ -186,6 +195,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
       AWS_ENDPOINT_URL: proxy.url,
+      AWS_ENDPOINT_URL_SSM: agents.url,
       AWS_EC2_METADATA_DISABLED: 'true',
       SG_WARDEN_TABLE: TABLE_NAME,
       SG_WARDEN_CONFIG: configPath,
@@ -200,6 +210,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const sweeper = await import('../handlers/sweeper');
     const { getWiring } = await import('../handlers/wiring');
 
+    // "Skip ahead": the bot's clock (the wiring's, which handlers, jobs and the sweeper read) may run
+    // ahead of the wall clock, so expiries of an hour can be seen without waiting an hour.
+    let clockOffsetMs = 0;
+    getWiring().clock = () => new Date(Date.now() + clockOffsetMs);
     const lambda = new LocalLambda(logger);
     const workspace = new SlackWorkspace({
       slack,
@@ -274,10 +288,19 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           }
         },
         sweepNow: async () => ({ ok: true, summary: await sweepNow() }),
+        skipAhead: async (seconds) => {
+          clockOffsetMs += seconds * 1000;
+          logger.info(
+            { advancedSeconds: seconds, aheadSeconds: clockOffsetMs / 1000 },
+            'bot clock moved ahead',
+          );
+          return { ok: true, aheadSeconds: clockOffsetMs / 1000, summary: await sweepNow() };
+        },
         info: () => ({
           world,
           sweepIntervalMs: options.sweepIntervalMs,
           lastSweep,
+          clockAheadSeconds: clockOffsetMs / 1000,
           commands: ['/sg-status', '/sg-whitelist', '/sg-run'],
           alertChannel: ALERT_CHANNEL,
         }),

@@ -254,7 +254,10 @@ export class SlackWorkspace {
       team: TEAM,
       enterprise: null,
       is_enterprise_install: false,
-      channel: { id: message.channel, name: ALERT_CHANNEL.name },
+      channel: {
+        id: message.channel,
+        name: message.channel === ALERT_CHANNEL.id ? ALERT_CHANNEL.name : 'directmessage',
+      },
       // Slack leaves the message out for ephemeral messages.
       ...(isEphemeral ? {} : { message: messagePayload(message) }),
       state: { values: viewState(blocks, {}) },

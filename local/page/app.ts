@@ -9,6 +9,7 @@ type Block = { type: string; [key: string]: any };
 type InputValue = string | string[] | null;
 
 interface Message {
+  channel: 'alerts' | 'dm';
   ts: string;
   threadTs: string | null;
   text: string;
@@ -23,6 +24,7 @@ interface OpenView {
 }
 interface Info {
   users: { id: string; name: string; realName: string; title: string }[];
+  userGroups: Record<string, string>;
   channel: { id: string; name: string };
   world: {
     account: string;
@@ -32,6 +34,7 @@ interface Info {
   };
   sweepIntervalMs: number;
   lastSweep: { at: string } | null;
+  clockAheadSeconds: number;
 }
 interface DoorAnswer {
   ok: boolean;
@@ -44,13 +47,16 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 let info: Info;
 let me = localStorage.getItem('sg-warden-sandbox-user') ?? 'U0ENGINEER';
 let messages: Message[] = [];
+/** Which conversation is shown: the alert channel or the app's direct messages. */
+let conversation: 'alerts' | 'dm' = 'alerts';
+let dmSeen = 0;
 let shownView: { id: string; json: string; errors: Record<string, string> } | null = null;
 const seenUpdates = new Map<string, number>();
 
 function ctx(): MrkdwnContext {
   const users: Record<string, string> = { UBOT: 'sg-warden' };
   for (const u of info?.users ?? []) users[u.id] = u.realName;
-  return { users };
+  return { users, userGroups: info?.userGroups ?? {} };
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(
@@ -151,7 +157,7 @@ async function act(
   try {
     const body =
       where.kind === 'message'
-        ? { user: me, ts: where.ts, blockId, actionId: element.action_id, value }
+        ? { user: me, channel: conversation, ts: where.ts, blockId, actionId: element.action_id, value }
         : {
             user: me,
             viewId: where.viewId,
@@ -422,14 +428,22 @@ function renderMessages(): void {
   const list = $('messages');
   const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
   list.replaceChildren();
+  const dms = messages.filter((m) => m.channel === 'dm');
+  if (conversation === 'dm') dmSeen = dms.length;
+  const unread = dms.length - dmSeen;
+  $('dm-count').hidden = unread <= 0;
+  $('dm-count').textContent = String(unread);
+  const shown = messages.filter((m) => m.channel === conversation);
   const replies = new Map<string, Message[]>();
-  for (const m of messages) {
+  for (const m of shown) {
     if (m.threadTs && m.threadTs !== m.ts) replies.set(m.threadTs, [...(replies.get(m.threadTs) ?? []), m]);
   }
-  const tops = messages.filter(
-    (m) => !m.threadTs || m.threadTs === m.ts || !messages.some((p) => p.ts === m.threadTs),
+  const tops = shown.filter(
+    (m) => !m.threadTs || m.threadTs === m.ts || !shown.some((p) => p.ts === m.threadTs),
   );
-  if (tops.length === 0) {
+  if (tops.length === 0 && conversation === 'dm') {
+    list.append(el('div', { class: 'empty' }, 'sg-warden writes here when it has something for you alone.'));
+  } else if (tops.length === 0) {
     list.append(
       el(
         'div',
@@ -598,6 +612,15 @@ async function refreshAws(): Promise<void> {
   );
 }
 
+function showClock(aheadSeconds: number): void {
+  const h = Math.floor(aheadSeconds / 3600);
+  const m = Math.round((aheadSeconds % 3600) / 60);
+  $('clock-line').textContent =
+    aheadSeconds > 0
+      ? `The bot's clock runs ${h > 0 ? `${h} h ` : ''}${m} min ahead (the sweeper has run at that time).`
+      : "The bot's clock is the real time.";
+}
+
 // ---- wiring ----------------------------------------------------------------------------------
 
 async function refresh(): Promise<void> {
@@ -632,6 +655,7 @@ function connect(): void {
 
 function setUser(id: string): void {
   me = id;
+  dmSeen = 0;
   localStorage.setItem('sg-warden-sandbox-user', id);
   shownView = null;
   $('modal-root').replaceChildren();
@@ -676,7 +700,7 @@ async function start(): Promise<void> {
   $('sweep-line').textContent = `runs by itself every ${info.sweepIntervalMs / 1000}s`;
   $('hints').innerHTML = [
     '<code>/sg-status</code>',
-    '<code>/sg-whitelist bastion 203.0.113.7 1h</code>',
+    '<code>/sg-whitelist bastion 81.2.69.160 for 1h</code>',
     '<code>/sg-whitelist bastion me</code>',
     '<code>/sg-run disk-usage</code>',
     '<code>/sg-run restart-web</code>',
@@ -687,6 +711,19 @@ async function start(): Promise<void> {
       $<HTMLInputElement>('command').focus();
     });
   }
+  const show = (which: 'alerts' | 'dm') => {
+    conversation = which;
+    $('go-alerts').classList.toggle('active', which === 'alerts');
+    $('go-dm').classList.toggle('active', which === 'dm');
+    $('channel-title').textContent = which === 'alerts' ? `# ${info.channel.name}` : 'sg-warden';
+    $('channel-topic').textContent =
+      which === 'alerts'
+        ? 'Security-group alerts from sg-warden · everything here is emulated on this machine'
+        : 'Messages from the app to you alone';
+    renderMessages();
+  };
+  $('go-alerts').onclick = () => show('alerts');
+  $('go-dm').onclick = () => show('dm');
   setUser(me);
   connect();
   void refreshAws();
@@ -758,6 +795,22 @@ async function start(): Promise<void> {
       toast((error as Error).message);
     }
   };
+  for (const button of document.querySelectorAll<HTMLButtonElement>('[data-skip]')) {
+    button.onclick = async () => {
+      button.disabled = true;
+      try {
+        const answer = await api<{ aheadSeconds: number }>('/api/clock', {
+          advanceSeconds: Number(button.dataset.skip),
+        });
+        showClock(answer.aheadSeconds);
+      } catch (error) {
+        toast((error as Error).message);
+      } finally {
+        button.disabled = false;
+      }
+    };
+  }
+  showClock(info.clockAheadSeconds);
   // Dates such as "in 4 minutes" move on by themselves.
   window.setInterval(() => {
     if (!shownView) renderMessages();

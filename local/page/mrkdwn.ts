@@ -6,6 +6,8 @@
 export interface MrkdwnContext {
   /** Slack user ID → display name, for <@U…> mentions. */
   users: Record<string, string>;
+  /** Slack user-group ID → handle, for <!subteam^S…> mentions. */
+  userGroups?: Record<string, string>;
   /** "Now", for relative dates; defaults to the real clock. */
   now?: Date;
 }
@@ -60,6 +62,14 @@ const EMOJI: Record<string, string> = {
   thumbsup: '👍',
   '+1': '👍',
   wave: '👋',
+  raised_hand: '✋',
+  hand: '✋',
+  white_circle_with_check: '✅',
+  heavy_multiplication_x: '✖️',
+  speech_balloon: '💬',
+  point_right: '👉',
+  hourglass_done: '⌛',
+  hourglass_not_done: '⏳',
   rotating_light: '🚨',
   fire: '🔥',
   computer: '💻',
@@ -165,7 +175,9 @@ function token(inner: string, ctx: MrkdwnContext): string {
     return `<span class="mention">#${escapeHtml(decodeSlack(label ?? target.slice(1)))}</span>`;
   }
   if (target.startsWith('!subteam^')) {
-    return `<span class="mention">${escapeHtml(decodeSlack(label ?? `@${target.slice(9)}`))}</span>`;
+    const id = target.slice(9);
+    const handle = ctx.userGroups?.[id];
+    return `<span class="mention">${escapeHtml(decodeSlack(handle ? `@${handle}` : (label ?? `@${id}`)))}</span>`;
   }
   if (target.startsWith('!date^')) {
     const [, epoch, format, link] = target.split('^');
