@@ -41,6 +41,8 @@ for (const [name, cmd, args] of steps) {
       // This machine runs Node 20 while Lambda runs nodejs22.x: the SDK's notice about that is noise here.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
+    // serverless does not exit when esbuild fails (its build service keeps it alive): bound it.
+    ...(name === 'package' ? { timeout: 5 * 60_000 } : {}),
   });
   if (result.status !== 0) {
     console.error(`[test] ${name} failed (exit ${result.status ?? result.signal})`);
