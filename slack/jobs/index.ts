@@ -1,6 +1,7 @@
 import { describeError, SgWardenError } from '../../services/errors';
 import type { Job } from '../../services/jobs';
 import type { SlackDeps } from '../deps';
+import { escapeMrkdwn } from '../mrkdwn';
 import { Replier } from '../replier';
 
 /** Runs one kind of background job. */
@@ -24,7 +25,9 @@ export async function runJob(deps: SlackDeps, job: Job): Promise<void> {
   const runner = runners.get(job.kind);
   if (!runner) {
     logger.error('no runner for job kind');
-    await reply.ephemeral(`sg-warden cannot handle "${job.kind}" requests (UNKNOWN_JOB).`).catch(() => {});
+    await reply
+      .ephemeral(`sg-warden cannot handle "${escapeMrkdwn(job.kind)}" requests (UNKNOWN_JOB).`)
+      .catch(() => {});
     return;
   }
   try {
@@ -35,6 +38,7 @@ export async function runJob(deps: SlackDeps, job: Job): Promise<void> {
       error instanceof SgWardenError
         ? `${error.message} (${error.code})`
         : 'Something went wrong on our side; nothing was changed that is not shown above. Try again, or check /sg-status. (INTERNAL)';
-    await reply.ephemeral(`:warning: ${sentence}`).catch(() => {});
+    // Error messages can quote user or AWS input: escape them like everything else we echo.
+    await reply.ephemeral(`:warning: ${escapeMrkdwn(sentence)}`).catch(() => {});
   }
 }
