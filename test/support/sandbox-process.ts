@@ -15,7 +15,8 @@ export interface SandboxProcess {
   /** Every JSON log line so far. */
   logs: Record<string, unknown>[];
   ec2(): EC2Client;
-  stop(): Promise<void>;
+  /** Stops it as Ctrl-C would; removes the state folder unless `keepState`. */
+  stop(options?: { keepState?: boolean }): Promise<void>;
 }
 
 /**
@@ -23,10 +24,17 @@ export interface SandboxProcess {
  * a config overlay, and resolves when it logs "sandbox ready".
  */
 export async function startSandboxProcess(
-  options: { config?: string; sweepEvery?: string; timeoutMs?: number } = {},
+  options: {
+    config?: string;
+    sweepEvery?: string;
+    timeoutMs?: number;
+    /** Resume this state folder (as a second `npm start` does) instead of a fresh one. */
+    resume?: string;
+  } = {},
 ): Promise<SandboxProcess> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'sg-warden-sandbox-'));
-  const args = ['scripts/start.mjs', '--port', '0', '--state-dir', stateDir, '--reset', '--json'];
+  const stateDir = options.resume ?? mkdtempSync(join(tmpdir(), 'sg-warden-sandbox-'));
+  const args = ['scripts/start.mjs', '--port', '0', '--state-dir', stateDir, '--json'];
+  if (!options.resume) args.push('--reset');
   if (options.config) {
     const overlay = join(stateDir, 'overlay.yml');
     writeFileSync(overlay, options.config);
@@ -83,7 +91,7 @@ export async function startSandboxProcess(
     if (child.exitCode !== null) resolve();
     child.once('exit', () => resolve());
   });
-  const stop = async () => {
+  const stop = async (stopOptions: { keepState?: boolean } = {}) => {
     if (child.exitCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => {
@@ -96,7 +104,7 @@ export async function startSandboxProcess(
       await exited;
       clearTimeout(timer);
     }
-    rmSync(stateDir, { recursive: true, force: true });
+    if (!stopOptions.keepState) rmSync(stateDir, { recursive: true, force: true });
   };
   let entry: Record<string, unknown>;
   try {

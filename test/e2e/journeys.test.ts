@@ -1,0 +1,217 @@
+import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../support/browser';
+import { type SandboxProcess, startSandboxProcess } from '../support/sandbox-process';
+import { WorkspacePage } from '../support/workspace-page';
+
+/**
+ * The config overlay the journeys run with (merged over the sandbox's own): a deadline short enough
+ * to wait out for critical rules only, so that there is time to click on the others.
+ */
+const E2E_CONFIG = `
+policy:
+  timeouts: { critical: 4s, high: 10m, medium: 30m, low: null }
+`;
+const JOURNEY_MS = 60_000;
+
+// One sandbox for all journeys (start-up is most of the time); they run in order and the clock skip
+// comes last, since it moves the bot an hour ahead.
+let sandbox: SandboxProcess;
+let browser: Browser;
+
+beforeAll(async () => {
+  [sandbox, browser] = await Promise.all([
+    startSandboxProcess({ config: E2E_CONFIG, sweepEvery: '1s' }),
+    launchChromium(),
+  ]);
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await sandbox?.stop();
+});
+
+/** The rule, if EC2 still has it. */
+async function liveRule(ruleId: string) {
+  const out = await sandbox
+    .ec2()
+    .send(
+      new DescribeSecurityGroupRulesCommand({
+        Filters: [{ Name: 'security-group-rule-id', Values: [ruleId] }],
+      }),
+    );
+  return out.SecurityGroupRules ?? [];
+}
+
+/** Ingress rules from one source, as EC2 has them now. */
+async function rulesFrom(cidr: string) {
+  const out = await sandbox.ec2().send(new DescribeSecurityGroupRulesCommand({}));
+  return (out.SecurityGroupRules ?? []).filter((r) => !r.IsEgress && r.CidrIpv4 === cidr);
+}
+
+const revoked: { ruleId?: string } = {};
+
+describe('npm start in a browser, as a person uses it', () => {
+  it(
+    '1. a world-open SSH rule: the alert appears, Revoke removes it from EC2 and the message says who',
+    async () => {
+      const slack = await WorkspacePage.open(browser, sandbox.url);
+      const ruleId = await slack.makeChange({ group: 'web-public', ports: '22', source: '0.0.0.0/0' });
+      const alert = slack.message(ruleId);
+      await alert.getByText('HIGH: a risky rule on').waitFor();
+      await alert.getByText(/22 \(SSH\) open: 0\.0\.0\.0\/0 is the whole internet/).waitFor();
+      expect(await liveRule(ruleId)).toHaveLength(1);
+
+      await slack.press(alert, 'Revoke', 'Revoke');
+
+      await alert.getByText(/Revoked by @Erin Engineer/).waitFor();
+      expect(await alert.getByRole('button', { name: 'Revoke' }).count()).toBe(0);
+      expect(await liveRule(ruleId)).toEqual([]);
+      await slack.page.locator(`#groups tr[data-rule-id="${ruleId}"]`).waitFor({ state: 'detached' });
+      revoked.ruleId = ruleId;
+      await slack.screenshot('1-revoke');
+    },
+    JOURNEY_MS,
+  );
+
+  it(
+    '2. the approver keeps a rule for an hour with a justification; /sg-status lists the exception',
+    async () => {
+      const slack = await WorkspacePage.open(browser, sandbox.url);
+      const ruleId = await slack.makeChange({ group: 'app-private', ports: '3389', source: '0.0.0.0/0' });
+      const alert = slack.message(ruleId);
+      await alert.getByText('HIGH: a risky rule on').waitFor();
+
+      await slack.actAs('Alex Approver');
+      await slack.press(alert, 'Keep…');
+      const dialog = slack.dialog('Keep rule');
+      await dialog.getByText(/3389/).first().waitFor();
+      // Submitting without a reason is refused inside the dialog, as Slack shows a view's errors.
+      await dialog.getByRole('button', { name: 'Keep' }).click();
+      await dialog.getByRole('alert').waitFor();
+      await dialog
+        .getByLabel('Why must it stay open?')
+        .fill('Vendor remote session for the migration, CHG-2041');
+      await dialog.getByLabel('Keep it for').selectOption({ label: '1 hour' });
+      await dialog.getByRole('button', { name: 'Keep' }).click();
+      await dialog.waitFor({ state: 'detached' });
+
+      await alert.getByText(/Kept by @Alex Approver/).waitFor();
+      await alert.getByText('Vendor remote session for the migration, CHG-2041').waitFor();
+      expect(await liveRule(ruleId)).toHaveLength(1);
+
+      await slack.command('/sg-status');
+      const status = slack.ephemeral(/Kept rules \(1\)/);
+      await status.waitFor();
+      expect(await status.textContent()).toMatch(
+        /TCP 3389 \(RDP\) from 0\.0\.0\.0\/0.*kept by alex\.approver/,
+      );
+      await slack.screenshot('2-keep');
+    },
+    JOURNEY_MS,
+  );
+
+  it(
+    '3. nobody answers: the rule is auto-revoked by timeout at the (shortened) deadline',
+    async () => {
+      const slack = await WorkspacePage.open(browser, sandbox.url);
+      const ruleId = await slack.makeChange({ group: 'db-postgres', protocol: 'all', source: '0.0.0.0/0' });
+      const alert = slack.message(ruleId);
+      await alert.getByText('CRITICAL: a risky rule on').waitFor();
+      await alert.getByText(/Auto-revoke/).waitFor();
+
+      // Nobody clicks: the sweeper's schedule finds the deadline passed.
+      await alert.getByText(/Auto-revoked at the deadline by timeout/).waitFor({ timeout: 20_000 });
+      expect(await alert.getByRole('button', { name: 'Revoke' }).count()).toBe(0);
+      expect(await liveRule(ruleId)).toEqual([]);
+      await slack.screenshot('3-auto-revoke');
+    },
+    JOURNEY_MS,
+  );
+
+  it(
+    '5. a runbook that needs a second person runs once approved, with its output in the thread',
+    async () => {
+      const slack = await WorkspacePage.open(browser, sandbox.url);
+      await slack.actAs('Erin Engineer');
+      await slack.command('/sg-run restart-web');
+      const pending = slack.page.locator('[data-testid=message]', {
+        has: slack.page.getByRole('button', { name: 'Approve' }),
+      });
+      await pending
+        .getByText(/restart-web/)
+        .first()
+        .waitFor();
+      const ts = await pending.getAttribute('data-ts');
+      const request = slack.page.locator(`[data-testid=message][data-ts="${ts}"]`);
+      await slack.ephemeral(/waits for a second person's approval/).waitFor();
+
+      await slack.actAs('Alex Approver');
+      await slack.press(request, 'Approve', 'Approve and run');
+
+      // The sweeper polls the command; each instance's output lands in the request's thread.
+      const thread = request.locator(`.thread[data-thread="${ts}"]`);
+      await thread.getByText(/web-1: Success, exit code 0/).waitFor({ timeout: 30_000 });
+      await thread.getByText(/web-2: Success, exit code 0/).waitFor({ timeout: 30_000 });
+      await thread.locator('pre', { hasText: 'systemctl is-active nginx' }).first().waitFor();
+      await request.getByText(/Succeeded on all 2 instances \(approved by @Alex Approver\)/).waitFor();
+      await slack.screenshot('5-run-approval');
+    },
+    JOURNEY_MS,
+  );
+
+  it(
+    '4. /sg-whitelist grants a /32 for an hour, /sg-status lists it, and it leaves EC2 when it expires',
+    async () => {
+      const address = '81.2.69.160';
+      const slack = await WorkspacePage.open(browser, sandbox.url);
+      await slack.actAs('Erin Engineer');
+
+      await slack.command(`/sg-whitelist bastion ${address} for 1h`);
+      await slack.ephemeral(/Granted g-/).waitFor();
+      const granted = await rulesFrom(`${address}/32`);
+      expect(granted).toHaveLength(1);
+      expect(granted[0]).toMatchObject({ IpProtocol: 'tcp', FromPort: 22, ToPort: 22 });
+
+      await slack.command('/sg-status');
+      await slack
+        .ephemeral(/Temporary access \(1\)/)
+        .getByText(`${address}/32`)
+        .waitFor();
+
+      // An hour passes for the bot (its clock, which the sweeper reads), not for the test.
+      await slack.page.getByRole('button', { name: '+1 h' }).click();
+      await slack.page.getByText(/clock runs 1 h 0 min ahead/).waitFor();
+      for (let i = 0; i < 50 && (await rulesFrom(`${address}/32`)).length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(await rulesFrom(`${address}/32`)).toEqual([]);
+
+      await slack.command('/sg-status');
+      await slack.ephemeral(/Temporary access: none/).waitFor();
+      await slack.screenshot('4-whitelist');
+    },
+    JOURNEY_MS,
+  );
+
+  it('a second npm start resumes the same account and workspace from the state folder', async () => {
+    await sandbox.stop({ keepState: true });
+    sandbox = await startSandboxProcess({ resume: sandbox.stateDir, sweepEvery: '1s' });
+    expect(sandbox.logs.find((l) => l.msg === 'aws state restored from the mutation log')).toMatchObject({
+      differed: 0,
+    });
+
+    const slack = await WorkspacePage.open(browser, sandbox.url);
+    const alert = slack.message(revoked.ruleId!);
+    await alert.getByText(/Revoked by @Erin Engineer/).waitFor();
+    expect(await liveRule(revoked.ruleId!)).toEqual([]);
+    // The bot still knows the alert: the buttons of a new change work against the restored table.
+    const ruleId = await slack.makeChange({ group: 'bastion-ssh', ports: '3306', source: '0.0.0.0/0' });
+    await slack.press(slack.message(ruleId), 'Revoke', 'Revoke');
+    await slack
+      .message(ruleId)
+      .getByText(/Revoked by @Erin Engineer/)
+      .waitFor();
+    await slack.screenshot('6-resumed');
+  }, 90_000);
+});
