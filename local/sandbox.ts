@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createLogger } from '../services/logger';
 import { repoRoot, startMoto } from '../test/support/moto-server';
@@ -10,6 +13,7 @@ import { type LambdaHandler, LocalLambda, scheduledEvent } from './lambda-runtim
 import { startPageServer } from './page-server';
 import { ALERT_CHANNEL, APPROVERS_GROUP, SANDBOX_USERS, writeSandboxConfig } from './sandbox-config';
 import {
+  ACCOUNT,
   BOT_TOKEN_PARAM,
   clients,
   discoverWorld,
@@ -32,9 +36,11 @@ export interface SandboxOptions {
   configOverlay?: string;
   /** How often the sweeper's schedule fires. */
   sweepIntervalMs: number;
+  /** The address the `me` link sees (API Gateway's sourceIp); the browser itself is on loopback. */
+  publicIp: string;
 }
 
-export const USAGE = `usage: npm start -- [--port 3000] [--reset] [--state-dir .sg-warden] [--config overlay.yml] [--sweep-every 5s]`;
+export const USAGE = `usage: npm start -- [--port 3000] [--reset] [--state-dir .sg-warden] [--config overlay.yml] [--sweep-every 5s] [--public-ip 81.2.69.142]`;
 
 /** Parses the command line; throws an Error whose message is one sentence for bad flags. */
 export function parseArgs(argv: string[]): SandboxOptions | 'help' {
@@ -43,6 +49,7 @@ export function parseArgs(argv: string[]): SandboxOptions | 'help' {
     stateDir: join(repoRoot, '.sg-warden'),
     reset: false,
     sweepIntervalMs: 5000,
+    publicIp: '81.2.69.142',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -75,6 +82,12 @@ export function parseArgs(argv: string[]): SandboxOptions | 'help' {
         const v = resolve(value());
         if (!existsSync(v)) throw new Error(`--config: no such file ${v}`);
         options.configOverlay = v;
+        break;
+      }
+      case '--public-ip': {
+        const v = value();
+        if (!isIP(v)) throw new Error(`--public-ip must be an IPv4 or IPv6 address, not "${v}"`);
+        options.publicIp = v;
         break;
       }
       case '--sweep-every': {
@@ -205,21 +218,24 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     });
     // Jobs run in this process (the InlineJobQueue), as the worker Lambda would run them.
     delete process.env.SG_WARDEN_WORKER_FUNCTION;
-    const slackHttp = await import('../handlers/slack-http');
-    const cloudtrail = await import('../handlers/cloudtrail-event');
-    const sweeper = await import('../handlers/sweeper');
-    const { getWiring } = await import('../handlers/wiring');
 
+    // The handlers are imported once the page is listening: the `me` link's base URL
+    // (SG_WARDEN_PUBLIC_URL) is the page's, and the wiring reads it when it is built.
+    const fns: Partial<Record<'slackHttp' | 'cloudtrail' | 'sweeper' | 'ipCapture', LambdaHandler>> = {};
+    const fn = (name: keyof typeof fns) => {
+      const handler = fns[name];
+      if (!handler) throw new Error('the sandbox is still starting');
+      return handler;
+    };
     // "Skip ahead": the bot's clock (the wiring's, which handlers, jobs and the sweeper read) may run
     // ahead of the wall clock, so expiries of an hour can be seen without waiting an hour.
     let clockOffsetMs = 0;
-    getWiring().clock = () => new Date(Date.now() + clockOffsetMs);
     const lambda = new LocalLambda(logger);
     const workspace = new SlackWorkspace({
       slack,
       signingSecret,
       logger,
-      door: (event) => lambda.invoke('sg-warden-slack-http', slackHttp.handler as LambdaHandler, event),
+      door: (event) => lambda.invoke('sg-warden-slack-http', fn('slackHttp'), event),
     });
     workspace.botToken = botToken;
 
@@ -227,12 +243,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     let sweeping: Promise<unknown> | null = null;
     const sweepNow = () => {
       sweeping ??= lambda
-        .invokeAsync(
-          'sg-warden-sweeper',
-          sweeper.handler as LambdaHandler,
-          scheduledEvent('sg-warden-sweeper'),
-          [],
-        )
+        .invokeAsync('sg-warden-sweeper', fn('sweeper'), scheduledEvent('sg-warden-sweeper'), [])
         .then((summary) => {
           lastSweep = { at: new Date().toISOString(), summary };
           return summary;
@@ -253,13 +264,6 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           });
       }, options.sweepIntervalMs);
     };
-    schedule();
-    cleanups.push(async () => {
-      stopped = true;
-      clearTimeout(sweepTimer);
-      await sweeping?.catch(() => {});
-      await getWiring().drainJobs?.();
-    });
 
     const { ec2 } = clients(proxy.url);
     const pageDir = join(repoRoot, 'local', 'page');
@@ -276,16 +280,33 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           try {
             const { ruleIds, event } = await makeChange(ec2, request as never);
             logger.info({ groupId: request.groupId, ruleIds }, 'change made in the emulated account');
-            const detection = await lambda.invokeAsync(
-              'sg-warden-cloudtrail-event',
-              cloudtrail.handler as LambdaHandler,
-              event,
-            );
+            const detection = await lambda.invokeAsync('sg-warden-cloudtrail-event', fn('cloudtrail'), event);
             return { ok: true, ruleIds, eventId: (event.detail as { eventID: string }).eventID, detection };
           } catch (error) {
             if (error instanceof ChangeError) return { ok: false, error: error.message };
             throw error;
           }
+        },
+        route: async (req, res, body) => {
+          const match = /^\/ip\/([^/?#]+)$/.exec(new URL(req.url ?? '/', 'http://localhost').pathname);
+          if (!match || (req.method !== 'GET' && req.method !== 'POST')) return false;
+          // What API Gateway would hand the ip-capture Lambda. The browser connects over loopback,
+          // which can never be allow-listed, so the sandbox presents a stand-in public address.
+          const event = httpApiEvent(
+            req,
+            body,
+            `${req.method} /ip/{token}`,
+            { token: match[1]! },
+            options.publicIp,
+          );
+          const result = (await lambda.invoke('sg-warden-ip-capture', fn('ipCapture'), event)) as {
+            statusCode?: number;
+            headers?: Record<string, string>;
+            body?: string;
+          };
+          res.writeHead(result.statusCode ?? 200, result.headers ?? {});
+          res.end(result.body ?? '');
+          return true;
         },
         sweepNow: async () => ({ ok: true, summary: await sweepNow() }),
         skipAhead: async (seconds) => {
@@ -308,6 +329,21 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       options.port,
     );
     cleanups.push(() => page.stop());
+
+    process.env.SG_WARDEN_PUBLIC_URL = page.url;
+    fns.slackHttp = (await import('../handlers/slack-http')).handler as LambdaHandler;
+    fns.cloudtrail = (await import('../handlers/cloudtrail-event')).handler as LambdaHandler;
+    fns.sweeper = (await import('../handlers/sweeper')).handler as LambdaHandler;
+    fns.ipCapture = (await import('../handlers/ip-capture')).handler as LambdaHandler;
+    const { getWiring } = await import('../handlers/wiring');
+    getWiring().clock = () => new Date(Date.now() + clockOffsetMs);
+    schedule();
+    cleanups.push(async () => {
+      stopped = true;
+      clearTimeout(sweepTimer);
+      await sweeping?.catch(() => {});
+      await getWiring().drainJobs?.();
+    });
     logger.info(
       {
         url: page.url,
@@ -324,6 +360,50 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await stopAll();
     throw error;
   }
+}
+
+/** An HTTP request as API Gateway's HTTP API (payload v2) hands it to a Lambda. */
+function httpApiEvent(
+  req: IncomingMessage,
+  body: string,
+  routeKey: string,
+  pathParameters: Record<string, string>,
+  sourceIp: string,
+): Record<string, unknown> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  headers['x-forwarded-for'] = sourceIp;
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    pathParameters,
+    requestContext: {
+      accountId: ACCOUNT,
+      apiId: 'sandbox',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'sandbox',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp,
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: '$default',
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    ...(body ? { body } : {}),
+    isBase64Encoded: false,
+  };
 }
 
 /** The page's script (TypeScript in local/page/app.ts), bundled for the browser. */
