@@ -33,13 +33,11 @@ afterAll(async () => {
 
 /** The rule, if EC2 still has it. */
 async function liveRule(ruleId: string) {
-  const out = await sandbox
-    .ec2()
-    .send(
-      new DescribeSecurityGroupRulesCommand({
-        Filters: [{ Name: 'security-group-rule-id', Values: [ruleId] }],
-      }),
-    );
+  const out = await sandbox.ec2().send(
+    new DescribeSecurityGroupRulesCommand({
+      Filters: [{ Name: 'security-group-rule-id', Values: [ruleId] }],
+    }),
+  );
   return out.SecurityGroupRules ?? [];
 }
 
