@@ -5,7 +5,7 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { WebClient } from '@slack/web-api';
+import { LogLevel, WebClient } from '@slack/web-api';
 import { DynamoDbStateStore } from '../services/aws/dynamodb-store';
 import { Ec2InstanceFinder } from '../services/aws/ec2-instances';
 import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
@@ -128,14 +128,27 @@ export function buildWiring(): Wiring {
   };
   let slackNotifier: SlackNotifier | undefined;
   const resolveNotifier = () => {
-    return slack().then((client) => {
-      slackNotifier ??= new SlackNotifier({ client });
+    return secrets.get().then(({ botToken }) => {
+      // Its own client that never repeats a call: a post that timed out may have reached Slack, and
+      // posting it again would show the alert twice. The next sweep looks for it before posting again.
+      slackNotifier ??= new SlackNotifier({
+        client: new WebClient(botToken, {
+          ...(process.env.SLACK_API_URL ? { slackApiUrl: process.env.SLACK_API_URL } : {}),
+          rejectRateLimitedCalls: true,
+          retryConfig: { retries: 0 },
+          timeout: 5000,
+          // Failures are logged once, as structured lines, by the alert service.
+          logLevel: LogLevel.ERROR,
+        }),
+      });
       return slackNotifier;
     });
   };
   const notifier: AlertNotifier = {
     postAlert: async (channel, view) => (await resolveNotifier()).postAlert(channel, view),
     updateAlert: async (ref, view) => (await resolveNotifier()).updateAlert(ref, view),
+    findAlert: async (channel, alertId, since) =>
+      (await resolveNotifier()).findAlert(channel, alertId, since),
     postNotice: async (channel, text, threadTs) =>
       (await resolveNotifier()).postNotice(channel, text, threadTs),
   };

@@ -115,6 +115,11 @@ export interface AlertView {
 export interface AlertNotifier {
   postAlert(channel: string, view: AlertView): Promise<MessageRef>;
   updateAlert(ref: MessageRef, view: AlertView): Promise<void>;
+  /**
+   * The alert's message in the channel, posted at or after `since` (ISO), or null when there is none:
+   * how a post whose outcome is unknown is checked before posting again. Optional: without it, posts retry blindly.
+   */
+  findAlert?(channel: string, alertId: string, since: string): Promise<MessageRef | null>;
   /** A plain alert to the channel (e.g. a revoke that failed for good), in the alert's thread when known. */
   postNotice(channel: string, text: string, threadTs?: string): Promise<void>;
 }

@@ -63,6 +63,13 @@ export interface AlertItem extends StoredItem {
   violationIds: string[];
   notifyAttempts: number;
   notifyError?: string;
+  /**
+   * Set when a post failed in a way Slack may still have carried out (a timeout, a 5xx, a poster that
+   * died): before posting again sg-warden looks for the message in the channel, so it is never posted twice.
+   */
+  postUncertainSince?: string;
+  /** Failed message updates in a row; while set the alert is due (NOTIFY) to bring its message up to date. */
+  refreshAttempts?: number;
   channel?: string;
   ts?: string;
   createdAt: string;
@@ -127,7 +134,14 @@ export interface ExceptionItem extends StoredItem {
  * it; EXPIRED (by the clock) or REVOKED (early, by a person) once the rule is gone; FAILED when EC2
  * refused to add it.
  */
-export type GrantStatus = 'PENDING' | 'ACTIVE' | 'REVOKING' | 'REVOKE_FAILED' | 'EXPIRED' | 'REVOKED' | 'FAILED';
+export type GrantStatus =
+  | 'PENDING'
+  | 'ACTIVE'
+  | 'REVOKING'
+  | 'REVOKE_FAILED'
+  | 'EXPIRED'
+  | 'REVOKED'
+  | 'FAILED';
 
 export interface GrantItem extends StoredItem {
   type: 'grant';

@@ -1,4 +1,4 @@
-import { postAlertOutcome } from '../services/alerts';
+import { postAlertOutcome, retryAlertRefresh } from '../services/alerts';
 import {
   type DecisionDeps,
   expireException,
@@ -24,8 +24,10 @@ export function dueHandlers(deps: SlackDeps): Partial<Record<DueKind, DueHandler
     ...grantDueHandlers(deps),
     // Alerts Slack did not take (or whose poster died mid-claim) are posted again.
     NOTIFY: async (item, now) => {
-      if (rateLimited) return;
       const alert = item as AlertItem;
+      // A posted alert is due when an update of its message failed: re-render it.
+      if (alert.status === 'POSTED') return retryAlertRefresh(atTime(deps, now), alert);
+      if (rateLimited) return;
       const outcome = await postAlertOutcome(
         atTime(deps, now),
         alert.alertId,

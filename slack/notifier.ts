@@ -19,6 +19,11 @@ async function withRateLimit<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The metadata event type on alert messages: how a post of unknown outcome is found again. */
+export const ALERT_EVENT_TYPE = 'sg_warden_alert';
+/** History pages read when looking for a message (the window is minutes, so one page is the norm). */
+const MAX_HISTORY_PAGES = 5;
+
 /** Posts and updates alert messages through Slack's Web API. */
 export class SlackNotifier implements AlertNotifier {
   private readonly client: WebClient;
@@ -34,10 +39,37 @@ export class SlackNotifier implements AlertNotifier {
         text: alertText(view),
         blocks: alertBlocks(view),
         unfurl_links: false,
+        metadata: { event_type: ALERT_EVENT_TYPE, event_payload: { alert_id: view.alert.alertId } },
       }),
     );
     if (!out.ts || !out.channel) throw new Error('Slack answered chat.postMessage without channel and ts');
     return { channel: out.channel, ts: out.ts };
+  }
+
+  /** Looks through the channel's messages since `since` for the one carrying this alert's metadata. */
+  async findAlert(channel: string, alertId: string, since: string): Promise<MessageRef | null> {
+    const oldest = (new Date(since).getTime() / 1000).toFixed(6);
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_HISTORY_PAGES; page++) {
+      const out = await withRateLimit(() =>
+        this.client.conversations.history({
+          channel,
+          oldest,
+          limit: 200,
+          include_all_metadata: true,
+          ...(cursor ? { cursor } : {}),
+        }),
+      );
+      const found = (out.messages ?? []).find(
+        (m) =>
+          m.metadata?.event_type === ALERT_EVENT_TYPE &&
+          (m.metadata.event_payload as { alert_id?: unknown } | undefined)?.alert_id === alertId,
+      );
+      if (found?.ts) return { channel, ts: found.ts };
+      cursor = out.response_metadata?.next_cursor || undefined;
+      if (!out.has_more || !cursor) return null;
+    }
+    return null;
   }
 
   async updateAlert(ref: MessageRef, view: AlertView): Promise<void> {

@@ -19,6 +19,8 @@ export interface EmulatedMessage {
   user?: string;
   ephemeralTo?: string;
   updated: number;
+  /** Message metadata (chat.postMessage `metadata`), returned by conversations.history with include_all_metadata. */
+  metadata?: unknown;
 }
 
 /** What a scripted fault makes the emulator answer instead of the real result. */
@@ -326,10 +328,33 @@ export class SlackEmulator {
         blocks: (args.blocks as unknown[]) ?? [],
         updated: Date.now(),
         ...(args.thread_ts ? { threadTs: String(args.thread_ts) } : {}),
+        ...(args.metadata !== undefined ? { metadata: args.metadata } : {}),
       };
       this.messages.set(this.key(channel, ts), message);
       this.changed({ kind: 'message', channel, ts });
       return { channel, ts, message: { text: message.text, ts } };
+    },
+    // The channel's top-level messages, newest first (no ephemeral ones), like Slack's history.
+    'conversations.history': (args) => {
+      const channel = String(args.channel ?? '');
+      if (!channel) return { ok: false, error: 'channel_not_found' };
+      const oldest = Number(args.oldest ?? 0);
+      const latest = args.latest === undefined ? Number.POSITIVE_INFINITY : Number(args.latest);
+      const limit = Math.min(Number(args.limit ?? 100) || 100, 999);
+      const withMetadata = args.include_all_metadata === true || args.include_all_metadata === 'true';
+      const found = [...this.messages.values()]
+        .filter((m) => m.channel === channel && !m.threadTs && !m.ephemeralTo)
+        .filter((m) => Number(m.ts) >= oldest && Number(m.ts) <= latest)
+        .sort((a, b) => Number(b.ts) - Number(a.ts));
+      return {
+        messages: found.slice(0, limit).map((m) => ({
+          type: 'message',
+          ts: m.ts,
+          text: m.text,
+          ...(withMetadata && m.metadata !== undefined ? { metadata: m.metadata } : {}),
+        })),
+        has_more: found.length > limit,
+      };
     },
     'chat.update': (args) => {
       const channel = String(args.channel ?? '');
