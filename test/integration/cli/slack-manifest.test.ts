@@ -15,7 +15,13 @@ describe('sg-warden slack-manifest', () => {
       ['/sg-run', url],
     ]);
     expect(manifest.settings.interactivity).toEqual({ is_enabled: true, request_url: url });
-    expect(manifest.oauth_config.scopes.bot).toEqual(['chat:write', 'commands', 'usergroups:read']);
+    expect(manifest.oauth_config.scopes.bot).toEqual([
+      'chat:write',
+      'commands',
+      'usergroups:read',
+      'channels:history',
+      'groups:history',
+    ]);
     expect(out.stdout).not.toContain('sg-warden.invalid');
   });
 
