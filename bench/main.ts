@@ -193,7 +193,7 @@ async function orchestrate(): Promise<void> {
         AWS_ACCESS_KEY_ID: 'testing',
         AWS_SECRET_ACCESS_KEY: 'testing',
         AWS_REGION: 'us-east-1',
-        AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         SG_WARDEN_LOG_LEVEL: 'silent',
         ...(moto ? { MOTO_URL: moto.url } : {}),
       });

@@ -18,6 +18,16 @@ interface Sample {
   awsCalls: string[];
 }
 
+interface Subject {
+  label: string;
+  bundle: FunctionBundle;
+  recipe: Recipe | null;
+  env: Record<string, string>;
+  nodeOptions: string | null;
+  /** A variant measured only to explain a figure (not judged against a goal). */
+  diagnostic: boolean;
+}
+
 interface Recipe {
   /** What the first invocation is, in words. */
   first: string;
@@ -114,11 +124,40 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
       event: () => signedEvent(blockActionBody({ actionId: 'anchor_button', value: 'x' })),
     };
 
-    const subjects: { bundle: FunctionBundle; recipe: Recipe | null; env: Record<string, string> }[] = [
-      ...ctx.functions.map((f) => ({ bundle: f, recipe: recipes[f.module] ?? null, env: fnEnv(f.module) })),
-      { bundle: ctx.anchor, recipe: anchorRecipe, env: env.anchorEnv() },
+    const subjects: Subject[] = [
+      ...ctx.functions.map((f) => ({
+        label: f.name,
+        bundle: f,
+        recipe: recipes[f.module] ?? null,
+        env: fnEnv(f.module),
+        nodeOptions: ctx.nodeOptions,
+        diagnostic: false,
+      })),
+      {
+        label: ctx.anchor.name,
+        bundle: ctx.anchor,
+        recipe: anchorRecipe,
+        env: env.anchorEnv(),
+        nodeOptions: ctx.nodeOptions,
+        diagnostic: false,
+      },
     ];
-    const samples = new Map<string, Sample[]>(subjects.map((s) => [s.bundle.name, []]));
+    // Diagnostics: what serverless.yml's NODE_OPTIONS (source maps) cost at load, for the door and detection.
+    if (ctx.nodeOptions?.includes('--enable-source-maps')) {
+      for (const module of [DOOR, DETECTION]) {
+        const bundle = bundleFor(ctx, module);
+        if (!bundle) continue;
+        subjects.push({
+          label: `${bundle.name} without --enable-source-maps`,
+          bundle,
+          recipe: null,
+          env: fnEnv(module),
+          nodeOptions: null,
+          diagnostic: true,
+        });
+      }
+    }
+    const samples = new Map<string, Sample[]>(subjects.map((s) => [s.label, []]));
     // Interleaved rounds, so drift in the machine's speed hits every function alike.
     for (let i = 0; i < rounds; i++) {
       for (const subject of subjects) {
@@ -126,7 +165,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
           bundle: subject.bundle.file,
           functionName: subject.bundle.name,
           env: subject.env,
-          nodeOptions: ctx.nodeOptions,
+          nodeOptions: subject.nodeOptions,
         }).start();
         try {
           const sample: Sample = {
@@ -144,7 +183,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
               .callsWithin(result.startedAt, result.endedAt)
               .map((c) => `${c.service}:${c.action}`);
           }
-          samples.get(subject.bundle.name)!.push(sample);
+          samples.get(subject.label)!.push(sample);
         } finally {
           await host.stop();
         }
@@ -153,29 +192,34 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
 
     const anchorTotal = summarize(samples.get(ctx.anchor.name)!.map((s) => s.loadMs + (s.firstMs ?? 0)));
     const anchorLoad = summarize(samples.get(ctx.anchor.name)!.map((s) => s.loadMs));
+    const times = (stat: Stat, anchor: Stat) => (stat.median / anchor.median).toFixed(2);
     const rows: string[][] = [];
-    const data: Record<string, unknown> = { rounds, functions: {} as Record<string, unknown> };
+    const data: Record<string, unknown> = { rounds, functions: {}, diagnostics: {} };
     const stats = new Map<string, { load: Stat; first: Stat | null; total: Stat }>();
     for (const subject of subjects) {
-      const list = samples.get(subject.bundle.name)!;
+      const list = samples.get(subject.label)!;
       const load = summarize(list.map((s) => s.loadMs));
       const invoked = list.filter((s) => s.firstMs !== null);
       const first = invoked.length ? summarize(invoked.map((s) => s.firstMs!)) : null;
       const total = summarize(list.map((s) => s.loadMs + (s.firstMs ?? 0)));
-      stats.set(subject.bundle.module, { load, first, total });
+      if (!subject.diagnostic) stats.set(subject.bundle.module, { load, first, total });
       const isAnchor = subject.bundle === ctx.anchor;
-      const ratio = first ? total.median / anchorTotal.median : load.median / anchorLoad.median;
       const statuses = [...new Set(list.map((s) => s.status))];
       const awsCalls = list[list.length - 1]?.awsCalls ?? [];
       rows.push([
-        `${subject.bundle.name}${isAnchor ? ' (anchor)' : ''}${subject.bundle.declared ? '' : ' *'}`,
-        bytes(subject.bundle.jsBytes),
-        bytes(subject.bundle.zipBytes),
+        `${subject.diagnostic ? '  ' : ''}${subject.label}${isAnchor ? ' (anchor)' : ''}${subject.bundle.declared ? '' : ' *'}`,
+        subject.diagnostic ? '' : bytes(subject.bundle.jsBytes),
+        subject.diagnostic ? '' : bytes(subject.bundle.zipBytes),
         msPair(load),
-        first ? msPair(first) : 'n/a',
-        msPair(total),
-        isAnchor ? '1.00' : `${ratio.toFixed(2)}${first ? '' : ' (load)'}`,
+        first ? msPair(first) : '',
+        first ? msPair(total) : '',
+        times(load, anchorLoad),
+        first ? times(total, anchorTotal) : '',
       ]);
+      if (subject.diagnostic) {
+        (data.diagnostics as Record<string, unknown>)[subject.label] = { loadMs: roundStat(load) };
+        continue;
+      }
       (data.functions as Record<string, unknown>)[subject.bundle.name] = {
         module: subject.bundle.module,
         declaredInServerlessYml: subject.bundle.declared,
@@ -187,7 +231,8 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         loadMs: roundStat(load),
         firstInvocationMs: first ? roundStat(first) : null,
         loadPlusFirstMs: roundStat(total),
-        ratioToAnchor: round(ratio),
+        loadRatioToAnchor: round(load.median / anchorLoad.median),
+        loadPlusFirstRatioToAnchor: first ? round(total.median / anchorTotal.median) : null,
         heaviestInBundle: subject.bundle.heaviest,
         answers: statuses,
         awsCallsInFirstInvocation: awsCalls,
@@ -204,37 +249,30 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         );
       }
     }
-    if (subjects.some((s) => !s.bundle.declared))
+    if (subjects.some((s) => !s.bundle.declared && !s.diagnostic))
       notes.push('* handler file not declared in serverless.yml yet');
     if (ctx.unwritten.length)
       notes.push(`declared in serverless.yml but not written yet: ${ctx.unwritten.join(', ')}`);
     if (jobs.length === 0)
       notes.push('the door handed off no job (no Revoke listener yet): the worker ran a no-op job');
 
+    // The issue's goal is about loading ("the Slack door loads no slower…"): judged on module load, with
+    // load + first invocation shown beside it.
     const goals: GoalResult[] = [];
-    const door = stats.get(DOOR);
-    if (door) {
-      const r = door.total.median / anchorTotal.median;
-      const rLoad = door.load.median / anchorLoad.median;
-      goals.push({
-        goal: 'Slack door cold start ≤ 1.0 × the minimal Bolt app',
-        met: r <= 1.0,
-        detail: `${r.toFixed(2)} × (load + first invocation, medians ${ms(door.total.median)} vs ${ms(anchorTotal.median)}); module load alone ${rLoad.toFixed(2)} ×`,
-      });
-    }
-    for (const [module, label] of [
-      [DETECTION, 'detection'],
-      [SWEEPER, 'sweeper'],
-    ] as const) {
+    const judge = (module: string, label: string, limit: number, goal: string) => {
       const s = stats.get(module);
-      if (!s) continue;
-      const r = s.total.median / anchorTotal.median;
+      if (!s) return;
+      const rLoad = s.load.median / anchorLoad.median;
+      const rTotal = s.total.median / anchorTotal.median;
       goals.push({
-        goal: `${label} cold start well under half the minimal Bolt app (< 0.5 ×)`,
-        met: r < 0.5,
-        detail: `${r.toFixed(2)} × (${ms(s.total.median)} vs ${ms(anchorTotal.median)}); module load alone ${(s.load.median / anchorLoad.median).toFixed(2)} ×`,
+        goal,
+        met: label === 'door' ? rLoad <= limit : rLoad < limit,
+        detail: `module load ${rLoad.toFixed(2)} × (medians ${ms(s.load.median)} vs ${ms(anchorLoad.median)}); load + first invocation ${rTotal.toFixed(2)} × (${ms(s.total.median)} vs ${ms(anchorTotal.median)})`,
       });
-    }
+    };
+    judge(DOOR, 'door', 1.0, 'Slack door loads no slower than the minimal Bolt app (≤ 1.0 ×)');
+    judge(DETECTION, 'detection', 0.5, 'detection loads in well under half the minimal Bolt app (< 0.5 ×)');
+    judge(SWEEPER, 'sweeper', 0.5, 'sweeper loads in well under half the minimal Bolt app (< 0.5 ×)');
     notes.push(
       `fresh Node ${process.version} process per sample (${rounds} rounds, functions interleaved), NODE_OPTIONS=${ctx.nodeOptions ?? '(none)'} as serverless.yml sets it; "load" = require() of the bundle, "first" = the first invocation; AWS = moto on loopback (no added delay)`,
     );
@@ -248,7 +286,8 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         'load med/p99',
         'first med/p99',
         'load+first med/p99',
-        '× anchor',
+        'load × anchor',
+        'load+first × anchor',
       ],
       rows,
       goals,

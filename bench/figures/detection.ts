@@ -17,7 +17,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
   const detection = bundleFor(ctx, 'handlers/cloudtrail-event');
   if (!detection) throw new Error('the detection function is not bundled');
   const sizes = [
-    { rules: 1, runs: ctx.quick ? 5 : 40 },
+    { rules: 1, runs: ctx.quick ? 5 : 30 },
     { rules: 10, runs: ctx.quick ? 3 : 20 },
     { rules: 60, runs: ctx.quick ? 2 : 10 },
   ];

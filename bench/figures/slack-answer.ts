@@ -112,9 +112,9 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
   const door = bundleFor(ctx, 'handlers/slack-http');
   const detection = bundleFor(ctx, 'handlers/cloudtrail-event');
   if (!door || !detection) throw new Error('the Slack door or the detection function is not bundled');
-  const coldRuns = ctx.quick ? 2 : 5;
+  const coldRuns = ctx.quick ? 2 : 4;
   const warmHosts = ctx.quick ? 2 : 3;
-  const warmPerHost = ctx.quick ? 2 : 6;
+  const warmPerHost = ctx.quick ? 2 : 3;
   const { groupId: whitelistGroupId } = await createGroup();
   const env: BenchEnv = await startBenchEnv({ config: benchConfig({ whitelistGroupId }) });
   const jobs: { functionName: string; payload: unknown }[] = [];

@@ -323,7 +323,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         );
         written = settled;
       }
-      const runs = ctx.quick ? 3 : 7;
+      const runs = 3;
       const rounds: { items: number; units: number; reported: number | null; ms: number }[] = [];
       for (let r = 0; r < runs; r++) {
         pages.length = 0;

@@ -45,8 +45,8 @@ export class FunctionHost {
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
-      // The SDK's warning about Node 20 would otherwise be printed by every fresh process.
-      AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1',
+      // The SDK's notice about Node 20 support would otherwise be printed by every fresh process.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...this.options.env,
       BENCH_HOST_BUNDLE: this.options.bundle,
       BENCH_HOST_FUNCTION: this.options.functionName,
