@@ -37,13 +37,14 @@ export class LocalLambda {
     functionName: string,
     handler: LambdaHandler,
     event: unknown,
-    timeoutMs = 30_000,
+    options: { timeoutMs?: number; quiet?: boolean } = {},
   ): Promise<T> {
-    const context = lambdaContext(functionName, timeoutMs);
+    const context = lambdaContext(functionName, options.timeoutMs ?? 30_000);
     const started = Date.now();
     try {
       const result = (await handler(event, context)) as T;
-      this.logger.info(
+      // The schedule fires every few seconds: its timing lines are debug, failures still errors.
+      this.logger[options.quiet ? 'debug' : 'info'](
         { lambda: functionName, requestId: context.awsRequestId, durationMs: Date.now() - started },
         'lambda invoked',
       );
@@ -68,10 +69,11 @@ export class LocalLambda {
     handler: LambdaHandler,
     event: unknown,
     retryDelaysMs = [1000, 2000],
+    quiet = false,
   ) {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.invoke(functionName, handler, event);
+        return await this.invoke(functionName, handler, event, { quiet });
       } catch (error) {
         const delay = retryDelaysMs[attempt];
         if (delay === undefined) {

@@ -243,7 +243,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     let sweeping: Promise<unknown> | null = null;
     const sweepNow = () => {
       sweeping ??= lambda
-        .invokeAsync('sg-warden-sweeper', fn('sweeper'), scheduledEvent('sg-warden-sweeper'), [])
+        .invokeAsync('sg-warden-sweeper', fn('sweeper'), scheduledEvent('sg-warden-sweeper'), [], true)
         .then((summary) => {
           lastSweep = { at: new Date().toISOString(), summary };
           return summary;

@@ -59,6 +59,8 @@ function show(line) {
     return process.stdout.write(`${line}\n`);
   }
   const { time, level, msg, service, pid, hostname, ...fields } = entry;
+  // A sweep that found nothing due, every few seconds, is noise on a terminal (kept with --json).
+  if (msg === 'sweep done' && Object.values(fields.summary ?? {}).every((k) => k?.due === 0)) return;
   const when = typeof time === 'string' ? time.slice(11, 19) : '';
   const colour = colours[level] ?? 0;
   const rest = Object.entries(fields)
