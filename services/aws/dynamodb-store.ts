@@ -6,6 +6,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
@@ -58,6 +59,25 @@ function isConditionFailure(error: unknown): boolean {
   return name === 'ConditionalCheckFailedException';
 }
 
+/**
+ * Why DynamoDB cancels a transaction without judging its conditions: throttling, or another transaction
+ * on the same item at that moment. Nothing was written, so sending it again is safe. (The SDK retries
+ * throttling of plain requests itself, but not a cancelled transaction.)
+ */
+const TRANSIENT_CANCELLATIONS = new Set([
+  'ThrottlingError',
+  'ProvisionedThroughputExceeded',
+  'TransactionConflict',
+]);
+/** Sends of one transaction at most, when DynamoDB cancels it for a transient reason. */
+const TRANSACT_ATTEMPTS = 4;
+
+function isTransientCancellation(error: unknown): boolean {
+  if (!(error instanceof TransactionCanceledException)) return false;
+  const codes = (error.CancellationReasons ?? []).map((r) => r.Code ?? 'None').filter((c) => c !== 'None');
+  return codes.length > 0 && codes.every((c) => TRANSIENT_CANCELLATIONS.has(c));
+}
+
 /** The DynamoDB single-table state store (see README "Data model"). */
 export class DynamoDbStateStore implements StateStore {
   private readonly client: DynamoDBDocumentClient;
@@ -92,7 +112,7 @@ export class DynamoDbStateStore implements StateStore {
     }));
     const auditPuts = audits.map((a) => ({ Put: { TableName: this.tableName, Item: auditItem(a) } }));
     try {
-      await this.client.send(new TransactWriteCommand({ TransactItems: [...puts, ...auditPuts] }));
+      await this.transact([...puts, ...auditPuts]);
       for (const a of audits) this.onAudit(a);
       return true;
     } catch (error) {
@@ -152,15 +172,11 @@ export class DynamoDbStateStore implements StateStore {
       },
     }));
     try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Update: update },
-            ...alsoPut,
-            ...(t.audit ? [{ Put: { TableName: this.tableName, Item: auditItem(t.audit) } }] : []),
-          ],
-        }),
-      );
+      await this.transact([
+        { Update: update },
+        ...alsoPut,
+        ...(t.audit ? [{ Put: { TableName: this.tableName, Item: auditItem(t.audit) } }] : []),
+      ]);
     } catch (error) {
       if (isConditionFailure(error)) {
         throw new StateConflictError(`${t.key.pk} is no longer in state ${t.from.join(' or ')}`, {
@@ -279,6 +295,19 @@ export class DynamoDbStateStore implements StateStore {
         startKey = out.LastEvaluatedKey;
       } while (startKey);
       day.setUTCDate(day.getUTCDate() + 1);
+    }
+  }
+
+  /** One transaction, sent again (with backoff) while DynamoDB cancels it for a transient reason only. */
+  private async transact(items: TransactWriteCommandInput['TransactItems']): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+        return;
+      } catch (error) {
+        if (attempt >= TRANSACT_ATTEMPTS || !isTransientCancellation(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
+      }
     }
   }
 
