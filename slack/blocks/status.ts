@@ -21,8 +21,18 @@ function context(text: string): Block {
   return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(text, 3000) }] };
 }
 
+/** An account as people know it: its alias from config, with the ID. */
+function accountName(account: string, aliases: Record<string, string>): string {
+  const alias = aliases[account];
+  return alias ? `${escapeMrkdwn(alias)} (${escapeMrkdwn(account)})` : escapeMrkdwn(account);
+}
+
 /** `/sg-status`: open violations, kept rules, temporary access and runs in flight. */
-export function overviewMessage(overview: Overview, permalinks: Map<string, string>): SlackMessage {
+export function overviewMessage(
+  overview: Overview,
+  permalinks: Map<string, string>,
+  accountAliases: Record<string, string> = {},
+): SlackMessage {
   const { now } = overview;
   const violationLines = overview.violations.map((v) => {
     const link = permalinks.get(v.violationId);
@@ -32,11 +42,11 @@ export function overviewMessage(overview: Overview, permalinks: Map<string, stri
         : v.deadline
           ? `auto-revoke ${slackDate(v.deadline)} (${timeLeft(v.deadline, now)} left)${v.dryRun ? ', dry run' : ''}`
           : 'notify only';
-    return `${SEVERITY_ICON[v.severity] ?? ''} ${code(describeRule(v.rule))} in ${code(v.groupId)} (${escapeMrkdwn(v.region)}) — ${when}${link ? ` · <${link}|message>` : ''} · ${code(v.violationId)}`;
+    return `${SEVERITY_ICON[v.severity] ?? ''} ${code(describeRule(v.rule))} in ${code(v.groupId)} (${accountName(v.account, accountAliases)}, ${escapeMrkdwn(v.region)}) — ${when}${link ? ` · <${link}|message>` : ''} · ${code(v.violationId)}`;
   });
   const exceptionLines = overview.exceptions.map(
     (e) =>
-      `:shield: ${code(describeRule(e.rule))} in ${code(e.rule.groupId)} — kept by ${escapeMrkdwn(e.approvedByName)} ${e.expiresAt ? `until ${slackDate(e.expiresAt)} (${timeLeft(e.expiresAt, now)} left)` : 'permanently'} · ${code(e.violationId)}`,
+      `:shield: ${code(describeRule(e.rule))} in ${code(e.rule.groupId)} (${accountName(e.account, accountAliases)}, ${escapeMrkdwn(e.region)}) — kept by ${escapeMrkdwn(e.approvedByName)} ${e.expiresAt ? `until ${slackDate(e.expiresAt)} (${timeLeft(e.expiresAt, now)} left)` : 'permanently'} · ${code(e.violationId)}`,
   );
   const runLines = overview.runs.map(
     (r) =>

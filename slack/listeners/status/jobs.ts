@@ -46,7 +46,7 @@ export const runStatusJob: JobRunner = answeringRefusals(async (job, deps, reply
     const links = await permalinks(await deps.slack(), overview.violations).catch(
       () => new Map<string, string>(),
     );
-    message = overviewMessage(overview, links);
+    message = overviewMessage(overview, links, deps.config.accounts.aliases);
   }
   await reply.ephemeral(message.text, message.blocks);
 });
