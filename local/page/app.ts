@@ -424,10 +424,13 @@ function renderMessage(message: Message): HTMLElement {
   return node;
 }
 
-function renderMessages(): void {
+/** Rendered messages by conversation and ts, with what they were rendered from: unchanged ones are kept. */
+const rendered = new Map<string, { signature: string; node: HTMLElement }>();
+
+function renderMessages(force = false): void {
   const list = $('messages');
   const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
-  list.replaceChildren();
+  if (force) rendered.clear();
   const dms = messages.filter((m) => m.channel === 'dm');
   if (conversation === 'dm') dmSeen = dms.length;
   const unread = dms.length - dmSeen;
@@ -441,21 +444,32 @@ function renderMessages(): void {
   const tops = shown.filter(
     (m) => !m.threadTs || m.threadTs === m.ts || !shown.some((p) => p.ts === m.threadTs),
   );
-  if (tops.length === 0 && conversation === 'dm') {
-    list.append(el('div', { class: 'empty' }, 'sg-warden writes here when it has something for you alone.'));
-  } else if (tops.length === 0) {
-    list.append(
+  const nodes: HTMLElement[] = [];
+  if (tops.length === 0) {
+    nodes.push(
       el(
         'div',
         { class: 'empty' },
-        'No alerts yet. Make a risky change on the right (for example SSH from 0.0.0.0/0), or type /sg-status below.',
+        conversation === 'dm'
+          ? 'sg-warden writes here when it has something for you alone.'
+          : 'No alerts yet. Make a risky change on the right (for example SSH from 0.0.0.0/0), or type /sg-status below.',
       ),
     );
   }
+  const keep = new Set<string>();
   for (const message of tops) {
+    const thread = replies.get(message.ts) ?? [];
+    const key = `${conversation}/${message.ts}`;
+    const signature = [message, ...thread].map((m) => `${m.ts}:${m.updated}`).join(',');
+    keep.add(key);
+    const cached = rendered.get(key);
+    // Re-rendering only what changed keeps a button under the mouse the same element.
+    if (cached && cached.signature === signature) {
+      nodes.push(cached.node);
+      continue;
+    }
     const node = renderMessage(message);
-    const thread = replies.get(message.ts);
-    if (thread && thread.length > 0) {
+    if (thread.length > 0) {
       const box = el('div', { class: 'thread', 'data-thread': message.ts });
       box.append(
         el('div', { class: 'thread-label' }, `${thread.length} ${thread.length === 1 ? 'reply' : 'replies'}`),
@@ -463,7 +477,13 @@ function renderMessages(): void {
       for (const reply of thread) box.append(renderMessage(reply));
       node.querySelector('.body')!.append(box);
     }
-    list.append(node);
+    rendered.set(key, { signature, node });
+    nodes.push(node);
+  }
+  for (const key of rendered.keys()) if (!keep.has(key)) rendered.delete(key);
+  const current = [...list.children];
+  if (current.length !== nodes.length || current.some((child, i) => child !== nodes[i])) {
+    list.replaceChildren(...nodes);
   }
   if (nearBottom) list.scrollTop = list.scrollHeight;
 }
@@ -813,7 +833,7 @@ async function start(): Promise<void> {
   showClock(info.clockAheadSeconds);
   // Dates such as "in 4 minutes" move on by themselves.
   window.setInterval(() => {
-    if (!shownView) renderMessages();
+    if (!shownView) renderMessages(true);
   }, 20_000);
 }
 
