@@ -234,10 +234,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const workspace = new SlackWorkspace({
       slack,
       signingSecret,
+      botToken,
       logger,
       door: (event) => lambda.invoke('sg-warden-slack-http', fn('slackHttp'), event),
     });
-    workspace.botToken = botToken;
 
     let lastSweep: { at: string; summary: unknown } | null = null;
     let sweeping: Promise<unknown> | null = null;

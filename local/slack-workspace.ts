@@ -138,6 +138,8 @@ export class SlackWorkspace {
     private readonly options: {
       slack: SlackEmulator;
       signingSecret: string;
+      /** The app's bot token: the page pushes and updates views the bot returns, as Slack does. */
+      botToken: string;
       door: SlackDoor;
       logger: Logger;
     },
@@ -398,13 +400,10 @@ export class SlackWorkspace {
     return { ok: result.statusCode === 200, status: result.statusCode ?? 200, durationMs: ms };
   }
 
-  /** Set by the sandbox once the bot token is known (used to push a view the bot returned). */
-  botToken = '';
-
   private async callSlack(method: string, args: Json): Promise<void> {
     const out = await fetch(`${this.options.slack.apiUrl}${method}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.botToken}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.botToken}` },
       body: JSON.stringify(args),
     });
     await out.arrayBuffer();
