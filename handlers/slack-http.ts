@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createSlackApp } from '../slack/app';
-import { guardSlackRequest, type HttpEvent } from '../slack/request-guard';
+import { slackRequestId, withSlackRequest } from '../slack/request-context';
+import { guardSlackRequest, type HttpEvent, header } from '../slack/request-guard';
 import { getWiring } from './wiring';
 
 type BoltHandler = (event: unknown, context: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -55,13 +56,17 @@ export async function handler(
     wiring.logger.info('slack retry ignored');
     return { statusCode: 200, headers: { 'x-slack-no-retry': '1' }, body: '' };
   }
-  return bolt(
-    {
-      ...event,
-      body: guard.rawBody,
-      isBase64Encoded: false,
-      headers: { ...event.headers, 'content-type': guard.contentType },
-    },
-    context,
+  // Jobs handed off while Bolt handles this request carry its ID, so a replay of it acts only once.
+  const requestId = slackRequestId(header(event as HttpEvent, 'x-slack-signature') ?? '');
+  return withSlackRequest(requestId, () =>
+    bolt(
+      {
+        ...event,
+        body: guard.rawBody,
+        isBase64Encoded: false,
+        headers: { ...event.headers, 'content-type': guard.contentType },
+      },
+      context,
+    ),
   );
 }

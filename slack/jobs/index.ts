@@ -1,5 +1,5 @@
 import { describeError, SgWardenError } from '../../services/errors';
-import type { Job } from '../../services/jobs';
+import { claimJob, type Job } from '../../services/jobs';
 import type { SlackDeps } from '../deps';
 import { escapeMrkdwn } from '../mrkdwn';
 import { Replier } from '../replier';
@@ -31,6 +31,12 @@ export async function runJob(deps: SlackDeps, job: Job): Promise<void> {
     return;
   }
   try {
+    if (!(await claimJob(deps.store, job, deps.clock()))) {
+      // The same signed request came again (a replay within Slack's 5 minutes, or a twice-delivered
+      // job): it was answered the first time, and acting again would repeat a revoke, a grant or a run.
+      logger.warn({ requestId: job.requestId }, 'repeated slack request ignored');
+      return;
+    }
     await runner(job, deps, reply);
   } catch (error) {
     logger.error({ err: describeError(error) }, 'job failed');

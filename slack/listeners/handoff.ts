@@ -1,5 +1,6 @@
 import type { Job } from '../../services/jobs';
 import type { SlackDeps } from '../deps';
+import { currentSlackRequestId } from '../request-context';
 
 /**
  * Hands a job to the worker after the listener has acked. If the hand-off itself fails the asker is
@@ -14,8 +15,13 @@ export async function handOff(
     replace_original: false;
   }) => Promise<unknown>,
 ): Promise<void> {
+  const requestId = job.requestId ?? currentSlackRequestId();
   try {
-    await deps.jobs.enqueue({ ...job, receivedAt: deps.clock().toISOString() });
+    await deps.jobs.enqueue({
+      ...job,
+      receivedAt: deps.clock().toISOString(),
+      ...(requestId ? { requestId } : {}),
+    });
   } catch (error) {
     deps.logger.error({ err: (error as Error).message, job: job.kind }, 'job hand-off failed');
     await respond({

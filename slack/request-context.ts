@@ -1,0 +1,25 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
+
+/** What the Slack door knows about the request being handled, for the code Bolt calls on its behalf. */
+interface SlackRequest {
+  /** A hash of the request's Slack signature: the same signed request (a replay) has the same ID. */
+  requestId: string;
+}
+
+const storage = new AsyncLocalStorage<SlackRequest>();
+
+/** The ID of a signed Slack request: a digest of its signature (unique per timestamp and body). */
+export function slackRequestId(signature: string): string {
+  return createHash('sha256').update(signature).digest('hex').slice(0, 32);
+}
+
+/** Runs `fn` (Bolt handling one request) with the request's ID available to listeners. */
+export function withSlackRequest<T>(requestId: string, fn: () => Promise<T>): Promise<T> {
+  return storage.run({ requestId }, fn);
+}
+
+/** The ID of the Slack request being handled, or undefined outside the door. */
+export function currentSlackRequestId(): string | undefined {
+  return storage.getStore()?.requestId;
+}
