@@ -367,6 +367,14 @@ const configSchema = z
     slack: z
       .object({
         alertChannel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'is not a Slack channel ID (C…)'),
+        /**
+         * The Slack workspace (team ID, T…) the bot serves. When set, requests whose payload names any
+         * other team (another workspace, or a user from one in a shared channel) are refused.
+         */
+        teamId: z
+          .string()
+          .regex(/^T[A-Z0-9]{2,}$/, 'is not a Slack team ID (T…)')
+          .optional(),
       })
       .strict(),
     policy: policySchema.default(policySchema.parse({})),

@@ -295,7 +295,8 @@ export interface AuditActor {
 /** One append-only audit entry. */
 export interface AuditEntry {
   subjectId: string;
-  subjectType: 'violation' | 'alert' | 'exception' | 'grant' | 'run';
+  /** `request`: a Slack request refused before any feature saw it (e.g. from another workspace); subjectId is the user. */
+  subjectType: 'violation' | 'alert' | 'exception' | 'grant' | 'run' | 'request';
   action: string;
   fromState: string | null;
   toState: string | null;

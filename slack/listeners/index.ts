@@ -3,6 +3,7 @@ import type { SlackDeps } from '../deps';
 import { registerDecisionJobs, registerDecisionListeners } from './decisions';
 import { registerRunJobs, registerRunListeners } from './runs';
 import { registerStatusJobs, registerStatusListeners } from './status';
+import { registerTeamGuard, registerTeamGuardJobs } from './team-guard';
 import { registerWhitelistJobs, registerWhitelistListeners } from './whitelist';
 
 /** A feature's listener registration: adds its Bolt listeners and job runners. */
@@ -10,6 +11,8 @@ export type ListenerRegistration = (app: App, deps: SlackDeps) => void;
 
 /** Every feature's listeners, registered once per container. */
 const registrations: ListenerRegistration[] = [
+  // First: refuses requests from other Slack workspaces before any listener sees them.
+  registerTeamGuard,
   registerDecisionListeners,
   registerRunListeners,
   registerWhitelistListeners,
@@ -18,6 +21,7 @@ const registrations: ListenerRegistration[] = [
 
 /** Every feature's job runners (registerJobRunner calls): the worker Lambda registers them without Bolt. */
 const jobRegistrations: (() => void)[] = [
+  registerTeamGuardJobs,
   registerDecisionJobs,
   registerRunJobs,
   registerWhitelistJobs,

@@ -1,0 +1,120 @@
+import type { AnyMiddlewareArgs, App, Middleware } from '@slack/bolt';
+import type { SlackDeps } from '../deps';
+import { type JobRunner, registerJobRunner } from '../jobs';
+import { handOff } from './handoff';
+
+/** Job kinds of the workspace check. */
+export const TeamJobs = { refused: 'request.wrong-workspace' } as const;
+
+export const WRONG_WORKSPACE =
+  ':no_entry_sign: This sg-warden serves another Slack workspace, so nothing was done. (WRONG_WORKSPACE)';
+
+interface Payload {
+  type?: string;
+  team_id?: string;
+  command?: string;
+  user_id?: string;
+  user_name?: string;
+  channel_id?: string;
+  response_url?: string;
+  team?: { id?: string } | null;
+  user?: { id?: string; username?: string; name?: string; team_id?: string };
+  view?: { team_id?: string; callback_id?: string };
+  actions?: { action_id?: string }[];
+  channel?: { id?: string };
+}
+
+/** Every team a payload names: the workspace it was sent from and the acting user's own team. */
+export function teamsOf(body: Payload): string[] {
+  const named = [body.team_id, body.team?.id, body.user?.team_id, body.view?.team_id];
+  return [...new Set(named.filter((t): t is string => typeof t === 'string' && t.length > 0))];
+}
+
+function requestName(body: Payload): string {
+  if (body.command) return body.command;
+  if (body.type === 'view_submission') return `view:${body.view?.callback_id ?? 'unknown'}`;
+  return `action:${body.actions?.[0]?.action_id ?? body.type ?? 'unknown'}`;
+}
+
+/**
+ * Refuses requests from any Slack workspace but the configured one (`slack.teamId`), before any listener
+ * runs: a command gets the refusal as its answer, a button press through its response_url, a dialog
+ * submission in the dialog. The refusal is audited by a job (the door writes nothing itself).
+ * Without `slack.teamId` every signed request passes.
+ */
+export function teamGuard(deps: SlackDeps): Middleware<AnyMiddlewareArgs> {
+  return async (args) => {
+    const expected = deps.config.slack.teamId;
+    const body = args.body as Payload;
+    const teams = teamsOf(body);
+    if (!expected || (teams.length > 0 && teams.every((t) => t === expected))) {
+      await args.next();
+      return;
+    }
+    const ack = (args as { ack?: (response?: unknown) => Promise<void> }).ack;
+    const userId = body.user_id ?? body.user?.id ?? 'unknown';
+    const userName = body.user_name ?? body.user?.username ?? body.user?.name ?? userId;
+    const request = requestName(body);
+    deps.logger.warn({ slackUser: userId, teams, request }, 'request from another Slack workspace refused');
+    if (body.command) {
+      await ack?.({ response_type: 'ephemeral', text: WRONG_WORKSPACE });
+    } else if (body.type === 'view_submission') {
+      await ack?.({
+        response_action: 'update',
+        view: {
+          type: 'modal',
+          title: { type: 'plain_text', text: 'sg-warden' },
+          close: { type: 'plain_text', text: 'Close' },
+          blocks: [{ type: 'section', text: { type: 'mrkdwn', text: WRONG_WORKSPACE } }],
+        },
+      });
+    } else {
+      await ack?.();
+    }
+    await handOff(
+      deps,
+      {
+        kind: TeamJobs.refused,
+        actor: { userId, userName, ...(teams[0] ? { teamId: teams[0] } : {}) },
+        reply: body.response_url && !body.command ? { responseUrl: body.response_url } : {},
+        args: { request, teams, channel: body.channel_id ?? body.channel?.id ?? null },
+      },
+      async () => {},
+    );
+  };
+}
+
+/** Audits a request refused for its workspace, and tells a button presser (commands were told in the ack). */
+export const runWrongWorkspaceJob: JobRunner = async (job, deps, reply) => {
+  await deps.store.appendAudit({
+    subjectId: job.actor.userId,
+    subjectType: 'request',
+    action: 'slack-request',
+    fromState: null,
+    toState: null,
+    actorType: 'slack-user',
+    actorId: job.actor.userId,
+    actorName: job.actor.userName,
+    result: 'refused',
+    error: 'The request came from another Slack workspace.',
+    details: {
+      code: 'WRONG_WORKSPACE',
+      request: job.args.request ?? null,
+      teams: job.args.teams ?? [],
+      channel: job.args.channel ?? null,
+      servedTeam: deps.config.slack.teamId ?? null,
+    },
+    at: deps.clock().toISOString(),
+  });
+  if (job.reply.responseUrl) await reply.ephemeral(WRONG_WORKSPACE);
+};
+
+/** Adds the workspace check in front of every listener. */
+export function registerTeamGuard(app: App, deps: SlackDeps): void {
+  app.use(teamGuard(deps));
+}
+
+/** The worker's runner for refused requests. */
+export function registerTeamGuardJobs(): void {
+  registerJobRunner(TeamJobs.refused, runWrongWorkspaceJob);
+}
