@@ -1184,7 +1184,24 @@ export async function runStatus(deps: RunDeps, runId: string, actor: RunActor): 
       (spec.approvalRequired && (await isAllowed(spec.approvers, actor.userId, deps.directory))))
   )
     return run;
-  throw new NotAuthorisedError(`You may not see run ${runId}.`);
+  const refusal = new NotAuthorisedError(`You may not see run ${runId}.`);
+  // A look at someone else's run is refused like any other request: on record, with who asked.
+  await deps.store.appendAudit(
+    audit(
+      run,
+      {
+        action: 'status',
+        fromState: run.status,
+        toState: null,
+        ...userActor(actor),
+        result: 'refused',
+        error: refusal.message,
+        details: { code: refusal.code },
+      },
+      deps.clock(),
+    ),
+  );
+  throw refusal;
 }
 
 /** `/sg-run list`: the runbooks this person may run (and whether ad-hoc commands are open to them). */
