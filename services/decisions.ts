@@ -937,7 +937,8 @@ export async function keepForPerson(
       await keepViolation(deps, v.violationId, person, justification, durationSeconds, { refresh: false }),
     );
   }
-  if (resolved.alert) await refreshAlertMessage(deps, resolved.alert.alertId);
+  // A Keep refused for every rule changed nothing: the message stays as it is.
+  if (resolved.alert && results.some((r) => r.ok)) await refreshAlertMessage(deps, resolved.alert.alertId);
   return { refused: null, results };
 }
 
