@@ -9,6 +9,8 @@ export const SANDBOX_USERS = {
   U0APPROVER: { name: 'alex.approver', realName: 'Alex Approver', title: 'approver' },
 } as const;
 export const APPROVERS_GROUP = 'S0APPROVERS';
+/** The local workspace's team ID. */
+export const SANDBOX_TEAM = 'T0SGWARDEN';
 export const ALERT_CHANNEL = { id: 'C0SGWARDEN', name: 'security-alerts' };
 /** The AWS principal the "make a change" panel acts as: Erin's SSO session. */
 export const ENGINEER_PRINCIPAL =
@@ -58,7 +60,8 @@ export function writeSandboxConfig(options: {
   const base = parse(readFileSync(options.basePath, 'utf8')) as Json;
   const approvers = { users: [], userGroups: [APPROVERS_GROUP] };
   const sandbox: Json = {
-    slack: { alertChannel: ALERT_CHANNEL.id },
+    // The page's requests come from this workspace (test/support/slack-requests.ts uses the same team).
+    slack: { alertChannel: ALERT_CHANNEL.id, teamId: SANDBOX_TEAM },
     policy: { timeouts: { critical: '2m', high: '10m', medium: '30m', low: null } },
     decisions: {
       approvers,

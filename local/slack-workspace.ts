@@ -3,7 +3,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { Logger } from '../services/logger';
 import type { EmulatedMessage, SlackEmulator } from '../test/support/slack-emulator';
 import { signedEvent, slashCommandBody } from '../test/support/slack-requests';
-import { ALERT_CHANNEL, SANDBOX_USERS } from './sandbox-config';
+import { ALERT_CHANNEL, SANDBOX_TEAM, SANDBOX_USERS } from './sandbox-config';
 
 type Json = Record<string, unknown>;
 // biome-ignore lint/suspicious/noExplicitAny: Block Kit JSON as the bot sent it.
@@ -23,7 +23,7 @@ export interface DoorAnswer {
   durationMs: number;
 }
 
-const TEAM = { id: 'T0SGWARDEN', domain: 'sg-warden-sandbox' };
+const TEAM = { id: SANDBOX_TEAM, domain: 'sg-warden-sandbox' };
 const APP_ID = 'A0SGWARDEN';
 /** Slack gives up on a request it has not had an answer to within 3 seconds. */
 const SLACK_TIMEOUT_MS = 3000;
