@@ -119,7 +119,10 @@ function headline(view: AlertView): string {
 
 /** The plain-text fallback (notifications, screen readers). */
 export function alertText(view: AlertView): string {
-  return `sg-warden: ${headline(view)} in ${view.alert.account} ${view.alert.region}, by ${view.alert.actor.arn}`;
+  // Notifications read it as mrkdwn: the group's name and the principal come from AWS.
+  return escapeMrkdwn(
+    `sg-warden: ${headline(view)} in ${view.alert.account} ${view.alert.region}, by ${view.alert.actor.arn}`,
+  );
 }
 
 /** The alert message: who did what where, each violating rule with its state and buttons, and act-on-all. */

@@ -161,7 +161,8 @@ export function whitelistHelp(config: Config, note?: string): SlackMessage {
     '`list` your grants · `revoke <grant>` to end one now · `extend <grant> <duration>` (within the target’s longest) · `help`',
   ].filter(Boolean);
   return {
-    text: `${note ? `${note} ` : ''}Usage: ${WHITELIST_USAGE.replace(/`/g, '')}`,
+    // The fallback text is mrkdwn too: the note quotes what the person typed.
+    text: escapeMrkdwn(`${note ? `${note} ` : ''}Usage: ${WHITELIST_USAGE.replace(/`/g, '')}`),
     blocks: [
       section(lines.join('\n')),
       targets.length > 0

@@ -117,7 +117,10 @@ export function groupMessage(view: GroupView): SlackMessage {
   const title = `${name} in ${view.region}${view.alias ? ` — target ${view.alias}` : ''}`;
   if (!view.exists) {
     const text = `Security group ${view.groupId} does not exist in ${view.region} (or sg-warden cannot see it). Give the region after the ID if it lives elsewhere: /sg-status ${view.groupId} <region>.`;
-    return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(text) } }] };
+    return {
+      text: escapeMrkdwn(text),
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(text) } }],
+    };
   }
   const counts = { ok: 0, violation: 0, kept: 0, granted: 0 };
   for (const r of view.rules) counts[r.mark.kind]++;
@@ -133,7 +136,8 @@ export function groupMessage(view: GroupView): SlackMessage {
       : { type: 'section', text: { type: 'mrkdwn', text: '_The group has no rules._' } },
     context(`${summary} · live from EC2 as of ${slackDate(view.now.toISOString(), '{time}')}`),
   ];
-  return { text: `${title}: ${summary}.`, blocks };
+  // The fallback text is mrkdwn too: the group's name comes from EC2.
+  return { text: escapeMrkdwn(`${title}: ${summary}.`), blocks };
 }
 
 function actorText(e: StoredAuditEntry): string {
@@ -199,7 +203,8 @@ export function statusHelp(note?: string): SlackMessage {
     '`/sg-status audit [<violation or grant ID>]` — the latest decisions, or one item’s full history',
   ].filter(Boolean);
   return {
-    text: `${note ? `${note} ` : ''}Usage: ${STATUS_USAGE.replace(/`/g, '')}`,
+    // The fallback text is mrkdwn too: the note quotes what the person typed.
+    text: escapeMrkdwn(`${note ? `${note} ` : ''}Usage: ${STATUS_USAGE.replace(/`/g, '')}`),
     blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }],
   };
 }

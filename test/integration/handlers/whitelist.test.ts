@@ -217,7 +217,8 @@ describe('/sg-whitelist', () => {
     it('answers help for nothing, help, and words it does not know', async () => {
       for (const text of ['', 'help', 'frobnicate']) {
         const answer = await whitelist(text);
-        expect(answer.ack?.text).toContain('/sg-whitelist <target> <ip|me>');
+        // The fallback text is mrkdwn too, so its placeholders are escaped.
+        expect(answer.ack?.text).toContain('/sg-whitelist &lt;target&gt; &lt;ip|me&gt;');
         expect(JSON.stringify(answer.ack?.blocks)).toContain('bastion');
       }
     });
