@@ -181,6 +181,7 @@ export async function auditRefusal(
   subjectId: string,
   requester: Requester,
   error: SgWardenError,
+  details: Record<string, unknown> = {},
 ): Promise<void> {
   const at = deps.clock().toISOString();
   await deps.store
@@ -188,7 +189,7 @@ export async function auditRefusal(
       grantAudit({ grantId: subjectId }, 'request', null, null, userActor(requester), at, {
         result: 'refused',
         error: error.message,
-        details: { code: error.code },
+        details: { code: error.code, ...details },
       }),
     )
     .catch((e) => deps.logger.error({ err: describeError(e) }, 'refusal not audited'));

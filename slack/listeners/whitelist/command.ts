@@ -47,8 +47,26 @@ export function whitelistCommand(deps: SlackDeps) {
       await ack({ response_type: 'ephemeral', text: help.text, blocks: help.blocks });
       return;
     }
+    const actor = {
+      userId: command.user_id,
+      userName: command.user_name || command.user_id,
+      ...(command.team_id ? { teamId: command.team_id } : {}),
+    };
     if (parsed.kind === 'invalid') {
       await ack({ response_type: 'ephemeral', text: `:warning: ${escapeMrkdwn(parsed.message)}` });
+      // Answered at once; the worker puts the refusal (e.g. a wide range or a special address) on record.
+      const [first = ''] = (command.text ?? '').trim().toLowerCase().split(/\s+/);
+      const alias = Object.keys(deps.config.whitelist.targets).includes(first) ? first : null;
+      await handOff(
+        deps,
+        {
+          kind: WhitelistJobs.refused,
+          actor,
+          reply: {},
+          args: { alias, reason: parsed.message, text: (command.text ?? '').slice(0, 200) },
+        },
+        async () => {},
+      );
       return;
     }
     await ack();
@@ -57,11 +75,7 @@ export function whitelistCommand(deps: SlackDeps) {
       deps,
       {
         kind,
-        actor: {
-          userId: command.user_id,
-          userName: command.user_name || command.user_id,
-          ...(command.team_id ? { teamId: command.team_id } : {}),
-        },
+        actor,
         reply: { channel: command.channel_id, responseUrl: command.response_url },
         args,
       },

@@ -4,7 +4,15 @@ import { ActionIds } from '../../ids';
 import { registerJobRunner } from '../../jobs';
 import { whitelistCommand } from './command';
 import { extendButton } from './extend-button';
-import { runExtendJob, runGrantJob, runLinkJob, runListJob, runRevokeGrantJob, WhitelistJobs } from './jobs';
+import {
+  runExtendJob,
+  runGrantJob,
+  runLinkJob,
+  runListJob,
+  runRefusedJob,
+  runRevokeGrantJob,
+  WhitelistJobs,
+} from './jobs';
 
 /** `/sg-whitelist` and the Extend button on expiry warnings. */
 export function registerWhitelistListeners(app: App, deps: SlackDeps): void {
@@ -21,4 +29,5 @@ export function registerWhitelistJobs(): void {
   registerJobRunner(WhitelistJobs.list, runListJob);
   registerJobRunner(WhitelistJobs.revoke, runRevokeGrantJob);
   registerJobRunner(WhitelistJobs.extend, runExtendJob);
+  registerJobRunner(WhitelistJobs.refused, runRefusedJob);
 }

@@ -1,5 +1,12 @@
 import { BadInputError, SgWardenError } from '../../../services/errors';
-import { extendGrant, grantsOf, type Requester, requestGrant, revokeGrant } from '../../../services/grants';
+import {
+  auditRefusal,
+  extendGrant,
+  grantsOf,
+  type Requester,
+  requestGrant,
+  revokeGrant,
+} from '../../../services/grants';
 import { issueLink } from '../../../services/ip-links';
 import type { Job } from '../../../services/jobs';
 import { grantChangedMessage, grantListMessage, grantOutcomeMessage, linkMessage } from '../../blocks/grant';
@@ -13,6 +20,7 @@ export const WhitelistJobs = {
   list: 'whitelist.list',
   revoke: 'whitelist.revoke',
   extend: 'whitelist.extend',
+  refused: 'whitelist.refused',
 } as const;
 
 /**
@@ -46,6 +54,22 @@ function numberArg(args: Record<string, unknown>, name: string): number | null {
   const value = args[name];
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : null;
 }
+
+/**
+ * A `/sg-whitelist` request the door refused while reading it (a wide range, a special address, a stray
+ * word): the person was answered in the ack; this puts the refusal on record with who asked.
+ */
+export const runRefusedJob: JobRunner = async (job, deps) => {
+  const alias = typeof job.args.alias === 'string' ? job.args.alias : null;
+  const reason = typeof job.args.reason === 'string' ? job.args.reason : 'The request could not be read.';
+  await auditRefusal(
+    deps,
+    alias ? `target:${alias}` : 'target:unknown',
+    requesterOf(job),
+    new BadInputError(reason, { context: { text: job.args.text } }),
+    { text: typeof job.args.text === 'string' ? job.args.text : '' },
+  );
+};
 
 /** `/sg-whitelist <target> <ip>`: add the rule and answer with the grant. */
 export const runGrantJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
