@@ -1,6 +1,7 @@
 import type { StoredAuditEntry } from '../../services/store';
 import { createGroup } from '../support/aws';
 import {
+  addedAudit,
   alertOf,
   allAudit,
   command,
@@ -131,11 +132,11 @@ async function refusedWithoutChange(
   act: () => Promise<DoorExchange>,
 ): Promise<{ exchange: DoorExchange; audit: StoredAuditEntry[] }> {
   const before = await world();
-  const auditBefore = (await allAudit(suite.env.tableName)).length;
+  const auditBefore = await allAudit(suite.env.tableName);
   const exchange = await act();
   await drain(suite);
   expect(await world()).toBe(before);
-  const audit = (await allAudit(suite.env.tableName)).slice(auditBefore);
+  const audit = addedAudit(auditBefore, await allAudit(suite.env.tableName));
   // No stack traces or internals in anything the person or Slack sees.
   expect(exchange.said()).not.toMatch(/\n\s+at |TypeError|ReferenceError|node_modules|\.ts:\d+/);
   return { exchange, audit };

@@ -180,6 +180,12 @@ export async function allAudit(tableName: string): Promise<StoredAuditEntry[]> {
   return out.sort((a, b) => a.entryId.localeCompare(b.entryId));
 }
 
+/** Audit entries in `after` that are not in `before` (by entry ID: sweeps on a future clock sort later). */
+export function addedAudit(before: StoredAuditEntry[], after: StoredAuditEntry[]): StoredAuditEntry[] {
+  const seen = new Set(before.map((e) => e.entryId));
+  return after.filter((e) => !seen.has(e.entryId));
+}
+
 /** What a signed request to the Slack door came to: the HTTP answer and what was posted to its response_url. */
 export interface DoorExchange {
   result: APIGatewayProxyStructuredResultV2;
