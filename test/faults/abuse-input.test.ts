@@ -272,6 +272,7 @@ describe('shell metacharacters in /sg-run values', () => {
     "nginx' ; id ; '",
     'nginx\nid',
     '../../bin/sh',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's ${IFS}, on purpose
     'nginx${IFS}id',
   ])('service=%j is refused before anything is sent, and audited', async (value) => {
     const quoted = value.includes(' ') || value.includes('\n') ? `"${value.replaceAll('"', '\\"')}"` : value;
