@@ -57,7 +57,9 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
     config: `slack:\n  alertChannel: ${ALERT_CHANNEL}\npolicy:\n  timeouts: { critical: 1w, high: 1w, medium: 1w, low: null }\n`,
     slack: { channelRateLimitPerSecond: MESSAGES_PER_SECOND, now: () => clock.now() },
   });
-  Object.assign(process.env, env.functionEnv(motoUrl()), { SG_WARDEN_LOG_LEVEL: 'silent' });
+  Object.assign(process.env, env.functionEnv(motoUrl()), {
+    SG_WARDEN_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
+  });
   const { getWiring } = await import('../../handlers/wiring');
   const detection = await import('../../handlers/cloudtrail-event');
   const sweeper = await import('../../handlers/sweeper');

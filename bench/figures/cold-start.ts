@@ -52,7 +52,7 @@ function statusOf(result: { error?: string; result?: unknown }): string {
  */
 export async function run(ctx: FigureContext): Promise<FigureResult> {
   const started = Date.now();
-  const rounds = ctx.quick ? 3 : 15;
+  const rounds = ctx.quick ? 3 : 12;
   const { groupId: whitelistGroupId } = await createGroup();
   const env = await startBenchEnv({ config: benchConfig({ whitelistGroupId }) });
   const jobs: { functionName: string; payload: unknown }[] = [];
