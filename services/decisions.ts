@@ -2,7 +2,7 @@ import { type AlertDeps, postAlert, refreshAlertMessage } from './alerts';
 import { formatDuration } from './duration';
 import { AwsCallError, describeError, StateConflictError } from './errors';
 import { ruleFingerprint, violationIdFor } from './ids';
-import type { Finding, RuleFacts } from './model';
+import { type Finding, type RuleFacts, sameRuleContent } from './model';
 import { type Directory, isAllowed } from './people';
 import { describeRule, evaluateRule, matchesPattern } from './policy';
 import type { AwsTarget, MessageRef, RuleRemover, SecurityGroupReader } from './ports';
@@ -92,16 +92,6 @@ function audit(
   };
 }
 
-function sameContent(a: RuleFacts, b: RuleFacts): boolean {
-  return (
-    a.direction === b.direction &&
-    a.protocol === b.protocol &&
-    a.fromPort === b.fromPort &&
-    a.toPort === b.toPort &&
-    a.source === b.source
-  );
-}
-
 /** The rule as EC2 has it now, or null when it is gone (by rule ID; by content when the ID is unknown). */
 export async function readLiveRule(
   groups: SecurityGroupReader,
@@ -113,7 +103,7 @@ export async function readLiveRule(
     return found.find((r) => r.ruleId === rule.ruleId) ?? null;
   }
   const live = await groups.describeGroupRules(target, rule.groupId);
-  return live.find((r) => r.ruleId && sameContent(r, rule)) ?? null;
+  return live.find((r) => r.ruleId && sameRuleContent(r, rule)) ?? null;
 }
 
 /** Re-evaluates a live rule against the policy with the group's current tags (null tags when unreadable). */

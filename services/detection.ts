@@ -1,7 +1,7 @@
 import { type AlertDeps, postAlert, refreshAlertMessage } from './alerts';
 import { describeError } from './errors';
 import { ruleFingerprint, violationIdFor } from './ids';
-import type { Finding, RuleFacts, SgEvent } from './model';
+import { type Finding, type RuleFacts, type SgEvent, sameRuleContent } from './model';
 import { evaluate } from './policy';
 import type { AwsTarget, GroupInfo, SecurityGroupReader } from './ports';
 import { type AlertItem, type AuditEntry, type ExceptionItem, keys, type ViolationItem } from './store';
@@ -18,16 +18,6 @@ export interface DetectionResult {
   skipped: { ruleId: string | null; why: string }[];
 }
 
-function sameRule(a: RuleFacts, b: RuleFacts): boolean {
-  return (
-    a.direction === b.direction &&
-    a.protocol === b.protocol &&
-    a.fromPort === b.fromPort &&
-    a.toPort === b.toPort &&
-    a.source === b.source
-  );
-}
-
 /**
  * The rules an event added or changed, as EC2 has them now when the record is not enough:
  * ModifySecurityGroupRules by rule ID, older records (no rule IDs) by matching the group's live rules.
@@ -40,7 +30,7 @@ export async function resolveRules(groups: SecurityGroupReader, event: SgEvent):
   const live = await groups.describeGroupRules(target, event.groupId);
   return event.rules.flatMap((r) => {
     if (r.ruleId) return [r];
-    const match = live.find((l) => l.direction === r.direction && sameRule(l, r));
+    const match = live.find((l) => sameRuleContent(l, r));
     return match ? [{ ...match, description: match.description ?? r.description }] : [];
   });
 }
@@ -160,7 +150,7 @@ function removedByEvent(v: ViolationItem, event: SgEvent): boolean {
   if (event.kind === 'delete-group') return v.groupId === event.groupId;
   if (v.groupId !== event.groupId) return false;
   if (v.rule.ruleId && event.ruleIds.includes(v.rule.ruleId)) return true;
-  return event.rules.some((r) => r.direction === v.rule.direction && sameRule(r, v.rule));
+  return event.rules.some((r) => sameRuleContent(r, v.rule));
 }
 
 /**

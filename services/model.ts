@@ -27,6 +27,17 @@ export interface RuleFacts {
   description: string | null;
 }
 
+/** True when two rules let the same traffic through: direction, protocol, ports and source (rule ID and group aside). */
+export function sameRuleContent(a: RuleFacts, b: RuleFacts): boolean {
+  return (
+    a.direction === b.direction &&
+    a.protocol === b.protocol &&
+    a.fromPort === b.fromPort &&
+    a.toPort === b.toPort &&
+    a.source === b.source
+  );
+}
+
 /** Who made an API call, from CloudTrail's userIdentity and request context. */
 export interface Actor {
   /** The principal's ARN (or the invoking service / principal ID when no ARN is recorded). */

@@ -1,7 +1,7 @@
 import type { Config, WhitelistTarget } from './config';
 import { liveGrants, OWN_ACCOUNT } from './grants';
 import { ruleFingerprint } from './ids';
-import type { RuleFacts, Severity } from './model';
+import { type RuleFacts, type Severity, sameRuleContent } from './model';
 import { evaluate } from './policy';
 import type { SecurityGroupReader } from './ports';
 import type {
@@ -109,17 +109,6 @@ export function resolveGroupRef(
   return { groupId: ref.groupId ?? '', region: ref.region ?? homeRegion, account: OWN_ACCOUNT, alias: null };
 }
 
-function sameRule(a: RuleFacts, b: RuleFacts): boolean {
-  return (
-    a.groupId === b.groupId &&
-    a.direction === b.direction &&
-    a.protocol === b.protocol &&
-    a.fromPort === b.fromPort &&
-    a.toPort === b.toPort &&
-    a.source === b.source
-  );
-}
-
 /**
  * One group's live rules (DescribeSecurityGroupRules in its region), each marked: granted by sg-warden
  * (to whom, until), kept (until), a violation (severity, and the open decision if there is one) or ok.
@@ -160,7 +149,8 @@ export async function loadGroupView(deps: StatusDeps, ref: GroupRef, homeRegion:
         overview.violations.find(
           (v) =>
             v.region === where.region &&
-            ((rule.ruleId !== null && v.rule.ruleId === rule.ruleId) || sameRule(v.rule, rule)),
+            ((rule.ruleId !== null && v.rule.ruleId === rule.ruleId) ||
+              (v.rule.groupId === rule.groupId && sameRuleContent(v.rule, rule))),
         ) ?? null;
       return {
         rule,
