@@ -1105,9 +1105,9 @@ async function postInstanceResult(
 ): Promise<RunItem> {
   const current = run.invocations[instanceId]!;
   const attempts = (current.postAttempts ?? 0) + 1;
-  try {
-    const shown = await deps.notifier.postResult(run, instanceId, invocation);
-    return deps.store.transition<RunItem>({
+  // Posted or not, the attempt is recorded (and audited) under the poll's lease.
+  const record = (posted: boolean, outcome: Pick<AuditEntry, 'result' | 'error' | 'details'>) =>
+    deps.store.transition<RunItem>({
       key: keys.run(run.runId),
       from: ['POLLING'],
       expectVersion: run.version,
@@ -1115,61 +1115,40 @@ async function postInstanceResult(
       set: {
         invocations: {
           ...run.invocations,
-          [instanceId]: { ...current, posted: true, postAttempts: attempts },
+          [instanceId]: { ...current, posted, postAttempts: attempts },
         },
       },
       due: { kind: 'RUN_POLL', at: plusSeconds(now, POLL_LEASE_SECONDS) },
       audit: audit(
         run,
-        {
-          action: 'output-posted',
-          fromState: 'POLLING',
-          toState: 'POLLING',
-          ...SYSTEM,
-          result: 'ok',
-          details: {
-            instanceId,
-            channel: run.channel,
-            threadTs: run.ts,
-            shownChars: shown.shownChars,
-            cutChars: shown.cutChars,
-          },
-        },
+        { action: 'output-posted', fromState: 'POLLING', toState: 'POLLING', ...SYSTEM, ...outcome },
         now,
       ),
     });
+  let shown: { shownChars: number; cutChars: number };
+  try {
+    shown = await deps.notifier.postResult(run, instanceId, invocation);
   } catch (error) {
     deps.logger.warn(
       { runId: run.runId, instanceId, attempts, err: describeError(error) },
       'run result not posted',
     );
-    return deps.store.transition<RunItem>({
-      key: keys.run(run.runId),
-      from: ['POLLING'],
-      expectVersion: run.version,
-      to: 'POLLING',
-      set: {
-        invocations: {
-          ...run.invocations,
-          [instanceId]: { ...current, posted: false, postAttempts: attempts },
-        },
-      },
-      due: { kind: 'RUN_POLL', at: plusSeconds(now, POLL_LEASE_SECONDS) },
-      audit: audit(
-        run,
-        {
-          action: 'output-posted',
-          fromState: 'POLLING',
-          toState: 'POLLING',
-          ...SYSTEM,
-          result: 'error',
-          error: describeError(error),
-          details: { instanceId, attempts, giveUp: attempts >= MAX_POST_ATTEMPTS },
-        },
-        now,
-      ),
+    return record(false, {
+      result: 'error',
+      error: describeError(error),
+      details: { instanceId, attempts, giveUp: attempts >= MAX_POST_ATTEMPTS },
     });
   }
+  return record(true, {
+    result: 'ok',
+    details: {
+      instanceId,
+      channel: run.channel,
+      threadTs: run.ts,
+      shownChars: shown.shownChars,
+      cutChars: shown.cutChars,
+    },
+  });
 }
 
 /** `/sg-run status <run>`: the run, for its requester, those who may run its runbook, and its approvers. */
