@@ -1,6 +1,6 @@
 import { type AlertDeps, postAlert, refreshAlertMessage } from './alerts';
 import { formatDuration } from './duration';
-import { AwsCallError, describeError, StateConflictError } from './errors';
+import { AwsCallError, describeError } from './errors';
 import { ruleFingerprint, violationIdFor } from './ids';
 import { type Finding, type RuleFacts, sameRuleContent } from './model';
 import { type Directory, isAllowed } from './people';
@@ -12,6 +12,7 @@ import {
   type AuditEntry,
   type ExceptionItem,
   keys,
+  tryTransition,
   type ViolationItem,
   type ViolationStatus,
 } from './store';
@@ -171,30 +172,27 @@ export async function revokeViolation(
     return { violationId, outcome: 'not-pending', violation: v };
   const by = auditActor(actor);
   const now = deps.clock();
-  let claimed: ViolationItem;
-  try {
-    claimed = await deps.store.transition<ViolationItem>({
-      key: keys.violation(violationId),
-      from: [v.status],
-      expectVersion: v.version,
-      to: 'REVOKING',
-      set: { revokeBy: by },
-      due: { kind: 'RECONCILE', at: plusSeconds(now, REVOKE_LEASE_SECONDS) },
-      audit: audit(
-        violationId,
-        {
-          action: 'revoke-start',
-          fromState: v.status,
-          toState: 'REVOKING',
-          result: 'ok',
-          details: { attempt: v.revokeAttempts + 1, ruleId: v.rule.ruleId },
-          at: now.toISOString(),
-        },
-        by,
-      ),
-    });
-  } catch (error) {
-    if (!(error instanceof StateConflictError)) throw error;
+  const claimed = await tryTransition<ViolationItem>(deps.store, {
+    key: keys.violation(violationId),
+    from: [v.status],
+    expectVersion: v.version,
+    to: 'REVOKING',
+    set: { revokeBy: by },
+    due: { kind: 'RECONCILE', at: plusSeconds(now, REVOKE_LEASE_SECONDS) },
+    audit: audit(
+      violationId,
+      {
+        action: 'revoke-start',
+        fromState: v.status,
+        toState: 'REVOKING',
+        result: 'ok',
+        details: { attempt: v.revokeAttempts + 1, ruleId: v.rule.ruleId },
+        at: now.toISOString(),
+      },
+      by,
+    ),
+  });
+  if (!claimed) {
     return { violationId, outcome: 'lost-race', violation: await current(deps, violationId) };
   }
   const result = await settleClaim(deps, claimed, 'fresh');
@@ -212,29 +210,26 @@ export async function reconcileRevoke(deps: DecisionDeps, seen: ViolationItem): 
   const violationId = seen.violationId;
   if (seen.status !== 'REVOKING') return { violationId, outcome: 'not-pending', violation: seen };
   const now = deps.clock();
-  let claimed: ViolationItem;
-  try {
-    claimed = await deps.store.transition<ViolationItem>({
-      key: keys.violation(violationId),
-      from: ['REVOKING'],
-      expectVersion: seen.version,
-      to: 'REVOKING',
-      due: { kind: 'RECONCILE', at: plusSeconds(now, REVOKE_LEASE_SECONDS) },
-      audit: audit(
-        violationId,
-        {
-          action: 'reconcile-start',
-          fromState: 'REVOKING',
-          toState: 'REVOKING',
-          result: 'ok',
-          details: { leaseExpiredAt: seen.dueAt ?? null, revokeBy: seen.revokeBy ?? null },
-          at: now.toISOString(),
-        },
-        SYSTEM,
-      ),
-    });
-  } catch (error) {
-    if (!(error instanceof StateConflictError)) throw error;
+  const claimed = await tryTransition<ViolationItem>(deps.store, {
+    key: keys.violation(violationId),
+    from: ['REVOKING'],
+    expectVersion: seen.version,
+    to: 'REVOKING',
+    due: { kind: 'RECONCILE', at: plusSeconds(now, REVOKE_LEASE_SECONDS) },
+    audit: audit(
+      violationId,
+      {
+        action: 'reconcile-start',
+        fromState: 'REVOKING',
+        toState: 'REVOKING',
+        result: 'ok',
+        details: { leaseExpiredAt: seen.dueAt ?? null, revokeBy: seen.revokeBy ?? null },
+        at: now.toISOString(),
+      },
+      SYSTEM,
+    ),
+  });
+  if (!claimed) {
     return { violationId, outcome: 'lost-race', violation: await current(deps, violationId) };
   }
   const result = await settleClaim(deps, claimed, 'reconcile');
@@ -349,34 +344,26 @@ async function finishClaim(
   const by = claimed.revokeBy ?? TIMEOUT;
   const at = deps.clock().toISOString();
   const decided = to !== 'REVOKE_RETRY';
-  try {
-    const after = await deps.store.transition<ViolationItem>({
-      key: keys.violation(claimed.violationId),
-      from: ['REVOKING'],
-      expectVersion: claimed.version,
-      to,
-      set: {
-        ...(decided && to !== 'FAILED' ? { decidedBy: by.id, decidedByName: by.name } : {}),
-        ...(decided ? { decidedAt: at } : {}),
-        ...set,
-      },
-      due:
-        to === 'REVOKE_RETRY'
-          ? {
-              kind: 'REVOKE_RETRY',
-              at: plusSeconds(deps.clock(), retryBackoffSeconds(Number(set.revokeAttempts))),
-            }
-          : null,
-      audit: audit(claimed.violationId, { ...entry, fromState: 'REVOKING', toState: to, result, at }, by),
-    });
-    return {
-      violationId: claimed.violationId,
-      outcome: to as RevokeOutcome,
-      violation: after,
-      ...(entry.error ? { error: entry.error } : {}),
-    };
-  } catch (error) {
-    if (!(error instanceof StateConflictError)) throw error;
+  const after = await tryTransition<ViolationItem>(deps.store, {
+    key: keys.violation(claimed.violationId),
+    from: ['REVOKING'],
+    expectVersion: claimed.version,
+    to,
+    set: {
+      ...(decided && to !== 'FAILED' ? { decidedBy: by.id, decidedByName: by.name } : {}),
+      ...(decided ? { decidedAt: at } : {}),
+      ...set,
+    },
+    due:
+      to === 'REVOKE_RETRY'
+        ? {
+            kind: 'REVOKE_RETRY',
+            at: plusSeconds(deps.clock(), retryBackoffSeconds(Number(set.revokeAttempts))),
+          }
+        : null,
+    audit: audit(claimed.violationId, { ...entry, fromState: 'REVOKING', toState: to, result, at }, by),
+  });
+  if (!after) {
     // A reconcile took the claim over (our lease ran out mid-call); it records the outcome.
     deps.logger.warn(
       { violationId: claimed.violationId, to },
@@ -388,6 +375,12 @@ async function finishClaim(
       violation: await current(deps, claimed.violationId),
     };
   }
+  return {
+    violationId: claimed.violationId,
+    outcome: to as RevokeOutcome,
+    violation: after,
+    ...(entry.error ? { error: entry.error } : {}),
+  };
 }
 
 /** A revoke (or the re-read before it) failed: retry later with backoff, or give up as FAILED and say so. */
@@ -780,45 +773,41 @@ export async function keepViolation(
       : {}),
   };
   const by: AuditActor = { type: 'slack-user', id: person.id, name: person.name };
-  try {
-    const after = await deps.store.transition<ViolationItem>({
-      key: keys.violation(violationId),
-      from: ['PENDING'],
-      expectVersion: v.version,
-      to: 'KEPT',
-      set: {
-        keptUntil: expiresAt,
+  const after = await tryTransition<ViolationItem>(deps.store, {
+    key: keys.violation(violationId),
+    from: ['PENDING'],
+    expectVersion: v.version,
+    to: 'KEPT',
+    set: {
+      keptUntil: expiresAt,
+      justification: text,
+      decidedBy: person.id,
+      decidedByName: person.name,
+      decidedAt: nowIso,
+    },
+    due: null,
+    audit: audit(
+      violationId,
+      {
+        action: 'keep',
+        fromState: 'PENDING',
+        toState: 'KEPT',
         justification: text,
-        decidedBy: person.id,
-        decidedByName: person.name,
-        decidedAt: nowIso,
-      },
-      due: null,
-      audit: audit(
-        violationId,
-        {
-          action: 'keep',
-          fromState: 'PENDING',
-          toState: 'KEPT',
-          justification: text,
-          result: 'ok',
-          details: {
-            keptUntil: expiresAt,
-            permanent: expiresAt === null,
-            exception: fingerprint,
-            ruleId: v.rule.ruleId,
-          },
-          at: nowIso,
+        result: 'ok',
+        details: {
+          keptUntil: expiresAt,
+          permanent: expiresAt === null,
+          exception: fingerprint,
+          ruleId: v.rule.ruleId,
         },
-        by,
-      ),
-      alsoPut: [exception],
-      alsoPutReplaces: { unlessStatus: 'ACTIVE', expiredBy: nowIso },
-    });
-    if (options.refresh !== false) await refreshAlertMessage(deps, v.alertId);
-    return { ok: true, violation: after, exception };
-  } catch (error) {
-    if (!(error instanceof StateConflictError)) throw error;
+        at: nowIso,
+      },
+      by,
+    ),
+    alsoPut: [exception],
+    alsoPutReplaces: { unlessStatus: 'ACTIVE', expiredBy: nowIso },
+  });
+  if (!after) {
     const now2 = await current(deps, violationId);
     const conflict: Refusal =
       now2 && now2.status !== 'PENDING'
@@ -836,6 +825,8 @@ export async function keepViolation(
       violation: now2,
     };
   }
+  if (options.refresh !== false) await refreshAlertMessage(deps, v.alertId);
+  return { ok: true, violation: after, exception };
 }
 
 export type KeepPreparation =
@@ -1000,39 +991,37 @@ export async function expireException(deps: DecisionDeps, seen: ExceptionItem): 
       ],
     );
   }
-  try {
-    await deps.store.transition({
-      key: keys.exception(ex.fingerprint),
-      from: ['ACTIVE'],
-      expectVersion: ex.version,
-      to: 'EXPIRED',
-      due: null,
-      audit: audit(
-        ex.violationId,
-        {
-          subjectType: 'exception',
-          action: 'expire',
-          fromState: 'ACTIVE',
-          toState: 'EXPIRED',
-          result: 'ok',
-          details: {
-            exception: ex.fingerprint,
-            keptUntil: ex.expiresAt,
-            approvedBy: ex.approvedBy,
-            reopenedAs: reopened?.violation.violationId ?? null,
-            note: !live
-              ? 'the rule no longer exists'
-              : !finding
-                ? 'the rule no longer violates the policy'
-                : 're-opened for a fresh decision',
-          },
-          at: nowIso,
+  const expired = await tryTransition(deps.store, {
+    key: keys.exception(ex.fingerprint),
+    from: ['ACTIVE'],
+    expectVersion: ex.version,
+    to: 'EXPIRED',
+    due: null,
+    audit: audit(
+      ex.violationId,
+      {
+        subjectType: 'exception',
+        action: 'expire',
+        fromState: 'ACTIVE',
+        toState: 'EXPIRED',
+        result: 'ok',
+        details: {
+          exception: ex.fingerprint,
+          keptUntil: ex.expiresAt,
+          approvedBy: ex.approvedBy,
+          reopenedAs: reopened?.violation.violationId ?? null,
+          note: !live
+            ? 'the rule no longer exists'
+            : !finding
+              ? 'the rule no longer violates the policy'
+              : 're-opened for a fresh decision',
         },
-        SYSTEM,
-      ),
-    });
-  } catch (error) {
-    if (!(error instanceof StateConflictError)) throw error;
+        at: nowIso,
+      },
+      SYSTEM,
+    ),
+  });
+  if (!expired) {
     return { outcome: 'lost-race' };
   }
   if (!reopened) return { outcome: 'expired' };

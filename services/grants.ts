@@ -23,6 +23,7 @@ import {
   keys,
   type StateStore,
   type StoredItem,
+  tryTransition,
 } from './store';
 
 /** What the grant service works with (handlers/wiring.ts builds it once per container). */
@@ -600,29 +601,23 @@ async function setExpiry(
   now: Date,
   details: Record<string, unknown> = {},
 ): Promise<GrantItem> {
-  let updated: GrantItem;
-  try {
-    updated = await deps.store.transition<GrantItem>({
-      key: keys.grant(grant.grantId),
-      from: ['ACTIVE'],
-      expectVersion: grant.version,
-      to: 'ACTIVE',
-      set: { expiresAt },
-      remove: ['warnedAt'],
-      due: activeDue(expiresAt, now, false),
-      audit: grantAudit(grant, 'extend', 'ACTIVE', 'ACTIVE', actor, now.toISOString(), {
-        details: { from: grant.expiresAt, to: expiresAt, ...details },
-      }),
-    });
-  } catch (error) {
-    if (error instanceof StateConflictError) {
-      throw new GrantRefusedError(
-        'GRANT_CHANGED',
-        `Grant ${grant.grantId} changed at the same moment (it may have just expired); check /sg-whitelist list and try again.`,
-        { cause: error },
-      );
-    }
-    throw error;
+  const updated = await tryTransition<GrantItem>(deps.store, {
+    key: keys.grant(grant.grantId),
+    from: ['ACTIVE'],
+    expectVersion: grant.version,
+    to: 'ACTIVE',
+    set: { expiresAt },
+    remove: ['warnedAt'],
+    due: activeDue(expiresAt, now, false),
+    audit: grantAudit(grant, 'extend', 'ACTIVE', 'ACTIVE', actor, now.toISOString(), {
+      details: { from: grant.expiresAt, to: expiresAt, ...details },
+    }),
+  });
+  if (!updated) {
+    throw new GrantRefusedError(
+      'GRANT_CHANGED',
+      `Grant ${grant.grantId} changed at the same moment (it may have just expired); check /sg-whitelist list and try again.`,
+    );
   }
   if (updated.ruleId) {
     // The table is the truth; the rule's label only helps people reading the console.
@@ -731,21 +726,16 @@ export async function removeGrantRule(
   actor: { type: AuditEntry['actorType']; id: string; name?: string },
   now: Date,
 ): Promise<{ outcome: RemovalOutcome; grant: GrantItem }> {
-  let claimed: GrantItem;
-  try {
-    claimed = await deps.store.transition<GrantItem>({
-      key: keys.grant(grant.grantId),
-      from: ['ACTIVE', 'REVOKE_FAILED', 'REVOKING'],
-      expectVersion: grant.version,
-      to: 'REVOKING',
-      set: { endAs, endedBy: actor.id },
-      due: { kind: 'GRANT_EXPIRY', at: plusSeconds(now, REVOKE_LEASE_SECONDS) },
-      audit: null,
-    });
-  } catch (error) {
-    if (error instanceof StateConflictError) return { outcome: 'skipped', grant };
-    throw error;
-  }
+  const claimed = await tryTransition<GrantItem>(deps.store, {
+    key: keys.grant(grant.grantId),
+    from: ['ACTIVE', 'REVOKE_FAILED', 'REVOKING'],
+    expectVersion: grant.version,
+    to: 'REVOKING',
+    set: { endAs, endedBy: actor.id },
+    due: { kind: 'GRANT_EXPIRY', at: plusSeconds(now, REVOKE_LEASE_SECONDS) },
+    audit: null,
+  });
+  if (!claimed) return { outcome: 'skipped', grant };
   const target = awsTargetOf(claimed);
   const action = endAs === 'REVOKED' ? 'revoke' : 'expire';
   const finish = async (details: Record<string, unknown>, requestId?: string | null) => {
@@ -870,21 +860,16 @@ export async function warnGrant(
 ): Promise<void> {
   const grant = await deps.store.get<GrantItem>(keys.grant(grantId));
   if (grant?.status !== 'ACTIVE' || grant.dueKind !== 'GRANT_WARN') return;
-  let claimed: GrantItem;
-  try {
-    claimed = await deps.store.transition<GrantItem>({
-      key: keys.grant(grantId),
-      from: ['ACTIVE'],
-      expectVersion: grant.version,
-      to: 'ACTIVE',
-      set: { warnedAt: now.toISOString() },
-      due: { kind: 'GRANT_EXPIRY', at: grant.expiresAt },
-      audit: null,
-    });
-  } catch (error) {
-    if (error instanceof StateConflictError) return;
-    throw error;
-  }
+  const claimed = await tryTransition<GrantItem>(deps.store, {
+    key: keys.grant(grantId),
+    from: ['ACTIVE'],
+    expectVersion: grant.version,
+    to: 'ACTIVE',
+    set: { warnedAt: now.toISOString() },
+    due: { kind: 'GRANT_EXPIRY', at: grant.expiresAt },
+    audit: null,
+  });
+  if (!claimed) return;
   await tell(deps, grantId, 'expiring', () =>
     notifier.expiring(claimed, extendBy(deps.config, claimed, now)),
   );

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { SgWardenError, StateConflictError } from './errors';
+import { SgWardenError } from './errors';
 import {
   checkRequest,
   type GrantDeps,
@@ -9,7 +9,7 @@ import {
   refusalAudited,
   requestGrant,
 } from './grants';
-import { type IpLinkItem, keys } from './store';
+import { type IpLinkItem, keys, tryTransition } from './store';
 
 /** A `me` link works for five minutes. */
 export const LINK_LIFETIME_SECONDS = 300;
@@ -135,32 +135,28 @@ export async function consumeLink(
   if (found.state === 'used') return { state: 'used' };
   if (found.state === 'expired') return { state: 'expired' };
   const { link } = found;
-  try {
-    await deps.store.transition({
-      key: keys.ipLink(tokenHash(token)),
-      from: ['OPEN'],
-      expectVersion: link.version,
-      to: 'USED',
-      set: { usedAt: now.toISOString(), sourceIp },
-      due: null,
-      audit: {
-        subjectId: link.grantId,
-        subjectType: 'grant',
-        action: 'link-used',
-        fromState: null,
-        toState: null,
-        actorType: 'slack-user',
-        actorId: link.userId,
-        actorName: link.userName,
-        result: 'ok',
-        details: { sourceIp },
-        at: now.toISOString(),
-      },
-    });
-  } catch (error) {
-    if (error instanceof StateConflictError) return { state: 'used' };
-    throw error;
-  }
+  const used = await tryTransition(deps.store, {
+    key: keys.ipLink(tokenHash(token)),
+    from: ['OPEN'],
+    expectVersion: link.version,
+    to: 'USED',
+    set: { usedAt: now.toISOString(), sourceIp },
+    due: null,
+    audit: {
+      subjectId: link.grantId,
+      subjectType: 'grant',
+      action: 'link-used',
+      fromState: null,
+      toState: null,
+      actorType: 'slack-user',
+      actorId: link.userId,
+      actorName: link.userName,
+      result: 'ok',
+      details: { sourceIp },
+      at: now.toISOString(),
+    },
+  });
+  if (!used) return { state: 'used' };
   const requester: Requester = { userId: link.userId, userName: link.userName };
   try {
     const outcome = await requestGrant(deps, {

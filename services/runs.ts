@@ -30,6 +30,7 @@ import {
   type RunItem,
   type RunStatus,
   type StateStore,
+  tryTransition,
 } from './store';
 
 /** How `/sg-run` tells people about a run (Slack in production). */
@@ -760,28 +761,25 @@ export async function approveRun(deps: RunDeps, runId: string, actor: RunActor):
       new StateConflictError(`Run ${runId} expired unapproved.`),
     );
   }
-  let sending: RunItem;
-  try {
-    sending = await deps.store.transition<RunItem>({
-      key: keys.run(runId),
-      from: ['AWAITING_APPROVAL'],
-      to: 'SENDING',
-      set: { decidedBy: actor.userId, decidedByName: actor.userName, decidedAt: now.toISOString() },
-      due: { kind: 'RUN_POLL', at: plusSeconds(now, SEND_LEASE_SECONDS) },
-      audit: audit(
-        run,
-        {
-          action: 'approve',
-          fromState: 'AWAITING_APPROVAL',
-          toState: 'SENDING',
-          ...userActor(actor),
-          result: 'ok',
-        },
-        now,
-      ),
-    });
-  } catch (error) {
-    if (!(error instanceof StateConflictError)) throw error;
+  const sending = await tryTransition<RunItem>(deps.store, {
+    key: keys.run(runId),
+    from: ['AWAITING_APPROVAL'],
+    to: 'SENDING',
+    set: { decidedBy: actor.userId, decidedByName: actor.userName, decidedAt: now.toISOString() },
+    due: { kind: 'RUN_POLL', at: plusSeconds(now, SEND_LEASE_SECONDS) },
+    audit: audit(
+      run,
+      {
+        action: 'approve',
+        fromState: 'AWAITING_APPROVAL',
+        toState: 'SENDING',
+        ...userActor(actor),
+        result: 'ok',
+      },
+      now,
+    ),
+  });
+  if (!sending) {
     const current = await loadRun(deps, runId);
     return refuseDecision(
       deps,
@@ -823,33 +821,30 @@ export async function rejectRun(deps: RunDeps, runId: string, actor: RunActor): 
   }
   const now = deps.clock();
   const to: RunStatus = withdraw ? 'CANCELLED' : 'REJECTED';
-  let decided: RunItem;
-  try {
-    decided = await deps.store.transition<RunItem>({
-      key: keys.run(runId),
-      from: ['AWAITING_APPROVAL'],
-      to,
-      set: {
-        decidedBy: actor.userId,
-        decidedByName: actor.userName,
-        decidedAt: now.toISOString(),
-        finishedAt: now.toISOString(),
+  const decided = await tryTransition<RunItem>(deps.store, {
+    key: keys.run(runId),
+    from: ['AWAITING_APPROVAL'],
+    to,
+    set: {
+      decidedBy: actor.userId,
+      decidedByName: actor.userName,
+      decidedAt: now.toISOString(),
+      finishedAt: now.toISOString(),
+    },
+    due: null,
+    audit: audit(
+      run,
+      {
+        action: withdraw ? 'withdraw' : 'reject',
+        fromState: 'AWAITING_APPROVAL',
+        toState: to,
+        ...userActor(actor),
+        result: 'ok',
       },
-      due: null,
-      audit: audit(
-        run,
-        {
-          action: withdraw ? 'withdraw' : 'reject',
-          fromState: 'AWAITING_APPROVAL',
-          toState: to,
-          ...userActor(actor),
-          result: 'ok',
-        },
-        now,
-      ),
-    });
-  } catch (error) {
-    if (!(error instanceof StateConflictError)) throw error;
+      now,
+    ),
+  });
+  if (!decided) {
     const current = await loadRun(deps, runId);
     return refuseDecision(
       deps,
@@ -871,32 +866,27 @@ export async function rejectRun(deps: RunDeps, runId: string, actor: RunActor): 
 
 /** RUN_APPROVAL_EXPIRY: nobody approved in time (→ EXPIRED). Losing to a click is fine. */
 export async function expireApproval(deps: RunDeps, run: RunItem, now: Date): Promise<RunItem | null> {
-  let expired: RunItem;
-  try {
-    expired = await deps.store.transition<RunItem>({
-      key: keys.run(run.runId),
-      from: ['AWAITING_APPROVAL'],
-      to: 'EXPIRED',
-      set: { decidedBy: 'timeout', decidedAt: now.toISOString(), finishedAt: now.toISOString() },
-      due: null,
-      audit: audit(
-        run,
-        {
-          action: 'expire',
-          fromState: 'AWAITING_APPROVAL',
-          toState: 'EXPIRED',
-          actorType: 'timeout',
-          actorId: 'timeout',
-          result: 'ok',
-          details: { approvalExpiresAt: run.approvalExpiresAt },
-        },
-        now,
-      ),
-    });
-  } catch (error) {
-    if (error instanceof StateConflictError) return null;
-    throw error;
-  }
+  const expired = await tryTransition<RunItem>(deps.store, {
+    key: keys.run(run.runId),
+    from: ['AWAITING_APPROVAL'],
+    to: 'EXPIRED',
+    set: { decidedBy: 'timeout', decidedAt: now.toISOString(), finishedAt: now.toISOString() },
+    due: null,
+    audit: audit(
+      run,
+      {
+        action: 'expire',
+        fromState: 'AWAITING_APPROVAL',
+        toState: 'EXPIRED',
+        actorType: 'timeout',
+        actorId: 'timeout',
+        result: 'ok',
+        details: { approvalExpiresAt: run.approvalExpiresAt },
+      },
+      now,
+    ),
+  });
+  if (!expired) return null;
   await tell(
     deps,
     expired,
@@ -914,53 +904,45 @@ export async function expireApproval(deps: RunDeps, run: RunItem, now: Date): Pr
 export async function pollRun(deps: RunDeps, item: RunItem, now: Date): Promise<RunItem | null> {
   const key = keys.run(item.runId);
   if (item.status === 'SENDING') {
-    try {
-      const lost = await deps.store.transition<RunItem>({
-        key,
-        from: ['SENDING'],
-        expectVersion: item.version,
-        to: 'SEND_UNKNOWN',
-        set: { finishedAt: now.toISOString(), lastError: 'sg-warden stopped while sending' },
-        due: null,
-        audit: audit(
-          item,
-          {
-            action: 'send',
-            fromState: 'SENDING',
-            toState: 'SEND_UNKNOWN',
-            ...SYSTEM,
-            result: 'error',
-            error: `sg-warden stopped while sending; look for "${item.comment}" in Run Command's history`,
-          },
-          now,
-        ),
-      });
-      await tell(
-        deps,
-        lost,
-        `:warning: sg-warden stopped while sending run ${item.runId}: check Run Command's history for the comment "${item.comment}" before asking again.`,
-      );
-      return lost;
-    } catch (error) {
-      if (error instanceof StateConflictError) return null;
-      throw error;
-    }
+    const lost = await tryTransition<RunItem>(deps.store, {
+      key,
+      from: ['SENDING'],
+      expectVersion: item.version,
+      to: 'SEND_UNKNOWN',
+      set: { finishedAt: now.toISOString(), lastError: 'sg-warden stopped while sending' },
+      due: null,
+      audit: audit(
+        item,
+        {
+          action: 'send',
+          fromState: 'SENDING',
+          toState: 'SEND_UNKNOWN',
+          ...SYSTEM,
+          result: 'error',
+          error: `sg-warden stopped while sending; look for "${item.comment}" in Run Command's history`,
+        },
+        now,
+      ),
+    });
+    if (!lost) return null;
+    await tell(
+      deps,
+      lost,
+      `:warning: sg-warden stopped while sending run ${item.runId}: check Run Command's history for the comment "${item.comment}" before asking again.`,
+    );
+    return lost;
   }
   if (item.status !== 'RUNNING' && item.status !== 'POLLING') return null;
-  let run: RunItem;
-  try {
-    run = await deps.store.transition<RunItem>({
-      key,
-      from: [item.status],
-      expectVersion: item.version,
-      to: 'POLLING',
-      due: { kind: 'RUN_POLL', at: plusSeconds(now, POLL_LEASE_SECONDS) },
-      audit: null,
-    });
-  } catch (error) {
-    if (error instanceof StateConflictError) return null;
-    throw error;
-  }
+  const claimed = await tryTransition<RunItem>(deps.store, {
+    key,
+    from: [item.status],
+    expectVersion: item.version,
+    to: 'POLLING',
+    due: { kind: 'RUN_POLL', at: plusSeconds(now, POLL_LEASE_SECONDS) },
+    audit: null,
+  });
+  if (!claimed) return null;
+  let run = claimed;
   const giveUpAt = plusSeconds(new Date(run.sentAt ?? run.createdAt), 2 * run.timeoutSeconds + 1800);
   for (const instanceId of run.instanceIds) {
     const before = run.invocations[instanceId] ?? { status: 'Pending', final: false };

@@ -1,3 +1,4 @@
+import { StateConflictError } from './errors';
 import type { Actor, Finding, RuleFacts, Severity } from './model';
 
 /** Kinds of due work the sweeper finds through the "due by time" index. */
@@ -376,4 +377,20 @@ export interface StateStore {
   appendAudit(entry: AuditEntry): Promise<void>;
   auditFor(subjectId: string): Promise<StoredAuditEntry[]>;
   auditSince(since: string, until?: string): AsyncIterable<StoredAuditEntry>;
+}
+
+/**
+ * Applies a transition, or returns null when it lost the race: the item was no longer in a `from` state
+ * (or at `expectVersion`) because someone else moved it first. Any other failure is thrown.
+ */
+export async function tryTransition<T extends StoredItem>(
+  store: StateStore,
+  t: Transition,
+): Promise<T | null> {
+  try {
+    return await store.transition<T>(t);
+  } catch (error) {
+    if (error instanceof StateConflictError) return null;
+    throw error;
+  }
 }
