@@ -1,6 +1,6 @@
 import type { DecisionTarget, Person } from '../../../services/decisions';
 import { BadInputError } from '../../../services/errors';
-import type { Job, ReplyTarget, SlackActor } from '../../../services/jobs';
+import type { Job, ReplyTarget } from '../../../services/jobs';
 import type { MessageRef } from '../../../services/ports';
 
 /** Job kinds the decision listeners hand to the worker. */
@@ -20,11 +20,6 @@ export function personOf(job: Job): Person {
 /** The alert message the request came from, when there is one. */
 export function messageOf(reply: ReplyTarget): MessageRef | null {
   return reply.channel && reply.messageTs ? { channel: reply.channel, ts: reply.messageTs } : null;
-}
-
-/** The Slack user of an interaction payload. */
-export function actorOf(user: { id: string; username?: string; name?: string }, teamId?: string): SlackActor {
-  return { userId: user.id, userName: user.username ?? user.name ?? user.id, ...(teamId ? { teamId } : {}) };
 }
 
 /**

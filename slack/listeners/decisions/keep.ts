@@ -26,8 +26,9 @@ import type { SlackDeps } from '../../deps';
 import { BlockIds, InputActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn, slackDate } from '../../mrkdwn';
+import { interactionActor } from '../actor';
 import { handOff } from '../handoff';
-import { actorOf, DecisionJobs, messageOf, personOf, targetFromArgs, targetFromButton } from './common';
+import { DecisionJobs, messageOf, personOf, targetFromArgs, targetFromButton } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 type SubmitArgs = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
@@ -73,7 +74,7 @@ export function keepButton(deps: SlackDeps, kind: 'one' | 'all') {
       deps,
       {
         kind: DecisionJobs.keepPrepare,
-        actor: actorOf(body.user, body.team?.id),
+        actor: interactionActor(body.user, body.team?.id),
         reply: { channel, messageTs: ts, responseUrl: body.response_url },
         args: { target, viewId: viewId ?? null, metadata },
       },
@@ -138,7 +139,7 @@ export function keepSubmission(deps: SlackDeps) {
       return;
     }
     await ack();
-    const actor = actorOf(body.user, body.team?.id);
+    const actor = interactionActor(body.user, body.team?.id);
     const target: DecisionTarget =
       'alertId' in metadata ? { alertId: metadata.alertId } : { violationIds: metadata.violationIds };
     await handOff(

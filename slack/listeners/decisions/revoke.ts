@@ -3,8 +3,9 @@ import { alreadyDecided, type RevokeResult, revokeForPerson } from '../../../ser
 import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn } from '../../mrkdwn';
+import { interactionActor } from '../actor';
 import { handOff } from '../handoff';
-import { actorOf, DecisionJobs, messageOf, personOf, targetFromArgs, targetFromButton } from './common';
+import { DecisionJobs, messageOf, personOf, targetFromArgs, targetFromButton } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -19,7 +20,7 @@ export function revokeButton(deps: SlackDeps, kind: 'one' | 'all') {
       deps,
       {
         kind: DecisionJobs.revoke,
-        actor: actorOf(body.user, body.team?.id),
+        actor: interactionActor(body.user, body.team?.id),
         reply: {
           channel: body.channel?.id ?? (body.container.channel_id as string | undefined),
           messageTs: body.message?.ts ?? (body.container.message_ts as string | undefined),

@@ -7,7 +7,7 @@ import type {
   SlackCommandMiddlewareArgs,
 } from '@slack/bolt';
 import { BadInputError } from '../../../services/errors';
-import type { Job, SlackActor } from '../../../services/jobs';
+import type { Job } from '../../../services/jobs';
 import { RUN_ID } from '../../../services/run-params';
 import {
   approveRun,
@@ -26,6 +26,7 @@ import { ActionIds } from '../../ids';
 import { type JobRunner, registerJobRunner } from '../../jobs';
 import { code, escapeMrkdwn } from '../../mrkdwn';
 import { runDeps } from '../../run-notifier';
+import { commandActor, interactionActor } from '../actor';
 import { handOff } from '../handoff';
 
 /** Job kinds `/sg-run` hands to the worker. */
@@ -40,10 +41,6 @@ type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMidd
 
 function actorOf(job: Job): RunActor {
   return { userId: job.actor.userId, userName: job.actor.userName || job.actor.userId };
-}
-
-function slackActor(user: { id: string; username?: string; name?: string }, teamId?: string): SlackActor {
-  return { userId: user.id, userName: user.username ?? user.name ?? user.id, ...(teamId ? { teamId } : {}) };
 }
 
 /**
@@ -62,7 +59,7 @@ export function sgRunCommand(deps: SlackDeps) {
       deps,
       {
         kind: RunJobs.command,
-        actor: slackActor({ id: command.user_id, username: command.user_name }, command.team_id),
+        actor: commandActor(command),
         reply: { channel: command.channel_id, responseUrl: command.response_url },
         args: { text, channel: command.channel_id },
       },
@@ -79,7 +76,7 @@ export function runDecisionButton(deps: SlackDeps, kind: 'approve' | 'reject') {
       deps,
       {
         kind: kind === 'approve' ? RunJobs.approve : RunJobs.reject,
-        actor: slackActor(body.user, body.team?.id),
+        actor: interactionActor(body.user, body.team?.id),
         reply: {
           channel: body.channel?.id ?? (body.container.channel_id as string | undefined),
           messageTs: body.message?.ts ?? (body.container.message_ts as string | undefined),

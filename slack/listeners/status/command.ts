@@ -2,6 +2,7 @@ import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt'
 import { statusHelp } from '../../blocks/status';
 import { parseStatusCommand } from '../../commands/status';
 import type { SlackDeps } from '../../deps';
+import { commandActor } from '../actor';
 import { handOff } from '../handoff';
 import { StatusJobs } from './jobs';
 
@@ -27,11 +28,7 @@ export function statusCommand(deps: SlackDeps) {
       deps,
       {
         kind: StatusJobs.status,
-        actor: {
-          userId: command.user_id,
-          userName: command.user_name || command.user_id,
-          ...(command.team_id ? { teamId: command.team_id } : {}),
-        },
+        actor: commandActor(command),
         reply: { channel: command.channel_id, responseUrl: command.response_url },
         args,
       },

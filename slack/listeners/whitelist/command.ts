@@ -3,6 +3,7 @@ import { whitelistHelp } from '../../blocks/grant';
 import { parseWhitelistCommand, type WhitelistCommand } from '../../commands/whitelist';
 import type { SlackDeps } from '../../deps';
 import { escapeMrkdwn } from '../../mrkdwn';
+import { commandActor } from '../actor';
 import { handOff } from '../handoff';
 import { WhitelistJobs } from './jobs';
 
@@ -47,11 +48,7 @@ export function whitelistCommand(deps: SlackDeps) {
       await ack({ response_type: 'ephemeral', text: help.text, blocks: help.blocks });
       return;
     }
-    const actor = {
-      userId: command.user_id,
-      userName: command.user_name || command.user_id,
-      ...(command.team_id ? { teamId: command.team_id } : {}),
-    };
+    const actor = commandActor(command);
     if (parsed.kind === 'invalid') {
       await ack({ response_type: 'ephemeral', text: `:warning: ${escapeMrkdwn(parsed.message)}` });
       // Answered at once; the worker puts the refusal (e.g. a wide range or a special address) on record.

@@ -1,5 +1,6 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { SlackDeps } from '../../deps';
+import { interactionActor } from '../actor';
 import { handOff } from '../handoff';
 import { WhitelistJobs } from './jobs';
 
@@ -16,11 +17,7 @@ export function extendButton(deps: SlackDeps) {
       deps,
       {
         kind: WhitelistJobs.extend,
-        actor: {
-          userId: body.user.id,
-          userName: body.user.username ?? body.user.name ?? body.user.id,
-          ...(body.team?.id ? { teamId: body.team.id } : {}),
-        },
+        actor: interactionActor(body.user, body.team?.id),
         reply: {
           ...(body.channel?.id ? { channel: body.channel.id } : {}),
           ...(body.message?.ts ? { messageTs: body.message.ts } : {}),

@@ -1,0 +1,18 @@
+import type { SlackActor } from '../../services/jobs';
+
+/** The Slack user of an interaction payload (a button press, a dialog submission). */
+export function interactionActor(
+  user: { id: string; username?: string; name?: string },
+  teamId?: string,
+): SlackActor {
+  return { userId: user.id, userName: user.username ?? user.name ?? user.id, ...(teamId ? { teamId } : {}) };
+}
+
+/** The Slack user of a slash command. */
+export function commandActor(command: { user_id: string; user_name?: string; team_id?: string }): SlackActor {
+  return {
+    userId: command.user_id,
+    userName: command.user_name || command.user_id,
+    ...(command.team_id ? { teamId: command.team_id } : {}),
+  };
+}
