@@ -9,6 +9,7 @@ import type { Block } from './blocks/alert';
 import { grantOutcomeMessage, plainTime } from './blocks/grant';
 import type { SlackDeps } from './deps';
 import { SlackGrantNotifier } from './grant-notifier';
+import { escapeHtml } from './html';
 import { escapeMrkdwn } from './mrkdwn';
 import type { HttpResult } from './request-guard';
 
@@ -41,16 +42,6 @@ const HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
 };
-
-/** Escapes text for HTML element content and double-quoted attributes. */
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
 
 function page(
   statusCode: number,

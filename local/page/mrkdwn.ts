@@ -2,6 +2,7 @@
  * Slack mrkdwn → HTML, for the local workspace page. Safe by construction: every piece of text is
  * HTML-escaped on its way out, and only the few tags below are ever produced.
  */
+import { escapeHtml } from '../../slack/html';
 
 export interface MrkdwnContext {
   /** Slack user ID → display name, for <@U…> mentions. */
@@ -10,16 +11,6 @@ export interface MrkdwnContext {
   userGroups?: Record<string, string>;
   /** "Now", for relative dates; defaults to the real clock. */
   now?: Date;
-}
-
-/** Escapes text for HTML (content and attribute values). */
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
 }
 
 /** Slack escapes &, < and > in message text; this undoes it before the text is escaped for HTML. */

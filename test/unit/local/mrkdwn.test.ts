@@ -1,4 +1,5 @@
-import { escapeHtml, formatSlackDate, renderMrkdwn } from '../../../local/page/mrkdwn';
+import { formatSlackDate, renderMrkdwn } from '../../../local/page/mrkdwn';
+import { escapeHtml } from '../../../slack/html';
 
 const ctx = { users: { U0APPROVER: 'Alex Approver' }, userGroups: { S0APPROVERS: 'security-approvers' } };
 

@@ -1,5 +1,5 @@
 import { listSection, timeLeft } from '../../../../slack/blocks/grant';
-import { escapeHtml } from '../../../../slack/ip-capture';
+import { escapeHtml } from '../../../../slack/html';
 
 describe('listSection', () => {
   it('shows every line when they fit', () => {
