@@ -76,6 +76,24 @@ function isGoneError(error: unknown): boolean {
   return error instanceof AwsCallError && GONE_CODES.has(error.awsCode);
 }
 
+/** What the SDK saw of a failed call: EC2's HTTP status (none when no answer came) and its tries. */
+function callMetadata(error: unknown): { status: number | undefined; attempts: number } {
+  const meta = (error instanceof AwsCallError ? error.cause : error) as
+    | { $metadata?: { httpStatusCode?: number; attempts?: number } }
+    | undefined;
+  return { status: meta?.$metadata?.httpStatusCode, attempts: meta?.$metadata?.attempts ?? 1 };
+}
+
+/**
+ * True when a failed revoke may still have removed the rule: no answer came (timeout, lost connection)
+ * or EC2 failed inside (5xx). A 4xx, or throttling, means EC2 did not do it.
+ */
+function mayHaveApplied(error: unknown): boolean {
+  if (error instanceof AwsCallError && error.awsCode === 'RequestLimitExceeded') return false;
+  const { status } = callMetadata(error);
+  return status === undefined || status >= 500;
+}
+
 function audit(
   subjectId: string,
   entry: Omit<AuditEntry, 'subjectId' | 'subjectType' | 'actorType' | 'actorId' | 'actorName'> & {
@@ -265,12 +283,15 @@ async function settleClaim(
   }
   if (!live) {
     // A dry run never revoked anything, so a vanished rule is gone whoever held the claim.
-    if (mode === 'reconcile' && !claimed.dryRun) {
+    if ((mode === 'reconcile' || claimed.revokeMayHaveApplied) && !claimed.dryRun) {
       return finishClaim(deps, claimed, revoked, {
         action: 'revoke',
         details: {
           reconciled: true,
-          note: 'the rule is gone after an unfinished revoke: recorded as revoked',
+          note:
+            mode === 'reconcile'
+              ? 'the rule is gone after an unfinished revoke: recorded as revoked'
+              : 'the rule is gone after a revoke whose answer was lost: recorded as revoked',
         },
       });
     }
@@ -311,6 +332,19 @@ async function settleClaim(
   try {
     ({ requestId } = await deps.ec2.revokeRules(target, live.groupId, live.direction, [live.ruleId!]));
   } catch (error) {
+    if (isGoneError(error) && callMetadata(error).attempts > 1 && !claimed.dryRun) {
+      // The SDK sent the call again after getting no answer: the first try removed the rule.
+      return finishClaim(deps, claimed, revoked, {
+        action: 'revoke',
+        ...(error instanceof AwsCallError && error.requestId ? { awsRequestId: error.requestId } : {}),
+        details: {
+          ruleId: live.ruleId,
+          groupId: live.groupId,
+          reconciled: true,
+          note: 'EC2 said the rule was gone when the call was retried: the first try removed it',
+        },
+      });
+    }
     if (isGoneError(error)) {
       return finishClaim(deps, claimed, 'GONE', {
         action: 'revoke',
@@ -319,7 +353,7 @@ async function settleClaim(
         details: { note: 'EC2 says the rule no longer exists' },
       });
     }
-    return failAttempt(deps, claimed, error);
+    return failAttempt(deps, claimed, error, mayHaveApplied(error));
   }
   deps.logger.info({ violationId: claimed.violationId, ruleId: live.ruleId, requestId }, 'rule revoked');
   return finishClaim(deps, claimed, revoked, {
@@ -388,6 +422,8 @@ async function failAttempt(
   deps: DecisionDeps,
   claimed: ViolationItem,
   error: unknown,
+  /** Set when the failure was the revoke call itself: whether it may have removed the rule anyway. */
+  revokeMayHaveApplied?: boolean,
 ): Promise<RevokeResult> {
   const attempts = claimed.revokeAttempts + 1;
   const message = describeError(error);
@@ -402,9 +438,17 @@ async function failAttempt(
       action: 'revoke',
       error: message,
       ...(awsRequestId ? { awsRequestId } : {}),
-      details: { attempt: attempts, of: deps.config.decisions.revokeAttempts },
+      details: {
+        attempt: attempts,
+        of: deps.config.decisions.revokeAttempts,
+        ...(revokeMayHaveApplied ? { note: 'EC2 gave no clear answer: the rule may be gone already' } : {}),
+      },
     },
-    { revokeAttempts: attempts, lastError: message },
+    {
+      revokeAttempts: attempts,
+      lastError: message,
+      ...(revokeMayHaveApplied === undefined ? {} : { revokeMayHaveApplied }),
+    },
     'error',
   );
   if (giveUp && result.outcome === 'FAILED') await postFailureNotice(deps, claimed, attempts, message);

@@ -100,6 +100,8 @@ export interface ViolationItem extends StoredItem {
   deadline: string | null;
   revokeAttempts: number;
   lastError?: string;
+  /** The last failed revoke may have reached EC2 (a timeout, a 5xx): a rule found gone later was removed by it. */
+  revokeMayHaveApplied?: boolean;
   decidedBy?: string;
   decidedByName?: string;
   decidedAt?: string;

@@ -1,4 +1,5 @@
 import { REVOKE_LEASE_SECONDS } from '../../services/decisions';
+import { AwsCallError } from '../../services/errors';
 import { liveRuleIds } from '../support/aws';
 import { type AwsFaults, namesRule, Throttle } from '../support/aws-faults';
 import {
@@ -159,6 +160,77 @@ describe('EC2 throttles or fails the revoke', () => {
     await sweepAt(suite, minutes(2));
     expect(await violation(suite, id)).toMatchObject({ status: 'REVOKED', decidedBy: ENGINEER.id });
     expect(revokesReaching(r.ruleIds[0]!)).toBe(1);
+  });
+});
+
+describe('EC2 removes the rule but its answer is lost', () => {
+  /** Makes the next revoke of `ruleId` take effect in EC2 and then fail as `error` says. */
+  function loseAnswer(ruleId: string, error: () => AwsCallError): () => void {
+    const real = suite.wiring.ec2.revokeRules;
+    suite.wiring.ec2.revokeRules = async (target, groupId, direction, ruleIds) => {
+      const out = await real.call(suite.wiring.ec2, target, groupId, direction, ruleIds);
+      if (ruleIds[0] !== ruleId) return out;
+      suite.wiring.ec2.revokeRules = real;
+      throw error();
+    };
+    return () => {
+      suite.wiring.ec2.revokeRules = real;
+    };
+  }
+
+  it('no answer at all: the retry finds the rule gone and records the revoke, not a removal by someone else', async () => {
+    const r = await raise(suite);
+    const id = r.violationIds[0]!;
+    const restore = loseAnswer(
+      r.ruleIds[0]!,
+      () =>
+        new AwsCallError('RevokeSecurityGroupIngress failed: TimeoutError: socket hang up', {
+          awsCode: 'TimeoutError',
+          cause: Object.assign(new Error('socket hang up'), {
+            name: 'TimeoutError',
+            $metadata: { attempts: 3 },
+          }),
+        }),
+    );
+    try {
+      await pressRevoke(r);
+    } finally {
+      restore();
+    }
+    expect(await violation(suite, id)).toMatchObject({ status: 'REVOKE_RETRY', revokeMayHaveApplied: true });
+    expect(await liveRuleIds(REGION, r.groupId)).not.toContain(r.ruleIds[0]);
+
+    await sweepAt(suite, minutes(2));
+    expect(await violation(suite, id)).toMatchObject({ status: 'REVOKED', decidedBy: ENGINEER.id });
+    const last = (await auditOf(suite, id)).at(-1)!;
+    expect(last).toMatchObject({
+      toState: 'REVOKED',
+      actorId: ENGINEER.id,
+      details: expect.objectContaining({ reconciled: true }),
+    });
+    const message = JSON.stringify(messagesShowing(suite, id)[0]!.blocks);
+    expect(message).toContain('Revoked');
+    expect(message).not.toContain('Already gone');
+  });
+
+  it('the SDK retried the call and EC2 then said the rule was gone: recorded as revoked at once', async () => {
+    const r = await raise(suite);
+    const id = r.violationIds[0]!;
+    const restore = loseAnswer(
+      r.ruleIds[0]!,
+      () =>
+        new AwsCallError('RevokeSecurityGroupIngress failed: InvalidSecurityGroupRuleId.NotFound', {
+          awsCode: 'InvalidSecurityGroupRuleId.NotFound',
+          cause: { $metadata: { httpStatusCode: 400, attempts: 2 } },
+        }),
+    );
+    try {
+      await pressRevoke(r);
+    } finally {
+      restore();
+    }
+    expect(await violation(suite, id)).toMatchObject({ status: 'REVOKED', decidedBy: ENGINEER.id });
+    expect((await auditOf(suite, id)).at(-1)!.details).toMatchObject({ reconciled: true });
   });
 });
 
