@@ -459,28 +459,34 @@ describe('people who may not', () => {
     expect(refusalsBy(audit, OUTSIDER).length).toBeGreaterThanOrEqual(1);
   });
 
-  it('Keep: the dialog opens, then says why not; the submission is refused', async () => {
-    const secondTs = (await alertOf(suite, second.alertId))!.ts!;
-    const { audit } = await refusedWithoutChange(() =>
-      press(suite, 'violation_keep', second.violationIds[0]!, {
-        messageTs: secondTs,
-        user: OUTSIDER,
-        triggerId: `${Date.now()}.outsider`,
-      }),
-    );
-    const update = suite.env.slack.callsTo('views.update').at(-1)!;
-    expect(JSON.stringify(update.args.view)).toContain('not on the list of people who may keep');
-    expect(refusalsBy(audit, OUTSIDER)).toHaveLength(1);
-    const metadata = JSON.stringify({
-      violationIds: [second.violationIds[0]],
-      channel: ALERT_CHANNEL,
-      ts: secondTs,
-    });
-    const submitted = await refusedWithoutChange(() =>
-      submitKeep(suite, { metadata, justification: 'trust me', duration: '3600', user: OUTSIDER }),
-    );
-    expect(refusalsBy(submitted.audit, OUTSIDER)).toHaveLength(1);
-  });
+  it.each([
+    ['Keep…', 'violation_keep', (): string => second.violationIds[0]!, 'violationIds'],
+    ['Keep all…', 'alert_keep_all', (): string => second.alertId, 'alertId'],
+  ])(
+    '%s: the dialog opens, then says why not; its submission is refused',
+    async (_name, actionId, value, field) => {
+      const secondTs = (await alertOf(suite, second.alertId))!.ts!;
+      const triggerId = `${Date.now()}.${actionId}.outsider`;
+      const { audit } = await refusedWithoutChange(() =>
+        press(suite, actionId, value(), { messageTs: secondTs, user: OUTSIDER, triggerId }),
+      );
+      expect(
+        suite.env.slack.callsTo('views.open').filter((c) => c.args.trigger_id === triggerId),
+      ).toHaveLength(1);
+      const update = suite.env.slack.callsTo('views.update').at(-1)!;
+      expect(JSON.stringify(update.args.view)).toContain('not on the list of people who may keep');
+      expect(refusalsBy(audit, OUTSIDER)).toHaveLength(1);
+      const metadata = JSON.stringify({
+        [field]: field === 'alertId' ? second.alertId : [second.violationIds[0]],
+        channel: ALERT_CHANNEL,
+        ts: secondTs,
+      });
+      const submitted = await refusedWithoutChange(() =>
+        submitKeep(suite, { metadata, justification: 'trust me', duration: '3600', user: OUTSIDER }),
+      );
+      expect(refusalsBy(submitted.audit, OUTSIDER).length).toBeGreaterThanOrEqual(1);
+    },
+  );
 
   it('/sg-status is read-only for everyone in the workspace: it answers and changes nothing', async () => {
     const { exchange } = await refusedWithoutChange(() =>

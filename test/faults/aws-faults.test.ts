@@ -1,10 +1,11 @@
 import { REVOKE_LEASE_SECONDS } from '../../services/decisions';
 import { AwsCallError } from '../../services/errors';
-import { liveRuleIds } from '../support/aws';
+import { createGroup, liveRuleIds } from '../support/aws';
 import { type AwsFaults, namesRule, Throttle } from '../support/aws-faults';
 import {
   alertOf,
   auditOf,
+  command,
   deliver,
   drain,
   type FaultSuite,
@@ -18,6 +19,7 @@ import {
   sweepAt,
   violation,
 } from '../support/fault-harness';
+import { getGrant } from '../support/grants';
 import { ALERT_CHANNEL, baseConfig } from '../support/handler-env';
 import { APPROVER, ENGINEER } from '../support/slack-requests';
 import type { SlowProxy } from '../support/slow-proxy';
@@ -31,10 +33,16 @@ let suite: FaultSuite;
 let proxy: SlowProxy;
 let faults: AwsFaults;
 
+let bastion: string;
+
 beforeAll(async () => {
+  ({ groupId: bastion } = await createGroup(REGION));
   suite = await startFaultSuite({
     faultyAws: true,
-    config: baseConfig(`policy:
+    config: baseConfig(`whitelist:
+  targets:
+    bastion: { groupId: ${bastion}, region: ${REGION}, ports: [22], allowed: { users: [${ENGINEER.id}] } }
+policy:
   timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }
 decisions:
   revokers: { users: [${ENGINEER.id}, ${APPROVER.id}] }
@@ -389,6 +397,40 @@ describe('the process dies between the EC2 revoke and the DynamoDB write', () =>
       ['REVOKING', 'REVOKING', 'ok'],
       ['REVOKING', 'REVOKED', 'ok'],
     ]);
+  });
+});
+
+describe('EC2 throttles the revoke of an expired grant', () => {
+  it('the grant stays REVOKE_FAILED until a later sweep removes its rule, once', async () => {
+    const asked = await command(suite, '/sg-whitelist', 'bastion 203.0.113.44 for 1h');
+    await drain(suite);
+    const grantId = /\bg-[a-z0-9]{10}\b/.exec(asked.said())![0];
+    const grant = (await getGrant(suite.env.tableName, grantId))!;
+    expect(grant).toMatchObject({ status: 'ACTIVE' });
+    const ruleId = grant.ruleId!;
+    faults.add({
+      service: 'ec2',
+      action: 'RevokeSecurityGroupIngress',
+      when: namesRule(ruleId),
+      times: PERSISTENT,
+      error: Throttle.ec2,
+    });
+    const expired = new Date(new Date(grant.expiresAt).getTime() + 30_000);
+    await sweepAt(suite, expired);
+    faults.clear();
+    expect(await getGrant(suite.env.tableName, grantId)).toMatchObject({
+      status: 'REVOKE_FAILED',
+      revokeAttempts: 1,
+    });
+    expect(await liveRuleIds(REGION, bastion)).toContain(ruleId);
+
+    await sweepAt(suite, new Date(expired.getTime() + 10 * 60_000));
+    expect(await getGrant(suite.env.tableName, grantId)).toMatchObject({ status: 'EXPIRED' });
+    expect(await liveRuleIds(REGION, bastion)).not.toContain(ruleId);
+    expect(revokesReaching(ruleId)).toBe(1);
+    const trail = (await auditOf(suite, grantId)).map((a) => [a.toState, a.result]);
+    expect(trail).toContainEqual(['REVOKE_FAILED', 'error']);
+    expect(trail.at(-1)).toEqual(['EXPIRED', 'ok']);
   });
 });
 
