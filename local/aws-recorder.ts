@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../services/logger';
+import { LoopbackServer, readBody } from '../test/support/loopback-http';
 
 /** One AWS call that changed state, as it went to the emulator (body base64). */
 export interface MutationEntry {
@@ -49,7 +49,14 @@ export function isMutation(method: string, headers: Record<string, string>, body
  * are forwarded one at a time so that nothing runs between a seed and its mutation.
  */
 export class RecordingAwsProxy {
-  private server: Server | undefined;
+  private readonly http = new LoopbackServer(
+    (req, res) => this.handle(req, res),
+    (error, res) => {
+      this.options.logger.error({ err: error.message }, 'aws proxy failed');
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end('sandbox AWS proxy error');
+    },
+  );
   private queue: Promise<unknown> = Promise.resolve();
   private seq = 0;
   url = '';
@@ -68,24 +75,12 @@ export class RecordingAwsProxy {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error) => {
-        this.options.logger.error({ err: (error as Error).message }, 'aws proxy failed');
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end('sandbox AWS proxy error');
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = await this.http.listen();
     return this;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    this.server = undefined;
+    await this.http.close();
   }
 
   /** Replays the mutation log into a fresh moto; returns how many entries, and how many answered differently. */
@@ -170,13 +165,4 @@ export class RecordingAwsProxy {
     });
     return { status: out.status, headers: answerHeaders, body: Buffer.from(await out.arrayBuffer()) };
   }
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackServer, readBody } from '../test/support/loopback-http';
 import type { InvocationStep, SsmEmulator } from '../test/support/ssm-emulator';
 
 /** Canned answers for the commands the sandbox's runbooks send (nothing runs on this machine). */
@@ -33,35 +33,28 @@ export function simulatedOutput(instance: string, commands: string[]): string {
  * are meant for servers, not for the laptop the sandbox runs on.
  */
 export class SimulatedAgents {
-  private server: Server | undefined;
+  private readonly http = new LoopbackServer(
+    (req, res) => this.handle(req, res),
+    (error, res) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ __type: 'InternalServerError', message: error.message }));
+    },
+  );
   url = '';
 
   constructor(private readonly ssm: SsmEmulator) {}
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error) => {
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ __type: 'InternalServerError', message: (error as Error).message }));
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = await this.http.listen();
     return this;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    this.server = undefined;
+    await this.http.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
+    const body = await readBody(req);
     if (String(req.headers['x-amz-target'] ?? '') === 'AmazonSSM.SendCommand') {
       try {
         const input = JSON.parse(body.toString('utf8')) as {

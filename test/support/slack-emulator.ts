@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackServer, readBody } from './loopback-http';
 
 /** One Web API call as the emulator received it, arguments decoded (blocks/view parsed from JSON). */
 export interface RecordedCall {
@@ -89,7 +89,13 @@ export class SlackEmulator {
   readonly views = new Map<string, Record<string, unknown>>();
   private readonly faults = new Map<string, Fault[]>();
   private readonly lastPostAt = new Map<string, number[]>();
-  private server: Server | undefined;
+  private readonly http = new LoopbackServer(
+    (req, res) => this.handle(req, res),
+    (error, res) => {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: false, error: `emulator_error: ${error.message}` }));
+    },
+  );
   private tsCounter = 0;
   private viewCounter = 0;
   private listeners: ((call: RecordedCall) => void)[] = [];
@@ -183,23 +189,12 @@ export class SlackEmulator {
   }
 
   async start(port = 0): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error) => {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: false, error: `emulator_error: ${(error as Error).message}` }));
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = await this.http.listen(port);
     return this;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    this.server = undefined;
+    await this.http.close();
   }
 
   /** Makes the next `times` calls of `method` fail as described. */
@@ -447,7 +442,7 @@ export class SlackEmulator {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
-    const raw = await readBody(req);
+    const raw = (await readBody(req)).toString('utf8');
     if (url.pathname.startsWith('/response/')) {
       const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
       const id = url.pathname.slice('/response/'.length);
@@ -527,15 +522,6 @@ function reply(
   if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
   res.writeHead(status, headers);
   res.end(JSON.stringify(body));
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 const JSON_FIELDS = ['blocks', 'attachments', 'view', 'metadata'];

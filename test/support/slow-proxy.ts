@@ -1,12 +1,5 @@
-import {
-  Agent,
-  createServer,
-  type IncomingMessage,
-  request,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { LoopbackServer, readBody } from './loopback-http';
 
 /** One AWS API call that went through the proxy. Times are epoch milliseconds with sub-millisecond precision. */
 export interface ProxiedCall {
@@ -73,15 +66,6 @@ function actionOf(req: IncomingMessage, path: string, body: string): string {
   return `${req.method ?? 'GET'} ${path}`;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 /**
  * An HTTP proxy on loopback in front of the AWS emulator that makes every call slow (a fixed or per-call
  * delay), records what was called and when, and can answer some calls itself. Point `AWS_ENDPOINT_URL`
@@ -90,7 +74,13 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 export class SlowProxy {
   readonly calls: ProxiedCall[] = [];
   url = '';
-  private server: Server | undefined;
+  private readonly http = new LoopbackServer(
+    (req, res) => this.handle(req, res),
+    (error, res) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`slow-proxy: ${error.message}`);
+    },
+  );
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
   private readonly target: URL;
 
@@ -118,23 +108,12 @@ export class SlowProxy {
   }
 
   async start(port = 0): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error) => {
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end(`slow-proxy: ${(error as Error).message}`);
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = await this.http.listen(port);
     return this;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.http.close();
     this.agent.destroy();
   }
 

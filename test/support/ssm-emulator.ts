@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LoopbackServer, readBody } from './loopback-http';
 
 /**
  * How an instance looks to Systems Manager: online, offline (managed, but its agent stopped
@@ -81,29 +81,24 @@ export class SsmEmulator {
   private readonly commands = new Map<string, { sent: SentCommand; invocations: Map<string, Invocation> }>();
   private readonly documents = new Set(SHELL_DOCUMENTS);
   private readonly faults = new Map<string, ApiError[]>();
-  private server: Server | undefined;
+  private readonly http = new LoopbackServer(
+    (req, res) => this.handle(req, res),
+    (error, res) => {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ __type: 'InternalServerError', message: error.message }));
+    },
+  );
   url = '';
 
   constructor(private readonly options: { upstream: string }) {}
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error) => {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ __type: 'InternalServerError', message: (error as Error).message }));
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = await this.http.listen();
     return this;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    this.server = undefined;
+    await this.http.close();
   }
 
   /** Sets how SSM sees an instance (default for unknown instances: unmanaged). */
@@ -144,7 +139,7 @@ export class SsmEmulator {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
+    const raw = (await readBody(req)).toString('utf8');
     const target = String(req.headers['x-amz-target'] ?? '');
     const action = target.startsWith('AmazonSSM.') ? target.slice('AmazonSSM.'.length) : '';
     const ours: Record<string, (body: Record<string, unknown>, region: string) => Record<string, unknown>> = {
@@ -366,13 +361,4 @@ function sendJson(res: ServerResponse, status: number, body: Record<string, unkn
 
 function sendError(res: ServerResponse, error: ApiError): void {
   sendJson(res, error.status, { __type: error.type, message: error.message });
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
