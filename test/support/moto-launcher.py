@@ -1,14 +1,18 @@
-"""Runs moto's server with one change that keeps DynamoDB transactions cheap on big tables.
+"""Runs moto's server with DynamoDB requests one at a time and transactions that stay cheap on big tables.
 
 moto 5.2 backs up a table before a TransactWriteItems by deep-copying all of it, once per item in the
 transaction, so a transaction's cost grows with the table's size (seconds on a 100,000-item table) —
 unlike DynamoDB, where it does not. Here tables are no longer copied; instead the items a transaction
 touches are saved before it runs and put back if it is cancelled, which keeps the all-or-nothing result.
+DynamoDB requests are also serialised (moto-serial.py), so a cancelled transaction can never put back an
+item another request has changed meanwhile.
 
 Usage: python moto-launcher.py -H 127.0.0.1 -p PORT   (the same arguments as `python -m moto.server`)
 """
 
 import copy
+import importlib.util
+import os
 import sys
 
 import moto.dynamodb.models as dynamodb_models
@@ -40,7 +44,16 @@ def _item_key(backend, op_type, op):
     return key
 
 
+def _serialise_dynamodb():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "moto-serial.py")
+    spec = importlib.util.spec_from_file_location("moto_serial", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.patch()
+
+
 def _patch():
+    _serialise_dynamodb()
     dynamodb_models.copy = _CopyWithoutTables()
     backend_class = dynamodb_models.DynamoDBBackend
     original = backend_class.transact_write_items
