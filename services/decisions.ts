@@ -187,7 +187,7 @@ export async function revokeViolation(
   const v = await current(deps, violationId);
   if (!v) return { violationId, outcome: 'not-found', violation: null };
   if (v.status !== 'PENDING' && v.status !== 'REVOKE_RETRY')
-    return { violationId, outcome: 'not-pending', violation: v };
+    return refusedRevoke(deps, actor, { violationId, outcome: 'not-pending', violation: v });
   const by = auditActor(actor);
   const now = deps.clock();
   const claimed = await tryTransition<ViolationItem>(deps.store, {
@@ -211,10 +211,35 @@ export async function revokeViolation(
     ),
   });
   if (!claimed) {
-    return { violationId, outcome: 'lost-race', violation: await current(deps, violationId) };
+    const decided = await current(deps, violationId);
+    return refusedRevoke(deps, actor, { violationId, outcome: 'lost-race', violation: decided });
   }
   const result = await settleClaim(deps, claimed, 'fresh');
   if (options.refresh !== false) await refreshAlertMessage(deps, v.alertId);
+  return result;
+}
+
+/**
+ * A person's Revoke that found the rule already decided, or lost the race to another decision, is
+ * refused like any other request: on record, with who pressed. (The clock losing a race is not.)
+ */
+async function refusedRevoke(
+  deps: DecisionDeps,
+  actor: DecisionActor,
+  result: RevokeResult,
+): Promise<RevokeResult> {
+  if (actor.type !== 'slack-user') return result;
+  await refuse(
+    deps,
+    actor,
+    { id: result.violationId, type: 'violation' },
+    'revoke',
+    {
+      code: 'ALREADY_DECIDED',
+      message: result.violation ? alreadyDecided(result.violation) : 'Someone else decided this rule first.',
+    },
+    { fromState: result.violation?.status ?? null },
+  );
   return result;
 }
 

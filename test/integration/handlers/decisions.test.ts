@@ -587,6 +587,31 @@ describe('races and retries: exactly one EC2 call and one outcome', () => {
     expect(told.some((t) => /already (being )?revoked|already decided/.test(t))).toBe(true);
   });
 
+  it('a Revoke pressed after the rule was decided is refused on record, with who pressed', async () => {
+    const r = await raise();
+    await press('violation_revoke', r.violationId, { ts: r.ts });
+    await drain();
+    const responseUrl = env.slack.responseUrl();
+
+    await press('violation_revoke', r.violationId, { ts: r.ts, user: APPROVER, responseUrl });
+    await drain();
+
+    expect(revokesOf(r.ruleId)).toBe(1);
+    expect(
+      responsesTo(responseUrl)
+        .map((b) => String(b.text))
+        .join('\n'),
+    ).toContain('already decided: revoked');
+    expect((await auditOf(r.violationId)).at(-1)).toMatchObject({
+      action: 'revoke',
+      fromState: 'REVOKED',
+      toState: null,
+      result: 'refused',
+      actorId: APPROVER.id,
+      details: { code: 'ALREADY_DECIDED' },
+    });
+  });
+
   it('a Slack retry of the same click', async () => {
     const r = await raise();
     const responseUrl = env.slack.responseUrl();
