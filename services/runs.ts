@@ -46,8 +46,18 @@ export interface RunNotifier {
     invocation: CommandInvocation,
   ): Promise<{ shownChars: number; cutChars: number }>;
   /** A short line in the run's thread (rejected, expired, could not be sent). */
-  postNote(run: RunItem, text: string): Promise<void>;
+  postNote(run: RunItem, note: RunNote): Promise<void>;
 }
+
+/**
+ * What a note in a run's thread says. The notifier words it (and escapes what it quotes: an error can
+ * name an instance by its Name tag, which anyone who may tag instances chooses).
+ */
+export type RunNote =
+  | { kind: 'not-sent'; error: string }
+  | { kind: 'withdrawn' | 'rejected'; by: string }
+  | { kind: 'expired' }
+  | { kind: 'send-unknown' };
 
 /** The AWS ports `/sg-run` needs, built once per container by the wiring. */
 export interface RunPorts {
@@ -551,7 +561,7 @@ export async function sendRun(deps: RunDeps, run: RunItem, options: { recheck: b
         now,
       ),
     });
-    await tell(deps, failed, `:x: Run ${failed.runId} was not sent: ${describeError(error)}`);
+    await tell(deps, failed, { kind: 'not-sent', error: describeError(error) });
     return failed;
   };
   if (options.recheck) {
@@ -648,10 +658,10 @@ async function refresh(deps: RunDeps, run: RunItem): Promise<void> {
   }
 }
 
-async function tell(deps: RunDeps, run: RunItem, text: string): Promise<void> {
+async function tell(deps: RunDeps, run: RunItem, note: RunNote): Promise<void> {
   await refresh(deps, run);
   try {
-    await deps.notifier.postNote(run, text);
+    await deps.notifier.postNote(run, note);
   } catch (error) {
     deps.logger.warn({ runId: run.runId, err: describeError(error) }, 'run note not posted');
   }
@@ -854,13 +864,7 @@ export async function rejectRun(deps: RunDeps, runId: string, actor: RunActor): 
       new StateConflictError(`Run ${runId} ${stateSentence(current)}.`),
     );
   }
-  await tell(
-    deps,
-    decided,
-    withdraw
-      ? `Run ${runId} was withdrawn by <@${actor.userId}>; nothing was sent.`
-      : `:no_entry: Run ${runId} was rejected by <@${actor.userId}>; nothing was sent.`,
-  );
+  await tell(deps, decided, { kind: withdraw ? 'withdrawn' : 'rejected', by: actor.userId });
   return decided;
 }
 
@@ -887,11 +891,7 @@ export async function expireApproval(deps: RunDeps, run: RunItem, now: Date): Pr
     ),
   });
   if (!expired) return null;
-  await tell(
-    deps,
-    expired,
-    `:hourglass: Run ${run.runId} expired: nobody approved it in time; nothing was sent.`,
-  );
+  await tell(deps, expired, { kind: 'expired' });
   return expired;
 }
 
@@ -925,11 +925,7 @@ export async function pollRun(deps: RunDeps, item: RunItem, now: Date): Promise<
       ),
     });
     if (!lost) return null;
-    await tell(
-      deps,
-      lost,
-      `:warning: sg-warden stopped while sending run ${item.runId}: check Run Command's history for the comment "${item.comment}" before asking again.`,
-    );
+    await tell(deps, lost, { kind: 'send-unknown' });
     return lost;
   }
   if (item.status !== 'RUNNING' && item.status !== 'POLLING') return null;

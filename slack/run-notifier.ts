@@ -1,9 +1,9 @@
 import type { WebClient } from '@slack/web-api';
 import type { Config } from '../services/config';
 import type { CommandInvocation, MessageRef } from '../services/ports';
-import { type RunDeps, type RunNotifier, specFor } from '../services/runs';
+import { type RunDeps, type RunNote, type RunNotifier, specFor } from '../services/runs';
 import type { RunItem } from '../services/store';
-import { runAnnouncement, runResultMessage } from './blocks/run';
+import { runAnnouncement, runNoteText, runResultMessage } from './blocks/run';
 import type { SlackDeps } from './deps';
 
 /**
@@ -54,8 +54,9 @@ export class SlackRunNotifier implements RunNotifier {
     return { shownChars: message.shownChars, cutChars: message.cutChars };
   }
 
-  async postNote(run: RunItem, text: string): Promise<void> {
+  async postNote(run: RunItem, note: RunNote): Promise<void> {
     const { channel, ts } = threadOf(run);
+    const text = runNoteText(run, note);
     await (await this.client()).chat.postMessage({ channel, thread_ts: ts, text, unfurl_links: false });
   }
 }

@@ -2,7 +2,7 @@ import type { People } from '../../services/config';
 import { formatDuration } from '../../services/duration';
 import type { CommandInvocation } from '../../services/ports';
 import { USAGE } from '../../services/run-params';
-import type { RunSpec } from '../../services/runs';
+import type { RunNote, RunSpec } from '../../services/runs';
 import type { RunItem } from '../../services/store';
 import { ActionIds, BlockIds } from '../ids';
 import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
@@ -270,6 +270,22 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
   });
   const text = `${run.adHoc ? 'Ad-hoc command' : run.runbook} on ${run.target} (run ${run.runId}), asked by ${escapeMrkdwn(run.requestedByName)}: ${run.status}`;
   return { text, blocks };
+}
+
+/** A note in a run's thread; what it quotes is escaped. */
+export function runNoteText(run: RunItem, note: RunNote): string {
+  switch (note.kind) {
+    case 'not-sent':
+      return `:x: Run ${run.runId} was not sent: ${escapeMrkdwn(note.error)}`;
+    case 'withdrawn':
+      return `Run ${run.runId} was withdrawn by <@${note.by}>; nothing was sent.`;
+    case 'rejected':
+      return `:no_entry: Run ${run.runId} was rejected by <@${note.by}>; nothing was sent.`;
+    case 'expired':
+      return `:hourglass: Run ${run.runId} expired: nobody approved it in time; nothing was sent.`;
+    case 'send-unknown':
+      return `:warning: sg-warden stopped while sending run ${run.runId}: check Run Command's history for the comment "${escapeMrkdwn(run.comment)}" before asking again.`;
+  }
 }
 
 /** `/sg-run status <run>`: where it is, per instance, without the output (that is in the thread). */

@@ -1,10 +1,11 @@
+import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Wiring } from '../../../handlers/wiring';
 import { keys, type RunItem } from '../../../services/store';
 import { sweep } from '../../../services/sweeper';
 import { dueHandlers } from '../../../slack/due-handlers';
 import { ActionIds } from '../../../slack/ids';
-import { uniqueName } from '../../support/aws';
+import { ec2Client, uniqueName } from '../../support/aws';
 import { baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
 import { launchInstances } from '../../support/instances';
 import {
@@ -244,6 +245,31 @@ describe('/sg-run approvals', () => {
     expect(stored).toMatchObject({ status: 'SEND_FAILED', decidedBy: APPROVER.id });
     expect(stored.lastError).toContain('is offline (SSM: ConnectionLost)');
     expect(thread(stored).join('\n')).toContain('was not sent');
+  });
+
+  it('escapes what the thread note quotes when the run is not sent (an instance Name tag is anyone’s text)', async () => {
+    const [hostile] = (await launchInstances(REGION, {
+      Role: role,
+      Name: '<!channel> <https://evil.example|click>',
+    })) as [string];
+    ssm.setInstance(hostile, 'online');
+    try {
+      const run = await requestApproval(`restart-prod ${hostile} service=nginx`);
+      ssm.setInstance(hostile, 'connection-lost');
+
+      await press('approve', run, APPROVER);
+
+      const stored = await getRun(run.runId);
+      expect(stored.status).toBe('SEND_FAILED');
+      const note = thread(stored).join('\n');
+      expect(note).toContain('was not sent');
+      expect(note).toContain('&lt;!channel&gt; &lt;https://evil.example|click&gt;');
+      expect(note).not.toContain('<!channel>');
+      expect(note).not.toContain('<https://evil.example');
+      expect(ssm.sent).toHaveLength(0);
+    } finally {
+      await ec2Client(REGION).send(new TerminateInstancesCommand({ InstanceIds: [hostile] }));
+    }
   });
 
   it('rejects: nothing is sent, the message and thread say who, and a later approval is refused', async () => {
