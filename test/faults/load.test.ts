@@ -48,7 +48,7 @@ const ids = () =>
 beforeAll(async () => {
   // Its own emulator, whose transactions do not copy the table: this file fills one table with a
   // thousand items, and moto's copy per transaction would make the drain, not sg-warden, the test.
-  moto = await startMoto({ launcher: join(repoRoot, 'test', 'support', 'moto-fast-serial.py') });
+  moto = await startMoto({ launcher: join(repoRoot, 'test', 'support', 'moto-launcher.py') });
   process.env.MOTO_URL = moto.url;
   process.env.AWS_ENDPOINT_URL = moto.url;
   ({ groupId: bastion } = await createGroup(REGION));
