@@ -213,7 +213,10 @@ export function endedMessage(grant: GrantItem): SlackMessage {
 
 /** DM (and alert-channel notice) when a grant's rule could not be removed. */
 export function revokeFailedMessage(grant: GrantItem): SlackMessage {
-  const text = `Grant ${grant.grantId} (${grantWherePlain(grant)}, for ${grant.userName}) ended but its rule ${grant.ruleId ?? ''} could not be removed: ${grant.lastError ?? 'unknown error'}. sg-warden keeps retrying; it stays listed as REVOKE_FAILED.`;
+  // The fallback is read as mrkdwn too (notifications): EC2's error and the user name are escaped.
+  const text = escapeMrkdwn(
+    `Grant ${grant.grantId} (${grantWherePlain(grant)}, for ${grant.userName}) ended but its rule ${grant.ruleId ?? ''} could not be removed: ${grant.lastError ?? 'unknown error'}. sg-warden keeps retrying; it stays listed as REVOKE_FAILED.`,
+  );
   return {
     text,
     blocks: [

@@ -1,4 +1,5 @@
-import { listSection, timeLeft } from '../../../../slack/blocks/grant';
+import type { GrantItem } from '../../../../services/store';
+import { listSection, revokeFailedMessage, timeLeft } from '../../../../slack/blocks/grant';
 import { escapeHtml } from '../../../../slack/html';
 
 describe('listSection', () => {
@@ -19,6 +20,35 @@ describe('listSection', () => {
     const block = listSection('*Title*', lines, 'See more with X.', 40);
     expect(block.text.text.length).toBeLessThanOrEqual(3000);
     expect(block.text.text).toMatch(/…and \d+ more\. See more with X\.$/);
+  });
+});
+
+describe('revokeFailedMessage', () => {
+  it('escapes what EC2 and Slack supplied, in the fallback text as in the blocks', () => {
+    const grant = {
+      grantId: 'g-abcd2345',
+      alias: 'bastion',
+      account: 'self',
+      region: 'eu-west-1',
+      groupId: 'sg-0123456789abcdef0',
+      protocol: 'tcp',
+      port: 22,
+      cidr: '203.0.113.7/32',
+      userId: 'U0ENGINEER',
+      userName: 'erin<!here>',
+      ruleId: 'sgr-0123456789abcdef0',
+      revokeAttempts: 1,
+      lastError: 'UnauthorizedOperation: <!channel> <https://evil.example|see here>',
+    } as GrantItem;
+
+    const message = revokeFailedMessage(grant);
+
+    for (const text of [message.text, JSON.stringify(message.blocks)]) {
+      expect(text).not.toContain('<!channel>');
+      expect(text).not.toContain('<!here>');
+      expect(text).not.toContain('<https://evil.example');
+      expect(text).toContain('&lt;!channel&gt;');
+    }
   });
 });
 
