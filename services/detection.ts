@@ -4,7 +4,14 @@ import { ruleFingerprint, violationIdFor } from './ids';
 import { type Finding, type RuleFacts, type SgEvent, sameRuleContent } from './model';
 import { evaluate } from './policy';
 import type { AwsTarget, GroupInfo, SecurityGroupReader } from './ports';
-import { type AlertItem, type AuditEntry, type ExceptionItem, keys, type ViolationItem } from './store';
+import {
+  type AlertItem,
+  type AuditEntry,
+  type ExceptionItem,
+  keys,
+  tryTransition,
+  type ViolationItem,
+} from './store';
 
 export interface DetectionDeps extends AlertDeps {
   groups: SecurityGroupReader;
@@ -293,34 +300,33 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     }
   }
   await storeViolations(deps, violations, nowIso);
-  try {
-    await store.transition({
-      key: keys.alert(alert.alertId),
-      from: ['STORING'],
-      to: 'UNNOTIFIED',
-      set: { violationIds: alert.violationIds },
-      due: { kind: 'NOTIFY', at: nowIso },
-      audit: {
-        subjectId: alert.alertId,
-        subjectType: 'alert',
-        action: 'detect',
-        fromState: null,
-        toState: 'UNNOTIFIED',
-        actorType: 'aws-principal',
-        actorId: event.actor.arn,
-        actorName: principalName(event.actor.arn),
-        result: 'ok',
-        details: {
-          eventName: event.eventName,
-          violations: alert.violationIds,
-          sourceIp: event.actor.sourceIp,
-        },
-        at: nowIso,
+  // Only a lost race means another delivery finished the work; any other failure is thrown, so the
+  // event is delivered again (an alert left STORING would never be posted while its deadlines run).
+  const stored = await tryTransition(store, {
+    key: keys.alert(alert.alertId),
+    from: ['STORING'],
+    to: 'UNNOTIFIED',
+    set: { violationIds: alert.violationIds },
+    due: { kind: 'NOTIFY', at: nowIso },
+    audit: {
+      subjectId: alert.alertId,
+      subjectType: 'alert',
+      action: 'detect',
+      fromState: null,
+      toState: 'UNNOTIFIED',
+      actorType: 'aws-principal',
+      actorId: event.actor.arn,
+      actorName: principalName(event.actor.arn),
+      result: 'ok',
+      details: {
+        eventName: event.eventName,
+        violations: alert.violationIds,
+        sourceIp: event.actor.sourceIp,
       },
-    });
-  } catch {
-    return { ...result, outcome: 'duplicate', violations: violations.length };
-  }
+      at: nowIso,
+    },
+  });
+  if (!stored) return { ...result, outcome: 'duplicate', violations: violations.length };
   log.info({ violations: violations.length, alertId: alert.alertId }, 'violations stored');
   const posted = await postAlert(deps, alert.alertId);
   return { ...result, outcome: 'stored', violations: violations.length, posted };
