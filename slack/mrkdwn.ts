@@ -6,7 +6,15 @@ export function escapeMrkdwn(text: string): string {
 /** Cuts text to `max` characters, saying how much was left out. */
 export function truncate(text: string, max: number): string {
   if (text.length <= max) return text;
-  const note = `… (${text.length - max + 40} more characters)`;
+  // The note takes room from the text it describes: settle the count (a digit more at most, twice).
+  let cut = text.length - max;
+  let note = '';
+  for (let i = 0; i < 4; i++) {
+    note = `… (${cut} more characters)`;
+    const settled = text.length - Math.max(0, max - note.length);
+    if (settled === cut) break;
+    cut = settled;
+  }
   return `${text.slice(0, Math.max(0, max - note.length))}${note}`;
 }
 
