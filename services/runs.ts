@@ -30,6 +30,7 @@ import {
   type RunItem,
   type RunStatus,
   type StateStore,
+  type Transition,
   tryTransition,
 } from './store';
 
@@ -719,6 +720,48 @@ async function refuseDecision(
 }
 
 /**
+ * A person's decision on a run awaiting approval, as one conditional transition out of AWAITING_APPROVAL
+ * (so approve, reject and the expiry cannot both win). Losing that race is refused and audited like any
+ * other refusal, saying what happened to the run instead.
+ */
+async function decide(
+  deps: RunDeps,
+  run: RunItem,
+  actor: RunActor,
+  action: 'approve' | 'reject' | 'withdraw',
+  to: RunStatus,
+  now: Date,
+  change: { set?: Record<string, unknown>; due: Transition['due'] },
+): Promise<RunItem> {
+  const decided = await tryTransition<RunItem>(deps.store, {
+    key: keys.run(run.runId),
+    from: ['AWAITING_APPROVAL'],
+    to,
+    set: {
+      decidedBy: actor.userId,
+      decidedByName: actor.userName,
+      decidedAt: now.toISOString(),
+      ...change.set,
+    },
+    due: change.due,
+    audit: audit(
+      run,
+      { action, fromState: 'AWAITING_APPROVAL', toState: to, ...userActor(actor), result: 'ok' },
+      now,
+    ),
+  });
+  if (decided) return decided;
+  const current = await loadRun(deps, run.runId);
+  return refuseDecision(
+    deps,
+    current,
+    actor,
+    action === 'approve' ? 'approve' : 'reject',
+    new StateConflictError(`Run ${run.runId} ${stateSentence(current)}.`),
+  );
+}
+
+/**
  * Approve: only an approver who is not the requester, while the run awaits approval and has not
  * expired. One conditional transition (AWAITING_APPROVAL → SENDING) decides between approve, reject
  * and expiry; then the targets are checked again and the command is sent.
@@ -771,34 +814,9 @@ export async function approveRun(deps: RunDeps, runId: string, actor: RunActor):
       new StateConflictError(`Run ${runId} expired unapproved.`),
     );
   }
-  const sending = await tryTransition<RunItem>(deps.store, {
-    key: keys.run(runId),
-    from: ['AWAITING_APPROVAL'],
-    to: 'SENDING',
-    set: { decidedBy: actor.userId, decidedByName: actor.userName, decidedAt: now.toISOString() },
+  const sending = await decide(deps, run, actor, 'approve', 'SENDING', now, {
     due: { kind: 'RUN_POLL', at: plusSeconds(now, SEND_LEASE_SECONDS) },
-    audit: audit(
-      run,
-      {
-        action: 'approve',
-        fromState: 'AWAITING_APPROVAL',
-        toState: 'SENDING',
-        ...userActor(actor),
-        result: 'ok',
-      },
-      now,
-    ),
   });
-  if (!sending) {
-    const current = await loadRun(deps, runId);
-    return refuseDecision(
-      deps,
-      current,
-      actor,
-      'approve',
-      new StateConflictError(`Run ${runId} ${stateSentence(current)}.`),
-    );
-  }
   await refresh(deps, sending);
   return sendRun(deps, sending, { recheck: true });
 }
@@ -831,39 +849,10 @@ export async function rejectRun(deps: RunDeps, runId: string, actor: RunActor): 
   }
   const now = deps.clock();
   const to: RunStatus = withdraw ? 'CANCELLED' : 'REJECTED';
-  const decided = await tryTransition<RunItem>(deps.store, {
-    key: keys.run(runId),
-    from: ['AWAITING_APPROVAL'],
-    to,
-    set: {
-      decidedBy: actor.userId,
-      decidedByName: actor.userName,
-      decidedAt: now.toISOString(),
-      finishedAt: now.toISOString(),
-    },
+  const decided = await decide(deps, run, actor, withdraw ? 'withdraw' : 'reject', to, now, {
+    set: { finishedAt: now.toISOString() },
     due: null,
-    audit: audit(
-      run,
-      {
-        action: withdraw ? 'withdraw' : 'reject',
-        fromState: 'AWAITING_APPROVAL',
-        toState: to,
-        ...userActor(actor),
-        result: 'ok',
-      },
-      now,
-    ),
   });
-  if (!decided) {
-    const current = await loadRun(deps, runId);
-    return refuseDecision(
-      deps,
-      current,
-      actor,
-      'reject',
-      new StateConflictError(`Run ${runId} ${stateSentence(current)}.`),
-    );
-  }
   await tell(deps, decided, { kind: withdraw ? 'withdrawn' : 'rejected', by: actor.userId });
   return decided;
 }
