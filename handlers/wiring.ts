@@ -149,8 +149,8 @@ export function buildWiring(): Wiring {
     updateAlert: async (ref, view) => (await resolveNotifier()).updateAlert(ref, view),
     findAlert: async (channel, alertId, since) =>
       (await resolveNotifier()).findAlert(channel, alertId, since),
-    postNotice: async (channel, text, threadTs) =>
-      (await resolveNotifier()).postNotice(channel, text, threadTs),
+    postRevokeFailure: async (channel, failure, threadTs) =>
+      (await resolveNotifier()).postRevokeFailure(channel, failure, threadTs),
   };
   const directory = new SlackDirectory({ client: slack });
   // `/sg-run`: EC2 (targets) and SSM Run Command clients per region, created on first use.

@@ -4,7 +4,7 @@ import { AwsCallError, describeError } from './errors';
 import { ruleFingerprint, violationIdFor } from './ids';
 import { type Finding, type RuleFacts, sameRuleContent } from './model';
 import { type Directory, isAllowed } from './people';
-import { describeRule, evaluateRule, matchesPattern } from './policy';
+import { evaluateRule, matchesPattern } from './policy';
 import type { AwsTarget, MessageRef, RuleRemover, SecurityGroupReader } from './ports';
 import {
   type AlertItem,
@@ -488,29 +488,14 @@ async function postFailureNotice(
 ): Promise<void> {
   const alert = await deps.store.get<AlertItem>(keys.alert(v.alertId));
   const channel = alert?.channel ?? deps.config.slack.alertChannel;
-  const rule = `${describeRule(v.rule)}${v.rule.ruleId ? ` (${v.rule.ruleId})` : ''}`;
-  const text =
-    `:rotating_light: sg-warden could not revoke ${slackCode(rule)} in ${slackCode(v.groupId)} ` +
-    `(${escapeText(v.account)} ${escapeText(v.region)}) after ${attempts} attempts. ` +
-    `Last error: ${slackCode(error)}. The rule is still open: remove it by hand or fix the permission, ` +
-    `then check it with \`/sg-status ${escapeText(v.groupId)}\`.`;
   try {
-    await deps.notifier.postNotice(channel, text, alert?.ts);
+    await deps.notifier.postRevokeFailure(channel, { violation: v, attempts, error }, alert?.ts);
   } catch (err) {
     deps.logger.error(
       { violationId: v.violationId, err: describeError(err) },
       'failed-revoke notice not posted; the alert message shows FAILED',
     );
   }
-}
-
-// The notice is plain text composed here; escape like slack/mrkdwn.ts does (services may not import slack/).
-function escapeText(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function slackCode(text: string): string {
-  return `\`${escapeText(text.replace(/`/g, "'"))}\``;
 }
 
 // ───────────────────────────── People's requests ─────────────────────────────

@@ -120,8 +120,16 @@ export interface AlertNotifier {
    * how a post whose outcome is unknown is checked before posting again. Optional: without it, posts retry blindly.
    */
   findAlert?(channel: string, alertId: string, since: string): Promise<MessageRef | null>;
-  /** A plain alert to the channel (e.g. a revoke that failed for good), in the alert's thread when known. */
-  postNotice(channel: string, text: string, threadTs?: string): Promise<void>;
+  /** A revoke that failed for good, told in the channel (in the alert's thread when known). */
+  postRevokeFailure(channel: string, failure: RevokeFailure, threadTs?: string): Promise<void>;
+}
+
+/** A violation sg-warden gave up revoking: the rule is still open and people must act. */
+export interface RevokeFailure {
+  violation: ViolationItem;
+  attempts: number;
+  /** The last error, as one line. */
+  error: string;
 }
 
 /** One ingress rule for a single host, as sg-warden grants it. */

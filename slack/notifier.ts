@@ -1,7 +1,7 @@
 import { ErrorCode, type WebClient } from '@slack/web-api';
 import { RateLimitedError } from '../services/errors';
-import type { AlertNotifier, AlertView, MessageRef } from '../services/ports';
-import { alertBlocks, alertText } from './blocks/alert';
+import type { AlertNotifier, AlertView, MessageRef, RevokeFailure } from '../services/ports';
+import { alertBlocks, alertText, revokeFailureText } from './blocks/alert';
 
 /** Turns Slack's rate-limit rejection into the domain's RateLimitedError (other errors pass through). */
 async function withRateLimit<T>(call: () => Promise<T>): Promise<T> {
@@ -81,10 +81,10 @@ export class SlackNotifier implements AlertNotifier {
     });
   }
 
-  async postNotice(channel: string, text: string, threadTs?: string): Promise<void> {
+  async postRevokeFailure(channel: string, failure: RevokeFailure, threadTs?: string): Promise<void> {
     await this.client.chat.postMessage({
       channel,
-      text,
+      text: revokeFailureText(failure),
       ...(threadTs ? { thread_ts: threadTs } : {}),
       unfurl_links: false,
     });

@@ -1,5 +1,5 @@
 import { describeRule } from '../../services/policy';
-import type { AlertView } from '../../services/ports';
+import type { AlertView, RevokeFailure } from '../../services/ports';
 import type { ViolationItem, ViolationStatus } from '../../services/store';
 import { ActionIds, BlockIds } from '../ids';
 import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
@@ -199,4 +199,16 @@ export function alertBlocks(view: AlertView): Block[] {
     });
   }
   return blocks;
+}
+
+/** The notice for a revoke sg-warden gave up on: which rule, where, the last error, and what to do now. */
+export function revokeFailureText(failure: RevokeFailure): string {
+  const v = failure.violation;
+  const rule = `${describeRule(v.rule)}${v.rule.ruleId ? ` (${v.rule.ruleId})` : ''}`;
+  return (
+    `:rotating_light: sg-warden could not revoke ${code(rule)} in ${code(v.groupId)} ` +
+    `(${escapeMrkdwn(v.account)} ${escapeMrkdwn(v.region)}) after ${failure.attempts} attempts. ` +
+    `Last error: ${code(failure.error)}. The rule is still open: remove it by hand or fix the permission, ` +
+    `then check it with \`/sg-status ${escapeMrkdwn(v.groupId)}\`.`
+  );
 }

@@ -16,8 +16,16 @@ import { AwsCallError } from '../../../services/errors';
 import { ruleFingerprint } from '../../../services/ids';
 import { silentLogger } from '../../../services/logger';
 import type { Direction, RuleFacts } from '../../../services/model';
-import type { AlertNotifier, AlertView, AwsTarget, GroupInfo, MessageRef } from '../../../services/ports';
+import type {
+  AlertNotifier,
+  AlertView,
+  AwsTarget,
+  GroupInfo,
+  MessageRef,
+  RevokeFailure,
+} from '../../../services/ports';
 import { type AlertItem, type ExceptionItem, keys, type ViolationItem } from '../../../services/store';
+import { revokeFailureText } from '../../../slack/blocks/alert';
 import { MemoryStateStore } from '../../support/memory-store';
 
 const T0 = new Date('2026-11-23T10:00:00.000Z');
@@ -68,8 +76,8 @@ class FakeNotifier implements AlertNotifier {
   async updateAlert(_ref: MessageRef, view: AlertView) {
     this.updates.push(view);
   }
-  async postNotice(channel: string, text: string, threadTs?: string) {
-    this.notices.push({ channel, text, ...(threadTs ? { threadTs } : {}) });
+  async postRevokeFailure(channel: string, failure: RevokeFailure, threadTs?: string) {
+    this.notices.push({ channel, text: revokeFailureText(failure), ...(threadTs ? { threadTs } : {}) });
   }
 }
 
