@@ -10,6 +10,8 @@ import type { Block } from './alert';
 
 /** Room for one section's text (Slack's limit is 3,000), leaving space for the code fences. */
 const SECTION_BUDGET = 2900;
+/** Code sections one result may use: Slack's 50 blocks a message, less the heading and the notes. */
+const MAX_CODE_BLOCKS = 48;
 /** Instances listed by name in a message; the rest are counted. */
 const LISTED_INSTANCES = 10;
 /** GetCommandInvocation returns at most this much standard output (and 8,000 of standard error). */
@@ -161,12 +163,19 @@ export function runResultMessage(
       ? ` (${escapeMrkdwn(invocation.statusDetails)})`
       : '';
   const heading = `${icon} ${instanceLabel(run, instanceId)}: *${escapeMrkdwn(invocation.status)}*${details}, ${exit}`;
-  const output = shownOutput(invocation, run.maxOutputChars);
+  let output = shownOutput(invocation, run.maxOutputChars);
+  let pieces = output.totalChars > 0 ? splitEscaped(escapeCode(output.text), SECTION_BUDGET) : [];
+  // Escaping can multiply the output (& becomes &amp;): show less until it fits Slack's 50 blocks.
+  while (pieces.length > MAX_CODE_BLOCKS) {
+    output = shownOutput(
+      invocation,
+      Math.floor((output.shownChars * MAX_CODE_BLOCKS * 0.95) / pieces.length),
+    );
+    pieces = splitEscaped(escapeCode(output.text), SECTION_BUDGET);
+  }
   const blocks: Block[] = [{ type: 'section', text: { type: 'mrkdwn', text: heading } }];
-  if (output.totalChars > 0) {
-    for (const piece of splitEscaped(escapeCode(output.text), SECTION_BUDGET)) {
-      blocks.push({ type: 'section', text: { type: 'mrkdwn', text: codeBlock(piece) } });
-    }
+  for (const piece of pieces) {
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: codeBlock(piece) } });
   }
   const notes: string[] = [];
   if (output.totalChars === 0) notes.push('No output.');

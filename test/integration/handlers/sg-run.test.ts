@@ -72,6 +72,11 @@ runbooks:
       outputS3Bucket: sg-warden-run-output
       outputLogGroup: /sg-warden/runs
       commands: [cat /var/log/messages]
+    dump-all:
+      region: ${REGION}
+      targets: [web]
+      maxOutputChars: 40000
+      commands: [cat /var/log/messages]
     approver-only:
       region: ${REGION}
       targets: [web]
@@ -496,6 +501,24 @@ describe('/sg-run', () => {
       expect(text).toContain('Output: 24,000 characters; 2,500 shown, 21,500 cut from the middle.');
       expect(text).toContain('SSM returns at most 24,000 characters of standard output');
       expect(text).toContain('The whole output is not kept anywhere: set outputS3Bucket or outputLogGroup');
+    });
+
+    it('keeps a result within Slack’s 50 blocks when escaping multiplies the output', async () => {
+      ssm.script(web[0]!, [
+        { status: 'Success', exitCode: 0, stdout: '&'.repeat(24000), stderr: '<'.repeat(8000) },
+      ]);
+      const runId = runIdIn((await sgRun(`dump-all ${web[0]}`)).reply);
+
+      const run = await sweepUntilDone(runId);
+
+      const [message] = threadOf(run);
+      expect(message).toBeDefined();
+      expect((message!.blocks as unknown[]).length).toBeLessThanOrEqual(50);
+      expect(textOf(message!)).toMatch(
+        /Output: 32,016 characters; [\d,]+ shown, [\d,]+ cut from the middle\./,
+      );
+      const posts = (await wiring.store.auditFor(runId)).filter((a) => a.action === 'output-posted');
+      expect(posts.map((p) => p.result)).toEqual(['ok']);
     });
 
     it('retries posting a result Slack refused, without asking SSM to run anything again', async () => {
