@@ -26,8 +26,8 @@ import type { SlackDeps } from '../../deps';
 import { BlockIds, InputActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn, slackDate } from '../../mrkdwn';
-import { interactionActor } from '../actor';
 import { handOff } from '../handoff';
+import { buttonReply, interactionActor } from '../payload';
 import { DecisionJobs, messageOf, personOf, targetFromArgs, targetFromButton } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
@@ -45,8 +45,7 @@ function metadataFor(target: DecisionTarget, channel: string, ts: string): KeepM
 export function keepButton(deps: SlackDeps, kind: 'one' | 'all') {
   return async function onKeep({ ack, body, action, client, respond }: ButtonArgs): Promise<void> {
     await ack();
-    const channel = body.channel?.id ?? String(body.container.channel_id ?? '');
-    const ts = body.message?.ts ?? String(body.container.message_ts ?? '');
+    const { channel = '', messageTs: ts = '' } = buttonReply(body);
     const target = targetFromButton(kind, action.value);
     const metadata = metadataFor(target, channel, ts);
     let viewId: string | undefined;

@@ -3,8 +3,8 @@ import { alreadyDecided, type RevokeResult, revokeForPerson } from '../../../ser
 import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn } from '../../mrkdwn';
-import { interactionActor } from '../actor';
 import { handOff } from '../handoff';
+import { buttonReply, interactionActor } from '../payload';
 import { DecisionJobs, messageOf, personOf, targetFromArgs, targetFromButton } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
@@ -21,11 +21,7 @@ export function revokeButton(deps: SlackDeps, kind: 'one' | 'all') {
       {
         kind: DecisionJobs.revoke,
         actor: interactionActor(body.user, body.team?.id),
-        reply: {
-          channel: body.channel?.id ?? (body.container.channel_id as string | undefined),
-          messageTs: body.message?.ts ?? (body.container.message_ts as string | undefined),
-          responseUrl: body.response_url,
-        },
+        reply: buttonReply(body),
         args: { target: targetFromButton(kind, action.value) },
       },
       respond,

@@ -7,8 +7,8 @@ import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
 import { code } from '../../mrkdwn';
 import { runDeps } from '../../run-notifier';
-import { interactionActor } from '../actor';
 import { handOff } from '../handoff';
+import { buttonReply, interactionActor } from '../payload';
 import { answerFor, RunJobs, runActorOf } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
@@ -22,11 +22,7 @@ export function runDecisionButton(deps: SlackDeps, kind: 'approve' | 'reject') {
       {
         kind: kind === 'approve' ? RunJobs.approve : RunJobs.reject,
         actor: interactionActor(body.user, body.team?.id),
-        reply: {
-          channel: body.channel?.id ?? (body.container.channel_id as string | undefined),
-          messageTs: body.message?.ts ?? (body.container.message_ts as string | undefined),
-          responseUrl: body.response_url,
-        },
+        reply: buttonReply(body),
         args: { runId: typeof action.value === 'string' ? action.value.slice(0, 40) : '' },
       },
       respond,

@@ -5,8 +5,8 @@ import { runbookListText, runHelpText, runStatusText } from '../../blocks/run';
 import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
 import { runDeps } from '../../run-notifier';
-import { commandActor } from '../actor';
 import { handOff } from '../handoff';
+import { commandActor } from '../payload';
 import { answerFor, RunJobs, runActorOf } from './common';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;

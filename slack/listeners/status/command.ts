@@ -2,8 +2,8 @@ import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt'
 import { statusHelp } from '../../blocks/status';
 import { parseStatusCommand } from '../../commands/status';
 import type { SlackDeps } from '../../deps';
-import { commandActor } from '../actor';
 import { handOff } from '../handoff';
+import { commandActor } from '../payload';
 import { StatusJobs } from './jobs';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;

@@ -3,8 +3,8 @@ import { whitelistHelp } from '../../blocks/grant';
 import { parseWhitelistCommand, type WhitelistCommand } from '../../commands/whitelist';
 import type { SlackDeps } from '../../deps';
 import { escapeMrkdwn } from '../../mrkdwn';
-import { commandActor } from '../actor';
 import { handOff } from '../handoff';
+import { commandActor } from '../payload';
 import { WhitelistJobs } from './jobs';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;

@@ -1,7 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { SlackDeps } from '../../deps';
-import { interactionActor } from '../actor';
 import { handOff } from '../handoff';
+import { buttonReply, interactionActor } from '../payload';
 import { WhitelistJobs } from './jobs';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
@@ -18,11 +18,7 @@ export function extendButton(deps: SlackDeps) {
       {
         kind: WhitelistJobs.extend,
         actor: interactionActor(body.user, body.team?.id),
-        reply: {
-          ...(body.channel?.id ? { channel: body.channel.id } : {}),
-          ...(body.message?.ts ? { messageTs: body.message.ts } : {}),
-          responseUrl: body.response_url,
-        },
+        reply: buttonReply(body),
         args: { grantId: typeof action.value === 'string' ? action.value.slice(0, 40) : '' },
       },
       respond,
