@@ -5,10 +5,16 @@ import { getWiring } from './wiring';
 /** The clock (EventBridge schedule, rate 1 minute): handles every kind of due work once. */
 export async function handler(): Promise<SweepSummary> {
   const wiring = getWiring();
-  // Alerts go to one channel, which Slack limits to about one message a second: post them in order.
-  const summary = await sweep(wiring, dueHandlers(wiring), wiring.clock(), {
-    concurrencyByKind: { NOTIFY: 1 },
-  });
+  // Alerts go to one channel, which Slack limits to about one message a second: post them in order,
+  // paced, for at most 35 s of the function's 55 s, so a burst drains at Slack's pace over a few sweeps.
+  const summary = await sweep(
+    wiring,
+    dueHandlers(wiring, { minIntervalMs: 1100, budgetMs: 35_000 }),
+    wiring.clock(),
+    {
+      concurrencyByKind: { NOTIFY: 1 },
+    },
+  );
   wiring.logger.info({ summary }, 'sweep done');
   return summary;
 }
