@@ -42,10 +42,18 @@ const PORT_NAMES: Record<number, string> = {
   27018: 'MongoDB',
 };
 
+// Patterns come from the config file: few, and the same for every rule evaluated.
+const compiledPatterns = new Map<string, RegExp>();
+
 /** Glob match where `*` stands for any run of characters (ARN patterns). */
 export function matchesPattern(pattern: string, value: string): boolean {
-  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${escaped}$`).test(value);
+  let regex = compiledPatterns.get(pattern);
+  if (!regex) {
+    const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+    regex = new RegExp(`^${escaped}$`);
+    compiledPatterns.set(pattern, regex);
+  }
+  return regex.test(value);
 }
 
 /** The source is an IPv4/IPv6 CIDR that counts as the internet (see isInternetCidr). */
