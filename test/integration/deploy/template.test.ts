@@ -51,10 +51,24 @@ const WHITELIST = [
   'ec2:CreateTags',
 ];
 const MEMBER = ['sts:AssumeRole'];
+/** Lambda itself sends a failed asynchronous invocation to the failed-events queue, as the function's role. */
+const FAILED_EVENTS = ['sqs:SendMessage'];
+/** The functions invoked asynchronously (EventBridge rule, async invoke by the door, schedule). */
+const ASYNC_FUNCTIONS = ['cloudtrailEvent', 'slackWorker', 'sweeper'];
+const SYNC_FUNCTIONS = ['slackHttp', 'ipCapture'];
+const ALARM_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:sg-warden-ops';
 
 /** Per function, exactly the actions its code makes (see serverless.yml and services/deploy-iam.ts). */
 const EXPECTED: Record<string, string[]> = {
-  cloudtrailEvent: [...LOGS, ...STATE, 'dynamodb:Query', ...READ_GROUPS, ...SECRETS, ...MEMBER],
+  cloudtrailEvent: [
+    ...LOGS,
+    ...STATE,
+    'dynamodb:Query',
+    ...READ_GROUPS,
+    ...SECRETS,
+    ...MEMBER,
+    ...FAILED_EVENTS,
+  ],
   slackHttp: [...LOGS, 'lambda:InvokeFunction', ...SECRETS],
   slackWorker: [
     ...LOGS,
@@ -68,6 +82,7 @@ const EXPECTED: Record<string, string[]> = {
     'ssm:DescribeInstanceInformation',
     ...SECRETS,
     ...MEMBER,
+    ...FAILED_EVENTS,
   ],
   sweeper: [
     ...LOGS,
@@ -78,6 +93,7 @@ const EXPECTED: Record<string, string[]> = {
     'ssm:GetCommandInvocation',
     ...SECRETS,
     ...MEMBER,
+    ...FAILED_EVENTS,
   ],
   ipCapture: [
     ...LOGS,
@@ -122,6 +138,7 @@ beforeAll(() => {
       '--package',
       packageDir,
       '--param=organizationId=o-abcde12345',
+      `--param=alarmTopicArn=${ALARM_TOPIC}`,
     ],
     {
       cwd: root,
@@ -295,9 +312,157 @@ describe('deploy template', () => {
     it('grants every action some code path makes, and makes every call it grants (no stale permission)', () => {
       const used = sdkActionsInCode();
       const granted = new Set(Object.values(EXPECTED).flat());
-      // Not SDK calls of ours: the Lambda runtime writes the logs.
-      for (const a of LOGS) granted.delete(a);
+      // Not SDK calls of ours: the Lambda runtime writes the logs, Lambda keeps failed invocations.
+      for (const a of [...LOGS, ...FAILED_EVENTS]) granted.delete(a);
       expect([...granted].sort()).toEqual([...used].sort());
+    });
+  });
+
+  describe('failed asynchronous invocations', () => {
+    const QUEUE_ARN = { 'Fn::GetAtt': ['FailedEventsQueue', 'Arn'] };
+
+    function invokeConfigOf(name: string): Json | undefined {
+      const logicalId = `${name[0]!.toUpperCase()}${name.slice(1)}LambdaFunction`;
+      return Object.values(template.Resources).find(
+        (r) =>
+          r.Type === 'AWS::Lambda::EventInvokeConfig' &&
+          (r.Properties.FunctionName as { Ref?: string }).Ref === logicalId,
+      )?.Properties;
+    }
+
+    it('keeps the whole event of every asynchronous function in the queue (a dead-letter queue, not a destination)', () => {
+      const fns = functionsByName();
+      for (const name of ASYNC_FUNCTIONS) {
+        expect({ name, dlq: fns[name]!.DeadLetterConfig }).toEqual({ name, dlq: { TargetArn: QUEUE_ARN } });
+        // An on-failure destination would send an invocation record instead, without the event when too big.
+        expect({ name, destinations: invokeConfigOf(name)?.DestinationConfig }).toEqual({
+          name,
+          destinations: {},
+        });
+      }
+      for (const name of SYNC_FUNCTIONS) {
+        expect({ name, dlq: fns[name]!.DeadLetterConfig }).toEqual({ name, dlq: undefined });
+        expect(invokeConfigOf(name)).toBeUndefined();
+      }
+    });
+
+    it('retries detection and jobs twice, sweeps never, and bounds how old an event may run', () => {
+      const settings = Object.fromEntries(
+        ASYNC_FUNCTIONS.map((name) => {
+          const config = invokeConfigOf(name)!;
+          return [name, [config.MaximumRetryAttempts, config.MaximumEventAgeInSeconds]];
+        }),
+      );
+      expect(settings).toEqual({
+        // Lambda's maxima: ride out ~3 minutes of DynamoDB/Slack trouble before the queue keeps the event.
+        cloudtrailEvent: [2, 21_600],
+        // Slack honours a job's response_url for 30 minutes.
+        slackWorker: [2, 1_800],
+        // The next minute's sweep is the retry.
+        sweeper: [0, 300],
+      });
+    });
+
+    it('lets only the asynchronous functions send, only to that queue, and nothing else on it', () => {
+      for (const [name, fn] of Object.entries(functionsByName())) {
+        const sqs = statementsOf(roleOf(fn)).filter((s) => list(s.Action).some((a) => a.startsWith('sqs:')));
+        const expected = ASYNC_FUNCTIONS.includes(name)
+          ? [{ action: ['sqs:SendMessage'], resource: [QUEUE_ARN], condition: undefined }]
+          : [];
+        expect({
+          name,
+          sqs: sqs.map((s) => ({
+            action: list(s.Action),
+            resource: list(s.Resource),
+            condition: s.Condition,
+          })),
+        }).toEqual({ name, sqs: expected });
+      }
+    });
+
+    it('encrypts the queue with SSE-SQS and keeps messages 14 days', () => {
+      const queue = template.Resources.FailedEventsQueue!;
+      expect(queue.Type).toBe('AWS::SQS::Queue');
+      expect(queue.Properties).toEqual({
+        QueueName: 'sg-warden-prod-failed-events',
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 1_209_600,
+      });
+    });
+
+    it('has its own queue policy: TLS only, and only the three function roles may send', () => {
+      const policies = Object.values(template.Resources).filter((r) => r.Type === 'AWS::SQS::QueuePolicy');
+      expect(policies).toHaveLength(1);
+      const policy = policies[0]!.Properties;
+      expect(policy.Queues).toEqual([{ Ref: 'FailedEventsQueue' }]);
+      const statements = (policy.PolicyDocument as { Statement: (Statement & { Principal: unknown })[] })
+        .Statement;
+      expect(statements.every((s) => s.Effect === 'Deny' && s.Principal === '*')).toBe(true);
+      expect(statements.map((s) => [s.Action, s.Resource, s.Condition])).toEqual([
+        ['sqs:*', QUEUE_ARN, { Bool: { 'aws:SecureTransport': 'false' } }],
+        [
+          'sqs:SendMessage',
+          QUEUE_ARN,
+          {
+            ArnNotEquals: {
+              'aws:PrincipalArn': ASYNC_FUNCTIONS.map((name) => ({
+                'Fn::GetAtt': [roleOf(functionsByName()[name]!), 'Arn'],
+              })),
+            },
+          },
+        ],
+      ]);
+    });
+
+    it('alarms as soon as the queue holds a message, notifying the configured topic', () => {
+      const alarm = template.Resources.FailedEventsAlarm!;
+      expect(alarm.Type).toBe('AWS::CloudWatch::Alarm');
+      expect(alarm.Properties).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['FailedEventsQueue', 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [ALARM_TOPIC],
+        OKActions: [ALARM_TOPIC],
+      });
+    });
+
+    it('alarms when Lambda could not keep a failed invocation of any asynchronous function', () => {
+      const alarm = template.Resources.FailedEventsNotKeptAlarm!.Properties;
+      const metrics = alarm.Metrics as {
+        Expression?: string;
+        MetricStat?: { Metric: { MetricName: string; Dimensions: { Value: unknown }[] } };
+      }[];
+      expect(metrics.filter((m) => m.Expression).map((m) => m.Expression)).toEqual(['SUM(METRICS())']);
+      const watched = metrics
+        .filter((m) => m.MetricStat)
+        .map((m) => [m.MetricStat!.Metric.MetricName, m.MetricStat!.Metric.Dimensions[0]!.Value]);
+      expect(watched).toEqual(
+        ASYNC_FUNCTIONS.map((name) => [
+          'DeadLetterErrors',
+          { Ref: `${name[0]!.toUpperCase()}${name.slice(1)}LambdaFunction` },
+        ]),
+      );
+      expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+      expect(alarm.AlarmActions).toEqual([ALARM_TOPIC]);
+    });
+
+    it('accepts no dead-letter queue in checkov except for the synchronous functions', () => {
+      expect(readFileSync(join(root, '.checkov.yml'), 'utf8')).not.toMatch(/^\s*-\s*CKV_AWS_116\b/m);
+      const skipped = Object.entries(functionsByName())
+        .filter(([name]) => {
+          const logicalId = `${name[0]!.toUpperCase()}${name.slice(1)}LambdaFunction`;
+          const skips =
+            (template.Resources[logicalId] as { Metadata?: { checkov?: { skip?: { id: string }[] } } })
+              .Metadata?.checkov?.skip ?? [];
+          return skips.some((s) => s.id === 'CKV_AWS_116');
+        })
+        .map(([name]) => name);
+      expect(skipped.sort()).toEqual([...SYNC_FUNCTIONS].sort());
     });
   });
 
