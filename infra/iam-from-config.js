@@ -3,7 +3,7 @@
 // TypeScript, so this bundles that module with esbuild (as bin/sg-warden.js does) and calls it. The config
 // is validated on the way: an invalid config fails the package step with the file, field and problem.
 const { buildSync } = require('esbuild');
-const { mkdirSync, renameSync, writeFileSync } = require('node:fs');
+const { mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
@@ -31,8 +31,32 @@ function deployIam() {
   return require(outfile);
 }
 
+const packagedConfig = join(root, 'config', 'sg-warden.yml');
+
+/**
+ * The config the IAM is derived from. The functions always load the packaged config/sg-warden.yml, so a
+ * different SG_WARDEN_CONFIG at package time would give them IAM for another config: refused.
+ * SG_WARDEN_IAM_CONFIG derives the IAM from another file on purpose (a template to inspect, e.g. the
+ * deploy test's every-feature config), never for a deploy.
+ */
 function configPath() {
-  return process.env.SG_WARDEN_CONFIG ?? join(root, 'config', 'sg-warden.yml');
+  if (process.env.SG_WARDEN_IAM_CONFIG) return process.env.SG_WARDEN_IAM_CONFIG;
+  const requested = process.env.SG_WARDEN_CONFIG;
+  if (requested && !sameContent(requested, packagedConfig)) {
+    throw new Error(
+      `SG_WARDEN_CONFIG is ${requested}, but the functions are packaged with config/sg-warden.yml: ` +
+        'put your config there (or unset SG_WARDEN_CONFIG) so the IAM matches the config they load',
+    );
+  }
+  return packagedConfig;
+}
+
+function sameContent(a, b) {
+  try {
+    return readFileSync(a, 'utf8') === readFileSync(b, 'utf8');
+  } catch {
+    return false;
+  }
 }
 
 module.exports = {

@@ -3,6 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { REVOKE_LEASE_SECONDS as DECISION_LEASE_SECONDS } from '../../../services/decisions';
+import { REVOKE_LEASE_SECONDS as GRANT_LEASE_SECONDS } from '../../../services/grants';
 
 /**
  * The deploy as CloudFormation will see it: `serverless package` (offline, the real osls + esbuild) with a
@@ -120,10 +122,12 @@ const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]
 
 let template: { Resources: Record<string, { Type: string; Properties: Json }>; Outputs?: Json };
 let packageDir: string;
+let fullConfigPath: string;
 
 beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'sg-warden-package-'));
   const configPath = join(dir, 'sg-warden.yml');
+  fullConfigPath = configPath;
   writeFileSync(configPath, FULL_CONFIG);
   packageDir = join(dir, 'out');
   const out = spawnSync(
@@ -142,7 +146,13 @@ beforeAll(() => {
     ],
     {
       cwd: root,
-      env: { ...process.env, SG_WARDEN_CONFIG: configPath, SLS_TELEMETRY_DISABLED: '1' },
+      // IAM from the every-feature config; the packaged config stays the repo's (never deployed).
+      env: {
+        ...process.env,
+        SG_WARDEN_CONFIG: undefined,
+        SG_WARDEN_IAM_CONFIG: configPath,
+        SLS_TELEMETRY_DISABLED: '1',
+      },
       encoding: 'utf8',
       timeout: 170_000,
     },
@@ -479,6 +489,42 @@ describe('deploy template', () => {
         }
       }
       expect(JSON.stringify(template)).not.toMatch(/xox[abpr]-/);
+    });
+
+    it('points no function at an emulator', () => {
+      for (const fn of Object.values(functionsByName())) {
+        const names = Object.keys((fn.Environment as { Variables: Json }).Variables);
+        expect(names.filter((n) => /^AWS_ENDPOINT_URL|MOTO|SLACK_API_URL/.test(n))).toEqual([]);
+      }
+    });
+
+    it('refuses to package IAM for a config other than the one the functions load', () => {
+      const out = spawnSync(
+        'npx',
+        ['serverless', 'package', '--package', mkdtempSync(join(tmpdir(), 'sg-warden-package-refused-'))],
+        {
+          cwd: root,
+          env: { ...process.env, SG_WARDEN_CONFIG: fullConfigPath, SLS_TELEMETRY_DISABLED: '1' },
+          encoding: 'utf8',
+          timeout: 170_000,
+        },
+      );
+      expect(out.status).not.toBe(0);
+      expect(`${out.stdout}${out.stderr}`).toContain(
+        `SG_WARDEN_CONFIG is ${fullConfigPath}, but the functions are packaged with config/sg-warden.yml`,
+      );
+    }, 180_000);
+  });
+
+  describe('timeouts', () => {
+    it('ends every revoking function before its revoke lease, so no sweep takes over a revoke still running', () => {
+      const fns = functionsByName();
+      for (const name of ['slackWorker', 'sweeper']) {
+        expect({ name, timeout: fns[name]!.Timeout }).toEqual({ name, timeout: expect.any(Number) });
+        expect(fns[name]!.Timeout as number).toBeLessThan(
+          Math.min(DECISION_LEASE_SECONDS, GRANT_LEASE_SECONDS),
+        );
+      }
     });
   });
 
