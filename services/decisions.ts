@@ -157,7 +157,9 @@ export type RevokeOutcome =
   /** It was not PENDING or REVOKE_RETRY when read: someone decided first. */
   | 'not-pending'
   /** Another click, sweep or reconcile won the conditional write. */
-  | 'lost-race';
+  | 'lost-race'
+  /** It failed on sg-warden's side (one rule of a Revoke all); `error` says how. */
+  | 'error';
 
 export interface RevokeResult {
   violationId: string;
@@ -655,7 +657,7 @@ export async function revokeForPerson(
     if (s.status === 'rejected')
       results[i] = {
         violationId: ids[i]!,
-        outcome: 'lost-race',
+        outcome: 'error',
         violation: null,
         error: describeError(s.reason),
       };

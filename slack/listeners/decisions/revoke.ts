@@ -37,6 +37,8 @@ export function revokeNote(result: RevokeResult): string | null {
       return result.violation ? alreadyDecided(result.violation) : 'Someone else decided this rule first.';
     case 'not-found':
       return 'sg-warden does not know this rule, so nothing was changed.';
+    case 'error':
+      return `Revoking a rule failed on our side (${result.error ?? 'unknown error'}); the alert shows where it stands, and a rule still pending can be revoked again.`;
     case 'REVOKE_RETRY':
       return `EC2 refused the revoke (${result.error ?? 'unknown error'}). sg-warden will try again; the alert shows progress.`;
     default:

@@ -526,6 +526,19 @@ describe('decisions', () => {
       expect(env.notifier.updates).toHaveLength(1);
     });
 
+    it('revoke-all reports a revoke that failed on our side as an error, not as someone else’s decision', async () => {
+      const env = setup();
+      await seed(env);
+      await seed(env, { id: 'v-2', rule: sshRule('sgr-0two') });
+      env.store.failTransition = (t) => t.key.pk === 'VIOLATION#v-2' && t.to === 'REVOKING';
+
+      const out = await revokeForPerson(env.deps, ALICE, { alertId: 'evt-1' }, MESSAGE);
+
+      expect(out.results.map((r) => r.outcome)).toEqual(['REVOKED', 'error']);
+      expect(out.results[1]).toMatchObject({ violationId: 'v-2', error: 'simulated write failure' });
+      expect((await status(env, 'v-2')).status).toBe('PENDING');
+    });
+
     it('refuses someone not on the revokers list: nothing changes but the audit trail', async () => {
       const env = setup({ revokers: { users: [ALICE.id] } });
       await seed(env);

@@ -1,0 +1,20 @@
+import { revokeNote } from '../../../../slack/listeners/decisions/revoke';
+
+describe('revokeNote', () => {
+  it('tells a failure on our side as such, with the error', () => {
+    const note = revokeNote({
+      violationId: 'v-2',
+      outcome: 'error',
+      violation: null,
+      error: 'DynamoDB: InternalServerError',
+    });
+    expect(note).toContain('failed on our side (DynamoDB: InternalServerError)');
+    expect(note).not.toContain('Someone else');
+  });
+
+  it('says someone else decided first when a race was lost', () => {
+    expect(revokeNote({ violationId: 'v-1', outcome: 'lost-race', violation: null })).toBe(
+      'Someone else decided this rule first.',
+    );
+  });
+});
