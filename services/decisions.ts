@@ -646,6 +646,18 @@ export async function revokeForPerson(
     'alertId' in target
       ? resolved.violations.filter((v) => v.status === 'PENDING').map((v) => v.violationId)
       : resolved.violations.map((v) => v.violationId);
+  if (ids.length === 0) {
+    // Revoke all on an alert whose rules are all decided: a refused request like any other, on record.
+    const refused = await refuse(
+      deps,
+      person,
+      subject,
+      'revoke',
+      { code: 'ALREADY_DECIDED', message: 'Every rule of this alert is already decided.' },
+      { fromState: resolved.alert?.status ?? null },
+    );
+    return { refused, results: [] };
+  }
   const actor: DecisionActor = { type: 'slack-user', ...person };
   if (ids.length === 1) return { refused: null, results: [await revokeViolation(deps, ids[0]!, actor)] };
   const results: RevokeResult[] = new Array(ids.length);

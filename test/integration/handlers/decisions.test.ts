@@ -242,6 +242,27 @@ describe('deciding through Slack: Revoke', () => {
     expect(hasButtons(lastUpdate(r.ts))).toBe(false);
   });
 
+  it('revoke-all on an alert whose rules are all decided is refused on record, with who pressed', async () => {
+    const r = await raise(3389, [5432]);
+    await press('alert_revoke_all', r.alertId, { ts: r.ts, user: APPROVER });
+    await drain();
+    const responseUrl = env.slack.responseUrl();
+
+    await press('alert_revoke_all', r.alertId, { ts: r.ts, responseUrl });
+    await drain();
+
+    expect(String(responsesTo(responseUrl)[0]?.text)).toContain(
+      'Every rule of this alert is already decided.',
+    );
+    expect((await auditOf(r.alertId)).at(-1)).toMatchObject({
+      subjectType: 'alert',
+      action: 'revoke',
+      result: 'refused',
+      actorId: ENGINEER.id,
+      details: { code: 'ALREADY_DECIDED' },
+    });
+  });
+
   it('an unauthorised click changes nothing: an ephemeral refusal and an audit entry', async () => {
     const r = await raise();
     const responseUrl = env.slack.responseUrl();
