@@ -54,7 +54,6 @@ export const runRevokeJob: JobRunner = async (job, deps, reply) => {
     return;
   }
   const notes = [...new Set(outcome.results.map(revokeNote).filter((n): n is string => n !== null))];
-  if (outcome.results.length === 0) notes.push('Every rule of this alert is already decided.');
   if (notes.length > 0)
     await reply.ephemeral(notes.map((n) => `:information_source: ${escapeMrkdwn(n)}`).join('\n'));
 };
