@@ -109,7 +109,8 @@ const decisionsSchema = z
   .object({
     revokers: people,
     approvers: people,
-    keepDurations: z.array(duration).default([3600, 86400, 604800]),
+    // Offered as options in the Keep dialog: Slack allows at most 100; a handful reads best.
+    keepDurations: z.array(duration).min(1).max(20).default([3600, 86400, 604800]),
     permanentKeepFor: z.array(severity).default(['low']),
     /** AWS principal ARN → Slack user ID: that person may not approve their own change. */
     principalToSlack: z.record(z.string(), slackUser).default({}),

@@ -244,6 +244,17 @@ describe('config', () => {
   });
 
   describe('validateConfig', () => {
+    it('refuses more Keep durations than the dialog can offer, naming the field', () => {
+      const durations = Array.from({ length: 21 }, (_, i) => `${i + 1}h`);
+      const error = errorOf(() =>
+        validateConfig(
+          { slack: { alertChannel: 'C0TEST' }, decisions: { keepDurations: durations } },
+          'inline',
+        ),
+      );
+      expect(error.message).toMatch(/^inline: decisions\.keepDurations: /);
+    });
+
     it('validates an already-parsed value, naming the source it was given', () => {
       const error = errorOf(() =>
         validateConfig({ slack: { alertChannel: 'C0TEST' }, policy: { adminPorts: [22, 70000] } }, 'inline'),
