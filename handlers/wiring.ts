@@ -1,19 +1,20 @@
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { STSClient } from '@aws-sdk/client-sts';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LogLevel, WebClient } from '@slack/web-api';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { WebClient } from '@slack/web-api';
 import { DynamoDbStateStore } from '../services/aws/dynamodb-store';
 import { Ec2InstanceFinder } from '../services/aws/ec2-instances';
 import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
 import { LambdaJobQueue } from '../services/aws/lambda-job-queue';
 import { MemberAccountCredentials } from '../services/aws/member-credentials';
+import { documentSdk, dynamoDbSdk, ec2Sdk, lambdaSdk, ssmSdk, stsSdk } from '../services/aws/sdk';
 import { SsmCommandRunner } from '../services/aws/ssm-command-runner';
 import { loadConfig } from '../services/config';
 import { InlineJobQueue } from '../services/inline-job-queue';
+import { lazyModule } from '../services/lazy-module';
 import { createLogger } from '../services/logger';
 import type { AlertNotifier, AwsTarget } from '../services/ports';
 import { SsmSecretSource } from '../services/secrets';
@@ -24,8 +25,9 @@ import { SlackNotifier } from '../slack/notifier';
 
 /**
  * The composition root: configuration, SDK clients, adapters and services, built once per Lambda
- * container (module scope) and reused by warm invocations. EC2 and SSM clients are created lazily,
- * on the code paths that need them, because loading them costs cold-start time.
+ * container (module scope) and reused by warm invocations. Every AWS client and the Slack Web API
+ * client are created lazily, on the code paths that need them, and their packages are loaded then
+ * (services/aws/sdk.ts), because loading them costs cold-start time.
  */
 export interface Wiring extends SlackDeps {
   store: DynamoDbStateStore;
@@ -36,6 +38,9 @@ export interface Wiring extends SlackDeps {
   /** Set when jobs run in this process (local sandbox, tests): waits for them to finish. */
   drainJobs?: () => Promise<void>;
 }
+
+/** Detection and the sweeper need a Web API client only when they post: loaded then. */
+const slackWebApi = lazyModule(() => require('@slack/web-api') as typeof import('@slack/web-api'));
 
 function env(name: string, fallback?: string): string {
   const value = process.env[name] ?? fallback;
@@ -55,11 +60,16 @@ export function buildWiring(): Wiring {
     process.env.SG_WARDEN_CONFIG ??
     join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), 'config', 'sg-warden.yml');
   const config = loadConfig(configPath);
-  const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient(awsClientOptions()), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  let documentClient: DynamoDBDocumentClient | undefined;
   const store = new DynamoDbStateStore({
-    client: documentClient,
+    // The Slack door never reads the table (its jobs run in the worker): created on first use.
+    client: () => {
+      documentClient ??= documentSdk().DynamoDBDocumentClient.from(
+        new (dynamoDbSdk().DynamoDBClient)(awsClientOptions()),
+        { marshallOptions: { removeUndefinedValues: true } },
+      );
+      return documentClient;
+    },
     tableName: env('SG_WARDEN_TABLE'),
     onAudit: (entry) => logger.info({ audit: entry }, 'audit'),
   });
@@ -70,9 +80,7 @@ export function buildWiring(): Wiring {
         roleName,
         ...(process.env.SG_WARDEN_ACCOUNT_ID ? { ownAccount: process.env.SG_WARDEN_ACCOUNT_ID } : {}),
         sts: () => {
-          const { STSClient: Client } =
-            require('@aws-sdk/client-sts') as typeof import('@aws-sdk/client-sts');
-          stsClient ??= new Client(awsClientOptions());
+          stsClient ??= new (stsSdk().STSClient)(awsClientOptions());
           return stsClient;
         },
       })
@@ -84,11 +92,12 @@ export function buildWiring(): Wiring {
       const key = `${target.account}/${target.region}`;
       let client = ec2Clients.get(key);
       if (!client) {
-        // Loaded on first use only: the EC2 client alone adds ~170 ms to a cold start.
-        const { EC2Client: Client } = require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2');
         // Another account: the member-account role there (config accounts.roleName), assumed via STS.
         const credentials = memberCredentials?.forTarget(target);
-        client = new Client({ ...awsClientOptions(target.region), ...(credentials ? { credentials } : {}) });
+        client = new (ec2Sdk().EC2Client)({
+          ...awsClientOptions(target.region),
+          ...(credentials ? { credentials } : {}),
+        });
         ec2Clients.set(key, client);
       }
       return client;
@@ -98,10 +107,7 @@ export function buildWiring(): Wiring {
   let ssmClient: SSMClient | undefined;
   const secrets = new SsmSecretSource({
     client: () => {
-      if (!ssmClient) {
-        const { SSMClient: Client } = require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm');
-        ssmClient = new Client(awsClientOptions());
-      }
+      ssmClient ??= new (ssmSdk().SSMClient)(awsClientOptions());
       return ssmClient;
     },
     botTokenParameter: env('SLACK_BOT_TOKEN_PARAM', '/sg-warden/slack-bot-token'),
@@ -112,7 +118,7 @@ export function buildWiring(): Wiring {
   const slack = () => {
     slackClient ??= secrets.get().then(
       ({ botToken }) =>
-        new WebClient(botToken, {
+        new (slackWebApi().WebClient)(botToken, {
           ...(process.env.SLACK_API_URL ? { slackApiUrl: process.env.SLACK_API_URL } : {}),
           // Background work must not sit out a rate limit inside one invocation: fail, and let a sweep retry.
           rejectRateLimitedCalls: true,
@@ -132,13 +138,13 @@ export function buildWiring(): Wiring {
       // Its own client that never repeats a call: a post that timed out may have reached Slack, and
       // posting it again would show the alert twice. The next sweep looks for it before posting again.
       slackNotifier ??= new SlackNotifier({
-        client: new WebClient(botToken, {
+        client: new (slackWebApi().WebClient)(botToken, {
           ...(process.env.SLACK_API_URL ? { slackApiUrl: process.env.SLACK_API_URL } : {}),
           rejectRateLimitedCalls: true,
           retryConfig: { retries: 0 },
           timeout: 5000,
           // Failures are logged once, as structured lines, by the alert service.
-          logLevel: LogLevel.ERROR,
+          logLevel: slackWebApi().LogLevel.ERROR,
         }),
       });
       return slackNotifier;
@@ -159,8 +165,7 @@ export function buildWiring(): Wiring {
     clientFor: (region) => {
       let client = instanceClients.get(region);
       if (!client) {
-        const { EC2Client: Client } = require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2');
-        client = new Client(awsClientOptions(region));
+        client = new (ec2Sdk().EC2Client)(awsClientOptions(region));
         instanceClients.set(region, client);
       }
       return client;
@@ -171,10 +176,9 @@ export function buildWiring(): Wiring {
     clientFor: (region) => {
       let client = runClients.get(region);
       if (!client) {
-        const { SSMClient: Client } = require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm');
         // The SDK's per-service AWS_ENDPOINT_URL_SSM wins over AWS_ENDPOINT_URL (tests put an SSM emulator there).
         const endpoint = process.env.AWS_ENDPOINT_URL_SSM;
-        client = new Client({ ...awsClientOptions(region), ...(endpoint ? { endpoint } : {}) });
+        client = new (ssmSdk().SSMClient)({ ...awsClientOptions(region), ...(endpoint ? { endpoint } : {}) });
         runClients.set(region, client);
       }
       return client;
@@ -202,11 +206,7 @@ export function buildWiring(): Wiring {
     wiring.jobs = new LambdaJobQueue({
       functionName: workerFunction,
       client: () => {
-        if (!lambdaClient) {
-          const { LambdaClient: Client } =
-            require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda');
-          lambdaClient = new Client(awsClientOptions());
-        }
+        lambdaClient ??= new (lambdaSdk().LambdaClient)(awsClientOptions());
         return lambdaClient;
       },
     });

@@ -1,4 +1,5 @@
-import { GetParametersCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { ssmSdk } from './aws/sdk';
 import { ConfigError } from './errors';
 
 export interface SlackSecrets {
@@ -32,6 +33,7 @@ export class SsmSecretSource {
   }
 
   private async load(): Promise<SlackSecrets> {
+    const { GetParametersCommand } = ssmSdk();
     const out = await this.client().send(
       new GetParametersCommand({
         Names: [this.names.botToken, this.names.signingSecret],

@@ -1,7 +1,13 @@
-import { ErrorCode, type WebClient } from '@slack/web-api';
+import type { ErrorCode, WebClient } from '@slack/web-api';
 import { RateLimitedError } from '../services/errors';
 import type { AlertNotifier, AlertView, MessageRef, RevokeFailure } from '../services/ports';
 import { alertBlocks, alertText, revokeFailureText } from './blocks/alert';
+
+/**
+ * `ErrorCode.RateLimitedError` spelled out (the type checks it), so that this module does not load the
+ * Web API package: detection and the sweeper load it only when they post.
+ */
+const RATE_LIMITED: `${ErrorCode.RateLimitedError}` = 'slack_webapi_rate_limited_error';
 
 /** Turns Slack's rate-limit rejection into the domain's RateLimitedError (other errors pass through). */
 async function withRateLimit<T>(call: () => Promise<T>): Promise<T> {
@@ -9,7 +15,7 @@ async function withRateLimit<T>(call: () => Promise<T>): Promise<T> {
     return await call();
   } catch (error) {
     const e = error as { code?: string; retryAfter?: number };
-    if (e.code === ErrorCode.RateLimitedError) {
+    if (e.code === RATE_LIMITED) {
       throw new RateLimitedError('Slack is rate-limiting this channel', {
         retryAfterSeconds: e.retryAfter ?? 1,
         cause: error,

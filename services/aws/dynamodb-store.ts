@@ -1,13 +1,7 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  type QueryCommandInput,
-  TransactWriteCommand,
-  type TransactWriteCommandInput,
-  UpdateCommand,
+import type {
+  DynamoDBDocumentClient,
+  QueryCommandInput,
+  TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import { StateConflictError } from '../errors';
@@ -20,6 +14,7 @@ import type {
   StoredItem,
   Transition,
 } from '../store';
+import { documentSdk, dynamoDbSdk } from './sdk';
 
 export const DUE_INDEX = 'due';
 export const AUDIT_INDEX = 'audit';
@@ -52,7 +47,7 @@ function dueAttributes(due: { kind: DueKind; at: string }): Record<string, strin
 }
 
 function isConditionFailure(error: unknown): boolean {
-  if (error instanceof TransactionCanceledException) {
+  if (error instanceof dynamoDbSdk().TransactionCanceledException) {
     return (error.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed');
   }
   const name = (error as { name?: string }).name;
@@ -73,29 +68,39 @@ const TRANSIENT_CANCELLATIONS = new Set([
 const TRANSACT_ATTEMPTS = 4;
 
 function isTransientCancellation(error: unknown): boolean {
-  if (!(error instanceof TransactionCanceledException)) return false;
+  if (!(error instanceof dynamoDbSdk().TransactionCanceledException)) return false;
   const codes = (error.CancellationReasons ?? []).map((r) => r.Code ?? 'None').filter((c) => c !== 'None');
   return codes.length > 0 && codes.every((c) => TRANSIENT_CANCELLATIONS.has(c));
 }
 
 /** The DynamoDB single-table state store (see README "Data model"). */
 export class DynamoDbStateStore implements StateStore {
-  private readonly client: DynamoDBDocumentClient;
+  private readonly clientSource: () => DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly onAudit: (entry: AuditEntry) => void;
 
-  /** `onAudit` sees every audit entry once it is stored (the wiring logs each as one JSON line). */
+  /**
+   * `client` is the document client, or a function that creates it on first use (the wiring's, so that
+   * a function that never reads the table never loads the DynamoDB SDK). `onAudit` sees every audit
+   * entry once it is stored (the wiring logs each as one JSON line).
+   */
   constructor(options: {
-    client: DynamoDBDocumentClient;
+    client: DynamoDBDocumentClient | (() => DynamoDBDocumentClient);
     tableName: string;
     onAudit?: (entry: AuditEntry) => void;
   }) {
-    this.client = options.client;
+    const client = options.client;
+    this.clientSource = typeof client === 'function' ? client : () => client;
     this.tableName = options.tableName;
     this.onAudit = options.onAudit ?? (() => {});
   }
 
+  private get client(): DynamoDBDocumentClient {
+    return this.clientSource();
+  }
+
   async get<T extends StoredItem>(key: ItemKey): Promise<T | null> {
+    const { GetCommand } = documentSdk();
     const out = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
     );
@@ -213,6 +218,7 @@ export class DynamoDbStateStore implements StateStore {
           })
         : [];
     if (sets.length === 0 && removes.length === 0) return;
+    const { UpdateCommand } = documentSdk();
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -256,6 +262,7 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
+    const { PutCommand } = documentSdk();
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: auditItem(entry) }));
     this.onAudit(entry);
   }
@@ -275,6 +282,7 @@ export class DynamoDbStateStore implements StateStore {
   async *auditSince(since: string, until = new Date().toISOString()): AsyncIterable<StoredAuditEntry> {
     const day = new Date(`${auditDay(since)}T00:00:00.000Z`);
     const lastDay = auditDay(until);
+    const { QueryCommand } = documentSdk();
     while (auditDay(day.toISOString()) <= lastDay) {
       let startKey: Record<string, unknown> | undefined;
       do {
@@ -300,6 +308,7 @@ export class DynamoDbStateStore implements StateStore {
 
   /** One transaction, sent again (with backoff) while DynamoDB cancels it for a transient reason only. */
   private async transact(items: TransactWriteCommandInput['TransactItems']): Promise<void> {
+    const { TransactWriteCommand } = documentSdk();
     for (let attempt = 1; ; attempt++) {
       try {
         await this.client.send(new TransactWriteCommand({ TransactItems: items }));
@@ -312,6 +321,7 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   private async queryAll<T>(input: QueryCommandInput, limit: number): Promise<T[]> {
+    const { QueryCommand } = documentSdk();
     const out: T[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {

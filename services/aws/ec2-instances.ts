@@ -1,6 +1,7 @@
-import { DescribeInstancesCommand, type EC2Client, type Filter, type Instance } from '@aws-sdk/client-ec2';
+import type { EC2Client, Filter, Instance } from '@aws-sdk/client-ec2';
 import type { InstanceFinder, InstanceInfo } from '../ports';
 import { awsError } from './ec2-security-groups';
+import { ec2Sdk } from './sdk';
 
 /** Gives the EC2 client for a region (created lazily and cached by the provider). */
 export type Ec2RegionClientProvider = (region: string) => Promise<EC2Client> | EC2Client;
@@ -38,6 +39,7 @@ export class Ec2InstanceFinder implements InstanceFinder {
 
   private async describe(region: string, filters: Filter[]): Promise<InstanceInfo[]> {
     const client = await this.clientFor(region);
+    const { DescribeInstancesCommand } = ec2Sdk();
     const out: InstanceInfo[] = [];
     let nextToken: string | undefined;
     try {

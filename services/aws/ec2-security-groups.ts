@@ -1,15 +1,4 @@
-import {
-  AuthorizeSecurityGroupIngressCommand,
-  CreateTagsCommand,
-  DescribeSecurityGroupRulesCommand,
-  DescribeSecurityGroupsCommand,
-  type EC2Client,
-  type IpPermission,
-  RevokeSecurityGroupEgressCommand,
-  RevokeSecurityGroupIngressCommand,
-  type SecurityGroupRule,
-  UpdateSecurityGroupRuleDescriptionsIngressCommand,
-} from '@aws-sdk/client-ec2';
+import type { EC2Client, IpPermission, SecurityGroupRule } from '@aws-sdk/client-ec2';
 import { normaliseProtocol } from '../cloudtrail';
 import { AwsCallError } from '../errors';
 import type { Direction, RuleFacts } from '../model';
@@ -21,6 +10,7 @@ import type {
   RuleRemover,
   SecurityGroupReader,
 } from '../ports';
+import { ec2Sdk } from './sdk';
 
 /** Gives the EC2 client for an account and region (created lazily, cached by the provider). */
 export type Ec2ClientProvider = (target: AwsTarget) => Promise<EC2Client> | EC2Client;
@@ -105,6 +95,7 @@ export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover, Rule
   async describeGroup(target: AwsTarget, groupId: string): Promise<GroupInfo | null> {
     const client = await this.clientFor(target);
     try {
+      const { DescribeSecurityGroupsCommand } = ec2Sdk();
       const out = await client.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
       const group = out.SecurityGroups?.[0];
       if (!group) return null;
@@ -130,6 +121,7 @@ export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover, Rule
     const client = await this.clientFor(target);
     const input = { GroupId: groupId, SecurityGroupRuleIds: [...ruleIds] };
     const action = direction === 'ingress' ? 'RevokeSecurityGroupIngress' : 'RevokeSecurityGroupEgress';
+    const { RevokeSecurityGroupIngressCommand, RevokeSecurityGroupEgressCommand } = ec2Sdk();
     try {
       const out =
         direction === 'ingress'
@@ -146,6 +138,7 @@ export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover, Rule
     grant: IngressGrant,
   ): Promise<{ ruleId: string; requestId: string | null }> {
     const client = await this.clientFor(target);
+    const { AuthorizeSecurityGroupIngressCommand } = ec2Sdk();
     try {
       const out = await client.send(
         new AuthorizeSecurityGroupIngressCommand({
@@ -180,6 +173,7 @@ export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover, Rule
     tags: Record<string, string>,
   ): Promise<void> {
     const client = await this.clientFor(target);
+    const { CreateTagsCommand, UpdateSecurityGroupRuleDescriptionsIngressCommand } = ec2Sdk();
     try {
       await client.send(new CreateTagsCommand({ Resources: [ruleId], Tags: tagList(tags) }));
     } catch (error) {
@@ -202,6 +196,7 @@ export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover, Rule
     filters: { Name: string; Values: string[] }[],
   ): Promise<RuleFacts[]> {
     const client = await this.clientFor(target);
+    const { DescribeSecurityGroupRulesCommand } = ec2Sdk();
     const rules: RuleFacts[] = [];
     let nextToken: string | undefined;
     try {

@@ -1,5 +1,6 @@
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Job, JobQueue } from '../jobs';
+import { lambdaSdk } from './sdk';
 
 /** Hands jobs to the worker function with an asynchronous (Event) invoke: Lambda queues and retries them. */
 export class LambdaJobQueue implements JobQueue {
@@ -12,6 +13,7 @@ export class LambdaJobQueue implements JobQueue {
   }
 
   async enqueue(job: Job): Promise<void> {
+    const { InvokeCommand } = lambdaSdk();
     await this.client().send(
       new InvokeCommand({
         FunctionName: this.functionName,

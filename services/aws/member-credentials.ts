@@ -1,6 +1,7 @@
-import { AssumeRoleCommand, type AssumeRoleCommandOutput, type STSClient } from '@aws-sdk/client-sts';
+import type { AssumeRoleCommandOutput, STSClient } from '@aws-sdk/client-sts';
 import { AwsCallError } from '../errors';
 import type { AwsTarget } from '../ports';
+import { stsSdk } from './sdk';
 
 /** Temporary credentials in the shape the SDK's `credentials` option takes. */
 export interface TemporaryCredentials {
@@ -69,6 +70,7 @@ export class MemberAccountCredentials {
 
   private async assume(account: string): Promise<TemporaryCredentials> {
     const roleArn = `arn:${this.partition}:iam::${account}:role/${this.roleName}`;
+    const { AssumeRoleCommand } = stsSdk();
     let out: AssumeRoleCommandOutput;
     try {
       out = await this.sts().send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'sg-warden' }));

@@ -1,12 +1,7 @@
-import {
-  DescribeInstanceInformationCommand,
-  GetCommandInvocationCommand,
-  type InstanceInformation,
-  SendCommandCommand,
-  type SSMClient,
-} from '@aws-sdk/client-ssm';
+import type { InstanceInformation, SSMClient } from '@aws-sdk/client-ssm';
 import type { CommandInvocation, CommandRunner, ManagedInstance, SendCommandInput } from '../ports';
 import { awsError } from './ec2-security-groups';
+import { ssmSdk } from './sdk';
 
 /** Gives the SSM client for a region (created lazily and cached by the provider). */
 export type SsmClientProvider = (region: string) => SSMClient;
@@ -25,6 +20,7 @@ export class SsmCommandRunner implements CommandRunner {
   async describeManagedInstances(region: string, instanceIds: readonly string[]): Promise<ManagedInstance[]> {
     if (instanceIds.length === 0) return [];
     const client = this.clientFor(region);
+    const { DescribeInstanceInformationCommand } = ssmSdk();
     const found: InstanceInformation[] = [];
     let nextToken: string | undefined;
     try {
@@ -54,6 +50,7 @@ export class SsmCommandRunner implements CommandRunner {
 
   async sendCommand(input: SendCommandInput): Promise<{ commandId: string; requestId: string | null }> {
     const client = this.clientFor(input.region);
+    const { SendCommandCommand } = ssmSdk();
     try {
       const out = await client.send(
         new SendCommandCommand({
@@ -89,6 +86,7 @@ export class SsmCommandRunner implements CommandRunner {
     instanceId: string,
   ): Promise<CommandInvocation | null> {
     const client = this.clientFor(region);
+    const { GetCommandInvocationCommand } = ssmSdk();
     try {
       const out = await client.send(
         new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
