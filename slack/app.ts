@@ -1,4 +1,7 @@
-import { App, AwsLambdaReceiver, LogLevel } from '@slack/bolt';
+// Bolt's App and Lambda receiver from their own modules: '@slack/bolt' itself also loads the Express
+// receiver (express, body-parser, iconv-lite, mime-db: ~1 MiB of bundle), which the door never uses.
+import App, { LogLevel } from '@slack/bolt/dist/App';
+import AwsLambdaReceiver from '@slack/bolt/dist/receivers/AwsLambdaReceiver';
 import type { SlackDeps } from './deps';
 import { registerListeners } from './listeners';
 
