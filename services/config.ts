@@ -9,6 +9,11 @@ import { ConfigError } from './errors';
 import type { Severity } from './model';
 import { checkParameterValue, placeholdersIn } from './run-params';
 
+// These schemas parse one file once per cold start: zod's JIT (a parser compiled with `new Function`
+// per object schema, on its first parse) costs more than it saves then. Read when a schema is built,
+// so it is set before any is.
+z.config({ jitless: true });
+
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const seconds = parseDuration(value);
   if (seconds === null) {

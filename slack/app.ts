@@ -1,5 +1,5 @@
 // Bolt's App and Lambda receiver from their own modules: '@slack/bolt' itself also loads the Express
-// receiver (express, body-parser, iconv-lite, mime-db: ~1 MiB of bundle), which the door never uses.
+// receiver (express, body-parser, mime-db and more: ~0.6 MiB of bundle), which the door never uses.
 import App, { LogLevel } from '@slack/bolt/dist/App';
 import AwsLambdaReceiver from '@slack/bolt/dist/receivers/AwsLambdaReceiver';
 import type { SlackDeps } from './deps';
