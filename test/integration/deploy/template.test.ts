@@ -616,26 +616,42 @@ function sdkActionsInCode(): Set<string> {
     // A transaction is authorised per item operation: its Puts and Updates.
     TransactWriteCommand: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
   };
+  // Adapters take command classes from the SDK loaders in services/aws/sdk.ts (`const { XCommand } =
+  // ec2Sdk();`), which load each package on first use: loader name → package.
+  const loaders = new Map<string, string>();
+  for (const m of readFileSync(join(root, 'services', 'aws', 'sdk.ts'), 'utf8').matchAll(
+    /export const (\w+) = lazyModule\(\s*\(\) => require\('@aws-sdk\/(client-[a-z0-9-]+|lib-dynamodb)'\)/g,
+  )) {
+    loaders.set(m[1]!, m[2]!);
+  }
   const actions = new Set<string>();
   const files = ['handlers', 'services', 'slack'].flatMap((dir) => walk(join(root, dir)));
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
+    const taken: { names: string; pkg: string }[] = [];
     for (const m of text.matchAll(
-      /import\s*{([^}]*)}\s*from\s*'@aws-sdk\/(client-([a-z0-9-]+)|lib-dynamodb)'/g,
+      /import\s*{([^}]*)}\s*from\s*'@aws-sdk\/(client-[a-z0-9-]+|lib-dynamodb)'/g,
     )) {
-      const names = m[1]!
+      taken.push({ names: m[1]!, pkg: m[2]! });
+    }
+    for (const m of text.matchAll(/const\s*{([^}]*)}\s*=\s*(\w+)\(\)/g)) {
+      const pkg = loaders.get(m[2]!);
+      if (pkg) taken.push({ names: m[1]!, pkg });
+    }
+    for (const { names: list, pkg } of taken) {
+      const names = list
         .split(',')
         .map((n) => n.replace(/^\s*type\s+/, '').trim())
         .filter((n) => n.endsWith('Command'));
       for (const name of names) {
         if (!new RegExp(`new ${name}\\(`).test(text)) continue;
-        if (m[2] === 'lib-dynamodb') {
+        if (pkg === 'lib-dynamodb') {
           const mapped = documentClient[name];
           if (!mapped)
             throw new Error(`${relative(root, file)}: map ${name} to its IAM actions in this test`);
           for (const a of mapped) actions.add(a);
         } else {
-          const action = `${m[3]}:${name.replace(/Command$/, '')}`;
+          const action = `${pkg.replace(/^client-/, '')}:${name.replace(/Command$/, '')}`;
           // Lambda's Invoke API is authorised as lambda:InvokeFunction.
           actions.add(action === 'lambda:Invoke' ? 'lambda:InvokeFunction' : action);
         }
