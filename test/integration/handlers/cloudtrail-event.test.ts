@@ -43,6 +43,19 @@ async function worldOpenSsh(): Promise<{ groupId: string; groupName: string; rul
   return { groupId, groupName, ruleId: ruleId! };
 }
 
+/** The CloudTrail record of opening SSH to the world on `groupId` as rule `ruleId`. */
+function sshRecord(groupId: string, ruleId: string) {
+  return authorizeIngressRecord({ groupId, rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }] });
+}
+
+/** The sweeper's pieces, loaded after the handler environment is set up. */
+async function sweeperParts() {
+  const { sweep } = await import('../../../services/sweeper');
+  const { dueHandlers } = await import('../../../slack/due-handlers');
+  const { getWiring } = await import('../../../handlers/wiring');
+  return { sweep, dueHandlers, wiring: getWiring() };
+}
+
 function deliver(record: Record<string, unknown>) {
   return handler(eventBridgeEvent(record) as unknown as EventBridgeEvent<string, unknown>);
 }
@@ -51,10 +64,7 @@ describe('cloudtrail-event handler', () => {
   describe('a world-open SSH rule', () => {
     it('stores a pending violation with a deadline and posts one interactive message', async () => {
       const { groupId, groupName, ruleId } = await worldOpenSsh();
-      const record = authorizeIngressRecord({
-        groupId,
-        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
-      });
+      const record = sshRecord(groupId, ruleId);
 
       const result = await deliver(record);
 
@@ -109,10 +119,7 @@ describe('cloudtrail-event handler', () => {
 
     it('writes an audit entry for the detection', async () => {
       const { groupId, ruleId } = await worldOpenSsh();
-      const record = authorizeIngressRecord({
-        groupId,
-        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
-      });
+      const record = sshRecord(groupId, ruleId);
       await deliver(record);
       const alert = await getItem(`ALERT#${record.eventID}`, 'ALERT');
       const [violationId] = alert!.violationIds as string[];
@@ -163,10 +170,7 @@ describe('cloudtrail-event handler', () => {
   describe('re-delivery', () => {
     it('creates nothing new and posts nothing twice when the same event arrives again', async () => {
       const { groupId, ruleId } = await worldOpenSsh();
-      const record = authorizeIngressRecord({
-        groupId,
-        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
-      });
+      const record = sshRecord(groupId, ruleId);
       await deliver(record);
       const first = await getItem(`ALERT#${record.eventID}`, 'ALERT');
 
@@ -180,10 +184,7 @@ describe('cloudtrail-event handler', () => {
 
     it('posts exactly once when two deliveries of a new event race', async () => {
       const { groupId, ruleId } = await worldOpenSsh();
-      const record = authorizeIngressRecord({
-        groupId,
-        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
-      });
+      const record = sshRecord(groupId, ruleId);
       await Promise.all([deliver(record), deliver(record), deliver(record)]);
       expect(env.slack.callsTo('chat.postMessage')).toHaveLength(1);
     });
@@ -192,10 +193,7 @@ describe('cloudtrail-event handler', () => {
   describe('when Slack is down', () => {
     it('keeps the violation stored and the alert marked not yet notified, due for a later sweep', async () => {
       const { groupId, ruleId } = await worldOpenSsh();
-      const record = authorizeIngressRecord({
-        groupId,
-        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
-      });
+      const record = sshRecord(groupId, ruleId);
       env.slack.failNext('chat.postMessage', { kind: 'http', status: 503 }, 5);
 
       await deliver(record);
@@ -210,10 +208,7 @@ describe('cloudtrail-event handler', () => {
 
     it('answers with ok:false errors the same way', async () => {
       const { groupId, ruleId } = await worldOpenSsh();
-      const record = authorizeIngressRecord({
-        groupId,
-        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
-      });
+      const record = sshRecord(groupId, ruleId);
       env.slack.failNext('chat.postMessage', { kind: 'error', error: 'not_in_channel' });
       await deliver(record);
       const alert = await getItem(`ALERT#${record.eventID}`, 'ALERT');
@@ -227,10 +222,7 @@ describe('cloudtrail-event handler', () => {
   describe('when Slack rate-limits the channel', () => {
     it('waits as long as Slack asks, without counting a failed attempt, and a later sweep posts once', async () => {
       const { groupId, ruleId } = await worldOpenSsh();
-      const record = authorizeIngressRecord({
-        groupId,
-        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
-      });
+      const record = sshRecord(groupId, ruleId);
       env.slack.failNext('chat.postMessage', { kind: 'rate-limited', retryAfterSeconds: 30 });
 
       const before = Date.now();
@@ -242,10 +234,7 @@ describe('cloudtrail-event handler', () => {
       expect(dueIn).toBeGreaterThanOrEqual(30_000);
       expect(dueIn).toBeLessThan(35_000);
 
-      const { sweep } = await import('../../../services/sweeper');
-      const { dueHandlers } = await import('../../../slack/due-handlers');
-      const { getWiring } = await import('../../../handlers/wiring');
-      const wiring = getWiring();
+      const { sweep, dueHandlers, wiring } = await sweeperParts();
       // Earlier tests in this file leave their own alerts due: count only this alert's posts.
       const postsOfThisAlert = () =>
         env.slack.callsTo('chat.postMessage').filter((c) => JSON.stringify(c.args.blocks).includes(groupId));
@@ -264,20 +253,14 @@ describe('cloudtrail-event handler', () => {
       const records = [];
       for (let i = 0; i < 3; i++) {
         const { groupId, ruleId } = await worldOpenSsh();
-        const record = authorizeIngressRecord({
-          groupId,
-          rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
-        });
+        const record = sshRecord(groupId, ruleId);
         await deliver(record);
         records.push(record);
       }
       env.slack.clearFaults();
       env.slack.failNext('chat.postMessage', { kind: 'rate-limited', retryAfterSeconds: 1 });
       const callsBefore = env.slack.callsTo('chat.postMessage').length;
-      const { sweep } = await import('../../../services/sweeper');
-      const { dueHandlers } = await import('../../../slack/due-handlers');
-      const { getWiring } = await import('../../../handlers/wiring');
-      const wiring = getWiring();
+      const { sweep, dueHandlers, wiring } = await sweeperParts();
 
       await sweep(wiring, dueHandlers(wiring), new Date(Date.now() + 3_600_000), {
         concurrencyByKind: { NOTIFY: 1 },
@@ -365,9 +348,7 @@ describe('cloudtrail-event handler', () => {
           Item: { pk: `OWNRULE#${REGION}#${ruleId}`, sk: 'OWNRULE', type: 'ownrule', grantId: 'g-test' },
         }),
       );
-      const result = await deliver(
-        authorizeIngressRecord({ groupId, rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }] }),
-      );
+      const result = await deliver(sshRecord(groupId, ruleId));
       expect(result.violations).toBe(0);
       expect(env.slack.callsTo('chat.postMessage')).toHaveLength(0);
     });
@@ -390,10 +371,7 @@ describe('cloudtrail-event handler', () => {
 
     it('resolves a pending violation as GONE when someone revokes its rule by ID', async () => {
       const { groupId, ruleId } = await worldOpenSsh();
-      const record = authorizeIngressRecord({
-        groupId,
-        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
-      });
+      const record = sshRecord(groupId, ruleId);
       await deliver(record);
       const alert = await getItem(`ALERT#${record.eventID}`, 'ALERT');
       const violationKey = `VIOLATION#${(alert!.violationIds as string[])[0]}`;
