@@ -1,5 +1,5 @@
-import { BadInputError } from '../services/errors';
-import type { StoredAuditEntry } from '../services/store';
+import type { StoredAuditEntry } from '../services/kernel/store';
+import { BadInputError } from '../services/shared/errors';
 
 /** The columns of an export, in order (the same keys, in the same order, in JSON lines). */
 export const AUDIT_COLUMNS = [

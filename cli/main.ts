@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeJson, parseCloudTrail } from '../services/cloudtrail';
-import { type Config, loadConfig } from '../services/config';
-import { BadInputError, SgWardenError } from '../services/errors';
-import { evaluate } from '../services/policy';
+import { type Config, loadConfig } from '../services/config/config';
+import { decodeJson, parseCloudTrail } from '../services/detection/cloudtrail';
+import { evaluate } from '../services/detection/policy';
+import { BadInputError, SgWardenError } from '../services/shared/errors';
 import { auditExportOptions, csvHeader, toCsvRow, toJsonLine } from './audit-export';
 import { slackManifestCommand } from './slack-manifest';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { BadInputError } from '../services/errors';
+import { BadInputError } from '../services/shared/errors';
 
 /** The request URL infra/slack-app-manifest.yml carries until the deployed endpoint is filled in. */
 export const PLACEHOLDER_URL = 'https://sg-warden.invalid/slack/events';

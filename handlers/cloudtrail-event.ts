@@ -1,7 +1,7 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import { parseCloudTrail } from '../services/cloudtrail';
-import { detect } from '../services/detection';
-import { BadInputError, describeError } from '../services/errors';
+import { parseCloudTrail } from '../services/detection/cloudtrail';
+import { detect } from '../services/detection/detect';
+import { BadInputError, describeError } from '../services/shared/errors';
 import { getWiring } from './wiring';
 
 /**

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { describeError } from '../services/errors';
+import { describeError } from '../services/shared/errors';
 import { handleIpCapture } from '../slack/ip-capture';
 import { getWiring } from './wiring';
 

@@ -1,4 +1,4 @@
-import type { Job } from '../services/jobs';
+import type { Job } from '../services/jobs/jobs';
 import { runJob } from '../slack/jobs';
 import { registerJobs } from '../slack/listeners';
 import { getWiring } from './wiring';

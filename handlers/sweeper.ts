@@ -1,4 +1,4 @@
-import { type SweepSummary, sweep } from '../services/sweeper';
+import { type SweepSummary, sweep } from '../services/kernel/sweep';
 import { dueHandlers } from '../slack/due-handlers';
 import { getWiring } from './wiring';
 

@@ -1,4 +1,4 @@
-// serverless.yml's bridge to services/deploy-iam.ts: the IAM that depends on config/sg-warden.yml (the
+// serverless.yml's bridge to services/deploy/iam.ts: the IAM that depends on config/sg-warden.yml (the
 // file packaged with the functions) and the organisation's event-bus policy. serverless cannot load
 // TypeScript, so this bundles that module with esbuild (as bin/sg-warden.js does) and calls it. The config
 // is validated on the way: an invalid config fails the package step with the file, field and problem.
@@ -11,7 +11,8 @@ const root = join(__dirname, '..');
 function deployIam() {
   const result = buildSync({
     stdin: {
-      contents: "export { loadConfig } from './services/config';\nexport * from './services/deploy-iam';\n",
+      contents:
+        "export { loadConfig } from './services/config/config';\nexport * from './services/deploy/iam';\n",
       resolveDir: root,
       loader: 'ts',
     },

@@ -6,7 +6,7 @@ import {
   type EC2Client,
   type IpPermission,
 } from '@aws-sdk/client-ec2';
-import { parseCidr } from '../services/cidr';
+import { parseCidr } from '../services/shared/cidr';
 import { authorizeIngressRecord, eventBridgeEvent, type RuleSpec } from '../test/support/cloudtrail-factory';
 import { ENGINEER_PRINCIPAL } from './sandbox-config';
 import { ACCOUNT, REGION } from './seed-account';

@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from '../services/logger';
+import type { Logger } from '../services/shared/logger';
 import { LoopbackServer, readBody } from '../test/support/loopback-http';
 
 /** One AWS call that changed state, as it went to the emulator (body base64). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import type { Logger } from '../services/logger';
+import type { Logger } from '../services/shared/logger';
 import { ACCOUNT, REGION } from './seed-account';
 
 // biome-ignore lint/suspicious/noExplicitAny: a Lambda handler takes whatever event its trigger sends.

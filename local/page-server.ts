@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Logger } from '../services/logger';
+import type { Logger } from '../services/shared/logger';
 import type { SlackEmulator } from '../test/support/slack-emulator';
 import { ALERT_CHANNEL, APPROVERS_GROUP, SANDBOX_USERS } from './sandbox-config';
 import { type InputValue, isSandboxUser, type SlackWorkspace, type UserId, withIds } from './slack-workspace';

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import { parseConfig } from '../services/config';
+import { parseConfig } from '../services/config/config';
 import type { World } from './seed-account';
 
 /** The sandbox's people: an engineer who makes changes and an approver who may keep them. */

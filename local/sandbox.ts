@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createLogger } from '../services/logger';
+import { createLogger } from '../services/shared/logger';
 import { repoRoot, startMoto } from '../test/support/moto-server';
 import { SlackEmulator, type WorkspaceSnapshot } from '../test/support/slack-emulator';
 import { SsmEmulator } from '../test/support/ssm-emulator';

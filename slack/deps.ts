@@ -1,11 +1,16 @@
 import type { WebClient } from '@slack/web-api';
-import type { Config } from '../services/config';
-import type { JobQueue } from '../services/jobs';
-import type { Logger } from '../services/logger';
-import type { Directory } from '../services/people';
-import type { AlertNotifier, RuleAuthorizer, RuleRemover, SecurityGroupReader } from '../services/ports';
-import type { RunPorts } from '../services/runs';
-import type { StateStore } from '../services/store';
+import type { Config } from '../services/config/config';
+import type { JobQueue } from '../services/jobs/jobs';
+import type { StateStore } from '../services/kernel/store';
+import type { RunPorts } from '../services/runs/runs';
+import type { Logger } from '../services/shared/logger';
+import type { Directory } from '../services/shared/people';
+import type {
+  AlertNotifier,
+  RuleAuthorizer,
+  RuleRemover,
+  SecurityGroupReader,
+} from '../services/shared/ports';
 
 /** What Slack listeners and background jobs work with; built once per container by handlers/wiring.ts. */
 export interface SlackDeps extends RunPorts {

@@ -1,5 +1,5 @@
 import type { WebClient } from '@slack/web-api';
-import type { Directory } from '../services/people';
+import type { Directory } from '../services/shared/people';
 
 /** Slack user-group membership through usergroups.users.list, cached briefly per container. */
 export class SlackDirectory implements Directory {

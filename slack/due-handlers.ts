@@ -1,13 +1,13 @@
-import { postAlertOutcome, retryAlertRefresh } from '../services/alerts';
 import {
   type DecisionDeps,
   expireException,
   reconcileRevoke,
   retryRevoke,
   revokeAtDeadline,
-} from '../services/decisions';
-import type { AlertItem, DueKind, ExceptionItem, ViolationItem } from '../services/store';
-import type { DueHandler } from '../services/sweeper';
+} from '../services/decisions/decisions';
+import type { AlertItem, DueKind, ExceptionItem, ViolationItem } from '../services/kernel/store';
+import type { DueHandler } from '../services/kernel/sweep';
+import { postAlertOutcome, retryAlertRefresh } from '../services/violations/alerts';
 import type { SlackDeps } from './deps';
 import { grantDueHandlers } from './grant-due-handlers';
 import { runDueHandlers } from './run-due-handlers';

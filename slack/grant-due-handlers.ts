@@ -1,6 +1,6 @@
-import { expireGrant, type GrantDeps, warnGrant } from '../services/grants';
-import type { DueKind, GrantItem } from '../services/store';
-import type { DueHandler } from '../services/sweeper';
+import { expireGrant, type GrantDeps, warnGrant } from '../services/grants/grants';
+import type { DueKind, GrantItem } from '../services/kernel/store';
+import type { DueHandler } from '../services/kernel/sweep';
 import type { SlackDeps } from './deps';
 import { SlackGrantNotifier } from './grant-notifier';
 

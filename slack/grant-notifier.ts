@@ -1,8 +1,8 @@
 import type { WebClient } from '@slack/web-api';
-import type { Config } from '../services/config';
-import type { GrantNotifier } from '../services/grants';
-import type { Logger } from '../services/logger';
-import type { GrantItem } from '../services/store';
+import type { Config } from '../services/config/config';
+import type { GrantNotifier } from '../services/grants/grants';
+import type { GrantItem } from '../services/kernel/store';
+import type { Logger } from '../services/shared/logger';
 import {
   abandonedMessage,
   endedMessage,

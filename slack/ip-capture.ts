@@ -1,10 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { formatDuration } from '../services/duration';
-import { describeError, SgWardenError } from '../services/errors';
-import { parseHostAddress } from '../services/grant-address';
-import { describeAccess, type GrantDeps } from '../services/grants';
-import { consumeLink, inspectLink, TOKEN_PATTERN } from '../services/ip-links';
-import type { IpLinkItem } from '../services/store';
+import { parseHostAddress } from '../services/grants/address';
+import { describeAccess, type GrantDeps } from '../services/grants/grants';
+import { consumeLink, inspectLink, TOKEN_PATTERN } from '../services/grants/links';
+import type { IpLinkItem } from '../services/kernel/store';
+import { formatDuration } from '../services/shared/duration';
+import { describeError, SgWardenError } from '../services/shared/errors';
 import type { Block } from './blocks/alert';
 import { grantOutcomeMessage, plainTime } from './blocks/grant';
 import type { SlackDeps } from './deps';

@@ -1,6 +1,6 @@
 import type { ErrorCode, WebClient } from '@slack/web-api';
-import { RateLimitedError } from '../services/errors';
-import type { AlertNotifier, AlertView, MessageRef, RevokeFailure } from '../services/ports';
+import { RateLimitedError } from '../services/shared/errors';
+import type { AlertNotifier, AlertView, MessageRef, RevokeFailure } from '../services/shared/ports';
 import { alertBlocks, alertText, revokeFailureText } from './blocks/alert';
 
 /**

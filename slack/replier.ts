@@ -1,6 +1,6 @@
 import type { WebClient } from '@slack/web-api';
-import type { Job } from '../services/jobs';
-import type { Logger } from '../services/logger';
+import type { Job } from '../services/jobs/jobs';
+import type { Logger } from '../services/shared/logger';
 import type { Block } from './blocks/alert';
 
 /** How a background job answers the person who asked. */

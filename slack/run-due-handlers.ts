@@ -1,6 +1,6 @@
-import { expireApproval, pollRun } from '../services/runs';
-import type { DueKind, RunItem } from '../services/store';
-import type { DueHandler } from '../services/sweeper';
+import type { DueKind, RunItem } from '../services/kernel/store';
+import type { DueHandler } from '../services/kernel/sweep';
+import { expireApproval, pollRun } from '../services/runs/runs';
 import type { SlackDeps } from './deps';
 import { runDeps } from './run-notifier';
 

@@ -1,8 +1,8 @@
 import type { WebClient } from '@slack/web-api';
-import type { Config } from '../services/config';
-import type { CommandInvocation, MessageRef } from '../services/ports';
-import { type RunDeps, type RunNote, type RunNotifier, specFor } from '../services/runs';
-import type { RunItem } from '../services/store';
+import type { Config } from '../services/config/config';
+import type { RunItem } from '../services/kernel/store';
+import { type RunDeps, type RunNote, type RunNotifier, specFor } from '../services/runs/runs';
+import type { CommandInvocation, MessageRef } from '../services/shared/ports';
 import { runAnnouncement, runNoteText, runResultMessage } from './blocks/run';
 import type { SlackDeps } from './deps';
 

@@ -1,6 +1,6 @@
-import { parseConfig } from '../../services/config';
-import type { Actor, RuleFacts } from '../../services/model';
-import { type EvaluationContext, evaluate } from '../../services/policy';
+import { parseConfig } from '../../services/config/config';
+import { type EvaluationContext, evaluate } from '../../services/detection/policy';
+import type { Actor, RuleFacts } from '../../services/shared/model';
 import type { FigureContext } from '../lib/context';
 import type { FigureResult } from '../lib/report';
 import { count, round, summarize } from '../lib/stats';

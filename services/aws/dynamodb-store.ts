@@ -4,7 +4,6 @@ import type {
   TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
-import { StateConflictError } from '../errors';
 import type {
   AuditEntry,
   DueKind,
@@ -13,7 +12,8 @@ import type {
   StoredAuditEntry,
   StoredItem,
   Transition,
-} from '../store';
+} from '../kernel/store';
+import { StateConflictError } from '../shared/errors';
 import { documentSdk, dynamoDbSdk } from './sdk';
 
 export const DUE_INDEX = 'due';

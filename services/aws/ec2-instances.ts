@@ -1,5 +1,5 @@
 import type { EC2Client, Filter, Instance } from '@aws-sdk/client-ec2';
-import type { InstanceFinder, InstanceInfo } from '../ports';
+import type { InstanceFinder, InstanceInfo } from '../shared/ports';
 import { awsError } from './ec2-security-groups';
 import { ec2Sdk } from './sdk';
 

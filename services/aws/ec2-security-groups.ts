@@ -1,7 +1,7 @@
 import type { EC2Client, IpPermission, SecurityGroupRule } from '@aws-sdk/client-ec2';
-import { normaliseProtocol } from '../cloudtrail';
-import { AwsCallError } from '../errors';
-import type { Direction, RuleFacts } from '../model';
+import { normaliseProtocol } from '../detection/cloudtrail';
+import { AwsCallError } from '../shared/errors';
+import type { Direction, RuleFacts } from '../shared/model';
 import type {
   AwsTarget,
   GroupInfo,
@@ -9,7 +9,7 @@ import type {
   RuleAuthorizer,
   RuleRemover,
   SecurityGroupReader,
-} from '../ports';
+} from '../shared/ports';
 import { ec2Sdk } from './sdk';
 
 /** Gives the EC2 client for an account and region (created lazily, cached by the provider). */

@@ -1,5 +1,5 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import type { Job, JobQueue } from '../jobs';
+import type { Job, JobQueue } from '../jobs/jobs';
 import { lambdaSdk } from './sdk';
 
 /** Hands jobs to the worker function with an asynchronous (Event) invoke: Lambda queues and retries them. */

@@ -1,6 +1,6 @@
 import type { AssumeRoleCommandOutput, STSClient } from '@aws-sdk/client-sts';
-import { AwsCallError } from '../errors';
-import type { AwsTarget } from '../ports';
+import { AwsCallError } from '../shared/errors';
+import type { AwsTarget } from '../shared/ports';
 import { stsSdk } from './sdk';
 
 /** Temporary credentials in the shape the SDK's `credentials` option takes. */

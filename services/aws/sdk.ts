@@ -1,4 +1,4 @@
-import { lazyModule } from '../lazy-module';
+import { lazyModule } from '../shared/lazy-module';
 
 // The AWS SDK packages the adapters use, each loaded on first use. Loading an SDK client package costs
 // from tens of milliseconds (SSM, STS, Lambda, DynamoDB) to well over a hundred (EC2) of cold start, and

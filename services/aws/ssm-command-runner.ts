@@ -1,5 +1,5 @@
 import type { InstanceInformation, SSMClient } from '@aws-sdk/client-ssm';
-import type { CommandInvocation, CommandRunner, ManagedInstance, SendCommandInput } from '../ports';
+import type { CommandInvocation, CommandRunner, ManagedInstance, SendCommandInput } from '../shared/ports';
 import { awsError } from './ec2-security-groups';
 import { ssmSdk } from './sdk';
 

@@ -1,7 +1,7 @@
-import type { Config } from '../../services/config';
-import { formatDuration } from '../../services/duration';
-import { describeAccess, type GrantOutcome } from '../../services/grants';
-import type { GrantItem } from '../../services/store';
+import type { Config } from '../../services/config/config';
+import { describeAccess, type GrantOutcome } from '../../services/grants/grants';
+import type { GrantItem } from '../../services/kernel/store';
+import { formatDuration } from '../../services/shared/duration';
 import { WHITELIST_USAGE } from '../commands/whitelist';
 import { ActionIds } from '../ids';
 import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';

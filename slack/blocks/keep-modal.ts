@@ -1,7 +1,7 @@
-import type { Config } from '../../services/config';
-import { MAX_JUSTIFICATION } from '../../services/decisions';
-import { describeRule } from '../../services/policy';
-import type { ViolationItem } from '../../services/store';
+import type { Config } from '../../services/config/config';
+import { MAX_JUSTIFICATION } from '../../services/decisions/decisions';
+import { describeRule } from '../../services/detection/policy';
+import type { ViolationItem } from '../../services/kernel/store';
 import { BlockIds, CallbackIds, InputActionIds } from '../ids';
 import { code, escapeMrkdwn, truncate } from '../mrkdwn';
 import type { Block } from './alert';

@@ -1,9 +1,9 @@
-import type { People } from '../../services/config';
-import { formatDuration } from '../../services/duration';
-import type { CommandInvocation } from '../../services/ports';
-import { USAGE } from '../../services/run-params';
-import type { RunNote, RunSpec } from '../../services/runs';
-import type { RunItem } from '../../services/store';
+import type { People } from '../../services/config/config';
+import type { RunItem } from '../../services/kernel/store';
+import { USAGE } from '../../services/runs/params';
+import type { RunNote, RunSpec } from '../../services/runs/runs';
+import { formatDuration } from '../../services/shared/duration';
+import type { CommandInvocation } from '../../services/shared/ports';
 import { ActionIds, BlockIds } from '../ids';
 import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
 import type { Block } from './alert';

@@ -1,6 +1,6 @@
-import { describeRule } from '../../services/policy';
-import type { AuditView, GroupView, Overview, RuleMark } from '../../services/status';
-import type { StoredAuditEntry } from '../../services/store';
+import { describeRule } from '../../services/detection/policy';
+import type { StoredAuditEntry } from '../../services/kernel/store';
+import type { AuditView, GroupView, Overview, RuleMark } from '../../services/status/status';
 import { STATUS_USAGE } from '../commands/status';
 import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
 import type { Block } from './alert';

@@ -1,5 +1,5 @@
-import { parseDuration } from '../../services/duration';
-import { parseHostAddress } from '../../services/grant-address';
+import { parseHostAddress } from '../../services/grants/address';
+import { parseDuration } from '../../services/shared/duration';
 
 /** What `/sg-whitelist <text>` asks for. */
 export type WhitelistCommand =

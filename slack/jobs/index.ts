@@ -1,5 +1,5 @@
-import { describeError, SgWardenError } from '../../services/errors';
-import { claimJob, type Job } from '../../services/jobs';
+import { claimJob, type Job } from '../../services/jobs/jobs';
+import { describeError, SgWardenError } from '../../services/shared/errors';
 import type { SlackDeps } from '../deps';
 import { escapeMrkdwn } from '../mrkdwn';
 import { Replier } from '../replier';

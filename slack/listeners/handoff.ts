@@ -1,4 +1,4 @@
-import type { Job } from '../../services/jobs';
+import type { Job } from '../../services/jobs/jobs';
 import type { SlackDeps } from '../deps';
 import { currentSlackRequestId } from '../request-context';
 

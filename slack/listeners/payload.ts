@@ -1,5 +1,5 @@
 import type { BlockAction } from '@slack/bolt';
-import type { ReplyTarget, SlackActor } from '../../services/jobs';
+import type { ReplyTarget, SlackActor } from '../../services/jobs/jobs';
 
 /** The Slack user of an interaction payload (a button press, a dialog submission). */
 export function interactionActor(

@@ -1,5 +1,5 @@
-import { REVOKE_LEASE_SECONDS } from '../../services/decisions';
-import { AwsCallError } from '../../services/errors';
+import { REVOKE_LEASE_SECONDS } from '../../services/decisions/decisions';
+import { AwsCallError } from '../../services/shared/errors';
 import { createGroup, liveRuleIds } from '../support/aws';
 import { type AwsFaults, namesRule, Throttle } from '../support/aws-faults';
 import {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { ExceptionItem, GrantItem, RunItem, ViolationItem } from '../../services/store';
+import type { ExceptionItem, GrantItem, RunItem, ViolationItem } from '../../services/kernel/store';
 import { createGroup, liveRuleIds } from '../support/aws';
 import {
   alertOf,

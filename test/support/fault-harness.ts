@@ -1,9 +1,9 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, EventBridgeEvent } from 'aws-lambda';
 import type { Wiring } from '../../handlers/wiring';
-import type { AlertItem, StoredAuditEntry, ViolationItem } from '../../services/store';
-import { keys } from '../../services/store';
-import { type SweepSummary, sweep } from '../../services/sweeper';
+import type { AlertItem, StoredAuditEntry, ViolationItem } from '../../services/kernel/store';
+import { keys } from '../../services/kernel/store';
+import { type SweepSummary, sweep } from '../../services/kernel/sweep';
 import { dueHandlers } from '../../slack/due-handlers';
 import { authorize, createGroup, documentClient } from './aws';
 import { type AwsFaults, startFaultyAws } from './aws-faults';

@@ -1,6 +1,6 @@
 import { DescribeSecurityGroupRulesCommand, type SecurityGroupRule } from '@aws-sdk/client-ec2';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { GrantItem, StoredAuditEntry } from '../../services/store';
+import type { GrantItem, StoredAuditEntry } from '../../services/kernel/store';
 import { documentClient, ec2Client } from './aws';
 
 /** The group's rules as EC2 has them now (with descriptions and tags). */

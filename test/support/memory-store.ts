@@ -1,4 +1,3 @@
-import { StateConflictError } from '../../services/errors';
 import type {
   AuditEntry,
   DueKind,
@@ -7,7 +6,8 @@ import type {
   StoredAuditEntry,
   StoredItem,
   Transition,
-} from '../../services/store';
+} from '../../services/kernel/store';
+import { StateConflictError } from '../../services/shared/errors';
 
 type Item = Record<string, unknown> & { pk: string; sk: string };
 

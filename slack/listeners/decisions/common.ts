@@ -1,7 +1,7 @@
-import type { DecisionTarget, Person } from '../../../services/decisions';
-import { BadInputError } from '../../../services/errors';
-import type { Job, ReplyTarget } from '../../../services/jobs';
-import type { MessageRef } from '../../../services/ports';
+import type { DecisionTarget, Person } from '../../../services/decisions/decisions';
+import type { Job, ReplyTarget } from '../../../services/jobs/jobs';
+import { BadInputError } from '../../../services/shared/errors';
+import type { MessageRef } from '../../../services/shared/ports';
 
 /** Job kinds the decision listeners hand to the worker. */
 export const DecisionJobs = {

@@ -11,8 +11,8 @@ import {
   keepForPerson,
   MAX_JUSTIFICATION,
   prepareKeep,
-} from '../../../services/decisions';
-import { describeError } from '../../../services/errors';
+} from '../../../services/decisions/decisions';
+import { describeError } from '../../../services/shared/errors';
 import {
   decodeKeepMetadata,
   initialChoices,

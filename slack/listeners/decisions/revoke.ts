@@ -1,5 +1,5 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
-import { alreadyDecided, type RevokeResult, revokeForPerson } from '../../../services/decisions';
+import { alreadyDecided, type RevokeResult, revokeForPerson } from '../../../services/decisions/decisions';
 import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn } from '../../mrkdwn';

@@ -1,8 +1,8 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
-import { BadInputError } from '../../../services/errors';
-import type { Job } from '../../../services/jobs';
-import { RUN_ID } from '../../../services/run-params';
-import { approveRun, rejectRun } from '../../../services/runs';
+import type { Job } from '../../../services/jobs/jobs';
+import { RUN_ID } from '../../../services/runs/params';
+import { approveRun, rejectRun } from '../../../services/runs/runs';
+import { BadInputError } from '../../../services/shared/errors';
 import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
 import { code } from '../../mrkdwn';

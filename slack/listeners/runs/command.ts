@@ -1,6 +1,6 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
-import { listRunbooks, parseRequest, requestRun, runStatus, specFor } from '../../../services/runs';
-import type { RunItem } from '../../../services/store';
+import type { RunItem } from '../../../services/kernel/store';
+import { listRunbooks, parseRequest, requestRun, runStatus, specFor } from '../../../services/runs/runs';
 import { runbookListText, runHelpText, runStatusText } from '../../blocks/run';
 import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';

@@ -1,6 +1,6 @@
-import type { Job } from '../../../services/jobs';
-import type { RunActor } from '../../../services/runs';
-import type { RunItem } from '../../../services/store';
+import type { Job } from '../../../services/jobs/jobs';
+import type { RunItem } from '../../../services/kernel/store';
+import type { RunActor } from '../../../services/runs/runs';
 import { code, escapeMrkdwn } from '../../mrkdwn';
 
 /** Job kinds `/sg-run` hands to the worker. */

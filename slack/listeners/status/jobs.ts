@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
-import { loadAudit, loadGroupView, loadOverview } from '../../../services/status';
-import type { ViolationItem } from '../../../services/store';
-import { mapSettled } from '../../../services/sweeper';
+import type { ViolationItem } from '../../../services/kernel/store';
+import { mapSettled } from '../../../services/kernel/sweep';
+import { loadAudit, loadGroupView, loadOverview } from '../../../services/status/status';
 import { MAX_LIST_LINES } from '../../blocks/grant';
 import { auditMessage, groupMessage, overviewMessage } from '../../blocks/status';
 import type { JobRunner } from '../../jobs';

@@ -1,4 +1,3 @@
-import { BadInputError, SgWardenError } from '../../../services/errors';
 import {
   auditRefusal,
   extendGrant,
@@ -6,9 +5,10 @@ import {
   type Requester,
   requestGrant,
   revokeGrant,
-} from '../../../services/grants';
-import { issueLink } from '../../../services/ip-links';
-import type { Job } from '../../../services/jobs';
+} from '../../../services/grants/grants';
+import { issueLink } from '../../../services/grants/links';
+import type { Job } from '../../../services/jobs/jobs';
+import { BadInputError, SgWardenError } from '../../../services/shared/errors';
 import { grantChangedMessage, grantListMessage, grantOutcomeMessage, linkMessage } from '../../blocks/grant';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn } from '../../mrkdwn';

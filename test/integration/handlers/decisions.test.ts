@@ -6,11 +6,16 @@ import type {
   EventBridgeEvent,
 } from 'aws-lambda';
 import type { Wiring } from '../../../handlers/wiring';
-import { REVOKE_LEASE_SECONDS } from '../../../services/decisions';
-import { AwsCallError } from '../../../services/errors';
-import { ruleFingerprint } from '../../../services/ids';
-import type { ExceptionItem, StoredAuditEntry, Transition, ViolationItem } from '../../../services/store';
-import { sweep } from '../../../services/sweeper';
+import { REVOKE_LEASE_SECONDS } from '../../../services/decisions/decisions';
+import type {
+  ExceptionItem,
+  StoredAuditEntry,
+  Transition,
+  ViolationItem,
+} from '../../../services/kernel/store';
+import { sweep } from '../../../services/kernel/sweep';
+import { AwsCallError } from '../../../services/shared/errors';
+import { ruleFingerprint } from '../../../services/shared/ids';
 import { dueHandlers } from '../../../slack/due-handlers';
 import { authorize, createGroup, documentClient, liveRuleIds, motoUrl } from '../../support/aws';
 import { runCli } from '../../support/cli';

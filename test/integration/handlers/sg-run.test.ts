@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Wiring } from '../../../handlers/wiring';
-import type { RunItem, StoredAuditEntry } from '../../../services/store';
-import { keys } from '../../../services/store';
-import { sweep } from '../../../services/sweeper';
+import type { RunItem, StoredAuditEntry } from '../../../services/kernel/store';
+import { keys } from '../../../services/kernel/store';
+import { sweep } from '../../../services/kernel/sweep';
 import { dueHandlers } from '../../../slack/due-handlers';
 import { uniqueName } from '../../support/aws';
 import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';

@@ -1,6 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
-import type { Job } from '../../../services/jobs';
+import type { Job } from '../../../services/jobs/jobs';
 import { authorize, createGroup, documentClient, liveRuleIds } from '../../support/aws';
 import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
 import { ALERT_CHANNEL, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';

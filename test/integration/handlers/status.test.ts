@@ -1,8 +1,8 @@
 import type { EventBridgeEvent } from 'aws-lambda';
 import type { Wiring } from '../../../handlers/wiring';
-import { ruleFingerprint } from '../../../services/ids';
-import type { RuleFacts } from '../../../services/model';
-import type { ExceptionItem, RunItem } from '../../../services/store';
+import type { ExceptionItem, RunItem } from '../../../services/kernel/store';
+import { ruleFingerprint } from '../../../services/shared/ids';
+import type { RuleFacts } from '../../../services/shared/model';
 import { authorize, createGroup } from '../../support/aws';
 import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
 import { grantIdIn } from '../../support/grants';

@@ -47,7 +47,7 @@ async function unpostedAlerts(count: number): Promise<string[]> {
 }
 
 async function sweepAt(pacing: import('../../../slack/due-handlers').NotifyPacing): Promise<void> {
-  const { sweep } = await import('../../../services/sweeper');
+  const { sweep } = await import('../../../services/kernel/sweep');
   const { dueHandlers } = await import('../../../slack/due-handlers');
   const { getWiring } = await import('../../../handlers/wiring');
   const wiring = getWiring();

@@ -1,8 +1,8 @@
 import { RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import type { Wiring } from '../../../handlers/wiring';
-import { AwsCallError } from '../../../services/errors';
-import type { GrantItem, Transition } from '../../../services/store';
-import { sweep } from '../../../services/sweeper';
+import type { GrantItem, Transition } from '../../../services/kernel/store';
+import { sweep } from '../../../services/kernel/sweep';
+import { AwsCallError } from '../../../services/shared/errors';
 import { dueHandlers } from '../../../slack/due-handlers';
 import { createGroup, ec2Client } from '../../support/aws';
 import { auditOf, getGrant, grantIdIn, rulesFrom } from '../../support/grants';

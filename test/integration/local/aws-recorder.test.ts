@@ -10,7 +10,7 @@ import {
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
 import { RecordingAwsProxy } from '../../../local/aws-recorder';
-import { silentLogger } from '../../../services/logger';
+import { silentLogger } from '../../../services/shared/logger';
 import { type MotoServer, startMoto } from '../../support/moto-server';
 
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };

@@ -1,6 +1,6 @@
 import type { STSClient } from '@aws-sdk/client-sts';
 import { MemberAccountCredentials } from '../../../../services/aws/member-credentials';
-import { AwsCallError } from '../../../../services/errors';
+import { AwsCallError } from '../../../../services/shared/errors';
 
 /** A fake STS: records AssumeRole inputs, answers with numbered credentials valid for `validMs`. */
 function fakeSts(options: { validMs?: number; failFirst?: boolean; now: () => Date }) {

@@ -1,4 +1,4 @@
-import type { GrantItem } from '../../../../services/store';
+import type { GrantItem } from '../../../../services/kernel/store';
 import { listSection, revokeFailedMessage, timeLeft } from '../../../../slack/blocks/grant';
 import { escapeHtml } from '../../../../slack/html';
 

@@ -1,4 +1,4 @@
-import { nextPollSeconds } from '../../../../services/runs';
+import { nextPollSeconds } from '../../../../services/runs/runs';
 import { shownOutput, splitEscaped } from '../../../../slack/blocks/run';
 
 describe('run blocks', () => {

@@ -1,0 +1,180 @@
+import type { Config } from '../config/config';
+import { runCommandIamStatements } from '../runs/iam';
+
+/**
+ * IAM that depends on the configuration, for serverless.yml (through infra/iam-from-config.js): which
+ * groups `/sg-whitelist` may open, which documents and instances `/sg-run` may use, which role sg-warden
+ * assumes in member accounts, and the organisation's event-bus policy. Nothing is granted for a feature
+ * the config does not use.
+ */
+
+/** A security group with this tag is out of sg-warden's reach: no revoke, no grant (IAM conditions). */
+export const PROTECTED_TAG = 'sg-warden:protected';
+/** Tag the whitelist puts on every rule it creates (services/grants.ts GRANT_TAGS.grantId). */
+export const GRANT_ID_TAG = 'sg-warden:grant-id';
+
+type Sub = { 'Fn::Sub': string };
+type ConditionValue = string | string[];
+export interface CfnStatement {
+  Sid: string;
+  Effect: 'Allow';
+  Action: string[];
+  Resource: Sub[] | Sub | string;
+  Condition?: Record<string, Record<string, ConditionValue>>;
+}
+export interface CfnResources {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+}
+
+// biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation !Sub placeholders, on purpose
+const PARTITION = '${AWS::Partition}';
+// biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation !Sub placeholders, on purpose
+const ACCOUNT = '${AWS::AccountId}';
+
+const sub = (template: string): Sub => ({ 'Fn::Sub': template });
+const unique = (values: string[]): string[] => [...new Set(values)].sort();
+
+/** The function roles (serverless.yml logical IDs) that call each config-driven API. */
+export const ROLES_USING = {
+  /** The grant/extend jobs (worker) and the `me` link's POST (ipCapture) authorize and relabel rules. */
+  whitelist: ['SlackWorkerRole', 'IpCaptureRole'],
+  /** The `me` link's POST removes a rule at once when the grant could not be recorded (GRANT_NOT_RECORDED). */
+  whitelistUndo: ['IpCaptureRole'],
+  /** Every function that calls EC2 on a security group may have to do it in a member account. */
+  memberAccounts: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'IpCaptureRole'],
+} as const;
+
+/**
+ * `/sg-whitelist`: authorize only on the configured target groups (never on a protected one), tag only
+ * the rule being created or a rule that already carries sg-warden's grant tag, and only with
+ * sg-warden's own tag keys; rewrite descriptions (extend) only on the target groups.
+ */
+export function whitelistStatements(config: Config): CfnStatement[] {
+  const targets = Object.values(config.whitelist.targets);
+  if (targets.length === 0) return [];
+  const groups = unique(
+    targets.map(
+      (t) => `arn:${PARTITION}:ec2:${t.region}:${t.account ?? ACCOUNT}:security-group/${t.groupId}`,
+    ),
+  );
+  const rules = unique(
+    targets.map((t) => `arn:${PARTITION}:ec2:${t.region}:${t.account ?? ACCOUNT}:security-group-rule/*`),
+  );
+  const ownTagKeys = { 'ForAllValues:StringLike': { 'aws:TagKeys': ['sg-warden:*'] } };
+  return [
+    {
+      Sid: 'WhitelistAuthorize',
+      Effect: 'Allow',
+      // The rule resource is listed because the grant is tagged as it is created; the group ARN limits it.
+      Action: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:UpdateSecurityGroupRuleDescriptionsIngress'],
+      Resource: [...groups, ...rules].map(sub),
+      Condition: { Null: { [`aws:ResourceTag/${PROTECTED_TAG}`]: 'true' } },
+    },
+    {
+      Sid: 'WhitelistTagNewRule',
+      Effect: 'Allow',
+      Action: ['ec2:CreateTags'],
+      Resource: rules.map(sub),
+      Condition: { StringEquals: { 'ec2:CreateAction': 'AuthorizeSecurityGroupIngress' }, ...ownTagKeys },
+    },
+    {
+      Sid: 'WhitelistRetagGrantRule',
+      Effect: 'Allow',
+      Action: ['ec2:CreateTags'],
+      Resource: rules.map(sub),
+      Condition: { Null: { [`aws:ResourceTag/${GRANT_ID_TAG}`]: 'false' }, ...ownTagKeys },
+    },
+  ];
+}
+
+/**
+ * ipCapture has no general revoke (the worker and sweeper do): it may remove a rule it has just added,
+ * on the configured target groups only, when the grant could not be recorded.
+ */
+export function whitelistUndoStatements(config: Config): CfnStatement[] {
+  const authorize = whitelistStatements(config)[0];
+  if (!authorize) return [];
+  return [{ ...authorize, Sid: 'WhitelistUndo', Action: ['ec2:RevokeSecurityGroupIngress'] }];
+}
+
+/** Member accounts: assume only the configured role name (the role itself trusts only these roles). */
+export function memberAccountStatements(config: Config): CfnStatement[] {
+  const roleName = config.accounts.roleName;
+  if (!roleName) return [];
+  return [
+    {
+      Sid: 'AssumeMemberAccountRole',
+      Effect: 'Allow',
+      Action: ['sts:AssumeRole'],
+      Resource: [sub(`arn:${PARTITION}:iam::*:role/${roleName}`)],
+    },
+  ];
+}
+
+function asCfn(statements: ReturnType<typeof runCommandIamStatements>['worker']): CfnStatement[] {
+  return statements.map((s) => ({
+    ...s,
+    Resource: Array.isArray(s.Resource) ? s.Resource.map(sub) : s.Resource === '*' ? '*' : sub(s.Resource),
+  }));
+}
+
+/** One AWS::IAM::Policy per capability and role, for what the config uses; `{}` when it uses nothing. */
+export function configIamResources(config: Config): CfnResources {
+  const runs = runCommandIamStatements(config);
+  const policies: [string, CfnStatement[], readonly string[]][] = [
+    ['Whitelist', whitelistStatements(config), ROLES_USING.whitelist],
+    ['WhitelistUndo', whitelistUndoStatements(config), ROLES_USING.whitelistUndo],
+    ['Runbooks', asCfn(runs.worker), ['SlackWorkerRole']],
+    ['RunResults', asCfn(runs.sweeper), ['SweeperRole']],
+    ['MemberAccounts', memberAccountStatements(config), ROLES_USING.memberAccounts],
+  ];
+  const Resources: CfnResources['Resources'] = {};
+  for (const [name, statements, roles] of policies) {
+    if (statements.length === 0) continue;
+    for (const role of roles) {
+      Resources[`${role}${name}Policy`] = {
+        Type: 'AWS::IAM::Policy',
+        Properties: {
+          PolicyName: `${name.toLowerCase()}-from-config`,
+          Roles: [{ Ref: role }],
+          PolicyDocument: { Version: '2012-10-17', Statement: statements },
+        },
+      };
+    }
+  }
+  return { Resources };
+}
+
+/**
+ * With an AWS Organizations ID, every account of the organisation may put security-group CloudTrail
+ * events (and nothing else) on this region's default bus: what infra/region-forwarder.yml sends.
+ */
+export function organizationResources(organizationId: string | undefined): CfnResources {
+  if (!organizationId) return { Resources: {} };
+  if (!/^o-[a-z0-9]{10,32}$/.test(organizationId)) {
+    throw new Error(`organizationId "${organizationId}" is not an AWS Organizations ID (o-…)`);
+  }
+  return {
+    Resources: {
+      OrganizationEventBusPolicy: {
+        Type: 'AWS::Events::EventBusPolicy',
+        Properties: {
+          StatementId: 'sg-warden-organization',
+          Statement: {
+            Effect: 'Allow',
+            Principal: '*',
+            Action: 'events:PutEvents',
+            Resource: sub(`arn:${PARTITION}:events:\${AWS::Region}:${ACCOUNT}:event-bus/default`),
+            Condition: {
+              StringEquals: {
+                'aws:PrincipalOrgID': organizationId,
+                'events:source': 'aws.ec2',
+                'events:detail-type': 'AWS API Call via CloudTrail',
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { keys, type StateStore } from '../kernel/store';
+
+/** Who asked, as Slack tells us (IDs are checked against config and Slack user groups, never trusted from buttons). */
+export interface SlackActor {
+  userId: string;
+  userName: string;
+  teamId?: string;
+}
+
+/** Where a background job answers: the channel/message it came from and the interaction's response_url. */
+export interface ReplyTarget {
+  channel?: string;
+  messageTs?: string;
+  threadTs?: string;
+  responseUrl?: string;
+}
+
+/**
+ * Work the Slack door hands off after acknowledging, so no answer waits on AWS.
+ * Each feature adds its own kinds; `kind` selects the runner registered for it.
+ */
+export interface Job {
+  kind: string;
+  actor: SlackActor;
+  reply: ReplyTarget;
+  /** Kind-specific arguments (plain JSON: jobs cross a Lambda async invoke). */
+  args: Record<string, unknown>;
+  /** When the door received the request (ISO). */
+  receivedAt: string;
+  /**
+   * The signed Slack request this job answers (a digest of its signature). A job runs at most once per
+   * request and kind: a replayed request, or a job the queue delivers twice, does nothing the second time.
+   */
+  requestId?: string;
+}
+
+/** Hands jobs to a worker: an async Lambda invoke in production, in-process locally and in tests. */
+export interface JobQueue {
+  enqueue(job: Job): Promise<void>;
+}
+
+/** How long a request's marker is kept (DynamoDB TTL): far beyond Slack's five-minute signature window. */
+const REQUEST_MARKER_SECONDS = 86_400;
+
+/**
+ * Records that this job of this Slack request is being run; false when it already was (a replay of a
+ * signed request, or a job delivered twice), in which case it must do nothing. Jobs without a request ID
+ * always run.
+ */
+export async function claimJob(store: StateStore, job: Job, now: Date): Promise<boolean> {
+  if (!job.requestId) return true;
+  return store.createAll(
+    [
+      {
+        ...keys.marker(`slack-request#${job.requestId}#${job.kind}`),
+        type: 'marker',
+        kind: job.kind,
+        userId: job.actor.userId,
+        createdAt: now.toISOString(),
+        expiresAtEpoch: Math.floor(now.getTime() / 1000) + REQUEST_MARKER_SECONDS,
+      },
+    ],
+    [],
+  );
+}
