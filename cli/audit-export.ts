@@ -1,4 +1,4 @@
-import type { StoredAuditEntry } from '../services/kernel/store';
+import type { StoredAuditEntry } from '../services/kernel/audit';
 import { BadInputError } from '../services/shared/errors';
 
 /** The columns of an export, in order (the same keys, in the same order, in JSON lines). */

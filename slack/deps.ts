@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { Config } from '../services/config/config';
 import type { JobQueue } from '../services/jobs/jobs';
-import type { StateStore } from '../services/kernel/store';
+import type { StateStore } from '../services/kernel/state';
 import type { RunPorts } from '../services/runs/runs';
 import type { Logger } from '../services/shared/logger';
 import type { Directory } from '../services/shared/people';

@@ -5,9 +5,10 @@ import {
   retryRevoke,
   revokeAtDeadline,
 } from '../services/decisions/decisions';
-import type { AlertItem, DueKind, ExceptionItem, ViolationItem } from '../services/kernel/store';
+import type { DueKind } from '../services/kernel/state';
 import type { DueHandler } from '../services/kernel/sweep';
 import { postAlertOutcome, retryAlertRefresh } from '../services/violations/alerts';
+import type { AlertItem, ExceptionItem, ViolationItem } from '../services/violations/items';
 import type { SlackDeps } from './deps';
 import { grantDueHandlers } from './grant-due-handlers';
 import { runDueHandlers } from './run-due-handlers';

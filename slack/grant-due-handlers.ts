@@ -1,5 +1,6 @@
 import { expireGrant, type GrantDeps, warnGrant } from '../services/grants/grants';
-import type { DueKind, GrantItem } from '../services/kernel/store';
+import type { GrantItem } from '../services/grants/items';
+import type { DueKind } from '../services/kernel/state';
 import type { DueHandler } from '../services/kernel/sweep';
 import type { SlackDeps } from './deps';
 import { SlackGrantNotifier } from './grant-notifier';

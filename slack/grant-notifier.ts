@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { Config } from '../services/config/config';
 import type { GrantNotifier } from '../services/grants/grants';
-import type { GrantItem } from '../services/kernel/store';
+import type { GrantItem } from '../services/grants/items';
 import type { Logger } from '../services/shared/logger';
 import {
   abandonedMessage,

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseHostAddress } from '../services/grants/address';
 import { describeAccess, type GrantDeps } from '../services/grants/grants';
+import type { IpLinkItem } from '../services/grants/items';
 import { consumeLink, inspectLink, TOKEN_PATTERN } from '../services/grants/links';
-import type { IpLinkItem } from '../services/kernel/store';
 import { formatDuration } from '../services/shared/duration';
 import { describeError, SgWardenError } from '../services/shared/errors';
 import type { Block } from './blocks/alert';

@@ -1,5 +1,6 @@
-import type { DueKind, RunItem } from '../services/kernel/store';
+import type { DueKind } from '../services/kernel/state';
 import type { DueHandler } from '../services/kernel/sweep';
+import type { RunItem } from '../services/runs/items';
 import { expireApproval, pollRun } from '../services/runs/runs';
 import type { SlackDeps } from './deps';
 import { runDeps } from './run-notifier';

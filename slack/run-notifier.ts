@@ -1,6 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import type { Config } from '../services/config/config';
-import type { RunItem } from '../services/kernel/store';
+import type { RunItem } from '../services/runs/items';
 import { type RunDeps, type RunNote, type RunNotifier, specFor } from '../services/runs/runs';
 import type { CommandInvocation, MessageRef } from '../services/shared/ports';
 import { runAnnouncement, runNoteText, runResultMessage } from './blocks/run';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventBridgeEvent } from 'aws-lambda';
-import type { AlertItem, ViolationItem } from '../../services/kernel/store';
+import type { AlertItem, ViolationItem } from '../../services/violations/items';
 import { createGroup } from '../../test/support/aws';
 import { authorizeIngressRecord, eventBridgeEvent } from '../../test/support/cloudtrail-factory';
 import type { FigureContext } from '../lib/context';

@@ -4,15 +4,8 @@ import type {
   TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
-import type {
-  AuditEntry,
-  DueKind,
-  ItemKey,
-  StateStore,
-  StoredAuditEntry,
-  StoredItem,
-  Transition,
-} from '../kernel/store';
+import type { AuditEntry, StoredAuditEntry } from '../kernel/audit';
+import type { DueKind, ItemKey, StateStore, StoredItem, Transition } from '../kernel/state';
 import { StateConflictError } from '../shared/errors';
 import { documentSdk, dynamoDbSdk } from './sdk';
 
@@ -111,7 +104,7 @@ export class DynamoDbStateStore implements StateStore {
     const puts = items.map((item) => ({
       Put: {
         TableName: this.tableName,
-        Item: withStatusIndex(stripUndefined(item)),
+        Item: withIndexKeys(stripUndefined(item)),
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     }));
@@ -172,7 +165,7 @@ export class DynamoDbStateStore implements StateStore {
     const alsoPut = (t.alsoPut ?? []).map((item) => ({
       Put: {
         TableName: this.tableName,
-        Item: withStatusIndex(stripUndefined(item)),
+        Item: withIndexKeys(stripUndefined(item)),
         ...putCondition(t.alsoPutReplaces),
       },
     }));
@@ -359,10 +352,18 @@ function putCondition(replaces: Transition['alsoPutReplaces']): {
   };
 }
 
-/** Keeps the status index attributes (gsi3) in step with an item's type and status. */
-function withStatusIndex(item: Record<string, unknown>): Record<string, unknown> {
-  if (typeof item.type !== 'string' || typeof item.status !== 'string') return item;
-  return { ...item, gsi3pk: `${item.type}#${item.status}`, gsi3sk: String(item.createdAt ?? '') };
+/**
+ * Derives an item's index keys from what it says: the due index (gsi1) from `dueKind` / `dueAt`, the
+ * status index (gsi3) from `type` / `status`. Callers never write index keys, so an item created with
+ * due work is always found by the sweeper.
+ */
+function withIndexKeys(item: Record<string, unknown>): Record<string, unknown> {
+  const indexed = { ...item };
+  if (typeof item.dueKind === 'string' && typeof item.dueAt === 'string')
+    Object.assign(indexed, dueAttributes({ kind: item.dueKind as DueKind, at: item.dueAt }));
+  if (typeof item.type === 'string' && typeof item.status === 'string')
+    Object.assign(indexed, { gsi3pk: `${item.type}#${item.status}`, gsi3sk: String(item.createdAt ?? '') });
+  return indexed;
 }
 
 function statusIndex(

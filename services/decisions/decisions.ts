@@ -1,14 +1,6 @@
 import { evaluateRule, matchesPattern } from '../detection/policy';
-import {
-  type AlertItem,
-  type AuditActor,
-  type AuditEntry,
-  type ExceptionItem,
-  keys,
-  tryTransition,
-  type ViolationItem,
-  type ViolationStatus,
-} from '../kernel/store';
+import type { AuditActor, AuditEntry } from '../kernel/audit';
+import { keys, tryTransition } from '../kernel/state';
 import { mapSettled } from '../kernel/sweep';
 import { formatDuration } from '../shared/duration';
 import { AwsCallError, describeError } from '../shared/errors';
@@ -17,6 +9,7 @@ import { type Finding, type RuleFacts, sameRuleContent } from '../shared/model';
 import { type Directory, isAllowed } from '../shared/people';
 import type { AwsTarget, MessageRef, RuleRemover, SecurityGroupReader } from '../shared/ports';
 import { type AlertDeps, postAlert, refreshAlertMessage } from '../violations/alerts';
+import type { AlertItem, ExceptionItem, ViolationItem, ViolationStatus } from '../violations/items';
 
 /** What the decision service works with (the Slack wiring satisfies it). */
 export interface DecisionDeps extends AlertDeps {
@@ -835,8 +828,6 @@ export async function keepViolation(
       ? {
           dueKind: 'EXCEPTION_EXPIRY' as const,
           dueAt: expiresAt,
-          gsi1pk: 'DUE#EXCEPTION_EXPIRY',
-          gsi1sk: expiresAt,
         }
       : {}),
   };
@@ -1136,8 +1127,6 @@ function planReopen(
     reopenedFrom: ex.violationId,
     dueKind: 'NOTIFY',
     dueAt: nowIso,
-    gsi1pk: 'DUE#NOTIFY',
-    gsi1sk: nowIso,
   };
   const violationId = violationIdFor(alertId, finding.rule, 0);
   const deadline =
@@ -1167,9 +1156,7 @@ function planReopen(
     createdAt: nowIso,
     deadline,
     revokeAttempts: 0,
-    ...(deadline
-      ? { dueKind: 'DEADLINE' as const, dueAt: deadline, gsi1pk: 'DUE#DEADLINE', gsi1sk: deadline }
-      : {}),
+    ...(deadline ? { dueKind: 'DEADLINE' as const, dueAt: deadline } : {}),
   };
   alert.violationIds = [violationId];
   return { alert, violation };

@@ -1,16 +1,11 @@
-import {
-  type AlertItem,
-  type AuditEntry,
-  type ExceptionItem,
-  keys,
-  tryTransition,
-  type ViolationItem,
-} from '../kernel/store';
+import type { AuditEntry } from '../kernel/audit';
+import { keys, tryTransition } from '../kernel/state';
 import { describeError } from '../shared/errors';
 import { ruleFingerprint, violationIdFor } from '../shared/ids';
 import { type Finding, type RuleFacts, type SgEvent, sameRuleContent } from '../shared/model';
 import type { AwsTarget, GroupInfo, SecurityGroupReader } from '../shared/ports';
 import { type AlertDeps, postAlert, refreshAlertMessage } from '../violations/alerts';
+import type { AlertItem, ExceptionItem, ViolationItem } from '../violations/items';
 import { evaluate } from './policy';
 
 export interface DetectionDeps extends AlertDeps {
@@ -79,9 +74,7 @@ export function planViolations(
       createdAt: now,
       deadline,
       revokeAttempts: 0,
-      ...(deadline
-        ? { dueKind: 'DEADLINE' as const, dueAt: deadline, gsi1pk: 'DUE#DEADLINE', gsi1sk: deadline }
-        : {}),
+      ...(deadline ? { dueKind: 'DEADLINE' as const, dueAt: deadline } : {}),
     } satisfies ViolationItem & Record<string, unknown>;
   });
 }

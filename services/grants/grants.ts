@@ -1,15 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config, WhitelistTarget } from '../config/config';
-import {
-  type AuditEntry,
-  type DueKind,
-  type GrantItem,
-  type GrantStatus,
-  keys,
-  type StateStore,
-  type StoredItem,
-  tryTransition,
-} from '../kernel/store';
+import type { AuditEntry } from '../kernel/audit';
+import { type DueKind, keys, type StateStore, type StoredItem, tryTransition } from '../kernel/state';
 import { parseCidr } from '../shared/cidr';
 import { formatDuration } from '../shared/duration';
 import {
@@ -25,6 +17,7 @@ import type { RuleFacts } from '../shared/model';
 import { type Directory, isAllowed } from '../shared/people';
 import type { AwsTarget, RuleAuthorizer, RuleRemover, SecurityGroupReader } from '../shared/ports';
 import { parseHostAddress } from './address';
+import type { GrantItem, GrantStatus } from './items';
 
 /** What the grant service works with (handlers/wiring.ts builds it once per container). */
 export interface GrantDeps {
@@ -358,7 +351,7 @@ export async function requestGrant(deps: GrantDeps, request: GrantRequest): Prom
     dueAt: plusSeconds(now, PENDING_LEASE_SECONDS),
   };
   const stored = await deps.store.createAll(
-    [{ ...grant, gsi1pk: 'DUE#GRANT_EXPIRY', gsi1sk: grant.dueAt }],
+    [{ ...grant }],
     [
       grantAudit(grant, 'request', null, 'PENDING', userActor(request.requester), nowIso, {
         details: {

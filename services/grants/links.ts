@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type IpLinkItem, keys, tryTransition } from '../kernel/store';
+import { keys, tryTransition } from '../kernel/state';
 import { SgWardenError } from '../shared/errors';
 import {
   checkRequest,
@@ -10,6 +10,7 @@ import {
   refusalAudited,
   requestGrant,
 } from './grants';
+import type { IpLinkItem } from './items';
 
 /** A `me` link works for five minutes. */
 export const LINK_LIFETIME_SECONDS = 300;

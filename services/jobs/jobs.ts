@@ -1,4 +1,4 @@
-import { keys, type StateStore } from '../kernel/store';
+import { keys, type StateStore } from '../kernel/state';
 
 /** Who asked, as Slack tells us (IDs are checked against config and Slack user groups, never trusted from buttons). */
 export interface SlackActor {

@@ -1,6 +1,6 @@
 import { describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { DueKind, StateStore, StoredItem } from './store';
+import type { DueKind, StateStore, StoredItem } from './state';
 
 /** Handles one due item. Must be safe to run twice (every transition is conditional). */
 export type DueHandler = (item: StoredItem, now: Date) => Promise<void>;

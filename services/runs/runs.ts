@@ -1,17 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Config, People, Runbook } from '../config/config';
 import { SHELL_DOCUMENTS } from '../config/config';
-import {
-  type AuditEntry,
-  FINAL_RUN_STATUSES,
-  keys,
-  type RunInvocation,
-  type RunItem,
-  type RunStatus,
-  type StateStore,
-  type Transition,
-  tryTransition,
-} from '../kernel/store';
+import type { AuditEntry } from '../kernel/audit';
+import { keys, type StateStore, type Transition, tryTransition } from '../kernel/state';
 import {
   AwsCallError,
   BadInputError,
@@ -30,6 +21,7 @@ import type {
   InstanceInfo,
   MessageRef,
 } from '../shared/ports';
+import { FINAL_RUN_STATUSES, type RunInvocation, type RunItem, type RunStatus } from './items';
 import {
   adHocParameters,
   checkAdHocCommand,
@@ -391,8 +383,6 @@ export async function requestRun(
     version: 1,
     dueKind: due.kind,
     dueAt: due.at,
-    gsi1pk: `DUE#${due.kind}`,
-    gsi1sk: due.at,
     runId,
     runbook: spec.name,
     adHoc: spec.adHoc,

@@ -1,4 +1,4 @@
-import type { AlertItem, ViolationItem } from '../kernel/store';
+import type { AlertItem, ViolationItem } from '../violations/items';
 import type { Direction, RuleFacts } from './model';
 
 /** Where an AWS call goes: the account and region a resource lives in. */

@@ -1,19 +1,14 @@
 import type { Config, WhitelistTarget } from '../config/config';
 import { evaluate } from '../detection/policy';
 import { liveGrants, OWN_ACCOUNT } from '../grants/grants';
-import type {
-  ExceptionItem,
-  GrantItem,
-  RunItem,
-  RunStatus,
-  StateStore,
-  StoredAuditEntry,
-  ViolationItem,
-  ViolationStatus,
-} from '../kernel/store';
+import type { GrantItem } from '../grants/items';
+import type { StoredAuditEntry } from '../kernel/audit';
+import type { StateStore } from '../kernel/state';
+import type { RunItem, RunStatus } from '../runs/items';
 import { ruleFingerprint } from '../shared/ids';
 import { type RuleFacts, type Severity, sameRuleContent } from '../shared/model';
 import type { SecurityGroupReader } from '../shared/ports';
+import type { ExceptionItem, ViolationItem, ViolationStatus } from '../violations/items';
 
 export interface StatusDeps {
   config: Config;

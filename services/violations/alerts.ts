@@ -1,8 +1,9 @@
 import type { Config } from '../config/config';
-import { type AlertItem, keys, type StateStore, type ViolationItem } from '../kernel/store';
+import { keys, type StateStore } from '../kernel/state';
 import { describeError, RateLimitedError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { AlertNotifier, AlertView, MessageRef } from '../shared/ports';
+import type { AlertItem, ViolationItem } from './items';
 
 export interface AlertDeps {
   store: StateStore;

@@ -1,6 +1,6 @@
 import { describeRule } from '../../services/detection/policy';
-import type { ViolationItem, ViolationStatus } from '../../services/kernel/store';
 import type { AlertView, RevokeFailure } from '../../services/shared/ports';
+import type { ViolationItem, ViolationStatus } from '../../services/violations/items';
 import { ActionIds, BlockIds } from '../ids';
 import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
 

@@ -1,6 +1,6 @@
 import type { Config } from '../../services/config/config';
 import { describeAccess, type GrantOutcome } from '../../services/grants/grants';
-import type { GrantItem } from '../../services/kernel/store';
+import type { GrantItem } from '../../services/grants/items';
 import { formatDuration } from '../../services/shared/duration';
 import { WHITELIST_USAGE } from '../commands/whitelist';
 import { ActionIds } from '../ids';

@@ -1,7 +1,7 @@
 import type { Config } from '../../services/config/config';
 import { MAX_JUSTIFICATION } from '../../services/decisions/decisions';
 import { describeRule } from '../../services/detection/policy';
-import type { ViolationItem } from '../../services/kernel/store';
+import type { ViolationItem } from '../../services/violations/items';
 import { BlockIds, CallbackIds, InputActionIds } from '../ids';
 import { code, escapeMrkdwn, truncate } from '../mrkdwn';
 import type { Block } from './alert';

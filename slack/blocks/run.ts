@@ -1,5 +1,5 @@
 import type { People } from '../../services/config/config';
-import type { RunItem } from '../../services/kernel/store';
+import type { RunItem } from '../../services/runs/items';
 import { USAGE } from '../../services/runs/params';
 import type { RunNote, RunSpec } from '../../services/runs/runs';
 import { formatDuration } from '../../services/shared/duration';

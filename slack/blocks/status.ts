@@ -1,5 +1,5 @@
 import { describeRule } from '../../services/detection/policy';
-import type { StoredAuditEntry } from '../../services/kernel/store';
+import type { StoredAuditEntry } from '../../services/kernel/audit';
 import type { AuditView, GroupView, Overview, RuleMark } from '../../services/status/status';
 import { STATUS_USAGE } from '../commands/status';
 import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';

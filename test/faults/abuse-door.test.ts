@@ -1,4 +1,4 @@
-import type { StoredAuditEntry } from '../../services/kernel/store';
+import type { StoredAuditEntry } from '../../services/kernel/audit';
 import { createGroup } from '../support/aws';
 import {
   addedAudit,

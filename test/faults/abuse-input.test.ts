@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StoredAuditEntry } from '../../services/kernel/store';
+import type { StoredAuditEntry } from '../../services/kernel/audit';
 import { createGroup } from '../support/aws';
 import {
   addedAudit,

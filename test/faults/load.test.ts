@@ -1,5 +1,7 @@
 import { join } from 'node:path';
-import type { ExceptionItem, GrantItem, RunItem, ViolationItem } from '../../services/kernel/store';
+import type { GrantItem } from '../../services/grants/items';
+import type { RunItem } from '../../services/runs/items';
+import type { ExceptionItem, ViolationItem } from '../../services/violations/items';
 import { createGroup, liveRuleIds } from '../support/aws';
 import {
   alertOf,

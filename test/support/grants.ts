@@ -1,6 +1,7 @@
 import { DescribeSecurityGroupRulesCommand, type SecurityGroupRule } from '@aws-sdk/client-ec2';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { GrantItem, StoredAuditEntry } from '../../services/kernel/store';
+import type { GrantItem } from '../../services/grants/items';
+import type { StoredAuditEntry } from '../../services/kernel/audit';
 import { documentClient, ec2Client } from './aws';
 
 /** The group's rules as EC2 has them now (with descriptions and tags). */

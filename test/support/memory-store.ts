@@ -1,12 +1,5 @@
-import type {
-  AuditEntry,
-  DueKind,
-  ItemKey,
-  StateStore,
-  StoredAuditEntry,
-  StoredItem,
-  Transition,
-} from '../../services/kernel/store';
+import type { AuditEntry, StoredAuditEntry } from '../../services/kernel/audit';
+import type { DueKind, ItemKey, StateStore, StoredItem, Transition } from '../../services/kernel/state';
 import { StateConflictError } from '../../services/shared/errors';
 
 type Item = Record<string, unknown> & { pk: string; sk: string };

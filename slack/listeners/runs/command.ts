@@ -1,5 +1,5 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
-import type { RunItem } from '../../../services/kernel/store';
+import type { RunItem } from '../../../services/runs/items';
 import { listRunbooks, parseRequest, requestRun, runStatus, specFor } from '../../../services/runs/runs';
 import { runbookListText, runHelpText, runStatusText } from '../../blocks/run';
 import type { SlackDeps } from '../../deps';

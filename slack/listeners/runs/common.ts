@@ -1,5 +1,5 @@
 import type { Job } from '../../../services/jobs/jobs';
-import type { RunItem } from '../../../services/kernel/store';
+import type { RunItem } from '../../../services/runs/items';
 import type { RunActor } from '../../../services/runs/runs';
 import { code, escapeMrkdwn } from '../../mrkdwn';
 

@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
-import type { ViolationItem } from '../../../services/kernel/store';
 import { mapSettled } from '../../../services/kernel/sweep';
 import { loadAudit, loadGroupView, loadOverview } from '../../../services/status/status';
+import type { ViolationItem } from '../../../services/violations/items';
 import { MAX_LIST_LINES } from '../../blocks/grant';
 import { auditMessage, groupMessage, overviewMessage } from '../../blocks/status';
 import type { JobRunner } from '../../jobs';

@@ -1,6 +1,6 @@
 import { AUDIT_COLUMNS, csvField } from '../../../cli/audit-export';
 import { DynamoDbStateStore } from '../../../services/aws/dynamodb-store';
-import type { AuditEntry } from '../../../services/kernel/store';
+import type { AuditEntry } from '../../../services/kernel/audit';
 import { createTable, documentClient, motoUrl } from '../../support/aws';
 import { runCli } from '../../support/cli';
 

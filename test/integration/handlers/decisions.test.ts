@@ -7,15 +7,12 @@ import type {
 } from 'aws-lambda';
 import type { Wiring } from '../../../handlers/wiring';
 import { REVOKE_LEASE_SECONDS } from '../../../services/decisions/decisions';
-import type {
-  ExceptionItem,
-  StoredAuditEntry,
-  Transition,
-  ViolationItem,
-} from '../../../services/kernel/store';
+import type { StoredAuditEntry } from '../../../services/kernel/audit';
+import type { Transition } from '../../../services/kernel/state';
 import { sweep } from '../../../services/kernel/sweep';
 import { AwsCallError } from '../../../services/shared/errors';
 import { ruleFingerprint } from '../../../services/shared/ids';
+import type { ExceptionItem, ViolationItem } from '../../../services/violations/items';
 import { dueHandlers } from '../../../slack/due-handlers';
 import { authorize, createGroup, documentClient, liveRuleIds, motoUrl } from '../../support/aws';
 import { runCli } from '../../support/cli';

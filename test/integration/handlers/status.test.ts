@@ -1,8 +1,9 @@
 import type { EventBridgeEvent } from 'aws-lambda';
 import type { Wiring } from '../../../handlers/wiring';
-import type { ExceptionItem, RunItem } from '../../../services/kernel/store';
+import type { RunItem } from '../../../services/runs/items';
 import { ruleFingerprint } from '../../../services/shared/ids';
 import type { RuleFacts } from '../../../services/shared/model';
+import type { ExceptionItem } from '../../../services/violations/items';
 import { authorize, createGroup } from '../../support/aws';
 import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
 import { grantIdIn } from '../../support/grants';

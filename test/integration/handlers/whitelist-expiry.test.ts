@@ -1,6 +1,7 @@
 import { RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import type { Wiring } from '../../../handlers/wiring';
-import type { GrantItem, Transition } from '../../../services/kernel/store';
+import type { GrantItem } from '../../../services/grants/items';
+import type { Transition } from '../../../services/kernel/state';
 import { sweep } from '../../../services/kernel/sweep';
 import { AwsCallError } from '../../../services/shared/errors';
 import { dueHandlers } from '../../../slack/due-handlers';

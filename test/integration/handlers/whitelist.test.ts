@@ -2,7 +2,7 @@ import { RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import type { EventBridgeEvent } from 'aws-lambda';
 import type { Wiring } from '../../../handlers/wiring';
 import { awsError } from '../../../services/aws/ec2-security-groups';
-import type { GrantItem } from '../../../services/kernel/store';
+import type { GrantItem } from '../../../services/grants/items';
 import { authorize, createGroup, ec2Client } from '../../support/aws';
 import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
 import { auditOf, getGrant, getItem, grantIdIn, rulesFrom, rulesOf } from '../../support/grants';

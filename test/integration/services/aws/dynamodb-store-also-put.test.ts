@@ -1,5 +1,5 @@
 import { DynamoDbStateStore } from '../../../../services/aws/dynamodb-store';
-import type { Transition } from '../../../../services/kernel/store';
+import type { Transition } from '../../../../services/kernel/state';
 import { StateConflictError } from '../../../../services/shared/errors';
 import { createTable, documentClient } from '../../../support/aws';
 

@@ -12,12 +12,7 @@ import {
   revokeForPerson,
   revokeViolation,
 } from '../../../../services/decisions/decisions';
-import {
-  type AlertItem,
-  type ExceptionItem,
-  keys,
-  type ViolationItem,
-} from '../../../../services/kernel/store';
+import { keys } from '../../../../services/kernel/state';
 import { AwsCallError } from '../../../../services/shared/errors';
 import { ruleFingerprint } from '../../../../services/shared/ids';
 import { silentLogger } from '../../../../services/shared/logger';
@@ -30,6 +25,7 @@ import type {
   MessageRef,
   RevokeFailure,
 } from '../../../../services/shared/ports';
+import type { AlertItem, ExceptionItem, ViolationItem } from '../../../../services/violations/items';
 import { revokeFailureText } from '../../../../slack/blocks/alert';
 import { MemoryStateStore } from '../../../support/memory-store';
 

@@ -8,7 +8,7 @@ import {
   requestGrant,
   revokeGrant,
 } from '../../../../services/grants/grants';
-import type { GrantItem } from '../../../../services/kernel/store';
+import type { GrantItem } from '../../../../services/grants/items';
 import { AwsCallError, NotAuthorisedError } from '../../../../services/shared/errors';
 import { silentLogger } from '../../../../services/shared/logger';
 import type { RuleFacts } from '../../../../services/shared/model';

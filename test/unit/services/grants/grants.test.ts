@@ -7,7 +7,7 @@ import {
   newGrantId,
   sanitizeRuleDescription,
 } from '../../../../services/grants/grants';
-import type { GrantItem } from '../../../../services/kernel/store';
+import type { GrantItem } from '../../../../services/grants/items';
 
 describe('grant helpers', () => {
   describe('newGrantId', () => {

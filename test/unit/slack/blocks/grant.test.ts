@@ -1,4 +1,4 @@
-import type { GrantItem } from '../../../../services/kernel/store';
+import type { GrantItem } from '../../../../services/grants/items';
 import { listSection, revokeFailedMessage, timeLeft } from '../../../../slack/blocks/grant';
 import { escapeHtml } from '../../../../slack/html';
 

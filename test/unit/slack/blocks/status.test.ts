@@ -1,4 +1,4 @@
-import type { ExceptionItem, ViolationItem } from '../../../../services/kernel/store';
+import type { ExceptionItem, ViolationItem } from '../../../../services/violations/items';
 import { overviewMessage } from '../../../../slack/blocks/status';
 
 const now = new Date('2026-11-23T12:00:00.000Z');

@@ -1,0 +1,70 @@
+import type { StoredItem } from '../kernel/state';
+
+/**
+ * A temporary allow-list entry (`/sg-whitelist`). PENDING while the rule is being added; ACTIVE with
+ * its rule ID; REVOKING while its rule is being removed (claimed); REVOKE_FAILED until a retry removes
+ * it; EXPIRED (by the clock) or REVOKED (early, by a person) once the rule is gone; FAILED when EC2
+ * refused to add it.
+ */
+export type GrantStatus =
+  | 'PENDING'
+  | 'ACTIVE'
+  | 'REVOKING'
+  | 'REVOKE_FAILED'
+  | 'EXPIRED'
+  | 'REVOKED'
+  | 'FAILED';
+
+export interface GrantItem extends StoredItem {
+  type: 'grant';
+  status: GrantStatus;
+  grantId: string;
+  /** The whitelist target's alias (config `whitelist.targets`). */
+  alias: string;
+  account: string;
+  region: string;
+  groupId: string;
+  protocol: string;
+  /** The port granted (tcp/udp), null for all ports or ICMP types. */
+  port: number | null;
+  /** A single host: x.x.x.x/32 or …/128. */
+  cidr: string;
+  userId: string;
+  userName: string;
+  /** How the address was given: typed, or captured by the one-time link (`me`). */
+  via: 'address' | 'link';
+  /** The channel the request came from, to answer there. */
+  channel?: string;
+  createdAt: string;
+  expiresAt: string;
+  ruleId?: string;
+  revokeAttempts: number;
+  lastError?: string;
+  /** What the grant becomes once its rule is removed. */
+  endAs?: 'EXPIRED' | 'REVOKED';
+  endedAt?: string;
+  endedBy?: string;
+  warnedAt?: string;
+  /** Set on FAILED: EC2's code. */
+  failureCode?: string;
+}
+
+/** A one-time `me` link: the token's SHA-256 is the key; the token itself is never stored. */
+export interface IpLinkItem extends StoredItem {
+  type: 'iplink';
+  status: 'OPEN' | 'USED';
+  /** The grant the link will create (its ID is chosen when the link is issued). */
+  grantId: string;
+  userId: string;
+  userName: string;
+  alias: string;
+  port: number | null;
+  durationSeconds: number;
+  channel?: string;
+  createdAt: string;
+  expiresAt: string;
+  /** DynamoDB TTL attribute (epoch seconds): the table forgets the link a day after it expires. */
+  expiresAtEpoch: number;
+  usedAt?: string;
+  sourceIp?: string;
+}

@@ -1,0 +1,110 @@
+import type { AuditActor } from '../kernel/audit';
+import type { StoredItem } from '../kernel/state';
+import type { Actor, Finding, RuleFacts, Severity } from '../shared/model';
+
+export type ViolationStatus =
+  | 'PENDING'
+  | 'REVOKING'
+  | 'REVOKE_RETRY'
+  | 'REVOKED'
+  | 'AUTO_REVOKED'
+  | 'GONE'
+  | 'RESOLVED'
+  | 'KEPT'
+  | 'FAILED'
+  | 'DRY_RUN';
+
+/** Statuses a violation never leaves. */
+export const FINAL_VIOLATION_STATUSES: readonly ViolationStatus[] = [
+  'REVOKED',
+  'AUTO_REVOKED',
+  'GONE',
+  'RESOLVED',
+  'KEPT',
+  'FAILED',
+  'DRY_RUN',
+];
+
+/** One CloudTrail event that produced violations, and its Slack message. */
+export interface AlertItem extends StoredItem {
+  type: 'alert';
+  /** STORING until every violation is written; then UNNOTIFIED → POSTING (claimed) → POSTED. */
+  status: 'STORING' | 'UNNOTIFIED' | 'POSTING' | 'POSTED';
+  alertId: string;
+  eventId: string;
+  eventName: string;
+  eventTime: string;
+  region: string;
+  account: string;
+  groupId: string;
+  groupName: string | null;
+  actor: Actor;
+  violationIds: string[];
+  notifyAttempts: number;
+  notifyError?: string;
+  /**
+   * Set when a post failed in a way Slack may still have carried out (a timeout, a 5xx, a poster that
+   * died): before posting again sg-warden looks for the message in the channel, so it is never posted twice.
+   */
+  postUncertainSince?: string;
+  /** Failed message updates in a row; while set the alert is due (NOTIFY) to bring its message up to date. */
+  refreshAttempts?: number;
+  channel?: string;
+  ts?: string;
+  createdAt: string;
+  /** Set when this alert re-opens a kept rule whose exception expired. */
+  reopenedFrom?: string;
+}
+
+/** One violating rule and the decision about it. */
+export interface ViolationItem extends StoredItem {
+  type: 'violation';
+  status: ViolationStatus;
+  violationId: string;
+  alertId: string;
+  eventId: string;
+  region: string;
+  account: string;
+  groupId: string;
+  groupName: string | null;
+  rule: RuleFacts;
+  severity: Severity;
+  reasons: string[];
+  action: Finding['action'];
+  dryRun: boolean;
+  actor: Actor;
+  eventTime: string;
+  createdAt: string;
+  deadline: string | null;
+  revokeAttempts: number;
+  lastError?: string;
+  /** The last failed revoke may have reached EC2 (a timeout, a 5xx): a rule found gone later was removed by it. */
+  revokeMayHaveApplied?: boolean;
+  decidedBy?: string;
+  decidedByName?: string;
+  decidedAt?: string;
+  justification?: string;
+  keptUntil?: string | null;
+  /** Who asked for the revoke in flight (REVOKING / REVOKE_RETRY): a retry or reconcile acts for them. */
+  revokeBy?: AuditActor;
+  channel?: string;
+  ts?: string;
+}
+
+/** A kept rule: later events about the same rule raise nothing until it expires. */
+export interface ExceptionItem extends StoredItem {
+  type: 'exception';
+  status: 'ACTIVE' | 'EXPIRED';
+  fingerprint: string;
+  violationId: string;
+  rule: RuleFacts;
+  region: string;
+  account: string;
+  severity: Severity;
+  justification: string;
+  approvedBy: string;
+  approvedByName: string;
+  createdAt: string;
+  /** ISO time, or null for permanent. */
+  expiresAt: string | null;
+}
