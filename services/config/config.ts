@@ -3,11 +3,11 @@ import { parseDocument } from 'yaml';
 // The namespace import lets esbuild keep only the zod parts used here: `{ z }` is a namespace object
 // that it keeps whole (every locale, JSON Schema conversion: ~560 KiB more in each bundle).
 import * as z from 'zod';
-import { checkParameterValue, placeholdersIn } from '../runs/params';
 import { parseCidr } from '../shared/cidr';
 import { parseDuration } from '../shared/duration';
 import { ConfigError } from '../shared/errors';
 import type { Severity } from '../shared/model';
+import { checkParameterValue, placeholdersIn } from './param-rules';
 
 // These schemas parse one file once per cold start: zod's JIT (a parser compiled with `new Function`
 // per object schema, on its first parse) costs more than it saves then. Read when a schema is built,
