@@ -1,6 +1,7 @@
 import type { AdHocConfig, Runbook } from '../config/config';
 import { CONTROL, checkParameterValue, describeChar, placeholderPattern } from '../config/param-rules';
 import { BadInputError } from '../shared/errors';
+import type { Person } from '../shared/people';
 
 /**
  * How `/sg-run` values reach an instance without ever becoming shell code (README, "/sg-run"):
@@ -206,10 +207,10 @@ export function adHocParameters(
 }
 
 /** SendCommand's Comment: names the run and the Slack user, printable ASCII, at most 100 characters. */
-export function runComment(runId: string, user: { userId: string; userName: string }): string {
-  const name = user.userName.replace(/[^\x20-\x7e]/g, '?');
-  const fixed = `sg-warden ${runId} by  (${user.userId})`;
+export function runComment(runId: string, user: Person): string {
+  const name = user.name.replace(/[^\x20-\x7e]/g, '?');
+  const fixed = `sg-warden ${runId} by  (${user.id})`;
   const room = Math.max(0, MAX_COMMENT_LENGTH - fixed.length);
   const shown = name.length > room ? `${name.slice(0, Math.max(0, room - 1))}~` : name;
-  return `sg-warden ${runId} by ${shown} (${user.userId})`.slice(0, MAX_COMMENT_LENGTH);
+  return `sg-warden ${runId} by ${shown} (${user.id})`.slice(0, MAX_COMMENT_LENGTH);
 }

@@ -1,7 +1,9 @@
 import type { People } from '../../services/config/config';
+import type { RunNote } from '../../services/runs/deps';
 import type { RunItem } from '../../services/runs/items';
 import { USAGE } from '../../services/runs/params';
-import type { RunNote, RunSpec } from '../../services/runs/runs';
+import { shownCommandHash } from '../../services/runs/plan';
+import type { RunSpec } from '../../services/runs/spec';
 import { formatDuration } from '../../services/shared/duration';
 import type { CommandInvocation } from '../../services/shared/ports';
 import { ActionIds, BlockIds } from '../ids';
@@ -247,7 +249,8 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
           action_id: ActionIds.runApprove,
           text: { type: 'plain_text', text: 'Approve' },
           style: 'primary',
-          value: run.runId,
+          // Approving checks this hash against the run as stored: only the command shown can be approved.
+          value: `${run.runId} ${shownCommandHash(run)}`,
           confirm: {
             title: { type: 'plain_text', text: 'Run this command?' },
             text: {

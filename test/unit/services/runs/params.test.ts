@@ -257,10 +257,10 @@ describe('run-params', () => {
 
   describe('runComment', () => {
     it('names the run and the Slack user within 100 printable characters', () => {
-      expect(runComment('r-0a1b2c3d4e', { userId: 'U0ENGINEER', userName: 'erin' })).toBe(
+      expect(runComment('r-0a1b2c3d4e', { id: 'U0ENGINEER', name: 'erin' })).toBe(
         'sg-warden r-0a1b2c3d4e by erin (U0ENGINEER)',
       );
-      const long = runComment('r-0a1b2c3d4e', { userId: 'U0ENGINEER', userName: `${'é'.repeat(150)}` });
+      const long = runComment('r-0a1b2c3d4e', { id: 'U0ENGINEER', name: `${'é'.repeat(150)}` });
       expect(long.length).toBeLessThanOrEqual(100);
       expect(long).toMatch(/^sg-warden r-0a1b2c3d4e by \?+~ \(U0ENGINEER\)$/);
     });

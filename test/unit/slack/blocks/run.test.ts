@@ -1,4 +1,3 @@
-import { nextPollSeconds } from '../../../../services/runs/runs';
 import { shownOutput, splitEscaped } from '../../../../slack/blocks/run';
 
 describe('run blocks', () => {
@@ -36,16 +35,6 @@ describe('run blocks', () => {
         `${'a'.repeat(60)}\n`,
         'b'.repeat(60),
       ]);
-    });
-  });
-
-  describe('nextPollSeconds', () => {
-    it('looks again soon after sending, then less often', () => {
-      const sentAt = '2026-11-23T10:00:00.000Z';
-      expect(nextPollSeconds(undefined, new Date(sentAt))).toBe(2);
-      expect(nextPollSeconds(sentAt, new Date('2026-11-23T10:00:30.000Z'))).toBe(2);
-      expect(nextPollSeconds(sentAt, new Date('2026-11-23T10:05:00.000Z'))).toBe(10);
-      expect(nextPollSeconds(sentAt, new Date('2026-11-23T11:00:00.000Z'))).toBe(30);
     });
   });
 });
