@@ -1,14 +1,11 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
-import type { Job } from '../../../services/jobs/jobs';
 import { approveRun, rejectRun } from '../../../services/runs/approval';
-import { RUN_ID } from '../../../services/runs/params';
-import { BadInputError } from '../../../services/shared/errors';
 import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
 import { code } from '../../mrkdwn';
 import { handOff } from '../handoff';
 import { buttonReply, interactionActor } from '../payload';
-import { answerFor, personOf, RunJobs, runDeps } from './common';
+import { answerFor, personOf, RunJobs, runDeps, runIdOf } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -36,13 +33,6 @@ export function runDecisionButton(deps: SlackDeps, kind: 'approve' | 'reject') {
       respond,
     );
   };
-}
-
-function runIdOf(job: Job): string {
-  const runId = job.args.runId;
-  if (typeof runId !== 'string' || !RUN_ID.test(runId))
-    throw new BadInputError('This button does not name a run.');
-  return runId;
 }
 
 /** The worker side of Approve: only the command whose hash the button carries. */

@@ -1,6 +1,8 @@
 import type { Job } from '../../../services/jobs/jobs';
 import type { RunDeps } from '../../../services/runs/deps';
 import type { RunItem } from '../../../services/runs/items';
+import { RUN_ID } from '../../../services/runs/params';
+import { BadInputError } from '../../../services/shared/errors';
 import type { Person } from '../../../services/shared/people';
 import type { SlackDeps } from '../../deps';
 import { code, escapeMrkdwn } from '../../mrkdwn';
@@ -10,7 +12,16 @@ export const RunJobs = {
   command: 'run.command',
   approve: 'run.approve',
   reject: 'run.reject',
+  showCommand: 'run.show-command',
 } as const;
+
+/** The run a button's job names; a value that is not a run ID is refused. */
+export function runIdOf(job: Job): string {
+  const runId = job.args.runId;
+  if (typeof runId !== 'string' || !RUN_ID.test(runId))
+    throw new BadInputError('This button does not name a run.');
+  return runId;
+}
 
 /** The person behind a job, as the signed Slack payload named them. */
 export function personOf(job: Job): Person {

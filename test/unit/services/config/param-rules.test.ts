@@ -202,6 +202,39 @@ describe('param-rules', () => {
       );
     });
 
+    it('case 10: refuses ad-hoc commands whose approvers name nobody, naming the field', () => {
+      const adHoc = (approvers: string) =>
+        yaml(
+          '  allowAdHoc: true',
+          '  adHoc:',
+          '    region: eu-west-1',
+          '    targets: [web]',
+          '    allowed: { users: [U0ENGINEER] }',
+          `    approvers: ${approvers}`,
+          '    channel: C0ADHOC',
+        );
+      for (const approvers of ['{}', '{ users: [], userGroups: [] }'])
+        expect(errorOf(adHoc(approvers))).toContain(
+          'runbooks.adHoc.approvers: must name users or userGroups: with nobody named, anyone but the requester could approve a shell',
+        );
+      expect(errorOf(adHoc('{ userGroups: [S0SRELEADS] }'))).toBe('no error');
+    });
+
+    it('case 10: requires the channel ad-hoc approval requests are posted in', () => {
+      const text = yaml(
+        '  allowAdHoc: true',
+        '  adHoc:',
+        '    region: eu-west-1',
+        '    targets: [web]',
+        '    allowed: { users: [U0ENGINEER] }',
+        '    approvers: { users: [U0APPROVER] }',
+      );
+      expect(errorOf(text)).toContain(
+        'runbooks.adHoc.channel: is required: ad-hoc approval requests are posted in this channel',
+      );
+      expect(parseConfig(`${text}\n    channel: C0ADHOC`, 'f.yml').runbooks.adHoc?.channel).toBe('C0ADHOC');
+    });
+
     it('refuses a target alias in another region than the runbook', () => {
       expect(
         errorOf(
