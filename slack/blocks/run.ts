@@ -164,7 +164,8 @@ export function runResultMessage(
   invocation: CommandInvocation,
 ): { text: string; blocks: Block[]; shownChars: number; cutChars: number } {
   const exit = invocation.exitCode === null ? 'no exit code' : `exit code ${invocation.exitCode}`;
-  const icon = RESULT_ICON[invocation.status] ?? ':warning:';
+  const icon =
+    (Object.hasOwn(RESULT_ICON, invocation.status) && RESULT_ICON[invocation.status]) || ':warning:';
   const details =
     invocation.statusDetails && invocation.statusDetails !== invocation.status
       ? ` (${escapeMrkdwn(invocation.statusDetails)})`
