@@ -22,6 +22,7 @@ import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
 import { runJob } from '../slack/jobs';
 import { SlackNotifier } from '../slack/notifier';
+import { SlackRunNotifier } from '../slack/runs/notifier';
 
 /**
  * The composition root: configuration, SDK clients, adapters and services, built once per Lambda
@@ -192,6 +193,7 @@ export function buildWiring(): Wiring {
     secrets,
     slack,
     notifier,
+    runNotifier: new SlackRunNotifier({ client: slack, config }),
     directory,
     clock: () => new Date(),
     jobs: { enqueue: async () => {} },

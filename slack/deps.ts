@@ -2,7 +2,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Config } from '../services/config/config';
 import type { JobQueue } from '../services/jobs/jobs';
 import type { StateStore } from '../services/kernel/state';
-import type { RunPorts } from '../services/runs/runs';
+import type { RunNotifier, RunPorts } from '../services/runs/deps';
 import type { Logger } from '../services/shared/logger';
 import type { Directory } from '../services/shared/people';
 import type {
@@ -19,6 +19,8 @@ export interface SlackDeps extends RunPorts {
   store: StateStore;
   ec2: SecurityGroupReader & RuleRemover & RuleAuthorizer;
   notifier: AlertNotifier;
+  /** Tells Slack about `/sg-run` runs (slack/runs/notifier.ts, built by the wiring). */
+  runNotifier: RunNotifier;
   jobs: JobQueue;
   directory: Directory;
   clock: () => Date;

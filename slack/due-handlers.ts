@@ -7,11 +7,12 @@ import {
 } from '../services/decisions/decisions';
 import type { DueKind } from '../services/kernel/state';
 import type { DueHandler } from '../services/kernel/sweep';
+import { runDueHandlers } from '../services/runs/sweep';
 import { postAlertOutcome, retryAlertRefresh } from '../services/violations/alerts';
 import type { AlertItem, ExceptionItem, ViolationItem } from '../services/violations/items';
 import type { SlackDeps } from './deps';
 import { grantDueHandlers } from './grant-due-handlers';
-import { runDueHandlers } from './run-due-handlers';
+import { runDeps } from './listeners/runs/common';
 
 /** How the sweeper paces alert posts to one channel (Slack allows about one message a second). */
 export interface NotifyPacing {
@@ -46,7 +47,7 @@ export function dueHandlers(
   let stopped = false;
   const paced = pacing.minIntervalMs > 0;
   return {
-    ...runDueHandlers(deps),
+    ...runDueHandlers(runDeps(deps)),
     ...grantDueHandlers(deps),
     // Decisions run on the sweep's clock, so leases, backoffs and new deadlines count from the sweep's `now`.
     RECONCILE: async (item, now) => {

@@ -7,10 +7,12 @@ export const ActionIds = {
   grantExtend: 'grant_extend',
   runApprove: 'run_approve',
   runReject: 'run_reject',
+  runShowCommand: 'run_show_command',
 } as const;
 
 export const CallbackIds = {
   keepModal: 'keep_modal',
+  runCommandModal: 'run_command_modal',
 } as const;
 
 export const BlockIds = {

@@ -3,11 +3,11 @@ import { parseDocument } from 'yaml';
 // The namespace import lets esbuild keep only the zod parts used here: `{ z }` is a namespace object
 // that it keeps whole (every locale, JSON Schema conversion: ~560 KiB more in each bundle).
 import * as z from 'zod';
-import { checkParameterValue, placeholdersIn } from '../runs/params';
 import { parseCidr } from '../shared/cidr';
 import { parseDuration } from '../shared/duration';
 import { ConfigError } from '../shared/errors';
 import type { Severity } from '../shared/model';
+import { checkParameterValue, placeholdersIn } from './param-rules';
 
 // These schemas parse one file once per cold start: zod's JIT (a parser compiled with `new Function`
 // per object schema, on its first parse) costs more than it saves then. Read when a schema is built,
@@ -27,6 +27,7 @@ const cidr = z.string().refine((v) => parseCidr(v) !== null, { message: 'is not 
 const groupId = z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'is not a security-group ID (sg-…)');
 const slackUser = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'is not a Slack user ID (U…)');
 const slackUserGroup = z.string().regex(/^S[A-Z0-9]{2,}$/, 'is not a Slack user-group ID (S…)');
+const slackChannel = z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'is not a Slack channel ID (C…)');
 const severity = z.enum(['critical', 'high', 'medium', 'low']);
 const protocol = z.enum(['tcp', 'udp', 'icmp', 'icmpv6', 'all']);
 const portNumber = z.number().int().min(0).max(65535);
@@ -150,6 +151,11 @@ export const SHELL_DOCUMENTS: Readonly<Record<string, 'posix' | 'powershell'>> =
   'AWS-RunPowerShellScript': 'powershell',
 };
 
+/** The shell that runs a document's `commands`, or null when sg-warden does not write them (own keys only). */
+export function shellOf(document: string): 'posix' | 'powershell' | null {
+  return Object.hasOwn(SHELL_DOCUMENTS, document) ? (SHELL_DOCUMENTS[document] ?? null) : null;
+}
+
 /** Words `/sg-run` reads as sub-commands, so no runbook may be called by them. */
 export const RESERVED_RUNBOOK_NAMES = ['list', 'help', 'status', 'adhoc'] as const;
 
@@ -252,7 +258,7 @@ const runbookSchema = z
           message: `"${name}" is declared twice`,
         });
     });
-    if (!SHELL_DOCUMENTS[r.document]) {
+    if (!shellOf(r.document)) {
       if (r.commands.length > 0)
         ctx.addIssue({
           code: 'custom',
@@ -307,7 +313,18 @@ const adHocSchema = z
     allowed: people.refine((p) => p.users.length > 0 || p.userGroups.length > 0, {
       message: 'must name users or userGroups: ad-hoc commands are a shell',
     }),
-    approvers: people,
+    /** Who may approve one: must name people (an empty list would let anyone but the requester approve a shell). */
+    approvers: people.refine((p) => p.users.length > 0 || p.userGroups.length > 0, {
+      message:
+        'must name users or userGroups: with nobody named, anyone but the requester could approve a shell',
+    }),
+    /** Where ad-hoc approval requests (and their output) are posted, whatever channel the request came from. */
+    channel: z
+      .string({
+        error:
+          'is required: ad-hoc approval requests are posted in this channel (a Slack channel ID, C…), never where the requester asks',
+      })
+      .regex(/^[CG][A-Z0-9]{2,}$/, 'is not a Slack channel ID (C…)'),
     approvalExpiry: duration.default(1800),
     timeout: runTimeout.default(600),
     maxOutputChars: z.number().int().min(100).max(40000).default(2500),
@@ -341,7 +358,7 @@ const runbooksSchema = z
     const checkTargets = (targets: string[], region: string, path: PropertyKey[]) => {
       targets.forEach((t, i) => {
         if (instanceId.test(t)) return;
-        const alias = rb.targets[t];
+        const alias = Object.hasOwn(rb.targets, t) ? rb.targets[t] : undefined;
         if (!alias)
           ctx.addIssue({
             code: 'custom',
@@ -374,7 +391,7 @@ const configSchema = z
   .object({
     slack: z
       .object({
-        alertChannel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'is not a Slack channel ID (C…)'),
+        alertChannel: slackChannel,
         /**
          * The Slack workspace (team ID, T…) the bot serves. When set, requests whose payload names any
          * other team (another workspace, or a user from one in a shared channel) are refused.

@@ -1,13 +1,16 @@
-import type { AdHocConfig, Runbook, RunbookParameter } from '../config/config';
+import type { AdHocConfig, Runbook } from '../config/config';
+import { CONTROL, checkParameterValue, describeChar, placeholderPattern } from '../config/param-rules';
 import { BadInputError } from '../shared/errors';
+import type { Person } from '../shared/people';
 
 /**
  * How `/sg-run` values reach an instance without ever becoming shell code (README, "/sg-run"):
  *
- * 1. Each value is checked before anything is sent: no control or invisible format characters, no
- *    `{{`/`}}` (Run Command would resolve `{{ssm:…}}` references with the bot's own permissions), at
- *    most 1,024 characters, and — unless the parameter allows metacharacters — only letters, digits and
- *    `_ . : / @ % + , = -`, not starting with `-`. Then its enum, pattern (whole value) or integer range.
+ * 1. Each value is checked before anything is sent (the rules are in services/config/param-rules.ts,
+ *    which config also uses): no control or invisible format characters, no `{{`/`}}` (Run Command would
+ *    resolve `{{ssm:…}}` references with the bot's own permissions), at most 1,024 characters, and —
+ *    unless the parameter allows metacharacters — only letters, digits and `_ . : / @ % + , = -`, not
+ *    starting with `-`. Then its enum, pattern (whole value) or integer range.
  * 2. For the shell documents the script sent is: one assignment per parameter, the value single-quoted
  *    (POSIX: `'` written as `'"'"'`; PowerShell: quote characters doubled), then the runbook's fixed
  *    command lines with each `{{ name }}` replaced by a quoted variable reference (`"${SGW_name}"` /
@@ -16,66 +19,10 @@ import { BadInputError } from '../shared/errors';
  * 3. Any other document gets the values as its own parameters; its author decides how they are used.
  */
 
-/** Longest value a parameter may have. */
-export const MAX_VALUE_LENGTH = 1024;
 /** Longest ad-hoc command line. */
 export const MAX_ADHOC_LENGTH = 2000;
 /** Run Command's limit for SendCommand's Comment. */
 export const MAX_COMMENT_LENGTH = 100;
-
-const PLACEHOLDER = /\{\{\s*([a-zA-Z][a-zA-Z0-9_]*)\s*\}\}/g;
-const SAFE_CHARS = /^[A-Za-z0-9_.:/@%+,=-]*$/;
-const SAFE_CHAR = /[A-Za-z0-9_.:/@%+,=-]/;
-// Control characters (newline, tab, NUL, …) and invisible format characters (bidi overrides, zero-width).
-const CONTROL = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
-
-/** The parameter names a command line refers to with `{{ name }}`. */
-export function placeholdersIn(line: string): string[] {
-  return [...line.matchAll(PLACEHOLDER)].map((m) => m[1]!);
-}
-
-function describeChar(ch: string): string {
-  if (ch === ' ') return 'a space';
-  if (ch === '\n') return 'a newline';
-  if (ch === '\t') return 'a tab';
-  const cp = ch.codePointAt(0)!;
-  if (cp < 0x20 || cp === 0x7f || CONTROL.test(ch))
-    return `the control character U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
-  return `"${ch}"`;
-}
-
-/** Characters that appear in refusals: every character a value may not hold, described once. */
-function unsafeChars(value: string): string[] {
-  const seen = new Set<string>();
-  for (const ch of value) if (!SAFE_CHAR.test(ch)) seen.add(describeChar(ch));
-  return [...seen];
-}
-
-/**
- * Why a value is not acceptable for a parameter (a sentence fragment such as `contains ";"`), or null
- * when it is. The same check runs on configured enums and defaults at load time.
- */
-export function checkParameterValue(param: RunbookParameter, value: string): string | null {
-  if (value.length > MAX_VALUE_LENGTH) return `is longer than ${MAX_VALUE_LENGTH} characters`;
-  const control = [...value].find((ch) => CONTROL.test(ch));
-  if (control !== undefined) return `contains ${describeChar(control)}, which is never allowed`;
-  if (value.includes('{{') || value.includes('}}'))
-    return 'contains "{{" or "}}", which Run Command would read as a parameter reference';
-  if (param.type === 'integer') {
-    if (!/^-?\d{1,15}$/.test(value)) return 'is not a whole number';
-    const n = Number(value);
-    if (param.min !== undefined && n < param.min) return `is less than ${param.min}`;
-    if (param.max !== undefined && n > param.max) return `is more than ${param.max}`;
-  } else if (!param.allowShellMetacharacters) {
-    if (!SAFE_CHARS.test(value))
-      return `contains ${unsafeChars(value).join(', ')}: only letters, digits and _ . : / @ % + , = - are allowed`;
-    if (value.startsWith('-')) return 'starts with "-", so a command would read it as an option';
-  }
-  if (param.enum && !param.enum.includes(value)) return `is not one of ${param.enum.join(', ')}`;
-  if (param.pattern !== undefined && !new RegExp(`^(?:${param.pattern})$`).test(value))
-    return `does not match ${param.pattern}`;
-  return null;
-}
 
 /** POSIX shell single quotes: nothing inside is special except `'`, which is closed, quoted and reopened. */
 export function shellQuote(value: string): string {
@@ -246,7 +193,7 @@ export function documentParameters(
   });
   const reference = (name: string) => (shell === 'posix' ? `"\${${variable(name)}}"` : `$${variable(name)}`);
   const lines = runbook.commands.map((line) =>
-    line.replace(PLACEHOLDER, (_m, name: string) => reference(name)),
+    line.replace(placeholderPattern(), (_m, name: string) => reference(name)),
   );
   return { commands: [...preamble, ...lines], executionTimeout: [String(runbook.timeout)] };
 }
@@ -260,10 +207,10 @@ export function adHocParameters(
 }
 
 /** SendCommand's Comment: names the run and the Slack user, printable ASCII, at most 100 characters. */
-export function runComment(runId: string, user: { userId: string; userName: string }): string {
-  const name = user.userName.replace(/[^\x20-\x7e]/g, '?');
-  const fixed = `sg-warden ${runId} by  (${user.userId})`;
+export function runComment(runId: string, user: Person): string {
+  const name = user.name.replace(/[^\x20-\x7e]/g, '?');
+  const fixed = `sg-warden ${runId} by  (${user.id})`;
   const room = Math.max(0, MAX_COMMENT_LENGTH - fixed.length);
   const shown = name.length > room ? `${name.slice(0, Math.max(0, room - 1))}~` : name;
-  return `sg-warden ${runId} by ${shown} (${user.userId})`.slice(0, MAX_COMMENT_LENGTH);
+  return `sg-warden ${runId} by ${shown} (${user.id})`.slice(0, MAX_COMMENT_LENGTH);
 }

@@ -1,5 +1,11 @@
 import type { People } from '../config/config';
 
+/** A Slack user, as the verified Slack payload names them (checked against config, never trusted for more). */
+export interface Person {
+  id: string;
+  name: string;
+}
+
 /** Looks up who is in a Slack user group. */
 export interface Directory {
   membersOf(userGroupId: string): Promise<string[]>;

@@ -1,7 +1,9 @@
 import type { People } from '../../services/config/config';
+import type { RunNote } from '../../services/runs/deps';
 import type { RunItem } from '../../services/runs/items';
 import { USAGE } from '../../services/runs/params';
-import type { RunNote, RunSpec } from '../../services/runs/runs';
+import { scriptOf, shownCommandHash } from '../../services/runs/plan';
+import type { RunSpec } from '../../services/runs/spec';
 import { formatDuration } from '../../services/shared/duration';
 import type { CommandInvocation } from '../../services/shared/ports';
 import { ActionIds, BlockIds } from '../ids';
@@ -9,7 +11,12 @@ import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
 import type { Block } from './alert';
 
 /** Room for one section's text (Slack's limit is 3,000), leaving space for the code fences. */
-const SECTION_BUDGET = 2900;
+export const SECTION_BUDGET = 2900;
+/**
+ * Code sections an announcement gives the command before it sends the reader to the full-command view
+ * instead: a 2,000-character ad-hoc command of `&` (10,000 characters escaped) still fits.
+ */
+export const MESSAGE_COMMAND_BLOCKS = 6;
 /** Code sections one result may use: Slack's 50 blocks a message, less the heading and the notes. */
 const MAX_CODE_BLOCKS = 48;
 /** Instances listed by name in a message; the rest are counted. */
@@ -80,7 +87,7 @@ export function runStateLine(run: RunItem, approvers: People | null): string {
 }
 
 /** Escapes output for a code block: mrkdwn entities, and no run of three backticks that would end the block. */
-function escapeCode(text: string): string {
+export function escapeCode(text: string): string {
   return escapeMrkdwn(text).replace(/```/g, '`\u200b`\u200b`');
 }
 
@@ -102,7 +109,7 @@ export function splitEscaped(escaped: string, budget: number): string[] {
 }
 
 /** The code-block section text of one piece (empty pieces show as an empty block). */
-function codeBlock(piece: string): string {
+export function codeBlock(piece: string): string {
   return `\`\`\`${piece.length > 0 ? piece : ' '}\`\`\``;
 }
 
@@ -157,7 +164,8 @@ export function runResultMessage(
   invocation: CommandInvocation,
 ): { text: string; blocks: Block[]; shownChars: number; cutChars: number } {
   const exit = invocation.exitCode === null ? 'no exit code' : `exit code ${invocation.exitCode}`;
-  const icon = RESULT_ICON[invocation.status] ?? ':warning:';
+  const icon =
+    (Object.hasOwn(RESULT_ICON, invocation.status) && RESULT_ICON[invocation.status]) || ':warning:';
   const details =
     invocation.statusDetails && invocation.statusDetails !== invocation.status
       ? ` (${escapeMrkdwn(invocation.statusDetails)})`
@@ -204,6 +212,23 @@ export function runResultMessage(
   return { text, blocks, shownChars: output.shownChars, cutChars: output.cutChars };
 }
 
+/**
+ * What SSM receives, as a person reads it: the script of a shell document (its command lines), or each
+ * document parameter as `name=value` lines for any other document.
+ */
+export function commandText(run: Pick<RunItem, 'documentParameters'>): string {
+  const script = scriptOf(run.documentParameters);
+  if (script !== null) return script;
+  return Object.entries(run.documentParameters)
+    .map(([name, values]) => `${name}=${values.join(',')}`)
+    .join('\n');
+}
+
+/** The command, escaped for code blocks and split into sections that each fit Slack's limit; nothing left out. */
+export function commandPieces(run: Pick<RunItem, 'documentParameters'>): string[] {
+  return splitEscaped(escapeCode(commandText(run)), SECTION_BUDGET);
+}
+
 /** The announcement of a run in the channel where it was asked; Approve / Reject while it awaits approval. */
 export function runAnnouncement(run: RunItem, approvers: People | null): { text: string; blocks: Block[] } {
   const title = run.adHoc
@@ -226,33 +251,49 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
       },
     });
   }
-  const script = run.documentParameters.commands;
-  if (script) {
-    const escaped = escapeCode(script.join('\n'));
-    const shown =
-      escaped.length > SECTION_BUDGET - 20 ? `${escaped.slice(0, SECTION_BUDGET - 40)}\n…` : escaped;
+  const command = commandPieces(run);
+  const hash = shownCommandHash(run);
+  const whole = command.length <= MESSAGE_COMMAND_BLOCKS;
+  if (whole) {
+    // Whole, never cut: what a person approves is all of what SSM receives.
+    command.forEach((piece, i) => {
+      const heading = i === 0 ? `*Exactly what runs* (SHA-256 ${code(hash)})\n` : '';
+      blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `${heading}${codeBlock(piece)}` } });
+    });
+  } else {
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: `*Exactly what runs*\n${codeBlock(shown)}` },
+      text: {
+        type: 'mrkdwn',
+        text: `*Exactly what runs* (SHA-256 ${code(hash)}) is ${n(commandText(run).length)} characters, more than one message shows whole: press *Show full command* to read all of it${run.status === 'AWAITING_APPROVAL' ? ' before you approve' : ''}.`,
+      },
     });
   }
   blocks.push({ type: 'section', text: { type: 'mrkdwn', text: runStateLine(run, approvers) } });
+  const showCommand = {
+    type: 'button',
+    action_id: ActionIds.runShowCommand,
+    text: { type: 'plain_text', text: 'Show full command' },
+    value: run.runId,
+  };
   if (run.status === 'AWAITING_APPROVAL') {
     blocks.push({
       type: 'actions',
       block_id: BlockIds.runActions,
       elements: [
+        ...(whole ? [] : [showCommand]),
         {
           type: 'button',
           action_id: ActionIds.runApprove,
           text: { type: 'plain_text', text: 'Approve' },
           style: 'primary',
-          value: run.runId,
+          // Approving checks this hash against the run as stored: only the command shown can be approved.
+          value: `${run.runId} ${shownCommandHash(run)}`,
           confirm: {
             title: { type: 'plain_text', text: 'Run this command?' },
             text: {
               type: 'mrkdwn',
-              text: `It runs on ${run.instanceIds.length} instance(s) as shown above.`,
+              text: `It runs on ${run.instanceIds.length} instance(s) exactly the command ${whole ? 'shown above' : 'Show full command shows'}: SHA-256 ${code(hash)}.`,
             },
             confirm: { type: 'plain_text', text: 'Approve and run' },
             deny: { type: 'plain_text', text: 'Cancel' },
@@ -267,13 +308,15 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
         },
       ],
     });
+  } else if (!whole) {
+    blocks.push({ type: 'actions', block_id: BlockIds.runActions, elements: [showCommand] });
   }
   blocks.push({
     type: 'context',
     elements: [
       {
         type: 'mrkdwn',
-        text: `Run ${code(run.runId)} · ${escapeMrkdwn(run.document)} · ${escapeMrkdwn(run.region)} · timeout ${formatDuration(run.timeoutSeconds)} · \`/sg-run status ${run.runId}\``,
+        text: `Run ${code(run.runId)} · ${escapeMrkdwn(run.document)} · ${escapeMrkdwn(run.region)} · timeout ${formatDuration(run.timeoutSeconds)} · command ${code(hash)} · \`/sg-run status ${run.runId}\``,
       },
     ],
   });
@@ -302,6 +345,7 @@ export function runStatusText(run: RunItem, approvers: People | null): string {
   const lines = [
     `*Run ${code(run.runId)}*: ${run.adHoc ? 'ad-hoc command' : `*${escapeMrkdwn(run.runbook)}*`} on ${code(run.target)}, asked by <@${run.requestedBy}> ${slackDate(run.createdAt)}`,
     runStateLine(run, approvers),
+    `Command SHA-256 ${code(shownCommandHash(run))} (${n(commandText(run).length)} characters${run.approvalRequired ? ', as approved' : ''})`,
   ];
   if (run.commandId) lines.push(`SSM command ${code(run.commandId)} in ${escapeMrkdwn(run.region)}`);
   for (const id of run.instanceIds.slice(0, 20)) {

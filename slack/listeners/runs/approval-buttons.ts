@@ -1,17 +1,22 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
-import type { Job } from '../../../services/jobs/jobs';
-import { RUN_ID } from '../../../services/runs/params';
-import { approveRun, rejectRun } from '../../../services/runs/runs';
-import { BadInputError } from '../../../services/shared/errors';
+import { approveRun, rejectRun } from '../../../services/runs/approval';
 import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
 import { code } from '../../mrkdwn';
-import { runDeps } from '../../run-notifier';
 import { handOff } from '../handoff';
 import { buttonReply, interactionActor } from '../payload';
-import { answerFor, RunJobs, runActorOf } from './common';
+import { answerFor, personOf, RunJobs, runDeps, runIdOf } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
+
+/**
+ * What an Approve / Reject button names: the run, and (Approve) the first hex digits of the hash of the
+ * command its message showed (`r-… <hash>`), which approving checks against the run as stored.
+ */
+export function runButtonValue(value: unknown): { runId: string; commandHash: string | null } {
+  const [runId = '', commandHash] = (typeof value === 'string' ? value.slice(0, 100) : '').split(' ', 2);
+  return { runId: runId.slice(0, 40), commandHash: commandHash ? commandHash.slice(0, 64) : null };
+}
 
 /** Approve / Reject on a run's message: ack, then the worker re-reads the run and checks the person. */
 export function runDecisionButton(deps: SlackDeps, kind: 'approve' | 'reject') {
@@ -23,29 +28,23 @@ export function runDecisionButton(deps: SlackDeps, kind: 'approve' | 'reject') {
         kind: kind === 'approve' ? RunJobs.approve : RunJobs.reject,
         actor: interactionActor(body.user, body.team?.id),
         reply: buttonReply(body),
-        args: { runId: typeof action.value === 'string' ? action.value.slice(0, 40) : '' },
+        args: runButtonValue(action.value),
       },
       respond,
     );
   };
 }
 
-function runIdOf(job: Job): string {
-  const runId = job.args.runId;
-  if (typeof runId !== 'string' || !RUN_ID.test(runId))
-    throw new BadInputError('This button does not name a run.');
-  return runId;
-}
-
-/** The worker side of Approve. */
+/** The worker side of Approve: only the command whose hash the button carries. */
 export const runApproveJob: JobRunner = async (job, deps, reply) => {
-  const run = await approveRun(runDeps(deps), runIdOf(job), runActorOf(job));
+  const commandHash = typeof job.args.commandHash === 'string' ? job.args.commandHash : null;
+  const run = await approveRun(runDeps(deps), runIdOf(job), personOf(job), commandHash);
   await reply.ephemeral(`:white_check_mark: You approved run ${code(run.runId)}. ${answerFor(run)}`);
 };
 
 /** The worker side of Reject (or the requester withdrawing). */
 export const runRejectJob: JobRunner = async (job, deps, reply) => {
-  const run = await rejectRun(runDeps(deps), runIdOf(job), runActorOf(job));
+  const run = await rejectRun(runDeps(deps), runIdOf(job), personOf(job));
   await reply.ephemeral(
     run.status === 'CANCELLED'
       ? `You withdrew run ${code(run.runId)}; nothing was sent.`

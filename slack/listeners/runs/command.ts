@@ -1,13 +1,14 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import type { RunItem } from '../../../services/runs/items';
-import { listRunbooks, parseRequest, requestRun, runStatus, specFor } from '../../../services/runs/runs';
+import { parseRequest, requestRun } from '../../../services/runs/request';
+import { listRunbooks, specOf } from '../../../services/runs/spec';
+import { runStatus } from '../../../services/runs/status';
 import { runbookListText, runHelpText, runStatusText } from '../../blocks/run';
 import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
-import { runDeps } from '../../run-notifier';
 import { handOff } from '../handoff';
 import { commandActor } from '../payload';
-import { answerFor, RunJobs, runActorOf } from './common';
+import { answerFor, personOf, RunJobs, runDeps } from './common';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
@@ -37,30 +38,30 @@ export function sgRunCommand(deps: SlackDeps) {
 }
 
 function approversOf(deps: SlackDeps, run: RunItem) {
-  return specFor(deps.config, run.adHoc ? 'adhoc' : run.runbook)?.approvers ?? null;
+  return specOf(deps.config, run)?.approvers ?? null;
 }
 
 /** The worker side of `/sg-run …`. */
 export const runCommandJob: JobRunner = async (job, deps, reply) => {
-  const actor = runActorOf(job);
+  const person = personOf(job);
   const channel = typeof job.args.channel === 'string' ? job.args.channel : (job.reply.channel ?? '');
   const services = runDeps(deps);
-  const request = await parseRequest(services, actor, String(job.args.text ?? ''), channel);
+  const request = await parseRequest(services, person, String(job.args.text ?? ''), channel);
   switch (request.kind) {
     case 'help':
       await reply.ephemeral(runHelpText());
       return;
     case 'list':
-      await reply.ephemeral(runbookListText(await listRunbooks(services, actor)));
+      await reply.ephemeral(runbookListText(await listRunbooks(services, person)));
       return;
     case 'status': {
-      const run = await runStatus(services, request.runId, actor);
+      const run = await runStatus(services, request.runId, person);
       await reply.ephemeral(runStatusText(run, approversOf(deps, run)));
       return;
     }
     default: {
-      const run = await requestRun(services, actor, request, channel);
-      await reply.ephemeral(answerFor(run));
+      const run = await requestRun(services, person, request, channel);
+      await reply.ephemeral(answerFor(run, channel));
     }
   }
 };

@@ -1,6 +1,10 @@
 import type { Job } from '../../../services/jobs/jobs';
+import type { RunDeps } from '../../../services/runs/deps';
 import type { RunItem } from '../../../services/runs/items';
-import type { RunActor } from '../../../services/runs/runs';
+import { RUN_ID } from '../../../services/runs/params';
+import { BadInputError } from '../../../services/shared/errors';
+import type { Person } from '../../../services/shared/people';
+import type { SlackDeps } from '../../deps';
 import { code, escapeMrkdwn } from '../../mrkdwn';
 
 /** Job kinds `/sg-run` hands to the worker. */
@@ -8,19 +12,45 @@ export const RunJobs = {
   command: 'run.command',
   approve: 'run.approve',
   reject: 'run.reject',
+  showCommand: 'run.show-command',
 } as const;
 
-/** The person behind a job, as the signed Slack payload named them. */
-export function runActorOf(job: Job): RunActor {
-  return { userId: job.actor.userId, userName: job.actor.userName || job.actor.userId };
+/** The run a button's job names; a value that is not a run ID is refused. */
+export function runIdOf(job: Job): string {
+  const runId = job.args.runId;
+  if (typeof runId !== 'string' || !RUN_ID.test(runId))
+    throw new BadInputError('This button does not name a run.');
+  return runId;
 }
 
-/** What the asker (or the approver) is told about a run that was just asked for or approved. */
-export function answerFor(run: RunItem): string {
+/** The person behind a job, as the signed Slack payload named them. */
+export function personOf(job: Job): Person {
+  return { id: job.actor.userId, name: job.actor.userName || job.actor.userId };
+}
+
+/** The run services' dependencies from the Slack side's (the notifier is the one the wiring built). */
+export function runDeps(deps: SlackDeps): RunDeps {
+  return {
+    config: deps.config,
+    store: deps.store,
+    clock: deps.clock,
+    logger: deps.logger,
+    directory: deps.directory,
+    instances: deps.instances,
+    commands: deps.commands,
+    notifier: deps.runNotifier,
+  };
+}
+
+/**
+ * What the asker (or the approver) is told about a run that was just asked for or approved. `askedIn`
+ * is the channel the request came from, when the run's message may be elsewhere (ad-hoc commands).
+ */
+export function answerFor(run: RunItem, askedIn?: string): string {
   const count = `${run.instanceIds.length} instance${run.instanceIds.length === 1 ? '' : 's'}`;
   switch (run.status) {
     case 'AWAITING_APPROVAL':
-      return `:raised_hand: Run ${code(run.runId)} (${count}) waits for a second person's approval; the request is posted in this channel.`;
+      return `:raised_hand: Run ${code(run.runId)} (${count}) waits for a second person's approval; the request is posted in ${run.channel && askedIn !== undefined && run.channel !== askedIn ? `<#${run.channel}>` : 'this channel'}.`;
     case 'RUNNING':
     case 'POLLING':
       return `:rocket: Run ${code(run.runId)} was sent to ${count}; results will appear in the thread of its message.`;

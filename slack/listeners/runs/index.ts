@@ -5,18 +5,21 @@ import { registerJobRunner } from '../../jobs';
 import { runApproveJob, runDecisionButton, runRejectJob } from './approval-buttons';
 import { runCommandJob, sgRunCommand } from './command';
 import { RunJobs } from './common';
+import { runShowCommandJob, showCommandButton } from './show-command';
 
 /** The worker's runners for `/sg-run` (the worker Lambda registers them without building Bolt). */
 export function registerRunJobs(): void {
   registerJobRunner(RunJobs.command, runCommandJob);
   registerJobRunner(RunJobs.approve, runApproveJob);
   registerJobRunner(RunJobs.reject, runRejectJob);
+  registerJobRunner(RunJobs.showCommand, runShowCommandJob);
 }
 
-/** `/sg-run`, its Approve / Reject buttons, and the jobs behind them. */
+/** `/sg-run`, its Approve / Reject / Show full command buttons, and the jobs behind them. */
 export function registerRunListeners(app: App, deps: SlackDeps): void {
   app.command('/sg-run', sgRunCommand(deps));
   app.action<BlockAction<ButtonAction>>(ActionIds.runApprove, runDecisionButton(deps, 'approve'));
   app.action<BlockAction<ButtonAction>>(ActionIds.runReject, runDecisionButton(deps, 'reject'));
+  app.action<BlockAction<ButtonAction>>(ActionIds.runShowCommand, showCommandButton(deps));
   registerRunJobs();
 }

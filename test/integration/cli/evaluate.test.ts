@@ -202,6 +202,30 @@ describe('sg-warden policy check', () => {
     expect(stderr).toContain('slack.alertChannel');
   });
 
+  it('case 10: exits 2 naming the field when ad-hoc commands name no approvers', () => {
+    const path = writeTmp(
+      'adhoc.yml',
+      [
+        'slack:',
+        '  alertChannel: C0ALERTS',
+        'runbooks:',
+        '  allowAdHoc: true',
+        '  targets:',
+        '    web: { region: eu-west-1, tags: { Role: web } }',
+        '  adHoc:',
+        '    region: eu-west-1',
+        '    targets: [web]',
+        '    allowed: { users: [U0ENGINEER] }',
+        '    approvers: { users: [] }',
+        '    channel: C0ADHOC',
+        '',
+      ].join('\n'),
+    );
+    const { code, stderr } = runCli(['policy', 'check', path]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('runbooks.adHoc.approvers: must name users or userGroups');
+  });
+
   it('exits 2 for YAML that does not parse', () => {
     const path = writeTmp('broken.yml', 'slack: [unclosed\n');
     const { code, stderr } = runCli(['policy', 'check', path]);

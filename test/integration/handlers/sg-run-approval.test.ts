@@ -4,6 +4,7 @@ import type { Wiring } from '../../../handlers/wiring';
 import { keys } from '../../../services/kernel/state';
 import { sweep } from '../../../services/kernel/sweep';
 import type { RunItem } from '../../../services/runs/items';
+import { shownCommandHash } from '../../../services/runs/plan';
 import { dueHandlers } from '../../../slack/due-handlers';
 import { ActionIds } from '../../../slack/ids';
 import { ec2Client, uniqueName } from '../../support/aws';
@@ -27,6 +28,8 @@ type Handler = (
 
 const REGION = 'us-east-1';
 const CHANNEL = 'C0OPSTEAM';
+/** Where the config says ad-hoc approval requests go (runbooks.adHoc.channel). */
+const ADHOC_CHANNEL = 'C0ADHOCREVIEW';
 const SECOND: SlackUser = { id: 'U0SECOND', name: 'sam.second' };
 const context = {} as Context;
 const role = uniqueName('web');
@@ -52,6 +55,7 @@ runbooks:
     targets: [web]
     allowed: { users: [${ENGINEER.id}] }
     approvers: { users: [${APPROVER.id}, ${SECOND.id}] }
+    channel: ${ADHOC_CHANNEL}
     approvalExpiry: 15m
   targets:
     web: { region: ${REGION}, tags: { Role: ${role} } }
@@ -114,7 +118,8 @@ async function press(
     signedEvent(
       blockActionBody({
         actionId: kind === 'approve' ? ActionIds.runApprove : ActionIds.runReject,
-        value: run.runId,
+        // What the run's buttons carry: Approve names the command it approves by its hash.
+        value: kind === 'approve' ? `${run.runId} ${shownCommandHash(run)}` : run.runId,
         user,
         channel: run.channel!,
         messageTs: run.ts!,

@@ -1,5 +1,57 @@
-import { nextPollSeconds } from '../../../../services/runs/runs';
-import { shownOutput, splitEscaped } from '../../../../slack/blocks/run';
+import { keys } from '../../../../services/kernel/state';
+import type { RunItem } from '../../../../services/runs/items';
+import { MAX_ADHOC_LENGTH } from '../../../../services/runs/params';
+import { MAX_APPROVAL_SCRIPT_CHARS, shownCommandHash } from '../../../../services/runs/plan';
+import {
+  commandPieces,
+  runAnnouncement,
+  runStatusText,
+  shownOutput,
+  splitEscaped,
+} from '../../../../slack/blocks/run';
+import { runCommandModal } from '../../../../slack/blocks/run-command';
+import { blockKitProblems } from '../../../support/slack-emulator';
+
+function adHocRun(command: string): RunItem {
+  return {
+    ...keys.run('r-0a1b2c3d4e'),
+    type: 'run',
+    status: 'AWAITING_APPROVAL',
+    version: 1,
+    runId: 'r-0a1b2c3d4e',
+    runbook: 'adhoc',
+    adHoc: true,
+    document: 'AWS-RunShellScript',
+    region: 'eu-west-1',
+    target: 'web',
+    instanceIds: ['i-0123456789abcdef0'],
+    instanceNames: {},
+    values: { command },
+    documentParameters: { commands: [command], executionTimeout: ['600'] },
+    comment: 'sg-warden r-0a1b2c3d4e by erin (U0ENGINEER)',
+    timeoutSeconds: 600,
+    maxOutputChars: 2500,
+    requestedBy: 'U0ENGINEER',
+    requestedByName: 'erin',
+    createdAt: '2026-11-23T10:00:00.000Z',
+    approvalRequired: true,
+    approvalExpiresAt: '2026-11-23T10:30:00.000Z',
+    invocations: {},
+  };
+}
+
+type Section = { type: string; text?: { text: string }; elements?: { action_id: string; value?: string }[] };
+
+/** Every code block of the blocks, joined, with Slack's entities read back as characters. */
+function codeIn(blocks: Section[]): string {
+  return blocks
+    .map((b) => (b.type === 'section' ? /```([\s\S]*)```$/.exec(b.text?.text ?? '')?.[1] : undefined))
+    .filter((piece): piece is string => piece !== undefined)
+    .join('')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
 
 describe('run blocks', () => {
   describe('shownOutput', () => {
@@ -39,13 +91,44 @@ describe('run blocks', () => {
     });
   });
 
-  describe('nextPollSeconds', () => {
-    it('looks again soon after sending, then less often', () => {
-      const sentAt = '2026-11-23T10:00:00.000Z';
-      expect(nextPollSeconds(undefined, new Date(sentAt))).toBe(2);
-      expect(nextPollSeconds(sentAt, new Date('2026-11-23T10:00:30.000Z'))).toBe(2);
-      expect(nextPollSeconds(sentAt, new Date('2026-11-23T10:05:00.000Z'))).toBe(10);
-      expect(nextPollSeconds(sentAt, new Date('2026-11-23T11:00:00.000Z'))).toBe(30);
+  describe('what an approver is shown', () => {
+    it.each(['&', '<', '>', '&<>'])(
+      'case 2: shows a %s command at the ad-hoc limit whole in the message, within Slack’s limits',
+      (chars) => {
+        const command = chars.repeat(MAX_ADHOC_LENGTH).slice(0, MAX_ADHOC_LENGTH);
+        const run = adHocRun(command);
+
+        const { blocks } = runAnnouncement(run, null);
+
+        expect(codeIn(blocks as Section[])).toBe(command);
+        expect(blockKitProblems('chat.postMessage', { blocks })).toEqual([]);
+        const approve = (blocks as Section[])
+          .flatMap((b) => b.elements ?? [])
+          .find((e) => e.action_id === 'run_approve');
+        expect(approve?.value).toBe(`r-0a1b2c3d4e ${shownCommandHash(run)}`);
+      },
+    );
+
+    it('case 2: moves a command too long for one message to the full-command view, whole', () => {
+      const command = '&'.repeat(MAX_APPROVAL_SCRIPT_CHARS);
+      const run = adHocRun(command);
+
+      const { blocks } = runAnnouncement(run, null);
+      const view = runCommandModal(run) as { blocks: Section[] };
+
+      expect(codeIn(blocks as Section[])).toBe('');
+      expect(JSON.stringify(blocks)).toContain('Show full command');
+      expect(codeIn(view.blocks)).toBe(command);
+      expect(blockKitProblems('views.open', { view })).toEqual([]);
+      expect(Buffer.byteLength(JSON.stringify(view))).toBeLessThan(250_000);
+      expect(commandPieces(run).length).toBeGreaterThan(6);
+    });
+
+    it('case 2: names the command’s hash in /sg-run status', () => {
+      const run = adHocRun('uptime');
+      expect(runStatusText(run, null)).toContain(
+        `Command SHA-256 \`${shownCommandHash(run)}\` (6 characters, as approved)`,
+      );
     });
   });
 });

@@ -1,14 +1,15 @@
 import type { WebClient } from '@slack/web-api';
-import type { Config } from '../services/config/config';
-import type { RunItem } from '../services/runs/items';
-import { type RunDeps, type RunNote, type RunNotifier, specFor } from '../services/runs/runs';
-import type { CommandInvocation, MessageRef } from '../services/shared/ports';
-import { runAnnouncement, runNoteText, runResultMessage } from './blocks/run';
-import type { SlackDeps } from './deps';
+import type { Config } from '../../services/config/config';
+import type { RunNote, RunNotifier } from '../../services/runs/deps';
+import type { RunItem } from '../../services/runs/items';
+import { specOf } from '../../services/runs/spec';
+import type { CommandInvocation, MessageRef } from '../../services/shared/ports';
+import { runAnnouncement, runNoteText, runResultMessage } from '../blocks/run';
 
 /**
  * Tells Slack about runs: the announcement in the channel where the run was asked, and everything
- * else (results, output, notes) only in that message's thread — never in the alert channel.
+ * else (results, output, notes) only in that message's thread — never in the alert channel. Built once
+ * per container by handlers/wiring.ts and handed to the run services as their RunNotifier.
  */
 export class SlackRunNotifier implements RunNotifier {
   private readonly client: () => Promise<WebClient>;
@@ -20,7 +21,7 @@ export class SlackRunNotifier implements RunNotifier {
   }
 
   private approvers(run: RunItem) {
-    return specFor(this.config, run.adHoc ? 'adhoc' : run.runbook)?.approvers ?? null;
+    return specOf(this.config, run)?.approvers ?? null;
   }
 
   async announce(channel: string, run: RunItem): Promise<MessageRef> {
@@ -65,18 +66,4 @@ function threadOf(run: RunItem): { channel: string; ts: string } {
   // Output goes only to the run's own thread: without one there is nowhere safe to post it.
   if (!run.channel || !run.ts) throw new Error(`run ${run.runId} has no message to reply in`);
   return { channel: run.channel, ts: run.ts };
-}
-
-/** The run service's dependencies from the Slack side's, optionally on another clock (the sweep's `now`). */
-export function runDeps(deps: SlackDeps, clock: () => Date = deps.clock): RunDeps {
-  return {
-    config: deps.config,
-    store: deps.store,
-    clock,
-    logger: deps.logger,
-    directory: deps.directory,
-    instances: deps.instances,
-    commands: deps.commands,
-    notifier: new SlackRunNotifier({ client: () => deps.slack(), config: deps.config }),
-  };
 }
