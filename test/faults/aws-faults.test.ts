@@ -1,5 +1,5 @@
 import { awsError } from '../../services/aws/ec2-security-groups';
-import { REVOKE_LEASE_SECONDS } from '../../services/decisions/decisions';
+import { REVOKE_LEASE_SECONDS } from '../../services/decisions/states';
 import type { AwsCallError } from '../../services/shared/errors';
 import { createGroup, liveRuleIds } from '../support/aws';
 import { type AwsFaults, namesRule, Throttle } from '../support/aws-faults';
