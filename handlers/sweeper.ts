@@ -1,6 +1,5 @@
 import { type SweepSummary, sweep } from '../services/kernel/sweep';
-import { dueHandlers } from '../slack/due-handlers';
-import { getWiring } from './wiring';
+import { dueHandlers, getWiring } from './wiring';
 
 /** The clock (EventBridge schedule, rate 1 minute): handles every kind of due work once. */
 export async function handler(): Promise<SweepSummary> {

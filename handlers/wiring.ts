@@ -14,13 +14,20 @@ import { documentSdk, dynamoDbSdk, ec2Sdk, lambdaSdk, ssmSdk, stsSdk } from '../
 import { SsmCommandRunner } from '../services/aws/ssm-command-runner';
 import { SsmSecretSource } from '../services/aws/ssm-secrets';
 import { loadConfig } from '../services/config/config';
+import { decisionDueHandlers } from '../services/decisions/sweep';
 import { InlineJobQueue } from '../services/jobs/inline-queue';
+import type { DueKind } from '../services/kernel/state';
+import type { DueHandler } from '../services/kernel/sweep';
+import { runDueHandlers } from '../services/runs/sweep';
 import { lazyModule } from '../services/shared/lazy-module';
 import { createLogger } from '../services/shared/logger';
 import type { AlertNotifier, AwsTarget } from '../services/shared/ports';
+import { type NotifyPacing, UNPACED } from '../services/violations/post-sweep';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
+import { grantDueHandlers } from '../slack/grant-due-handlers';
 import { runJob } from '../slack/jobs';
+import { runDeps } from '../slack/listeners/runs/common';
 import { SlackNotifier } from '../slack/notifier';
 import { SlackRunNotifier } from '../slack/runs/notifier';
 
@@ -226,4 +233,20 @@ let wiring: Wiring | undefined;
 export function getWiring(): Wiring {
   wiring ??= buildWiring();
   return wiring;
+}
+
+/**
+ * The sweeper's work, by due kind: each feature's handlers (runs: RUN_*; grants: GRANT_*; decisions:
+ * RECONCILE, REVOKE_RETRY, DEADLINE, EXCEPTION_EXPIRY and NOTIFY, which comes last so that revoking at a
+ * deadline never waits behind alerts paced to Slack's rate limit). Build one per sweep.
+ */
+export function dueHandlers(
+  deps: SlackDeps,
+  pacing: NotifyPacing = UNPACED,
+): Partial<Record<DueKind, DueHandler>> {
+  return {
+    ...runDueHandlers(runDeps(deps)),
+    ...grantDueHandlers(deps),
+    ...decisionDueHandlers(deps, pacing),
+  };
 }

@@ -94,8 +94,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
   Object.assign(process.env, env.functionEnv(proxy.url), {
     SG_WARDEN_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
   });
-  const { getWiring } = await import('../../handlers/wiring');
-  const { dueHandlers } = await import('../../slack/due-handlers');
+  const { dueHandlers, getWiring } = await import('../../handlers/wiring');
   const detection = await import('../../handlers/cloudtrail-event');
   const sweeper = await import('../../handlers/sweeper');
   const wiring = getWiring();

@@ -11,6 +11,7 @@ import type {
   SecurityGroupReader,
 } from '../shared/ports';
 import { ec2Sdk } from './sdk';
+import { callMetadata } from './sdk-errors';
 
 /** Gives the EC2 client for an account and region (created lazily, cached by the provider). */
 export type Ec2ClientProvider = (target: AwsTarget) => Promise<EC2Client> | EC2Client;
@@ -41,14 +42,13 @@ export function ruleFromEc2(rule: SecurityGroupRule): RuleFacts | null {
   };
 }
 
-/** Wraps an SDK error in AwsCallError, keeping EC2's code and request ID. */
+/** Wraps an SDK error in AwsCallError, keeping the service's code, request ID, HTTP status and tries. */
 export function awsError(action: string, error: unknown): AwsCallError {
-  const e = error as { name?: string; Code?: string; message?: string; $metadata?: { requestId?: string } };
+  const e = error as { name?: string; Code?: string; message?: string };
   const awsCode = e.Code ?? e.name ?? 'Unknown';
-  const requestId = e.$metadata?.requestId;
   return new AwsCallError(`${action} failed: ${awsCode}${e.message ? `: ${e.message}` : ''}`, {
     awsCode,
-    ...(requestId ? { requestId } : {}),
+    ...callMetadata(error),
     cause: error,
   });
 }

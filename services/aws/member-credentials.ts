@@ -2,6 +2,7 @@ import type { AssumeRoleCommandOutput, STSClient } from '@aws-sdk/client-sts';
 import { AwsCallError } from '../shared/errors';
 import type { AwsTarget } from '../shared/ports';
 import { stsSdk } from './sdk';
+import { callMetadata } from './sdk-errors';
 
 /** Temporary credentials in the shape the SDK's `credentials` option takes. */
 export interface TemporaryCredentials {
@@ -80,6 +81,7 @@ export class MemberAccountCredentials {
         `AssumeRole ${roleArn} failed: ${e.name ?? 'Unknown'}${e.message ? `: ${e.message}` : ''}`,
         {
           awsCode: e.name ?? 'Unknown',
+          ...callMetadata(error),
           cause: error,
         },
       );

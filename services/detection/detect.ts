@@ -1,10 +1,11 @@
 import type { AuditEntry } from '../kernel/audit';
 import { keys, tryTransition } from '../kernel/state';
 import { describeError } from '../shared/errors';
-import { ruleFingerprint, violationIdFor } from '../shared/ids';
+import { ruleFingerprint } from '../shared/ids';
 import { type Finding, type RuleFacts, type SgEvent, sameRuleContent } from '../shared/model';
 import type { AwsTarget, GroupInfo, SecurityGroupReader } from '../shared/ports';
 import { type AlertDeps, postAlert, refreshAlertMessage } from '../violations/alerts';
+import { newViolation } from '../violations/factory';
 import type { AlertItem, ExceptionItem, ViolationItem } from '../violations/items';
 import { evaluate } from './policy';
 
@@ -37,10 +38,6 @@ export async function resolveRules(groups: SecurityGroupReader, event: SgEvent):
   });
 }
 
-function plusSeconds(iso: string, seconds: number): string {
-  return new Date(new Date(iso).getTime() + seconds * 1000).toISOString();
-}
-
 /** Builds the violation items for the findings of one alert. */
 export function planViolations(
   alert: AlertItem,
@@ -48,35 +45,7 @@ export function planViolations(
   groupName: string | null,
   now: string,
 ): ViolationItem[] {
-  return findings.map((f, index) => {
-    const violationId = violationIdFor(alert.alertId, f.rule, index);
-    const deadline =
-      f.action === 'alert' && f.timeoutSeconds !== null ? plusSeconds(now, f.timeoutSeconds) : null;
-    return {
-      ...keys.violation(violationId),
-      type: 'violation',
-      status: 'PENDING',
-      version: 1,
-      violationId,
-      alertId: alert.alertId,
-      eventId: alert.eventId,
-      region: alert.region,
-      account: alert.account,
-      groupId: f.rule.groupId,
-      groupName,
-      rule: f.rule,
-      severity: f.severity,
-      reasons: f.reasons,
-      action: f.action,
-      dryRun: f.dryRun,
-      actor: alert.actor,
-      eventTime: alert.eventTime,
-      createdAt: now,
-      deadline,
-      revokeAttempts: 0,
-      ...(deadline ? { dueKind: 'DEADLINE' as const, dueAt: deadline } : {}),
-    } satisfies ViolationItem & Record<string, unknown>;
-  });
+  return findings.map((f, index) => newViolation(alert, f, { index, groupName, now }));
 }
 
 /**

@@ -50,18 +50,33 @@ export class NotFoundError extends SgWardenError {
   }
 }
 
-/** An AWS call failed; `awsCode` is the service's error code. */
+/**
+ * An AWS call failed; `awsCode` is the service's error code. `httpStatus` is the status of the service's
+ * answer (unset when no answer came: a timeout, a lost connection) and `attempts` how many times the SDK
+ * sent the call; the AWS adapters fill both, so nothing outside them reads the SDK's metadata.
+ */
 export class AwsCallError extends SgWardenError {
   readonly awsCode: string;
   readonly requestId: string | undefined;
+  readonly httpStatus: number | undefined;
+  readonly attempts: number | undefined;
 
   constructor(
     message: string,
-    options: { awsCode: string; requestId?: string; cause?: unknown; context?: Record<string, unknown> },
+    options: {
+      awsCode: string;
+      requestId?: string;
+      httpStatus?: number;
+      attempts?: number;
+      cause?: unknown;
+      context?: Record<string, unknown>;
+    },
   ) {
     super('AWS_CALL_FAILED', message, options);
     this.awsCode = options.awsCode;
     this.requestId = options.requestId;
+    this.httpStatus = options.httpStatus;
+    this.attempts = options.attempts;
   }
 }
 

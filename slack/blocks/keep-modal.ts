@@ -1,25 +1,31 @@
 import type { Config } from '../../services/config/config';
-import { MAX_JUSTIFICATION } from '../../services/decisions/decisions';
+import type { DecisionTarget } from '../../services/decisions/requests';
+import { MAX_JUSTIFICATION } from '../../services/decisions/states';
+import { keepChoiceValue, keepDurationFor } from '../../services/decisions/who-may';
 import { describeRule } from '../../services/detection/policy';
 import type { ViolationItem } from '../../services/violations/items';
 import { BlockIds, CallbackIds, InputActionIds } from '../ids';
 import { code, escapeMrkdwn, truncate } from '../mrkdwn';
 import type { Block } from './alert';
 
-/** What the Keep dialog is about, carried in its private_metadata (set by us; still re-checked on submit). */
-export type KeepMetadata = ({ violationIds: string[] } | { alertId: string }) & {
-  channel: string;
-  ts: string;
-};
+/**
+ * The Keep dialog's binding, carried in its private_metadata: what it is about (the rules, and their alert
+ * once sg-warden has read it; or every pending rule of an alert) and the alert message it was opened from
+ * (channel and ts; absent when the button's payload did not say). Set by us, and still checked against the
+ * table on submit: a binding that is missing or names another alert's rule is refused.
+ */
+export type KeepMetadata = DecisionTarget & { channel?: string; ts?: string };
 
-const PERMANENT = 'permanent';
 const ID = /^[\w:.-]{1,100}$/;
+const isId = (value: unknown): value is string => typeof value === 'string' && ID.test(value);
+const isText = (value: unknown): value is string =>
+  typeof value === 'string' && value.length > 0 && value.length <= 100;
 
 export function encodeKeepMetadata(metadata: KeepMetadata): string {
   return JSON.stringify(metadata);
 }
 
-/** Reads the dialog's metadata back; null when it is not what sg-warden wrote. */
+/** Reads the dialog's metadata back; null when it names nothing sg-warden can read. */
 export function decodeKeepMetadata(text: unknown): KeepMetadata | null {
   if (typeof text !== 'string' || text.length === 0 || text.length > 3000) return null;
   let value: unknown;
@@ -30,17 +36,35 @@ export function decodeKeepMetadata(text: unknown): KeepMetadata | null {
   }
   if (typeof value !== 'object' || value === null) return null;
   const m = value as Record<string, unknown>;
-  if (typeof m.channel !== 'string' || typeof m.ts !== 'string') return null;
-  if (typeof m.alertId === 'string' && ID.test(m.alertId))
-    return { alertId: m.alertId, channel: m.channel, ts: m.ts };
-  if (
-    Array.isArray(m.violationIds) &&
-    m.violationIds.length > 0 &&
-    m.violationIds.length <= 50 &&
-    m.violationIds.every((id) => typeof id === 'string' && ID.test(id))
-  )
-    return { violationIds: m.violationIds as string[], channel: m.channel, ts: m.ts };
-  return null;
+  const message = {
+    ...(isText(m.channel) ? { channel: m.channel } : {}),
+    ...(isText(m.ts) ? { ts: m.ts } : {}),
+  };
+  if (m.alertId !== undefined && !isId(m.alertId)) return null;
+  if (m.violationIds !== undefined) {
+    if (
+      !Array.isArray(m.violationIds) ||
+      m.violationIds.length === 0 ||
+      m.violationIds.length > 50 ||
+      !m.violationIds.every(isId)
+    )
+      return null;
+    return {
+      violationIds: m.violationIds as string[],
+      ...(isId(m.alertId) ? { alertId: m.alertId } : {}),
+      ...message,
+    };
+  }
+  return isId(m.alertId) ? { alertId: m.alertId, ...message } : null;
+}
+
+/** The request a dialog's metadata names (without where it came from). */
+export function keepTarget(metadata: KeepMetadata): DecisionTarget {
+  if (!('violationIds' in metadata)) return { alertId: metadata.alertId };
+  return {
+    violationIds: metadata.violationIds,
+    ...(metadata.alertId !== undefined ? { alertId: metadata.alertId } : {}),
+  };
 }
 
 /** "1 hour", "7 days", "Permanent". */
@@ -63,15 +87,12 @@ export function durationLabel(seconds: number | null): string {
 
 /** The select's value for a duration. */
 export function durationValue(seconds: number | null): string {
-  return seconds === null ? PERMANENT : String(seconds);
+  return keepChoiceValue(seconds);
 }
 
 /** A submitted duration: seconds, null for permanent, undefined when it is not a value we offer. */
 export function parseDurationValue(value: unknown, config: Config): number | null | undefined {
-  if (value === PERMANENT) return config.decisions.permanentKeepFor.length > 0 ? null : undefined;
-  if (typeof value !== 'string' || !/^\d{1,9}$/.test(value)) return undefined;
-  const seconds = Number(value);
-  return config.decisions.keepDurations.includes(seconds) ? seconds : undefined;
+  return keepDurationFor(config, value);
 }
 
 /** The choices before the rules are read (the dialog must open at once): permanent is labelled with where it is allowed. */

@@ -1,5 +1,6 @@
-import { REVOKE_LEASE_SECONDS } from '../../services/decisions/decisions';
-import { AwsCallError } from '../../services/shared/errors';
+import { awsError } from '../../services/aws/ec2-security-groups';
+import { REVOKE_LEASE_SECONDS } from '../../services/decisions/states';
+import type { AwsCallError } from '../../services/shared/errors';
 import { createGroup, liveRuleIds } from '../support/aws';
 import { type AwsFaults, namesRule, Throttle } from '../support/aws-faults';
 import {
@@ -189,16 +190,12 @@ describe('EC2 removes the rule but its answer is lost', () => {
   it('no answer at all: the retry finds the rule gone and records the revoke, not a removal by someone else', async () => {
     const r = await raise(suite);
     const id = r.violationIds[0]!;
-    const restore = loseAnswer(
-      r.ruleIds[0]!,
-      () =>
-        new AwsCallError('RevokeSecurityGroupIngress failed: TimeoutError: socket hang up', {
-          awsCode: 'TimeoutError',
-          cause: Object.assign(new Error('socket hang up'), {
-            name: 'TimeoutError',
-            $metadata: { attempts: 3 },
-          }),
-        }),
+    const restore = loseAnswer(r.ruleIds[0]!, () =>
+      // As the EC2 adapter wraps the SDK's error: no answer (no HTTP status), three tries.
+      awsError(
+        'RevokeSecurityGroupIngress',
+        Object.assign(new Error('socket hang up'), { name: 'TimeoutError', $metadata: { attempts: 3 } }),
+      ),
     );
     try {
       await pressRevoke(r);
@@ -224,13 +221,11 @@ describe('EC2 removes the rule but its answer is lost', () => {
   it('the SDK retried the call and EC2 then said the rule was gone: recorded as revoked at once', async () => {
     const r = await raise(suite);
     const id = r.violationIds[0]!;
-    const restore = loseAnswer(
-      r.ruleIds[0]!,
-      () =>
-        new AwsCallError('RevokeSecurityGroupIngress failed: InvalidSecurityGroupRuleId.NotFound', {
-          awsCode: 'InvalidSecurityGroupRuleId.NotFound',
-          cause: { $metadata: { httpStatusCode: 400, attempts: 2 } },
-        }),
+    const restore = loseAnswer(r.ruleIds[0]!, () =>
+      awsError('RevokeSecurityGroupIngress', {
+        name: 'InvalidSecurityGroupRuleId.NotFound',
+        $metadata: { httpStatusCode: 400, attempts: 2 },
+      }),
     );
     try {
       await pressRevoke(r);

@@ -1,11 +1,10 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, EventBridgeEvent } from 'aws-lambda';
-import type { Wiring } from '../../handlers/wiring';
+import { dueHandlers, type Wiring } from '../../handlers/wiring';
 import type { StoredAuditEntry } from '../../services/kernel/audit';
 import { keys } from '../../services/kernel/state';
 import { type SweepSummary, sweep } from '../../services/kernel/sweep';
 import type { AlertItem, ViolationItem } from '../../services/violations/items';
-import { dueHandlers } from '../../slack/due-handlers';
 import { authorize, createGroup, documentClient } from './aws';
 import { type AwsFaults, startFaultyAws } from './aws-faults';
 import { authorizeIngressRecord, eventBridgeEvent, type RuleSpec } from './cloudtrail-factory';

@@ -1,4 +1,5 @@
-import type { DecisionTarget, Person } from '../../../services/decisions/decisions';
+import type { DecisionTarget } from '../../../services/decisions/requests';
+import type { Person } from '../../../services/decisions/states';
 import type { Job, ReplyTarget } from '../../../services/jobs/jobs';
 import { BadInputError } from '../../../services/shared/errors';
 import type { MessageRef } from '../../../services/shared/ports';
@@ -31,18 +32,22 @@ export function targetFromButton(kind: 'one' | 'all', value: unknown): DecisionT
   return kind === 'all' ? { alertId: text } : { violationIds: [text] };
 }
 
-/** Reads a target back from job arguments (plain JSON that crossed a Lambda invoke). */
+/**
+ * Reads a target back from job arguments (plain JSON that crossed a Lambda invoke): the rules named (with
+ * their alert, when the dialog's binding names it), or an alert.
+ */
 export function targetFromArgs(args: Record<string, unknown>): DecisionTarget {
   const target = args.target as Record<string, unknown> | undefined;
-  if (target && typeof target.alertId === 'string') return { alertId: target.alertId };
-  if (
-    target &&
-    Array.isArray(target.violationIds) &&
-    target.violationIds.length > 0 &&
-    target.violationIds.length <= 50 &&
-    target.violationIds.every((id) => typeof id === 'string')
-  )
-    return { violationIds: target.violationIds as string[] };
+  const alertId = typeof target?.alertId === 'string' ? target.alertId : undefined;
+  if (target && 'violationIds' in target) {
+    if (
+      Array.isArray(target.violationIds) &&
+      target.violationIds.length > 0 &&
+      target.violationIds.length <= 50 &&
+      target.violationIds.every((id) => typeof id === 'string')
+    )
+      return { violationIds: target.violationIds as string[], ...(alertId !== undefined ? { alertId } : {}) };
+  } else if (alertId !== undefined) return { alertId };
   throw new BadInputError('This request does not name the rules to act on.');
 }
 

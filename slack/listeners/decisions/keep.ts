@@ -6,12 +6,9 @@ import type {
   SlackViewMiddlewareArgs,
   ViewSubmitAction,
 } from '@slack/bolt';
-import {
-  type DecisionTarget,
-  keepForPerson,
-  MAX_JUSTIFICATION,
-  prepareKeep,
-} from '../../../services/decisions/decisions';
+import { keepForPerson, prepareKeep } from '../../../services/decisions/keep';
+import { type DecisionTarget, isWholeAlert } from '../../../services/decisions/requests';
+import { MAX_JUSTIFICATION } from '../../../services/decisions/states';
 import { describeError } from '../../../services/shared/errors';
 import {
   decodeKeepMetadata,
@@ -20,6 +17,7 @@ import {
   keepModal,
   keepRefusalModal,
   keepSummary,
+  keepTarget,
   parseDurationValue,
 } from '../../blocks/keep-modal';
 import type { SlackDeps } from '../../deps';
@@ -33,8 +31,9 @@ import { DecisionJobs, messageOf, personOf, targetFromArgs, targetFromButton } f
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 type SubmitArgs = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
 
-function metadataFor(target: DecisionTarget, channel: string, ts: string): KeepMetadata {
-  return { ...target, channel, ts };
+/** The dialog's binding: what the button named, and the message it was on (when the payload said). */
+function metadataFor(target: DecisionTarget, channel?: string, ts?: string): KeepMetadata {
+  return { ...target, ...(channel ? { channel } : {}), ...(ts ? { ts } : {}) };
 }
 
 /**
@@ -45,9 +44,9 @@ function metadataFor(target: DecisionTarget, channel: string, ts: string): KeepM
 export function keepButton(deps: SlackDeps, kind: 'one' | 'all') {
   return async function onKeep({ ack, body, action, client, respond }: ButtonArgs): Promise<void> {
     await ack();
-    const { channel = '', messageTs: ts = '' } = buttonReply(body);
+    const reply = buttonReply(body);
     const target = targetFromButton(kind, action.value);
-    const metadata = metadataFor(target, channel, ts);
+    const metadata = metadataFor(target, reply.channel, reply.messageTs);
     let viewId: string | undefined;
     try {
       const out = await client.views.open({
@@ -74,7 +73,7 @@ export function keepButton(deps: SlackDeps, kind: 'one' | 'all') {
       {
         kind: DecisionJobs.keepPrepare,
         actor: interactionActor(body.user, body.team?.id),
-        reply: { channel, messageTs: ts, responseUrl: body.response_url },
+        reply,
         args: { target, viewId: viewId ?? null, metadata },
       },
       respond,
@@ -93,7 +92,11 @@ export const runKeepPrepareJob: JobRunner = async (job, deps, reply) => {
       ? keepRefusalModal(escapeMrkdwn(prepared.refusal.message))
       : metadata
         ? keepModal({
-            metadata,
+            // Now that the rules were read and found on this message, the binding names their alert too.
+            metadata:
+              !isWholeAlert(metadata) && prepared.alertId
+                ? { ...metadata, alertId: prepared.alertId }
+                : metadata,
             choices: prepared.choices,
             summary: keepSummary(prepared.violations),
             config: deps.config,
@@ -113,8 +116,10 @@ export const runKeepPrepareJob: JobRunner = async (job, deps, reply) => {
 };
 
 /**
- * The dialog's submission: validates inline (empty justification, a duration we did not offer, a
- * dialog we did not write), acks, and hands off the keep. Refusals come back as ephemeral messages.
+ * The dialog's submission: validates inline (empty justification, a duration we did not offer, a dialog
+ * we did not write), acks, and hands off the keep. The dialog must say which alert message it belongs
+ * to: one that does not is answered in the dialog and still handed off, so the worker puts the refusal on
+ * the audit trail (and changes nothing). Refusals come back as ephemeral messages.
  */
 export function keepSubmission(deps: SlackDeps) {
   return async function onKeepSubmit({ ack, body, view, client }: SubmitArgs): Promise<void> {
@@ -125,39 +130,55 @@ export function keepSubmission(deps: SlackDeps) {
     const rawDuration = values[BlockIds.keepDuration]?.[InputActionIds.duration]?.selected_option?.value;
     const duration = parseDurationValue(rawDuration, deps.config);
     const metadata = decodeKeepMetadata(view.private_metadata);
+    const channel = metadata?.channel;
+    const ts = metadata?.ts;
+    const actor = interactionActor(body.user, body.team?.id);
     const errors: Record<string, string> = {};
-    if (!metadata)
-      errors[BlockIds.keepJustification] = 'This dialog is out of date. Close it and press Keep… again.';
+    if (!metadata || !channel || !ts)
+      errors[BlockIds.keepJustification] =
+        'This dialog does not say which alert it belongs to, so nothing was kept. Close it and press Keep… on the alert again.';
     else if (justification.length === 0)
       errors[BlockIds.keepJustification] = 'Say why this rule must stay open: it goes into the audit trail.';
     else if (justification.length > MAX_JUSTIFICATION)
       errors[BlockIds.keepJustification] = `Keep it under ${MAX_JUSTIFICATION} characters.`;
     if (duration === undefined) errors[BlockIds.keepDuration] = 'Pick one of the offered durations.';
-    if (!metadata || Object.keys(errors).length > 0) {
+    if (!metadata || !channel || !ts) {
+      await ack({ response_action: 'errors', errors });
+      // Unbound: refused on the record too. The worker refuses it (nothing moves) and audits who tried.
+      await handOff(
+        deps,
+        {
+          kind: DecisionJobs.keep,
+          actor,
+          reply: {},
+          args: { target: metadata ? keepTarget(metadata) : null, justification, durationSeconds: null },
+        },
+        async () => {},
+      );
+      return;
+    }
+    if (Object.keys(errors).length > 0) {
       await ack({ response_action: 'errors', errors });
       return;
     }
     await ack();
-    const actor = interactionActor(body.user, body.team?.id);
-    const target: DecisionTarget =
-      'alertId' in metadata ? { alertId: metadata.alertId } : { violationIds: metadata.violationIds };
     await handOff(
       deps,
       {
         kind: DecisionJobs.keep,
         actor,
-        reply: { channel: metadata.channel, messageTs: metadata.ts },
-        args: { target, justification, durationSeconds: duration ?? null },
+        reply: { channel, messageTs: ts },
+        args: { target: keepTarget(metadata), justification, durationSeconds: duration ?? null },
       },
-      (message) =>
-        client.chat.postEphemeral({ channel: metadata.channel, user: actor.userId, text: message.text }),
+      (message) => client.chat.postEphemeral({ channel, user: actor.userId, text: message.text }),
     );
   };
 }
 
 /** The worker side of the Keep dialog. */
 export const runKeepJob: JobRunner = async (job, deps, reply) => {
-  const target = targetFromArgs(job.args);
+  // A dialog that named nothing readable is still refused (and audited) by the service.
+  const target = job.args.target === null ? null : targetFromArgs(job.args);
   const justification = typeof job.args.justification === 'string' ? job.args.justification : '';
   const duration = job.args.durationSeconds;
   const durationSeconds = typeof duration === 'number' ? duration : null;

@@ -1,5 +1,6 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
-import { alreadyDecided, type RevokeResult, revokeForPerson } from '../../../services/decisions/decisions';
+import { type RevokeResult, revokeForPerson } from '../../../services/decisions/revoke';
+import { alreadyDecided } from '../../../services/decisions/states';
 import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn } from '../../mrkdwn';

@@ -51,8 +51,7 @@ function sshRecord(groupId: string, ruleId: string) {
 /** The sweeper's pieces, loaded after the handler environment is set up. */
 async function sweeperParts() {
   const { sweep } = await import('../../../services/kernel/sweep');
-  const { dueHandlers } = await import('../../../slack/due-handlers');
-  const { getWiring } = await import('../../../handlers/wiring');
+  const { dueHandlers, getWiring } = await import('../../../handlers/wiring');
   return { sweep, dueHandlers, wiring: getWiring() };
 }
 

@@ -5,15 +5,14 @@ import type {
   Context,
   EventBridgeEvent,
 } from 'aws-lambda';
-import type { Wiring } from '../../../handlers/wiring';
-import { REVOKE_LEASE_SECONDS } from '../../../services/decisions/decisions';
+import { dueHandlers, type Wiring } from '../../../handlers/wiring';
+import { REVOKE_LEASE_SECONDS } from '../../../services/decisions/states';
 import type { StoredAuditEntry } from '../../../services/kernel/audit';
 import type { Transition } from '../../../services/kernel/state';
 import { sweep } from '../../../services/kernel/sweep';
 import { AwsCallError } from '../../../services/shared/errors';
 import { ruleFingerprint } from '../../../services/shared/ids';
 import type { ExceptionItem, ViolationItem } from '../../../services/violations/items';
-import { dueHandlers } from '../../../slack/due-handlers';
 import { authorize, createGroup, documentClient, liveRuleIds, motoUrl } from '../../support/aws';
 import { runCli } from '../../support/cli';
 import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';

@@ -1,11 +1,10 @@
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { Wiring } from '../../../handlers/wiring';
+import { dueHandlers, type Wiring } from '../../../handlers/wiring';
 import { keys } from '../../../services/kernel/state';
 import { sweep } from '../../../services/kernel/sweep';
 import type { RunItem } from '../../../services/runs/items';
 import { shownCommandHash } from '../../../services/runs/plan';
-import { dueHandlers } from '../../../slack/due-handlers';
 import { ActionIds } from '../../../slack/ids';
 import { ec2Client, uniqueName } from '../../support/aws';
 import { baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';

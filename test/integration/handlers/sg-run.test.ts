@@ -1,10 +1,9 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { Wiring } from '../../../handlers/wiring';
+import { dueHandlers, type Wiring } from '../../../handlers/wiring';
 import type { StoredAuditEntry } from '../../../services/kernel/audit';
 import { keys } from '../../../services/kernel/state';
 import { sweep } from '../../../services/kernel/sweep';
 import type { RunItem } from '../../../services/runs/items';
-import { dueHandlers } from '../../../slack/due-handlers';
 import { uniqueName } from '../../support/aws';
 import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
 import { launchInstances } from '../../support/instances';

@@ -46,10 +46,11 @@ async function unpostedAlerts(count: number): Promise<string[]> {
   return ids;
 }
 
-async function sweepAt(pacing: import('../../../slack/due-handlers').NotifyPacing): Promise<void> {
+async function sweepAt(
+  pacing: import('../../../services/violations/post-sweep').NotifyPacing,
+): Promise<void> {
   const { sweep } = await import('../../../services/kernel/sweep');
-  const { dueHandlers } = await import('../../../slack/due-handlers');
-  const { getWiring } = await import('../../../handlers/wiring');
+  const { dueHandlers, getWiring } = await import('../../../handlers/wiring');
   const wiring = getWiring();
   // Two minutes on: alerts are due again, deadlines (15 min for SSH) are not, so the sweep only posts.
   await sweep(wiring, dueHandlers(wiring, pacing), new Date(Date.now() + 120_000), {

@@ -1,10 +1,9 @@
 import { RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
-import type { Wiring } from '../../../handlers/wiring';
+import { dueHandlers, type Wiring } from '../../../handlers/wiring';
 import type { GrantItem } from '../../../services/grants/items';
 import type { Transition } from '../../../services/kernel/state';
 import { sweep } from '../../../services/kernel/sweep';
 import { AwsCallError } from '../../../services/shared/errors';
-import { dueHandlers } from '../../../slack/due-handlers';
 import { createGroup, ec2Client } from '../../support/aws';
 import { auditOf, getGrant, grantIdIn, rulesFrom } from '../../support/grants';
 import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';

@@ -1,0 +1,64 @@
+import { evaluateRule } from '../detection/policy';
+import { keys } from '../kernel/state';
+import { describeError } from '../shared/errors';
+import { ruleFingerprint } from '../shared/ids';
+import { type Finding, type RuleFacts, sameRuleContent } from '../shared/model';
+import type { Directory } from '../shared/people';
+import type { AwsTarget, RuleRemover, SecurityGroupReader } from '../shared/ports';
+import type { AlertDeps } from '../violations/alerts';
+import type { ExceptionItem, ViolationItem } from '../violations/items';
+
+/** What the decision service works with (the Slack wiring satisfies it). */
+export interface DecisionDeps extends AlertDeps {
+  ec2: SecurityGroupReader & RuleRemover;
+  directory: Directory;
+}
+
+/** A violation as stored now. */
+export async function currentViolation(
+  deps: Pick<DecisionDeps, 'store'>,
+  violationId: string,
+): Promise<ViolationItem | null> {
+  return deps.store.get<ViolationItem>(keys.violation(violationId));
+}
+
+/** The rule as EC2 has it now, or null when it is gone (by rule ID; by content when the ID is unknown). */
+export async function readLiveRule(
+  groups: SecurityGroupReader,
+  target: AwsTarget,
+  rule: RuleFacts,
+): Promise<RuleFacts | null> {
+  if (rule.ruleId) {
+    const found = await groups.describeRules(target, [rule.ruleId]);
+    return found.find((r) => r.ruleId === rule.ruleId) ?? null;
+  }
+  const live = await groups.describeGroupRules(target, rule.groupId);
+  return live.find((r) => r.ruleId && sameRuleContent(r, rule)) ?? null;
+}
+
+/** Re-evaluates a live rule against the policy with the group's current tags (null tags when unreadable). */
+export async function evaluateLive(
+  deps: DecisionDeps,
+  target: AwsTarget,
+  live: RuleFacts,
+  actor: ViolationItem['actor'] | null,
+): Promise<Finding | null> {
+  let tags: Record<string, string> | null = null;
+  try {
+    tags = (await deps.ec2.describeGroup(target, live.groupId))?.tags ?? null;
+  } catch (error) {
+    deps.logger.warn({ groupId: live.groupId, err: describeError(error) }, 'group tags unavailable');
+  }
+  return evaluateRule(live, deps.config.policy, { actor, groupTags: tags });
+}
+
+/** An ACTIVE, unexpired exception for the rule as it is now, if any. */
+export async function activeExceptionFor(
+  deps: DecisionDeps,
+  v: ViolationItem,
+  live: RuleFacts,
+): Promise<ExceptionItem | null> {
+  const ex = await deps.store.get<ExceptionItem>(keys.exception(ruleFingerprint(v.account, v.region, live)));
+  if (ex?.status !== 'ACTIVE') return null;
+  return ex.expiresAt === null || new Date(ex.expiresAt) > deps.clock() ? ex : null;
+}

@@ -1,0 +1,54 @@
+import { keys, tryTransition } from '../kernel/state';
+import { postAlert } from '../violations/alerts';
+import type { ExceptionItem } from '../violations/items';
+import { currentViolation, type DecisionDeps, evaluateLive, readLiveRule } from './deps';
+import { type ExpiryFinding, planExpire, planReopen, type Reopening } from './plans';
+import { targetOf } from './states';
+
+export interface ExpiryResult {
+  outcome: 'not-due' | 'expired' | 'reopened' | 'lost-race';
+  alertId?: string;
+  violationId?: string;
+}
+
+/**
+ * EXCEPTION_EXPIRY: an ACTIVE exception ran out. If the rule still exists and still breaks the policy,
+ * it goes back to a fresh PENDING decision with its own alert message and deadline (never silently kept
+ * forever); if it is gone or no longer violates, the exception just expires. Safe to run twice: the
+ * re-opened alert and violation have IDs derived from the exception, and the expiry is conditional.
+ */
+export async function expireException(deps: DecisionDeps, seen: ExceptionItem): Promise<ExpiryResult> {
+  const now = deps.clock();
+  const ex = await deps.store.get<ExceptionItem>(keys.exception(seen.fingerprint));
+  if (ex?.status !== 'ACTIVE' || ex.expiresAt === null || new Date(ex.expiresAt) > now)
+    return { outcome: 'not-due' };
+  const target = targetOf(ex);
+  const kept = await currentViolation(deps, ex.violationId);
+  const live = await readLiveRule(deps.ec2, target, ex.rule);
+  const finding = live ? await evaluateLive(deps, target, live, kept?.actor ?? null) : null;
+  let reopened: Reopening | null = null;
+  if (finding) {
+    reopened = planReopen(ex, kept, finding, now.toISOString());
+    await deps.store.createAll(
+      [
+        reopened.alert as unknown as Record<string, unknown>,
+        reopened.violation as unknown as Record<string, unknown>,
+      ],
+      reopened.audits,
+    );
+  }
+  const found: ExpiryFinding = !live
+    ? 'gone'
+    : !reopened
+      ? 'no-longer-violates'
+      : { reopenedAs: reopened.violation.violationId };
+  const expired = await tryTransition(deps.store, planExpire(ex, found, now));
+  if (!expired) return { outcome: 'lost-race' };
+  if (!reopened) return { outcome: 'expired' };
+  await postAlert(deps, reopened.alert.alertId);
+  return {
+    outcome: 'reopened',
+    alertId: reopened.alert.alertId,
+    violationId: reopened.violation.violationId,
+  };
+}

@@ -1,0 +1,296 @@
+import { keys, tryTransition } from '../kernel/state';
+import { mapSettled } from '../kernel/sweep';
+import { describeError } from '../shared/errors';
+import type { RuleFacts } from '../shared/model';
+import type { MessageRef } from '../shared/ports';
+import { refreshAlertMessage } from '../violations/alerts';
+import type { AlertItem, ViolationItem } from '../violations/items';
+import { activeExceptionFor, currentViolation, type DecisionDeps, evaluateLive, readLiveRule } from './deps';
+import {
+  planFailedAttempt,
+  planReconcileClaim,
+  planRevoke,
+  planRevokeAnswer,
+  planRevokeClaim,
+  planSettle,
+  type RevokeFacts,
+  type Settlement,
+} from './plans';
+import { type DecisionTarget, isRefusal, isWholeAlert, refuse, resolveTarget, subjectOf } from './requests';
+import {
+  alreadyDecided,
+  auditActor,
+  type DecisionActor,
+  type DecisionRefusal,
+  decisionActor,
+  isClaimable,
+  type Person,
+  targetOf,
+} from './states';
+import { checkRevoke } from './who-may';
+
+/** What a revoke call did: the final (or retry) state it wrote, or why it wrote nothing. */
+export type RevokeOutcome =
+  | 'REVOKED'
+  | 'AUTO_REVOKED'
+  | 'GONE'
+  | 'RESOLVED'
+  | 'DRY_RUN'
+  | 'FAILED'
+  | 'REVOKE_RETRY'
+  /** No such violation. */
+  | 'not-found'
+  /** It was not PENDING or REVOKE_RETRY when read: someone decided first. */
+  | 'not-pending'
+  /** Another click, sweep or reconcile won the conditional write. */
+  | 'lost-race'
+  /** It failed on sg-warden's side (one rule of a Revoke all); `error` says how. */
+  | 'error';
+
+export interface RevokeResult {
+  violationId: string;
+  outcome: RevokeOutcome;
+  /** The violation as stored after the call (null when unknown). */
+  violation: ViolationItem | null;
+  error?: string;
+}
+
+/**
+ * Revokes one violating rule for a person or for the clock ('timeout'). Claims it (PENDING or
+ * REVOKE_RETRY → REVOKING, with a lease the RECONCILE sweep watches), re-reads the rule from EC2 and
+ * ends it as GONE, RESOLVED, DRY_RUN, REVOKED / AUTO_REVOKED, or — when EC2 refuses — REVOKE_RETRY
+ * with backoff and finally FAILED with a notice in the alert's thread. Exactly one caller wins the
+ * claim, so racing clicks and sweeps make one EC2 call. Refreshes the alert message unless told not to.
+ */
+export async function revokeViolation(
+  deps: DecisionDeps,
+  violationId: string,
+  actor: DecisionActor,
+  options: { refresh?: boolean } = {},
+): Promise<RevokeResult> {
+  const v = await currentViolation(deps, violationId);
+  if (!v) return { violationId, outcome: 'not-found', violation: null };
+  if (!isClaimable(v.status))
+    return refusedRevoke(deps, actor, { violationId, outcome: 'not-pending', violation: v });
+  const claimed = await tryTransition<ViolationItem>(
+    deps.store,
+    planRevokeClaim(v, auditActor(actor), deps.clock()),
+  );
+  if (!claimed) {
+    const decided = await currentViolation(deps, violationId);
+    return refusedRevoke(deps, actor, { violationId, outcome: 'lost-race', violation: decided });
+  }
+  const result = await settleClaim(deps, claimed, 'fresh');
+  if (options.refresh !== false) await refreshAlertMessage(deps, v.alertId);
+  return result;
+}
+
+/**
+ * A person's Revoke that found the rule already decided, or lost the race to another decision, is
+ * refused like any other request: on record, with who pressed. (The clock losing a race is not.)
+ */
+async function refusedRevoke(
+  deps: DecisionDeps,
+  actor: DecisionActor,
+  result: RevokeResult,
+): Promise<RevokeResult> {
+  if (actor.type !== 'slack-user') return result;
+  await refuse(
+    deps,
+    actor,
+    { id: result.violationId, type: 'violation' },
+    'revoke',
+    {
+      code: 'ALREADY_DECIDED',
+      message: result.violation ? alreadyDecided(result.violation) : 'Someone else decided this rule first.',
+    },
+    { fromState: result.violation?.status ?? null },
+  );
+  return result;
+}
+
+/**
+ * RECONCILE: a REVOKING claim whose lease ran out (its process died between the EC2 call and the
+ * state write). Takes the claim over at the version the sweep saw and decides from EC2's truth: the
+ * rule is gone → the revoke happened, recorded once as REVOKED / AUTO_REVOKED (reconciled); still
+ * there → revoke it now.
+ */
+export async function reconcileRevoke(deps: DecisionDeps, seen: ViolationItem): Promise<RevokeResult> {
+  const violationId = seen.violationId;
+  if (seen.status !== 'REVOKING') return { violationId, outcome: 'not-pending', violation: seen };
+  const claimed = await tryTransition<ViolationItem>(deps.store, planReconcileClaim(seen, deps.clock()));
+  if (!claimed) {
+    return { violationId, outcome: 'lost-race', violation: await currentViolation(deps, violationId) };
+  }
+  const result = await settleClaim(deps, claimed, 'reconcile');
+  await refreshAlertMessage(deps, claimed.alertId);
+  return result;
+}
+
+/** DEADLINE: a pending violation's time ran out: the clock revokes it (actor "timeout"). */
+export async function revokeAtDeadline(deps: DecisionDeps, seen: ViolationItem): Promise<RevokeResult> {
+  if (seen.status !== 'PENDING')
+    return { violationId: seen.violationId, outcome: 'not-pending', violation: seen };
+  return revokeViolation(deps, seen.violationId, { type: 'timeout' });
+}
+
+/** REVOKE_RETRY: tries a failed revoke again, for whoever asked for it first. */
+export async function retryRevoke(deps: DecisionDeps, seen: ViolationItem): Promise<RevokeResult> {
+  if (seen.status !== 'REVOKE_RETRY')
+    return { violationId: seen.violationId, outcome: 'not-pending', violation: seen };
+  return revokeViolation(deps, seen.violationId, decisionActor(seen.revokeBy));
+}
+
+/** Ends a claim: re-read, re-evaluate, dry run or revoke, and write the outcome (all conditional on the claim). */
+async function settleClaim(
+  deps: DecisionDeps,
+  claimed: ViolationItem,
+  mode: 'fresh' | 'reconcile',
+): Promise<RevokeResult> {
+  const maxAttempts = deps.config.decisions.revokeAttempts;
+  const target = targetOf(claimed);
+  let live: RuleFacts | null;
+  try {
+    live = await readLiveRule(deps.ec2, target, claimed.rule);
+  } catch (error) {
+    return finishClaim(deps, claimed, planFailedAttempt(claimed, error, maxAttempts));
+  }
+  // The reads the plan needs, in this order: an exception only for the clock, the policy only for a rule
+  // that is still there and not kept.
+  const keptUnder =
+    live && (claimed.revokeBy?.type ?? 'timeout') === 'timeout'
+      ? await activeExceptionFor(deps, claimed, live)
+      : null;
+  const violates = live && !keptUnder ? !!(await evaluateLive(deps, target, live, claimed.actor)) : false;
+  const facts: RevokeFacts = { live, keptUnder, violates };
+  const next = planRevoke(claimed, mode, facts);
+  if (next.call === 'none') return finishClaim(deps, claimed, next.settle);
+  const rule = next.rule;
+  let answer: { requestId: string | null } | { error: unknown };
+  try {
+    answer = await deps.ec2.revokeRules(target, rule.groupId, rule.direction, [rule.ruleId!]);
+  } catch (error) {
+    answer = { error };
+  }
+  if ('requestId' in answer)
+    deps.logger.info(
+      { violationId: claimed.violationId, ruleId: rule.ruleId, requestId: answer.requestId },
+      'rule revoked',
+    );
+  return finishClaim(deps, claimed, planRevokeAnswer(claimed, mode, rule, answer, maxAttempts));
+}
+
+/** Writes a settlement (conditional on the claim); a failed attempt is logged, and a final failure told. */
+async function finishClaim(
+  deps: DecisionDeps,
+  claimed: ViolationItem,
+  settlement: Settlement,
+): Promise<RevokeResult> {
+  if (settlement.result === 'error') {
+    deps.logger.warn(
+      {
+        violationId: claimed.violationId,
+        attempts: settlement.set?.revokeAttempts,
+        err: settlement.error,
+        giveUp: settlement.to === 'FAILED',
+      },
+      'revoke failed',
+    );
+  }
+  const after = await tryTransition<ViolationItem>(deps.store, planSettle(claimed, settlement, deps.clock()));
+  if (!after) {
+    // A reconcile took the claim over (our lease ran out mid-call); it records the outcome.
+    deps.logger.warn(
+      { violationId: claimed.violationId, to: settlement.to },
+      'revoke claim taken over before its outcome was written',
+    );
+    return {
+      violationId: claimed.violationId,
+      outcome: 'lost-race',
+      violation: await currentViolation(deps, claimed.violationId),
+    };
+  }
+  if (settlement.to === 'FAILED')
+    await postFailureNotice(deps, claimed, Number(settlement.set?.revokeAttempts), settlement.error ?? '');
+  return {
+    violationId: claimed.violationId,
+    outcome: settlement.to as RevokeOutcome,
+    violation: after,
+    ...(settlement.error ? { error: settlement.error } : {}),
+  };
+}
+
+async function postFailureNotice(
+  deps: DecisionDeps,
+  v: ViolationItem,
+  attempts: number,
+  error: string,
+): Promise<void> {
+  const alert = await deps.store.get<AlertItem>(keys.alert(v.alertId));
+  const channel = alert?.channel ?? deps.config.slack.alertChannel;
+  try {
+    await deps.notifier.postRevokeFailure(channel, { violation: v, attempts, error }, alert?.ts);
+  } catch (err) {
+    deps.logger.error(
+      { violationId: v.violationId, err: describeError(err) },
+      'failed-revoke notice not posted; the alert message shows FAILED',
+    );
+  }
+}
+
+export interface PersonRevokeResult {
+  refused: DecisionRefusal | null;
+  results: RevokeResult[];
+}
+
+/**
+ * A person pressed Revoke (one rule) or Revoke all (every pending rule of the alert): checks they are a
+ * configured revoker and that the IDs belong to the message they pressed, then revokes. A refusal changes
+ * nothing but the audit trail.
+ */
+export async function revokeForPerson(
+  deps: DecisionDeps,
+  person: Person,
+  target: DecisionTarget | null,
+  message: MessageRef | null,
+): Promise<PersonRevokeResult> {
+  const subject = subjectOf(target, person);
+  const notRevoker = await checkRevoke(deps, person);
+  if (notRevoker) return { refused: await refuse(deps, person, subject, 'revoke', notRevoker), results: [] };
+  const resolved = await resolveTarget(deps, target, message);
+  if (isRefusal(resolved))
+    return { refused: await refuse(deps, person, subject, 'revoke', resolved), results: [] };
+  const ids =
+    target && isWholeAlert(target)
+      ? resolved.violations.filter((v) => v.status === 'PENDING').map((v) => v.violationId)
+      : resolved.violations.map((v) => v.violationId);
+  if (ids.length === 0) {
+    // Revoke all on an alert whose rules are all decided: a refused request like any other, on record.
+    const refused = await refuse(
+      deps,
+      person,
+      subject,
+      'revoke',
+      { code: 'ALREADY_DECIDED', message: 'Every rule of this alert is already decided.' },
+      { fromState: resolved.alert?.status ?? null },
+    );
+    return { refused, results: [] };
+  }
+  const actor: DecisionActor = { type: 'slack-user', ...person };
+  if (ids.length === 1) return { refused: null, results: [await revokeViolation(deps, ids[0]!, actor)] };
+  const results: RevokeResult[] = new Array(ids.length);
+  const settled = await mapSettled(ids, 4, async (id) => {
+    results[ids.indexOf(id)] = await revokeViolation(deps, id, actor, { refresh: false });
+  });
+  if (resolved.alert) await refreshAlertMessage(deps, resolved.alert.alertId);
+  settled.forEach((s, i) => {
+    if (s.status === 'rejected')
+      results[i] = {
+        violationId: ids[i]!,
+        outcome: 'error',
+        violation: null,
+        error: describeError(s.reason),
+      };
+  });
+  return { refused: null, results };
+}
