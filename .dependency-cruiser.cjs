@@ -15,14 +15,16 @@ module.exports = {
     {
       name: 'services-stay-below-the-doors',
       severity: 'error',
-      comment: 'services/ is the domain: it knows nothing of Slack, the Lambda entry points, the sandbox or the CLI.',
+      comment:
+        'services/ is the domain: it knows nothing of Slack, the Lambda entry points, the sandbox or the CLI.',
       from: { path: '^services/' },
       to: { path: '^(slack|handlers|local|cli|web)/' },
     },
     {
       name: 'slack-only-translates',
       severity: 'error',
-      comment: 'slack/ translates Slack payloads into service calls; it is wired by handlers/, never the reverse.',
+      comment:
+        'slack/ translates Slack payloads into service calls; it is wired by handlers/, never the reverse.',
       from: { path: '^slack/' },
       to: { path: '^(handlers|local|cli)/' },
     },

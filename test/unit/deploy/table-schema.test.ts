@@ -20,7 +20,8 @@ function deployedTable(): Record<string, unknown> {
     customTags: cfnTags,
     logLevel: 'silent',
   });
-  const parts = (doc?.toJS() as { resources: unknown[] }).resources;
+  if (!doc) throw new Error('serverless.yml is empty');
+  const parts = (doc.toJS() as { resources: unknown[] }).resources;
   for (const part of parts) {
     const resources = (part as { Resources?: Record<string, { Type: string; Properties: unknown }> })
       ?.Resources;
