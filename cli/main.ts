@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type Config, loadConfig } from '../services/config/config';
 import { decodeJson, parseCloudTrail } from '../services/detection/cloudtrail';
 import { evaluate } from '../services/detection/policy';
+import { policyWarnings } from '../services/detection/policy-check';
 import { BadInputError, SgWardenError } from '../services/shared/errors';
 import { auditExportOptions, csvHeader, toCsvRow, toJsonLine } from './audit-export';
 import { slackManifestCommand } from './slack-manifest';
@@ -131,6 +132,7 @@ function policyCommand(argv: string[], io: Io): number {
       `${Object.keys(config.whitelist.targets).length} whitelist targets, ${Object.keys(config.runbooks.items).length} runbooks; ` +
       `egress ${p.evaluateEgress ? 'evaluated' : 'not evaluated'}; dry run ${JSON.stringify(p.dryRun)}.\n`,
   );
+  for (const warning of policyWarnings(config)) io.stderr.write(`sg-warden: warning: ${warning}\n`);
   return EXIT.ok;
 }
 

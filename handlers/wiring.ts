@@ -13,13 +13,16 @@ import { MemberAccountCredentials } from '../services/aws/member-credentials';
 import { documentSdk, dynamoDbSdk, ec2Sdk, lambdaSdk, ssmSdk, stsSdk } from '../services/aws/sdk';
 import { SsmCommandRunner } from '../services/aws/ssm-command-runner';
 import { SsmSecretSource } from '../services/aws/ssm-secrets';
+import { accountScope } from '../services/config/accounts';
 import { loadConfig } from '../services/config/config';
 import { InlineJobQueue } from '../services/jobs/inline-queue';
+import { AccountAccessError } from '../services/shared/errors';
 import { lazyModule } from '../services/shared/lazy-module';
 import { createLogger } from '../services/shared/logger';
-import type { AlertNotifier, AwsTarget } from '../services/shared/ports';
+import type { AccountScope, AlertNotifier, AwsTarget } from '../services/shared/ports';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
+import { SlackGrantChangeNotifier } from '../slack/grant-change-notifier';
 import { runJob } from '../slack/jobs';
 import { SlackNotifier } from '../slack/notifier';
 
@@ -35,6 +38,10 @@ export interface Wiring extends SlackDeps {
   secrets: SsmSecretSource;
   /** Posts and updates alerts; resolves the Slack token on first use, so a failure there leaves state stored. */
   notifier: AlertNotifier;
+  /** The accounts sg-warden watches and may act in (its own, `accounts.watched`, `accounts.roleName`). */
+  accounts: AccountScope;
+  /** Tells a grant's owner when the grant ended because its rule was changed outside sg-warden. */
+  grantOwners: SlackGrantChangeNotifier;
   /** Set when jobs run in this process (local sandbox, tests): waits for them to finish. */
   drainJobs?: () => Promise<void>;
 }
@@ -74,6 +81,7 @@ export function buildWiring(): Wiring {
     onAudit: (entry) => logger.info({ audit: entry }, 'audit'),
   });
 
+  const accounts = accountScope(config, process.env.SG_WARDEN_ACCOUNT_ID ?? null);
   const roleName = config.accounts.roleName;
   const memberCredentials = roleName
     ? new MemberAccountCredentials({
@@ -89,6 +97,9 @@ export function buildWiring(): Wiring {
   const ec2Clients = new Map<string, EC2Client>();
   const ec2 = new Ec2SecurityGroups({
     clientFor: (target: AwsTarget) => {
+      // Another account is reached only through its member role, never with the bot's own credentials.
+      const cannotAct = accounts.cannotAct(target.account);
+      if (cannotAct) throw new AccountAccessError(target.account, cannotAct);
       const key = `${target.account}/${target.region}`;
       let client = ec2Clients.get(key);
       if (!client) {
@@ -192,6 +203,8 @@ export function buildWiring(): Wiring {
     secrets,
     slack,
     notifier,
+    accounts,
+    grantOwners: new SlackGrantChangeNotifier({ client: slack }),
     directory,
     clock: () => new Date(),
     jobs: { enqueue: async () => {} },
