@@ -231,23 +231,14 @@ describe('prefix-list sources (#19 case 4)', () => {
     expect(finding?.reasons.join(' ')).toContain('holds 1 more entry that counts as the internet');
   });
 
-  it('case 4: a list of private ranges raises nothing, nor entries inside allow-listed ranges', () => {
+  it('case 4: private ranges, allow-listed entries and a list not read raise nothing, where the internet would', () => {
     const allowListed = policy([]);
     allowListed.exceptions.sourceCidrs = ['8.0.0.0/7'];
+    const lists = (entries: string[]) => context({ prefixLists: { [fromList.source]: entries } });
 
-    expect(
-      evaluateRule(
-        fromList,
-        p,
-        context({ prefixLists: { [fromList.source]: ['10.0.0.0/8', '192.168.0.0/16'] } }),
-      ),
-    ).toBeNull();
-    expect(
-      evaluateRule(fromList, allowListed, context({ prefixLists: { [fromList.source]: ['8.8.0.0/16'] } })),
-    ).toBeNull();
-  });
-
-  it('case 4: a list that was not read raises nothing from the baseline (offline evaluation)', () => {
+    expect(evaluateRule(fromList, p, lists(['10.0.0.0/8', '192.168.0.0/16']))).toBeNull();
+    expect(evaluateRule(fromList, allowListed, lists(['8.0.0.0/8']))).toBeNull();
     expect(evaluateRule(fromList, p, context())).toBeNull();
+    expect(evaluateRule(fromList, p, lists(['10.0.0.0/8', '8.0.0.0/8']))?.severity).toBe('high');
   });
 });
