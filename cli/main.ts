@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../services/config/config';
 import { decodeJson, parseCloudTrail } from '../services/detection/cloudtrail';
-import { evaluate } from '../services/detection/policy';
+import { describeRule, evaluate } from '../services/detection/policy';
 import { policyWarnings } from '../services/detection/policy-check';
 import { BadInputError, SgWardenError } from '../services/shared/errors';
 import { auditExportOptions, csvHeader, toCsvRow, toJsonLine } from './audit-export';
@@ -96,6 +96,11 @@ async function evaluateCommand(argv: string[], io: Io): Promise<number> {
         `sg-warden: event ${event.eventId} (${event.eventName}) needs AWS to evaluate: ${event.lookupReason}; not evaluated offline.\n`,
       );
       continue;
+    }
+    for (const r of event.rules.filter((rule) => rule.sourceKind === 'prefix-list')) {
+      io.stderr.write(
+        `sg-warden: event ${event.eventId}: rule ${r.ruleId ?? describeRule(r)} comes from prefix list ${r.source}, whose entries need AWS; judged offline without them.\n`,
+      );
     }
     const findings = evaluate(event.rules, config.policy, { actor: event.actor, groupTags: null });
     for (const f of findings) {
