@@ -209,9 +209,8 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
 
   const target: AwsTarget = { account: event.account, region: event.region };
   // Never the bot's own account for another one: a rule the central account does not know is not "gone".
-  let unreachable = deps.accounts.cannotAct(event.account)
-    ? new AccountAccessError(event.account, deps.accounts.cannotAct(event.account)!).message
-    : null;
+  const cannotAct = deps.accounts.cannotAct(event.account);
+  let unreachable = cannotAct ? new AccountAccessError(event.account, cannotAct).message : null;
   let checked: CheckedRule[] = [];
   let group: GroupInfo | null = null;
   let groupKnown = false;
