@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../services/config/config';
 import { decodeJson, parseCloudTrail } from '../services/detection/cloudtrail';
-import { evaluate } from '../services/detection/policy';
+import { describeRule, evaluate } from '../services/detection/policy';
+import { policyWarnings } from '../services/detection/policy-check';
 import { BadInputError, SgWardenError } from '../services/shared/errors';
 import { auditExportOptions, csvHeader, toCsvRow, toJsonLine } from './audit-export';
 import { slackManifestCommand } from './slack-manifest';
@@ -96,6 +97,11 @@ async function evaluateCommand(argv: string[], io: Io): Promise<number> {
       );
       continue;
     }
+    for (const r of event.rules.filter((rule) => rule.sourceKind === 'prefix-list')) {
+      io.stderr.write(
+        `sg-warden: event ${event.eventId}: rule ${r.ruleId ?? describeRule(r)} comes from prefix list ${r.source}, whose entries need AWS; judged offline without them.\n`,
+      );
+    }
     const findings = evaluate(event.rules, config.policy, { actor: event.actor, groupTags: null });
     for (const f of findings) {
       violations.push({
@@ -131,6 +137,7 @@ function policyCommand(argv: string[], io: Io): number {
       `${Object.keys(config.whitelist.targets).length} whitelist targets, ${Object.keys(config.runbooks.items).length} runbooks; ` +
       `egress ${p.evaluateEgress ? 'evaluated' : 'not evaluated'}; dry run ${JSON.stringify(p.dryRun)}.\n`,
   );
+  for (const warning of policyWarnings(config)) io.stderr.write(`sg-warden: warning: ${warning}\n`);
   return EXIT.ok;
 }
 

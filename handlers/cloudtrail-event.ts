@@ -1,6 +1,7 @@
 import type { EventBridgeEvent } from 'aws-lambda';
 import { parseCloudTrail } from '../services/detection/cloudtrail';
 import { detect } from '../services/detection/detect';
+import { cachedPrefixLists } from '../services/detection/prefix-lists';
 import { BadInputError, describeError } from '../services/shared/errors';
 import { getWiring } from './wiring';
 
@@ -29,8 +30,10 @@ export async function handler(
     throw error;
   }
   let violations = 0;
+  // Prefix lists are read at most once per invocation, and never believed beyond it.
+  const prefixLists = cachedPrefixLists(wiring.ec2);
   for (const sgEvent of sgEvents) {
-    const result = await detect({ ...wiring, groups: wiring.ec2 }, sgEvent);
+    const result = await detect({ ...wiring, groups: wiring.ec2, prefixLists }, sgEvent);
     logger.info(
       {
         outcome: result.outcome,

@@ -13,18 +13,21 @@ import { MemberAccountCredentials } from '../services/aws/member-credentials';
 import { documentSdk, dynamoDbSdk, ec2Sdk, lambdaSdk, ssmSdk, stsSdk } from '../services/aws/sdk';
 import { SsmCommandRunner } from '../services/aws/ssm-command-runner';
 import { SsmSecretSource } from '../services/aws/ssm-secrets';
+import { accountScope } from '../services/config/accounts';
 import { loadConfig } from '../services/config/config';
 import { decisionDueHandlers } from '../services/decisions/sweep';
 import { InlineJobQueue } from '../services/jobs/inline-queue';
 import type { DueKind } from '../services/kernel/state';
 import type { DueHandler } from '../services/kernel/sweep';
 import { runDueHandlers } from '../services/runs/sweep';
+import { AccountAccessError } from '../services/shared/errors';
 import { lazyModule } from '../services/shared/lazy-module';
 import { createLogger } from '../services/shared/logger';
-import type { AlertNotifier, AwsTarget } from '../services/shared/ports';
+import type { AccountScope, AlertNotifier, AwsTarget } from '../services/shared/ports';
 import { type NotifyPacing, UNPACED } from '../services/violations/post-sweep';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
+import { SlackGrantChangeNotifier } from '../slack/grant-change-notifier';
 import { grantDueHandlers } from '../slack/grant-due-handlers';
 import { runJob } from '../slack/jobs';
 import { runDeps } from '../slack/listeners/runs/common';
@@ -43,6 +46,10 @@ export interface Wiring extends SlackDeps {
   secrets: SsmSecretSource;
   /** Posts and updates alerts; resolves the Slack token on first use, so a failure there leaves state stored. */
   notifier: AlertNotifier;
+  /** The accounts sg-warden watches and may act in (its own, `accounts.watched`, `accounts.roleName`). */
+  accounts: AccountScope;
+  /** Tells a grant's owner when the grant ended because its rule was changed outside sg-warden. */
+  grantOwners: SlackGrantChangeNotifier;
   /** Set when jobs run in this process (local sandbox, tests): waits for them to finish. */
   drainJobs?: () => Promise<void>;
 }
@@ -82,6 +89,7 @@ export function buildWiring(): Wiring {
     onAudit: (entry) => logger.info({ audit: entry }, 'audit'),
   });
 
+  const accounts = accountScope(config, process.env.SG_WARDEN_ACCOUNT_ID ?? null);
   const roleName = config.accounts.roleName;
   const memberCredentials = roleName
     ? new MemberAccountCredentials({
@@ -97,6 +105,9 @@ export function buildWiring(): Wiring {
   const ec2Clients = new Map<string, EC2Client>();
   const ec2 = new Ec2SecurityGroups({
     clientFor: (target: AwsTarget) => {
+      // Another account is reached only through its member role, never with the bot's own credentials.
+      const cannotAct = accounts.cannotAct(target.account);
+      if (cannotAct) throw new AccountAccessError(target.account, cannotAct);
       const key = `${target.account}/${target.region}`;
       let client = ec2Clients.get(key);
       if (!client) {
@@ -201,6 +212,8 @@ export function buildWiring(): Wiring {
     slack,
     notifier,
     runNotifier: new SlackRunNotifier({ client: slack, config }),
+    accounts,
+    grantOwners: new SlackGrantChangeNotifier({ client: slack }),
     directory,
     clock: () => new Date(),
     jobs: { enqueue: async () => {} },

@@ -212,6 +212,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       AWS_EC2_METADATA_DISABLED: 'true',
       SG_WARDEN_TABLE: TABLE_NAME,
       SG_WARDEN_CONFIG: configPath,
+      SG_WARDEN_ACCOUNT_ID: ACCOUNT,
       SLACK_BOT_TOKEN_PARAM: BOT_TOKEN_PARAM,
       SLACK_SIGNING_SECRET_PARAM: SIGNING_SECRET_PARAM,
       SLACK_API_URL: slack.apiUrl,

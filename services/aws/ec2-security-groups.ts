@@ -6,6 +6,7 @@ import type {
   AwsTarget,
   GroupInfo,
   IngressGrant,
+  PrefixListReader,
   RuleAuthorizer,
   RuleRemover,
   SecurityGroupReader,
@@ -58,6 +59,7 @@ const NOT_FOUND = new Set([
   'InvalidSecurityGroupRuleId.NotFound',
   'InvalidGroupId.Malformed',
 ]);
+const PREFIX_LIST_NOT_FOUND = new Set(['InvalidPrefixListID.NotFound', 'InvalidPrefixListId.Malformed']);
 
 /** The EC2 permission for one granted host: one port (tcp/udp), every ICMP type, or all traffic. */
 export function grantPermission(grant: IngressGrant): IpPermission {
@@ -76,7 +78,7 @@ function tagList(tags: Record<string, string>): { Key: string; Value: string }[]
 }
 
 /** Security-group reads, rule revokes and grants through the EC2 API. */
-export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover, RuleAuthorizer {
+export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover, RuleAuthorizer, PrefixListReader {
   private readonly clientFor: Ec2ClientProvider;
 
   constructor(options: { clientFor: Ec2ClientProvider }) {
@@ -159,6 +161,27 @@ export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover, Rule
       if (error instanceof AwsCallError) throw error;
       throw awsError('AuthorizeSecurityGroupIngress', error);
     }
+  }
+
+  async prefixListEntries(target: AwsTarget, prefixListId: string): Promise<string[]> {
+    const client = await this.clientFor(target);
+    const { GetManagedPrefixListEntriesCommand } = ec2Sdk();
+    const cidrs: string[] = [];
+    let nextToken: string | undefined;
+    try {
+      do {
+        const out = await client.send(
+          new GetManagedPrefixListEntriesCommand({ PrefixListId: prefixListId, NextToken: nextToken }),
+        );
+        for (const entry of out.Entries ?? []) if (entry.Cidr) cidrs.push(entry.Cidr);
+        nextToken = out.NextToken;
+      } while (nextToken);
+    } catch (error) {
+      const err = awsError('GetManagedPrefixListEntries', error);
+      if (PREFIX_LIST_NOT_FOUND.has(err.awsCode)) return [];
+      throw err;
+    }
+    return cidrs;
   }
 
   async describeRulesTagged(target: AwsTarget, key: string, value: string): Promise<RuleFacts[]> {

@@ -1,5 +1,5 @@
 import type { AssumeRoleCommandOutput, STSClient } from '@aws-sdk/client-sts';
-import { AwsCallError } from '../shared/errors';
+import { AccountAccessError, AwsCallError } from '../shared/errors';
 import type { AwsTarget } from '../shared/ports';
 import { stsSdk } from './sdk';
 import { callMetadata } from './sdk-errors';
@@ -77,18 +77,21 @@ export class MemberAccountCredentials {
       out = await this.sts().send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'sg-warden' }));
     } catch (error) {
       const e = error as { name?: string; message?: string };
-      throw new AwsCallError(
-        `AssumeRole ${roleArn} failed: ${e.name ?? 'Unknown'}${e.message ? `: ${e.message}` : ''}`,
-        {
-          awsCode: e.name ?? 'Unknown',
-          ...callMetadata(error),
-          cause: error,
-        },
-      );
+      const why = `AssumeRole ${roleArn} failed: ${e.name ?? 'Unknown'}${e.message ? `: ${e.message}` : ''}`;
+      const meta = callMetadata(error);
+      const status = meta.httpStatus;
+      // STS answered no (the role is missing or does not trust the bot): sg-warden cannot act there.
+      // A throttle, a 5xx or a network failure may pass: thrown as a plain AWS failure, to be retried.
+      if (typeof status === 'number' && status >= 400 && status < 500 && !/Throttl/i.test(e.name ?? '')) {
+        throw new AccountAccessError(account, why, { awsCode: e.name ?? 'Unknown', cause: error });
+      }
+      throw new AwsCallError(why, { awsCode: e.name ?? 'Unknown', ...meta, cause: error });
     }
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken) {
-      throw new AwsCallError(`AssumeRole ${roleArn} returned no credentials`, { awsCode: 'NoCredentials' });
+      throw new AccountAccessError(account, `AssumeRole ${roleArn} returned no credentials`, {
+        awsCode: 'NoCredentials',
+      });
     }
     return {
       accessKeyId: c.AccessKeyId,

@@ -31,6 +31,8 @@ const slackChannel = z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'is not a Slack chan
 const severity = z.enum(['critical', 'high', 'medium', 'low']);
 const protocol = z.enum(['tcp', 'udp', 'icmp', 'icmpv6', 'all']);
 const portNumber = z.number().int().min(0).max(65535);
+/** An AWS service principal, as CloudTrail names the service that made a call (invokedBy). */
+const SERVICE_PRINCIPAL = /^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$/;
 
 /** Who may do something: Slack user IDs and/or user-group IDs. Both empty means "anyone in the channel". */
 const people = z
@@ -47,6 +49,58 @@ const DEFAULT_ADMIN_PORTS = [
   20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000, 5432, 5500, 5601, 8080,
   8088, 8888, 9200, 9300, 139, 1521, 2049, 2375, 2376, 5900, 6379, 9092, 11211, 27017, 27018,
 ];
+
+/** An ARN pattern: `*` stands for any run of characters within one ARN segment, `**` for any run at all. */
+const arnPattern = z
+  .string()
+  .min(1)
+  .superRefine((v, ctx) => {
+    if (SERVICE_PRINCIPAL.test(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${v}" names a service, not a principal: match the service with invokedBy, together with arn (the principal, such as arn:aws:iam::123456789012:role/deploy) or stack`,
+      });
+    } else if (!v.startsWith('arn:')) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${v}" is not an ARN pattern: expected the principal that made the call, such as arn:aws:iam::123456789012:role/deploy-* (* stays within one segment, ** crosses : and /)`,
+      });
+    }
+  });
+
+/**
+ * Who a principal rule is about: the principal that made the call (`arn`, its own ARN or its role's),
+ * the group's CloudFormation stack (`stack`), and only together with one of those the service that
+ * made the call for it (`invokedBy`). Every condition given must match.
+ */
+const principalRuleSchema = z
+  .object({
+    /** The principal that made the call: its ARN, or for an assumed role the role's ARN. */
+    arn: arnPattern.optional(),
+    /** The service that made the call for the principal (CloudTrail's userIdentity.invokedBy), e.g. cloudformation.amazonaws.com. */
+    invokedBy: z
+      .string()
+      .regex(SERVICE_PRINCIPAL, 'is not an AWS service principal such as cloudformation.amazonaws.com')
+      .optional(),
+    /** The group's CloudFormation stack name (its aws:cloudformation:stack-name tag); `*` stands for any run of characters. */
+    stack: z.string().min(1).optional(),
+    action: z.enum(['notify', 'ignore']),
+    /** Lets the rule apply to critical findings too; without it they stay alerts with a deadline. */
+    allowCritical: z.boolean().default(false),
+    reason: z.string().optional(),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (rule.arn === undefined && rule.stack === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          rule.invokedBy !== undefined
+            ? `invokedBy alone would exempt every caller that goes through ${rule.invokedBy}: add arn (the principal, such as arn:aws:iam::123456789012:role/deploy) or stack (the stack name)`
+            : 'needs arn (the principal, such as arn:aws:iam::123456789012:role/deploy) or stack (the stack name)',
+      });
+    }
+  });
 
 const policySchema = z
   .object({
@@ -86,18 +140,7 @@ const policySchema = z
       })
       .strict()
       .default({ groupIds: [], tags: [], sourceCidrs: [] }),
-    principals: z
-      .array(
-        z
-          .object({
-            /** ARN pattern; `*` matches any run of characters. Matched against the caller's ARN, its role ARN and the invoking service. */
-            arn: z.string().min(1),
-            action: z.enum(['notify', 'ignore']),
-            reason: z.string().optional(),
-          })
-          .strict(),
-      )
-      .default([]),
+    principals: z.array(principalRuleSchema).default([]),
     onlyFrom: z
       .array(
         z
@@ -418,9 +461,14 @@ const configSchema = z
         aliases: z.record(z.string().regex(/^\d{12}$/), z.string()).default({}),
         /** Role name to assume in member accounts; absent = act in the bot's own account only. */
         roleName: z.string().optional(),
+        /**
+         * Member accounts whose events sg-warden evaluates, besides its own (SG_WARDEN_ACCOUNT_ID). An
+         * event from any other account is refused, never evaluated in the bot's own account.
+         */
+        watched: z.array(z.string().regex(/^\d{12}$/, 'is not an AWS account ID (12 digits)')).default([]),
       })
       .strict()
-      .default({ aliases: {} }),
+      .default({ aliases: {}, watched: [] }),
   })
   .strict();
 

@@ -174,19 +174,61 @@ function sourceOfRuleSetItem(r: Json): Source | null {
   return null;
 }
 
+/** What one ModifySecurityGroupRules entry asked its rule to become (the request's SecurityGroupRule). */
+function requestedRule(groupId: string | null, entry: Json): RuleFacts | null {
+  const ruleId = str(entry.SecurityGroupRuleId) ?? str(entry.securityGroupRuleId);
+  const wanted = isObject(entry.SecurityGroupRule) ? entry.SecurityGroupRule : null;
+  if (!ruleId || !wanted || !groupId) return null;
+  const description = str(wanted.Description);
+  const source: Source | null = str(wanted.CidrIpv4)
+    ? { source: str(wanted.CidrIpv4)!, sourceKind: 'ipv4', description }
+    : str(wanted.CidrIpv6)
+      ? { source: str(wanted.CidrIpv6)!, sourceKind: 'ipv6', description }
+      : str(wanted.PrefixListId)
+        ? { source: str(wanted.PrefixListId)!, sourceKind: 'prefix-list', description }
+        : str(wanted.ReferencedGroupId)
+          ? { source: str(wanted.ReferencedGroupId)!, sourceKind: 'security-group', description }
+          : null;
+  if (!source) return null;
+  const protocol = normaliseProtocol(wanted.IpProtocol);
+  return {
+    groupId,
+    ruleId,
+    direction: 'ingress',
+    protocol,
+    ...normalisePorts(protocol, wanted.FromPort, wanted.ToPort),
+    ...source,
+  };
+}
+
 /** ModifySecurityGroupRules: PascalCase, SecurityGroupRule may be one object or a list. */
-function modifiedRules(params: Json): { groupId: string | null; ruleIds: string[] } {
+function modifiedRules(params: Json): { groupId: string | null; ruleIds: string[]; requested: RuleFacts[] } {
   const request = isObject(params.ModifySecurityGroupRulesRequest)
     ? params.ModifySecurityGroupRulesRequest
     : params;
   const groupId = str(request.GroupId) ?? str(request.groupId);
   const raw = request.SecurityGroupRule ?? request.securityGroupRule ?? request.SecurityGroupRules;
-  const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  const list = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter(isObject);
   const ruleIds = list
-    .filter(isObject)
     .map((r) => str(r.SecurityGroupRuleId) ?? str(r.securityGroupRuleId))
     .filter((id): id is string => id !== null);
-  return { groupId, ruleIds };
+  const requested = list.map((r) => requestedRule(groupId, r)).filter((r): r is RuleFacts => r !== null);
+  return { groupId, ruleIds, requested };
+}
+
+/** Where the record contradicts its envelope or itself about the account or region, in one sentence. */
+function mismatchOf(record: Json, account: string, region: string, envelope: Envelope): string | null {
+  if (envelope.region && str(record.awsRegion) && envelope.region !== region)
+    return `the event says region ${envelope.region}, its CloudTrail record ${region}`;
+  if (envelope.account && str(record.recipientAccountId) && envelope.account !== account)
+    return `the event says account ${envelope.account}, its CloudTrail record ${account}`;
+  const response = isObject(record.responseElements) ? record.responseElements : null;
+  for (const r of response ? items(response.securityGroupRuleSet) : []) {
+    const owner = str(r.groupOwnerId);
+    if (owner && owner !== account)
+      return `the record is from account ${account}, but rule ${str(r.securityGroupRuleId) ?? '?'} belongs to a group of account ${owner}`;
+  }
+  return null;
 }
 
 function revokedRuleIds(params: Json): string[] {
@@ -223,7 +265,13 @@ export function isCloudTrailRecord(value: unknown): value is Json {
  * Normalises one CloudTrail record. Returns null for a call sg-warden does not read:
  * another service or API, or a failed call (errorCode present).
  */
-export function parseRecord(record: Json, regionHint?: string): SgEvent | null {
+/** What the EventBridge envelope around a record says (absent for a bare record). */
+export interface Envelope {
+  account?: string;
+  region?: string;
+}
+
+export function parseRecord(record: Json, regionHint?: string, envelope: Envelope = {}): SgEvent | null {
   const eventName = String(record.eventName);
   // hasOwn: an eventName such as "constructor" must not resolve to Object.prototype's members.
   const known = Object.hasOwn(EVENT_KINDS, eventName) ? EVENT_KINDS[eventName] : undefined;
@@ -247,6 +295,8 @@ export function parseRecord(record: Json, regionHint?: string): SgEvent | null {
     kind: known.kind,
     requestId: str(record.requestID) ?? (response ? str(response.requestId) : null),
   };
+  const mismatch = mismatchOf(record, account, region, { region: regionHint, ...envelope });
+  if (mismatch) Object.assign(base, { mismatch });
 
   if (known.kind === 'authorize' && known.direction) {
     const groupId = str(params.groupId) ?? 'unknown';
@@ -265,12 +315,13 @@ export function parseRecord(record: Json, regionHint?: string): SgEvent | null {
     };
   }
   if (known.kind === 'modify') {
-    const { groupId, ruleIds } = modifiedRules(params);
+    const { groupId, ruleIds, requested } = modifiedRules(params);
     return {
       ...base,
       groupId,
       rules: [],
       ruleIds,
+      ...(requested.length > 0 ? { requested } : {}),
       needsLookup: true,
       lookupReason: 'ModifySecurityGroupRules does not record the rules as they are after the change',
     };
@@ -295,8 +346,8 @@ export function parseRecord(record: Json, regionHint?: string): SgEvent | null {
  * an array of records, a log file as stored in S3 ({"Records": [...]}) or `aws cloudtrail lookup-events`
  * output ({"Events": [{"CloudTrailEvent": "<json>"}]}). Throws BadInputError when the value holds none.
  */
-export function extractRecords(value: unknown): { record: Json; regionHint?: string }[] {
-  const out: { record: Json; regionHint?: string }[] = [];
+export function extractRecords(value: unknown): { record: Json; regionHint?: string; envelope?: Envelope }[] {
+  const out: { record: Json; regionHint?: string; envelope?: Envelope }[] = [];
   const visit = (v: unknown, depth: number): boolean => {
     if (depth > 3) return false;
     if (Array.isArray(v)) {
@@ -306,7 +357,11 @@ export function extractRecords(value: unknown): { record: Json; regionHint?: str
     }
     if (!isObject(v)) return false;
     if (v['detail-type'] === 'AWS API Call via CloudTrail' && isObject(v.detail)) {
-      out.push({ record: v.detail, ...(str(v.region) ? { regionHint: str(v.region)! } : {}) });
+      out.push({
+        record: v.detail,
+        ...(str(v.region) ? { regionHint: str(v.region)! } : {}),
+        ...(str(v.account) ? { envelope: { account: str(v.account)! } } : {}),
+      });
       return true;
     }
     if (Array.isArray(v.Records)) return visit(v.Records, depth + 1);
@@ -373,6 +428,6 @@ export function decodeJson(bytes: Buffer): unknown {
 /** Every security-group event in a value of any supported shape (failed calls and other APIs left out). */
 export function parseCloudTrail(value: unknown): SgEvent[] {
   return extractRecords(value)
-    .map(({ record, regionHint }) => parseRecord(record, regionHint))
+    .map(({ record, regionHint, envelope }) => parseRecord(record, regionHint, envelope))
     .filter((e): e is SgEvent => e !== null);
 }

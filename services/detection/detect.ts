@@ -1,41 +1,55 @@
+import type { GrantChangeNotifier } from '../grants/changed-rule';
+import { endGrantForChangedRule } from '../grants/changed-rule';
+import type { GrantItem } from '../grants/items';
 import type { AuditEntry } from '../kernel/audit';
 import { keys, tryTransition } from '../kernel/state';
-import { describeError } from '../shared/errors';
+import { AccountAccessError, AwsCallError, describeError } from '../shared/errors';
 import { ruleFingerprint } from '../shared/ids';
-import { type Finding, type RuleFacts, type SgEvent, sameRuleContent } from '../shared/model';
-import type { AwsTarget, GroupInfo, SecurityGroupReader } from '../shared/ports';
-import { type AlertDeps, postAlert, refreshAlertMessage } from '../violations/alerts';
+import type { Finding, RuleFacts, SgEvent } from '../shared/model';
+import type {
+  AccountScope,
+  AwsTarget,
+  GroupInfo,
+  PrefixListReader,
+  SecurityGroupReader,
+} from '../shared/ports';
+import { type AlertDeps, postAlert } from '../violations/alerts';
 import { newViolation } from '../violations/factory';
 import type { AlertItem, ExceptionItem, ViolationItem } from '../violations/items';
+import { intakeRefusal, refuseEvent } from './intake';
+import { eventActor, ownRuleVerdict } from './own-rules';
 import { evaluate } from './policy';
+import { prefixListEntriesFor } from './prefix-lists';
+import { principalName } from './principal-name';
+import { confirmRemovals } from './removals';
+import { type CheckedRule, resolveRules } from './rules';
+
+export { principalName } from './principal-name';
 
 export interface DetectionDeps extends AlertDeps {
   groups: SecurityGroupReader;
+  /** Prefix-list entries; give each invocation its own cachedPrefixLists(). */
+  prefixLists: PrefixListReader;
+  accounts: AccountScope;
+  /** Tells a grant's owner when the grant ended because its rule was changed. */
+  grantOwners: GrantChangeNotifier;
 }
 
 export interface DetectionResult {
   eventId: string;
-  outcome: 'not-a-rule-change' | 'no-violations' | 'duplicate' | 'stored' | 'resolved-gone';
+  outcome:
+    | 'not-a-rule-change'
+    | 'no-violations'
+    | 'duplicate'
+    | 'stored'
+    | 'resolved-gone'
+    /** Removals the event claimed that EC2 did not confirm: the violations stay pending. */
+    | 'unconfirmed'
+    /** Not evaluated: an unwatched account, or an event that contradicts itself. */
+    | 'refused';
   violations: number;
   posted: boolean;
   skipped: { ruleId: string | null; why: string }[];
-}
-
-/**
- * The rules an event added or changed, as EC2 has them now when the record is not enough:
- * ModifySecurityGroupRules by rule ID, older records (no rule IDs) by matching the group's live rules.
- */
-export async function resolveRules(groups: SecurityGroupReader, event: SgEvent): Promise<RuleFacts[]> {
-  if (!event.needsLookup) return event.rules;
-  const target: AwsTarget = { account: event.account, region: event.region };
-  if (event.kind === 'modify') return groups.describeRules(target, event.ruleIds);
-  if (!event.groupId) return event.rules;
-  const live = await groups.describeGroupRules(target, event.groupId);
-  return event.rules.flatMap((r) => {
-    if (r.ruleId) return [r];
-    const match = live.find((l) => sameRuleContent(l, r));
-    return match ? [{ ...match, description: match.description ?? r.description }] : [];
-  });
 }
 
 /** Builds the violation items for the findings of one alert. */
@@ -46,17 +60,6 @@ export function planViolations(
   now: string,
 ): ViolationItem[] {
   return findings.map((f, index) => newViolation(alert, f, { index, groupName, now }));
-}
-
-/**
- * A principal's short name for people: "Role/session" for an assumed role, the user name for an IAM
- * user, "root", or the whole ARN / service name when it is none of those.
- */
-export function principalName(arn: string): string {
-  const match = /^arn:aws[\w-]*:(?:sts|iam)::\d{12}:(assumed-role|user|root)(?:\/(.+))?$/.exec(arn);
-  if (!match) return arn;
-  if (match[1] === 'root') return 'root';
-  return match[1] === 'user' ? (match[2]?.split('/').at(-1) ?? arn) : (match[2] ?? arn);
 }
 
 function createdAudit(v: ViolationItem, now: string): AuditEntry {
@@ -114,61 +117,30 @@ async function activeException(
   return exception;
 }
 
-function removedByEvent(v: ViolationItem, event: SgEvent): boolean {
-  if (v.account !== event.account || v.region !== event.region) return false;
-  if (event.kind === 'delete-group') return v.groupId === event.groupId;
-  if (v.groupId !== event.groupId) return false;
-  if (v.rule.ruleId && event.ruleIds.includes(v.rule.ruleId)) return true;
-  return event.rules.some((r) => sameRuleContent(r, v.rule));
+/** A rule that will be evaluated, with what detection adds to its finding's reasons. */
+interface Candidate {
+  rule: RuleFacts;
+  /** Said first (a rule sg-warden made that was changed). */
+  leading: string[];
+  /** Said after the policy's reasons (could not be checked in EC2, …). */
+  trailing: string[];
 }
 
-/**
- * A pending violation whose rule someone removed by hand (RevokeSecurityGroup*, DeleteSecurityGroup)
- * resolves as GONE, so nobody is asked about a rule that no longer exists. Returns how many resolved.
- */
-export async function resolveRemovedRules(deps: DetectionDeps, event: SgEvent): Promise<number> {
-  const pending = await deps.store.queryByStatus<ViolationItem>('violation', 'PENDING', 1000);
-  const hits = pending.filter((v) => removedByEvent(v, event));
-  let resolved = 0;
-  for (const v of hits) {
-    const at = deps.clock().toISOString();
-    try {
-      await deps.store.transition({
-        key: keys.violation(v.violationId),
-        from: ['PENDING'],
-        to: 'GONE',
-        set: { decidedBy: event.actor.arn, decidedByName: event.actor.arn, decidedAt: at },
-        due: null,
-        audit: {
-          subjectId: v.violationId,
-          subjectType: 'violation',
-          action: 'removed-outside',
-          fromState: 'PENDING',
-          toState: 'GONE',
-          actorType: 'aws-principal',
-          actorId: event.actor.arn,
-          actorName: principalName(event.actor.arn),
-          result: 'ok',
-          details: { eventId: event.eventId, eventName: event.eventName, sourceIp: event.actor.sourceIp },
-          at,
-        },
-      });
-      resolved++;
-      await refreshAlertMessage(deps, v.alertId);
-    } catch (error) {
-      deps.logger.info(
-        { violationId: v.violationId, err: describeError(error) },
-        'violation already decided',
-      );
-    }
-  }
-  return resolved;
-}
+const ACCESS_DENIED = new Set([
+  'UnauthorizedOperation',
+  'AccessDenied',
+  'AccessDeniedException',
+  'AuthFailure',
+]);
 
 /**
- * Handles one security-group event: resolve its rules, leave out the bot's own grants and kept rules,
- * evaluate, store one violation per violating rule and post one message for the event.
- * Idempotent: a re-delivered event (same eventID) creates nothing new and posts nothing twice.
+ * Handles one security-group event: refuse it when its account is not watched or it contradicts
+ * itself; confirm in EC2 whatever it claims (removals close violations only once EC2 agrees; rules are
+ * judged as EC2 has them); leave out the bot's own rules while they are still what it made, and kept
+ * rules; evaluate (prefix lists through their entries); store one violation per violating rule and post
+ * one message for the event. An event from a member account sg-warden cannot act in is evaluated from
+ * its record and posted with the reason, notify-only. Idempotent: a re-delivered event (same eventID)
+ * creates nothing new and posts nothing twice.
  */
 export async function detect(deps: DetectionDeps, event: SgEvent): Promise<DetectionResult> {
   const { store, logger, clock } = deps;
@@ -180,9 +152,15 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     posted: false,
     skipped: [],
   };
+  const refusal = intakeRefusal(deps.accounts, event);
+  if (refusal) {
+    await refuseEvent(deps, event, refusal);
+    return { ...result, outcome: 'refused' };
+  }
   if (event.kind === 'revoke' || event.kind === 'delete-group') {
-    const gone = await resolveRemovedRules(deps, event);
-    return { ...result, outcome: gone > 0 ? 'resolved-gone' : 'not-a-rule-change' };
+    const { gone, refused } = await confirmRemovals(deps, event);
+    const outcome = gone > 0 ? 'resolved-gone' : refused > 0 ? 'unconfirmed' : 'not-a-rule-change';
+    return { ...result, outcome };
   }
   if (event.kind !== 'authorize' && event.kind !== 'modify')
     return { ...result, outcome: 'not-a-rule-change' };
@@ -199,13 +177,65 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   }
 
   const target: AwsTarget = { account: event.account, region: event.region };
-  const rules = await resolveRules(deps.groups, event);
-  const candidates: RuleFacts[] = [];
+  // Never the bot's own account for another one: a rule the central account does not know is not "gone".
+  const cannotAct = deps.accounts.cannotAct(event.account);
+  let unreachable = cannotAct ? new AccountAccessError(event.account, cannotAct).message : null;
+  let checked: CheckedRule[] = [];
+  let group: GroupInfo | null = null;
+  let groupKnown = false;
+  if (!unreachable) {
+    try {
+      const resolved = await resolveRules(deps.groups, event);
+      checked = resolved.rules;
+      for (const why of resolved.mismatched)
+        result.skipped.push({ ruleId: null, why: `event does not match EC2: ${why}` });
+      const groupId = event.groupId ?? checked[0]?.rule.groupId;
+      if (groupId) {
+        try {
+          group = await deps.groups.describeGroup(target, groupId);
+          groupKnown = true;
+        } catch (error) {
+          if (error instanceof AccountAccessError) throw error;
+          // Tags only refine the policy (exemptions, only-from); evaluate without them rather than drop the event.
+          log.warn({ groupId, err: describeError(error) }, 'group tags unavailable');
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof AccountAccessError)) throw error;
+      unreachable = error.message;
+    }
+  }
+  if (unreachable) {
+    log.warn(
+      { account: event.account, why: unreachable },
+      'cannot act in the event’s account; evaluated from the record',
+    );
+    const hinted = event.kind === 'authorize' ? event.rules : (event.requested ?? []);
+    checked = hinted.map((rule) => ({ rule, confirmed: false }));
+    group = null;
+  } else if (groupKnown && group === null && checked.some((c) => !c.confirmed)) {
+    // The group is not in the account and region the event names: a forged or mismatched event.
+    await refuseEvent(deps, event, {
+      code: 'EVENT_MISMATCH',
+      message: `${event.eventName} ${event.eventId} names group ${event.groupId}, which EC2 does not have in account ${event.account} ${event.region}.`,
+    });
+    return { ...result, outcome: 'refused' };
+  }
+
+  const candidates: Candidate[] = [];
   const now = clock();
-  for (const rule of rules) {
-    if (rule.ruleId && (await store.get(keys.ownRule(event.region, rule.ruleId)))) {
-      result.skipped.push({ ruleId: rule.ruleId, why: 'granted by sg-warden' });
+  for (const { rule, confirmed } of checked) {
+    const candidate: Candidate = { rule, leading: [], trailing: [] };
+    const verdict = await ownRuleVerdict(deps, event, rule);
+    if (verdict.kind === 'own') {
+      result.skipped.push({ ruleId: rule.ruleId, why: `granted by sg-warden (${verdict.grantId})` });
       continue;
+    }
+    if (verdict.kind === 'changed') {
+      candidate.leading.push(verdict.reason);
+      // Only EC2's view of the rule ends a grant: a record alone could be forged.
+      if (confirmed && verdict.grant?.status === 'ACTIVE')
+        await endChangedGrant(deps, event, rule, verdict.grant);
     }
     const exception = await activeException(deps, event, rule, now);
     if (exception) {
@@ -215,23 +245,44 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
       });
       continue;
     }
-    candidates.push(rule);
+    if (unreachable)
+      candidate.trailing.push(`${unreachable}; this rule was not checked in EC2 and will not be revoked`);
+    else if (!confirmed)
+      candidate.trailing.push(
+        `EC2 does not have ${rule.ruleId} in account ${event.account} ${event.region} now: removed since the change, or the event does not match AWS`,
+      );
+    candidates.push(candidate);
   }
   if (candidates.length === 0) return result;
 
-  const groupId = event.groupId ?? candidates[0]!.groupId;
-  let group: GroupInfo | null = null;
-  try {
-    group = await deps.groups.describeGroup(target, groupId);
-  } catch (error) {
-    // Tags only refine the policy (exemptions, only-from); evaluate without them rather than drop the event.
-    log.warn({ groupId, err: describeError(error) }, 'group tags unavailable');
+  let prefixLists: Record<string, string[]> = {};
+  if (!unreachable && candidates.some((c) => c.rule.sourceKind === 'prefix-list')) {
+    try {
+      prefixLists = await prefixListEntriesFor(
+        deps.prefixLists,
+        target,
+        candidates.map((c) => c.rule),
+      );
+    } catch (error) {
+      if (!(error instanceof AwsCallError && ACCESS_DENIED.has(error.awsCode))) throw error;
+      // A member role from before prefix lists were read: say so, and judge the rest.
+      log.warn({ err: describeError(error) }, 'prefix list entries unreadable');
+      result.skipped.push({ ruleId: null, why: `prefix list entries unreadable: ${describeError(error)}` });
+    }
   }
-  const findings = evaluate(candidates, deps.config.policy, {
-    actor: event.actor,
-    groupTags: group?.tags ?? null,
+  const byRule = new Map(candidates.map((c) => [c.rule, c]));
+  const findings = evaluate(
+    candidates.map((c) => c.rule),
+    deps.config.policy,
+    { actor: event.actor, groupTags: group?.tags ?? null, prefixLists },
+  ).map((f): Finding => {
+    const c = byRule.get(f.rule);
+    const reasons = [...(c?.leading ?? []), ...f.reasons, ...(c?.trailing ?? [])];
+    // Nothing can be revoked where sg-warden cannot act: tell, never count down.
+    return unreachable ? { ...f, reasons, action: 'notify', timeoutSeconds: null } : { ...f, reasons };
   });
   if (findings.length === 0) return result;
+  const groupId = event.groupId ?? findings[0]!.rule.groupId;
 
   const nowIso = now.toISOString();
   const alert: AlertItem = existing ?? {
@@ -292,4 +343,31 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   log.info({ violations: violations.length, alertId: alert.alertId }, 'violations stored');
   const posted = await postAlert(deps, alert.alertId);
   return { ...result, outcome: 'stored', violations: violations.length, posted };
+}
+
+/** Ends the grant whose rule was changed (once) and tells its owner; a failed message is only logged. */
+async function endChangedGrant(
+  deps: DetectionDeps,
+  event: SgEvent,
+  rule: RuleFacts,
+  grant: GrantItem,
+): Promise<void> {
+  const change = {
+    rule,
+    by: eventActor(event, principalName(event.actor.arn)),
+    eventId: event.eventId,
+    eventName: event.eventName,
+    at: deps.clock().toISOString(),
+  };
+  const ended = await endGrantForChangedRule(deps, grant, change);
+  if (!ended) return;
+  deps.logger.warn(
+    { grantId: grant.grantId, ruleId: rule.ruleId, by: event.actor.arn },
+    'a rule sg-warden made for a grant was changed; the grant ended',
+  );
+  try {
+    await deps.grantOwners.grantEndedByChange(ended, change);
+  } catch (error) {
+    deps.logger.warn({ grantId: grant.grantId, err: describeError(error) }, 'grant owner not told');
+  }
 }

@@ -7,7 +7,15 @@ export interface EvaluationContext {
   actor: Actor | null;
   /** The group's tags, or null when they are not known (offline evaluation). */
   groupTags: Record<string, string> | null;
+  /**
+   * The entries (CIDRs) of the prefix lists the rules name, read from EC2 beforehand. A rule whose list
+   * is not here cannot be judged by its source (offline evaluation) and raises nothing from the baseline.
+   */
+  prefixLists?: Readonly<Record<string, readonly string[]>>;
 }
+
+/** The tag CloudFormation puts on every group it creates: the stack's name. */
+export const STACK_NAME_TAG = 'aws:cloudformation:stack-name';
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 4, high: 3, medium: 2, low: 1 };
 
@@ -44,14 +52,37 @@ const PORT_NAMES: Record<number, string> = {
 
 // Patterns come from the config file: few, and the same for every rule evaluated.
 const compiledPatterns = new Map<string, RegExp>();
+const compiledArnPatterns = new Map<string, RegExp>();
 
-/** Glob match where `*` stands for any run of characters (ARN patterns). */
+const escapeRegex = (text: string) => text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Loose glob where `*` stands for any run of characters, `:` and `/` included. Kept for
+ * `decisions.principalToSlack`, where matching more only blocks more self-approvals (the safe side).
+ */
 export function matchesPattern(pattern: string, value: string): boolean {
   let regex = compiledPatterns.get(pattern);
   if (!regex) {
-    const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-    regex = new RegExp(`^${escaped}$`);
+    regex = new RegExp(`^${escapeRegex(pattern).replace(/\*/g, '.*')}$`);
     compiledPatterns.set(pattern, regex);
+  }
+  return regex.test(value);
+}
+
+/**
+ * ARN pattern match for rules that exempt: `*` stands for any run of characters within one ARN segment
+ * (it never crosses `:` or `/`), `**` for any run at all. So `arn:aws:iam::*:role/*-ci-deploy` matches
+ * `…:role/payments-ci-deploy` but not `…:role/x/y-ci-deploy` nor an account field holding `:role/…`.
+ */
+export function matchesArnPattern(pattern: string, value: string): boolean {
+  let regex = compiledArnPatterns.get(pattern);
+  if (!regex) {
+    const body = pattern
+      .split('**')
+      .map((part) => part.split('*').map(escapeRegex).join('[^:/]*'))
+      .join('.*');
+    regex = new RegExp(`^${body}$`);
+    compiledArnPatterns.set(pattern, regex);
   }
   return regex.test(value);
 }
@@ -213,14 +244,41 @@ export function exemptionFor(
   return null;
 }
 
-/** The principal rule that matches the caller (ARN, role ARN or invoking service), or null. */
+type PrincipalRule = PolicyConfig['principals'][number];
+
+/** The principal that made the call: its own ARN and, for an assumed role, the role's ARN (never a service). */
+function principalArns(actor: Actor): string[] {
+  return [actor.arn, actor.roleArn].filter((n): n is string => n?.startsWith('arn:') === true);
+}
+
+/** True when every condition the rule gives (principal, invoking service, stack) holds for this call. */
+export function principalRuleMatches(
+  rule: PrincipalRule,
+  actor: Actor,
+  groupTags: Record<string, string> | null,
+): boolean {
+  if (rule.arn === undefined && rule.stack === undefined) return false;
+  if (rule.arn !== undefined) {
+    const pattern = rule.arn;
+    if (!principalArns(actor).some((n) => matchesArnPattern(pattern, n))) return false;
+  }
+  if (rule.invokedBy !== undefined && actor.invokedBy?.toLowerCase() !== rule.invokedBy.toLowerCase())
+    return false;
+  if (rule.stack !== undefined) {
+    const stack = groupTags?.[STACK_NAME_TAG];
+    if (stack === undefined || !matchesArnPattern(rule.stack, stack)) return false;
+  }
+  return true;
+}
+
+/** The first principal rule whose conditions all hold for the call (and the group's stack), or null. */
 export function principalRuleFor(
   policy: PolicyConfig,
   actor: Actor | null,
-): PolicyConfig['principals'][number] | null {
+  groupTags: Record<string, string> | null = null,
+): PrincipalRule | null {
   if (!actor) return null;
-  const names = [actor.arn, actor.roleArn, actor.invokedBy].filter((n): n is string => n !== null);
-  return policy.principals.find((p) => names.some((n) => matchesPattern(p.arn, n))) ?? null;
+  return policy.principals.find((p) => principalRuleMatches(p, actor, groupTags)) ?? null;
 }
 
 /** True when the policy says never to revoke findings of this severity. */
@@ -228,14 +286,48 @@ export function isDryRun(policy: PolicyConfig, severity: Severity): boolean {
   return typeof policy.dryRun === 'boolean' ? policy.dryRun : policy.dryRun[severity] === true;
 }
 
+/**
+ * A rule whose source is a prefix list, judged through the list's entries: the worst entry decides, as
+ * if the rule named that CIDR, and the reasons name the list. Null when the list is not known or no
+ * entry breaks anything (entries inside allow-listed ranges are exempt like any source).
+ */
+function prefixListBaseline(
+  rule: RuleFacts,
+  policy: PolicyConfig,
+  ctx: EvaluationContext,
+): { severity: Severity; reasons: string[] } | null {
+  const entries = ctx.prefixLists?.[rule.source];
+  if (!entries) return null;
+  let worst: { severity: Severity; reasons: string[] } | null = null;
+  let flagged = 0;
+  for (const cidr of entries) {
+    const entry: RuleFacts = { ...rule, source: cidr, sourceKind: cidr.includes(':') ? 'ipv6' : 'ipv4' };
+    if (exemptionFor(entry, policy, null)) continue;
+    const found = baseline(entry, policy);
+    if (!found) continue;
+    flagged++;
+    if (!worst || SEVERITY_RANK[found.severity] > SEVERITY_RANK[worst.severity]) {
+      worst = {
+        severity: found.severity,
+        reasons: found.reasons.map((r) => `prefix list ${rule.source} holds ${cidr}: ${r}`),
+      };
+    }
+  }
+  if (worst && flagged > 1) {
+    worst.reasons.push(
+      `prefix list ${rule.source} holds ${flagged - 1} more ${flagged > 2 ? 'entries that count' : 'entry that counts'} as the internet`,
+    );
+  }
+  return worst;
+}
+
 /** Evaluates one rule against the policy; null when it breaks nothing or is exempt. */
 export function evaluateRule(rule: RuleFacts, policy: PolicyConfig, ctx: EvaluationContext): Finding | null {
   if (rule.direction === 'egress' && !policy.evaluateEgress) return null;
-  const principalRule = principalRuleFor(policy, ctx.actor);
-  if (principalRule?.action === 'ignore') return null;
   if (exemptionFor(rule, policy, ctx.groupTags)) return null;
 
-  const fromBaseline = baseline(rule, policy);
+  const fromBaseline =
+    rule.sourceKind === 'prefix-list' ? prefixListBaseline(rule, policy, ctx) : baseline(rule, policy);
   const fromOnly = onlyFromViolations(rule, policy, ctx);
   if (!fromBaseline && !fromOnly) return null;
   const severity =
@@ -248,12 +340,21 @@ export function evaluateRule(rule: RuleFacts, policy: PolicyConfig, ctx: Evaluat
 
   let timeoutSeconds = policy.timeouts[severity];
   let action: Finding['action'] = timeoutSeconds === null ? 'notify' : 'alert';
-  if (principalRule?.action === 'notify') {
-    action = 'notify';
-    timeoutSeconds = null;
-    reasons.push(
-      `made by ${ctx.actor?.arn}, which the policy marks notify-only${principalRule.reason ? ` (${principalRule.reason})` : ''}`,
-    );
+  const principalRule = principalRuleFor(policy, ctx.actor, ctx.groupTags);
+  if (principalRule) {
+    const marks = principalRule.action === 'ignore' ? 'ignored' : 'notify-only';
+    const why = principalRule.reason ? ` (${principalRule.reason})` : '';
+    if (severity === 'critical' && !principalRule.allowCritical) {
+      // A pipeline exemption must not quietly cover the worst findings: that takes allowCritical.
+      reasons.push(
+        `made by ${ctx.actor?.arn}, which the policy marks ${marks}${why}, but not for critical findings (the rule does not set allowCritical)`,
+      );
+    } else {
+      if (principalRule.action === 'ignore') return null;
+      action = 'notify';
+      timeoutSeconds = null;
+      reasons.push(`made by ${ctx.actor?.arn}, which the policy marks notify-only${why}`);
+    }
   }
   return { rule, severity, reasons, action, timeoutSeconds, dryRun: isDryRun(policy, severity) };
 }

@@ -4,7 +4,8 @@ import type { StoredItem } from '../kernel/state';
  * A temporary allow-list entry (`/sg-whitelist`). PENDING while the rule is being added; ACTIVE with
  * its rule ID; REVOKING while its rule is being removed (claimed); REVOKE_FAILED until a retry removes
  * it; EXPIRED (by the clock) or REVOKED (early, by a person) once the rule is gone; FAILED when EC2
- * refused to add it.
+ * refused to add it; CHANGED when someone changed its rule outside sg-warden (the grant ended there, and
+ * the rule is judged like any other: services/grants/changed-rule.ts).
  */
 export type GrantStatus =
   | 'PENDING'
@@ -13,7 +14,8 @@ export type GrantStatus =
   | 'REVOKE_FAILED'
   | 'EXPIRED'
   | 'REVOKED'
-  | 'FAILED';
+  | 'FAILED'
+  | 'CHANGED';
 
 export interface GrantItem extends StoredItem {
   type: 'grant';

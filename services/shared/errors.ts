@@ -80,6 +80,29 @@ export class AwsCallError extends SgWardenError {
   }
 }
 
+/**
+ * sg-warden cannot act in an AWS account: no member role is configured for it, or the role cannot be
+ * assumed. The message reads "sg-warden cannot act in account …: …"; nothing is done there with the
+ * bot's own credentials instead.
+ */
+export class AccountAccessError extends AwsCallError {
+  readonly account: string;
+
+  constructor(
+    account: string,
+    why: string,
+    options: { awsCode?: string; requestId?: string; cause?: unknown } = {},
+  ) {
+    super(`sg-warden cannot act in account ${account}: ${why}`, {
+      awsCode: options.awsCode ?? 'AccountUnreachable',
+      ...(options.requestId ? { requestId: options.requestId } : {}),
+      ...(options.cause !== undefined ? { cause: options.cause } : {}),
+      context: { account },
+    });
+    this.account = account;
+  }
+}
+
 /** A chat service asked us to slow down; try again after `retryAfterSeconds`. */
 export class RateLimitedError extends SgWardenError {
   readonly retryAfterSeconds: number;

@@ -77,6 +77,13 @@ export interface SgEvent {
   /** Why the details must be read from EC2, in plain English. */
   lookupReason: string | null;
   requestId: string | null;
+  /**
+   * What a ModifySecurityGroupRules request asked each rule to become, as the record says (the direction
+   * is not recorded: taken as ingress). Only a hint, for when EC2 cannot be asked.
+   */
+  requested?: RuleFacts[];
+  /** Set when the record contradicts itself or its envelope (account, region): the event is refused. */
+  mismatch?: string;
 }
 
 /** A rule that breaks the policy, with what to do about it. */

@@ -70,6 +70,24 @@ export interface CommandRunner {
   getInvocation(region: string, commandId: string, instanceId: string): Promise<CommandInvocation | null>;
 }
 
+/** Which AWS accounts sg-warden watches and may act in (services/config/accounts.ts). */
+export interface AccountScope {
+  /** The bot's own account ID, when known. */
+  readonly ownAccount: string | null;
+  /** The bot's own account, by ID or as `self`. */
+  isOwn(account: string): boolean;
+  /** Events from this account are evaluated: the bot's own, or a member account the config watches. */
+  isWatched(account: string): boolean;
+  /** Why sg-warden cannot act (read or revoke) in the account, or null when it can try. */
+  cannotAct(account: string): string | null;
+}
+
+/** Reads managed prefix lists as they are now. */
+export interface PrefixListReader {
+  /** The list's entries (CIDRs); [] when the list does not exist. */
+  prefixListEntries(target: AwsTarget, prefixListId: string): Promise<string[]>;
+}
+
 export interface GroupInfo {
   groupId: string;
   name: string | null;

@@ -9,6 +9,7 @@ export interface RuleSpec {
   toPort?: number;
   cidr?: string;
   cidrV6?: string;
+  prefixListId?: string;
   description?: string;
 }
 
@@ -23,6 +24,10 @@ export function authorizeIngressRecord(options: {
   sourceIp?: string;
   withRuleIds?: boolean;
   eventName?: 'AuthorizeSecurityGroupIngress' | 'AuthorizeSecurityGroupEgress';
+  /** The service that made the call for the principal (userIdentity.invokedBy). */
+  invokedBy?: string;
+  /** The session issuer (the assumed role's own ARN, with its path); the SSO admin role unless told. */
+  roleArn?: string;
 }): Json {
   const region = options.region ?? 'us-east-1';
   const account = options.account ?? '123456789012';
@@ -41,12 +46,13 @@ export function authorizeIngressRecord(options: {
         sessionIssuer: {
           type: 'Role',
           principalId: 'AROAEXAMPLE',
-          arn: `arn:aws:iam::${account}:role/AWSReservedSSO_Admin_0123`,
+          arn: options.roleArn ?? `arn:aws:iam::${account}:role/AWSReservedSSO_Admin_0123`,
           accountId: account,
-          userName: 'AWSReservedSSO_Admin_0123',
+          userName: (options.roleArn ?? 'AWSReservedSSO_Admin_0123').split('/').at(-1),
         },
         attributes: { creationDate: '2026-11-23T10:00:00Z', mfaAuthenticated: 'false' },
       },
+      ...(options.invokedBy ? { invokedBy: options.invokedBy } : {}),
     },
     eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     eventSource: 'ec2.amazonaws.com',
@@ -66,7 +72,7 @@ export function authorizeIngressRecord(options: {
             ? { items: [{ cidrIp: r.cidr, ...(r.description ? { description: r.description } : {}) }] }
             : {},
           ipv6Ranges: r.cidrV6 ? { items: [{ cidrIpv6: r.cidrV6 }] } : {},
-          prefixListIds: {},
+          prefixListIds: r.prefixListId ? { items: [{ prefixListId: r.prefixListId }] } : {},
         })),
       },
     },
@@ -87,6 +93,7 @@ export function authorizeIngressRecord(options: {
                 toPort: r.toPort ?? r.fromPort ?? -1,
                 ...(r.cidr ? { cidrIpv4: r.cidr } : {}),
                 ...(r.cidrV6 ? { cidrIpv6: r.cidrV6 } : {}),
+                ...(r.prefixListId ? { prefixListId: r.prefixListId } : {}),
                 ...(r.description ? { description: r.description } : {}),
               })),
             },
@@ -99,6 +106,104 @@ export function authorizeIngressRecord(options: {
     managementEvent: true,
     recipientAccountId: account,
     eventCategory: 'Management',
+  };
+}
+
+/** Who made a call, as CloudTrail's userIdentity says it (an SSO admin unless told otherwise). */
+function identity(account: string, principalArn?: string, invokedBy?: string): Json {
+  const arn =
+    principalArn ?? `arn:aws:sts::${account}:assumed-role/AWSReservedSSO_Admin_0123/dev@example.com`;
+  const role = /^arn:aws:sts::\d{12}:assumed-role\/([^/]+)\//.exec(arn)?.[1];
+  return {
+    type: role ? 'AssumedRole' : 'IAMUser',
+    principalId: 'AROAEXAMPLE:dev@example.com',
+    arn,
+    accountId: account,
+    accessKeyId: 'ASIAEXAMPLE',
+    ...(role
+      ? {
+          sessionContext: {
+            sessionIssuer: {
+              type: 'Role',
+              arn: `arn:aws:iam::${account}:role/${role}`,
+              accountId: account,
+              userName: role,
+            },
+            attributes: { creationDate: '2026-11-23T10:00:00Z', mfaAuthenticated: 'false' },
+          },
+        }
+      : {}),
+    ...(invokedBy ? { invokedBy } : {}),
+  };
+}
+
+function envelopeFields(account: string, region: string, eventName: string): Json {
+  return {
+    eventVersion: '1.10',
+    eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    eventSource: 'ec2.amazonaws.com',
+    eventName,
+    awsRegion: region,
+    sourceIPAddress: '198.51.100.23',
+    userAgent: 'aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.ubuntu.22',
+    requestID: randomUUID(),
+    eventID: randomUUID(),
+    readOnly: false,
+    eventType: 'AwsApiCall',
+    managementEvent: true,
+    recipientAccountId: account,
+    eventCategory: 'Management',
+  };
+}
+
+/** A RevokeSecurityGroupIngress record by rule IDs (modelled on a real delivery). */
+export function revokeIngressRecord(options: {
+  groupId: string;
+  ruleIds: string[];
+  region?: string;
+  account?: string;
+  principalArn?: string;
+}): Json {
+  const account = options.account ?? '123456789012';
+  return {
+    ...envelopeFields(account, options.region ?? 'us-east-1', 'RevokeSecurityGroupIngress'),
+    userIdentity: identity(account, options.principalArn),
+    requestParameters: {
+      groupId: options.groupId,
+      securityGroupRuleIds: {
+        items: options.ruleIds.map((securityGroupRuleId) => ({ securityGroupRuleId })),
+      },
+    },
+    responseElements: { requestId: randomUUID(), _return: true },
+  };
+}
+
+/** A ModifySecurityGroupRules record for one rule (PascalCase, as CloudTrail writes this call). */
+export function modifyRulesRecord(options: {
+  groupId: string;
+  ruleId: string;
+  rule: { IpProtocol: string; FromPort?: number; ToPort?: number; CidrIpv4?: string; Description?: string };
+  region?: string;
+  account?: string;
+  principalArn?: string;
+}): Json {
+  const account = options.account ?? '123456789012';
+  return {
+    ...envelopeFields(account, options.region ?? 'us-east-1', 'ModifySecurityGroupRules'),
+    userIdentity: identity(account, options.principalArn),
+    requestParameters: {
+      ModifySecurityGroupRulesRequest: {
+        GroupId: options.groupId,
+        SecurityGroupRule: { SecurityGroupRuleId: options.ruleId, SecurityGroupRule: options.rule, tag: 1 },
+      },
+    },
+    responseElements: {
+      ModifySecurityGroupRulesResponse: {
+        xmlns: 'http://ec2.amazonaws.com/doc/2016-11-15/',
+        requestId: randomUUID(),
+        return: true,
+      },
+    },
   };
 }
 

@@ -7,6 +7,8 @@ import { SlackEmulator, type SlackEmulatorOptions } from './slack-emulator';
 export const BOT_TOKEN = 'xoxb-test-0000-sg-warden';
 export const SIGNING_SECRET = 'test-signing-secret-8f14e45fceea167a';
 export const ALERT_CHANNEL = 'C0ALERTS';
+/** The account moto answers as (STS GetCallerIdentity): the bot's own in the handler tests. */
+export const MOTO_ACCOUNT = '123456789012';
 
 export interface HandlerEnv {
   tableName: string;
@@ -44,6 +46,8 @@ export async function startHandlerEnv(
     SLACK_SIGNING_SECRET_PARAM: params.signingSecretParam,
     SLACK_API_URL: slack.apiUrl,
     AWS_ENDPOINT_URL: process.env.MOTO_URL,
+    // serverless.yml sets the bot's own account; moto's is 123456789012 (every other account is a member).
+    SG_WARDEN_ACCOUNT_ID: MOTO_ACCOUNT,
   });
   return { tableName, slack, configPath, writeConfig, stop: () => slack.stop() };
 }

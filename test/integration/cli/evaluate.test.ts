@@ -136,6 +136,21 @@ describe('sg-warden evaluate', () => {
       expect(JSON.parse(stdout).violations).toHaveLength(1);
     });
 
+    it('case 4: says on stderr that a prefix-list rule is judged offline without the list’s entries', () => {
+      const fixture = join(
+        __dirname,
+        '..',
+        '..',
+        'fixtures',
+        'cloudtrail',
+        'bare_authorize_sg_ingress_group_and_prefix_list_sources.json',
+      );
+      const { stderr } = runCli(['evaluate', fixture]);
+      expect(stderr).toContain(
+        'rule sgr-0b0b0b0b0b0b0b0b2 comes from prefix list pl-0123abcd4567ef890, whose entries need AWS',
+      );
+    });
+
     it('says on stderr that a ModifySecurityGroupRules event needs AWS', () => {
       const modify = {
         ...record,
@@ -224,6 +239,30 @@ describe('sg-warden policy check', () => {
     const { code, stderr } = runCli(['policy', 'check', path]);
     expect(code).toBe(2);
     expect(stderr).toContain('runbooks.adHoc.approvers: must name users or userGroups');
+  });
+
+  it('case 3: warns on stderr, still valid, when a principal rule covers every principal of an account', () => {
+    const path = writeTmp(
+      'wide.yml',
+      'slack:\n  alertChannel: C0TEST\npolicy:\n  principals:\n    - { arn: "arn:aws:iam::*:role/*", action: notify }\n',
+    );
+    const { code, stdout, stderr } = runCli(['policy', 'check', path]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/valid/);
+    expect(stderr).toContain(
+      'sg-warden: warning: policy.principals.0.arn: "arn:aws:iam::*:role/*" matches every role',
+    );
+    expect(runCli(['policy', 'check']).stderr).toBe('');
+  });
+
+  it('case 3: exits 2 naming the field and the expected form for a service exempted on its own', () => {
+    const path = writeTmp(
+      'cfn.yml',
+      'slack:\n  alertChannel: C0TEST\npolicy:\n  principals:\n    - { invokedBy: cloudformation.amazonaws.com, action: notify }\n',
+    );
+    const { code, stderr } = runCli(['policy', 'check', path]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('policy.principals.0: invokedBy alone would exempt every caller');
   });
 
   it('exits 2 for YAML that does not parse', () => {

@@ -67,6 +67,8 @@ const EXPECTED: Record<string, string[]> = {
     ...STATE,
     'dynamodb:Query',
     ...READ_GROUPS,
+    // A rule whose source is a prefix list is judged by the list's entries (#19 case 4).
+    'ec2:GetManagedPrefixListEntries',
     ...SECRETS,
     ...MEMBER,
     ...FAILED_EVENTS,
@@ -259,6 +261,22 @@ describe('deploy template', () => {
           Null: { 'aws:ResourceTag/sg-warden:grant-id': 'false' },
           'ForAllValues:StringLike': { 'aws:TagKeys': ['sg-warden:*'] },
         },
+      ]);
+    });
+
+    it('lets only cloudtrailEvent read prefix-list entries, on prefix-list resources (#19 case 4)', () => {
+      const fns = functionsByName();
+      const readers = Object.keys(fns).filter((name) =>
+        statementsOf(roleOf(fns[name]!)).some((s) =>
+          list(s.Action).includes('ec2:GetManagedPrefixListEntries'),
+        ),
+      );
+      expect(readers).toEqual(['cloudtrailEvent']);
+      const read = statementsOf(roleOf(fns.cloudtrailEvent!)).filter((s) =>
+        list(s.Action).includes('ec2:GetManagedPrefixListEntries'),
+      );
+      expect(read.map((s) => [list(s.Action), s.Resource])).toEqual([
+        [['ec2:GetManagedPrefixListEntries'], { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:*:*:prefix-list/*' }],
       ]);
     });
 

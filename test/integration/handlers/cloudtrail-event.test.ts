@@ -1,6 +1,7 @@
+import { DeleteSecurityGroupCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
-import { authorize, createGroup, documentClient } from '../../support/aws';
+import { authorize, createGroup, documentClient, ec2Client } from '../../support/aws';
 import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
 import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
 
@@ -338,7 +339,10 @@ describe('cloudtrail-event handler', () => {
   });
 
   describe("the bot's own grants", () => {
-    it('raises no violation for a rule whose ID is recorded as granted by sg-warden', async () => {
+    // #19 case 1: this test once asserted that a rule ID recorded as sg-warden's own raised nothing
+    // whatever the rule said. A record alone no longer silences a world-open rule; the rule is skipped
+    // only while it is still what its grant made (whitelist.test.ts: the grant's own event).
+    it('case 1: evaluates a world-open rule whose ID is recorded as granted but whose grant is not on record', async () => {
       const { groupId, ruleId } = await worldOpenSsh();
       const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
       await documentClient().send(
@@ -348,8 +352,12 @@ describe('cloudtrail-event handler', () => {
         }),
       );
       const result = await deliver(sshRecord(groupId, ruleId));
-      expect(result.violations).toBe(0);
-      expect(env.slack.callsTo('chat.postMessage')).toHaveLength(0);
+      expect(result.violations).toBe(1);
+      const posts = env.slack.callsTo('chat.postMessage');
+      expect(posts).toHaveLength(1);
+      expect(JSON.stringify(posts[0]!.args.blocks)).toContain(
+        'a rule sg-warden made for a grant was changed by',
+      );
     });
   });
 
@@ -374,6 +382,10 @@ describe('cloudtrail-event handler', () => {
       await deliver(record);
       const alert = await getItem(`ALERT#${record.eventID}`, 'ALERT');
       const violationKey = `VIOLATION#${(alert!.violationIds as string[])[0]}`;
+      // The revoke really happened in EC2: detection confirms it there before closing anything (#12.2).
+      await ec2Client(REGION).send(
+        new RevokeSecurityGroupIngressCommand({ GroupId: groupId, SecurityGroupRuleIds: [ruleId] }),
+      );
 
       await deliver(
         removalRecord(record, 'RevokeSecurityGroupIngress', {
@@ -402,6 +414,7 @@ describe('cloudtrail-event handler', () => {
       });
       await deliver(recordA);
       await deliver(recordB);
+      await ec2Client(REGION).send(new DeleteSecurityGroupCommand({ GroupId: first.groupId }));
 
       await deliver(removalRecord(recordA, 'DeleteSecurityGroup', { groupId: first.groupId }));
 

@@ -62,12 +62,18 @@ describe('wiring: EC2 in the event’s account', () => {
     expect(await wiring.ec2.describeGroup({ account: 'self', region: REGION }, groupId)).toBeNull();
   });
 
-  it('uses the bot’s own credentials for every account when no member role is configured', async () => {
+  // #12.3: this test once asserted that, with no member role, the bot read another account with its
+  // own credentials (and so found nothing there). It now refuses to: another account is reached only
+  // through its role, and the bot's own account still answers with its own credentials.
+  it('#12.3 refuses to act in another account when no member role is configured, and says why', async () => {
     const groupId = await createGroupInMember();
     env.writeConfig(baseConfig());
     const { buildWiring } = await import('../../../handlers/wiring');
     const wiring = buildWiring();
-    expect(await wiring.ec2.describeGroup({ account: MEMBER, region: REGION }, groupId)).toBeNull();
+    await expect(wiring.ec2.describeGroup({ account: MEMBER, region: REGION }, groupId)).rejects.toThrow(
+      `sg-warden cannot act in account ${MEMBER}: accounts.roleName is not set`,
+    );
+    expect(await wiring.ec2.describeGroup({ account: OWN, region: REGION }, groupId)).toBeNull();
     env.writeConfig(baseConfig('accounts:\n  roleName: sg-warden-member\n'));
   });
 });

@@ -1,6 +1,6 @@
 import type { STSClient } from '@aws-sdk/client-sts';
 import { MemberAccountCredentials } from '../../../../services/aws/member-credentials';
-import { AwsCallError } from '../../../../services/shared/errors';
+import { AccountAccessError, AwsCallError } from '../../../../services/shared/errors';
 
 /** A fake STS: records AssumeRole inputs, answers with numbered credentials valid for `validMs`. */
 function fakeSts(options: { validMs?: number; failFirst?: boolean; now: () => Date }) {
@@ -85,5 +85,43 @@ describe('MemberAccountCredentials', () => {
     expect((error as AwsCallError).message).toContain('arn:aws:iam::222222222222:role/sg-warden-member');
     expect((error as AwsCallError).awsCode).toBe('AccessDenied');
     expect((await provider()).accessKeyId).toBe('AKIA2');
+  });
+
+  it('#12.3 says "sg-warden cannot act in account …" when STS refuses the role, and leaves a throttle retryable', async () => {
+    const refusing = {
+      send: async () => {
+        throw Object.assign(new Error('not authorized to perform sts:AssumeRole'), {
+          name: 'AccessDenied',
+          $metadata: { httpStatusCode: 403 },
+        });
+      },
+    } as unknown as STSClient;
+    const throttled = {
+      send: async () => {
+        throw Object.assign(new Error('Rate exceeded'), {
+          name: 'Throttling',
+          $metadata: { httpStatusCode: 400 },
+        });
+      },
+    } as unknown as STSClient;
+    const target = { account: '222222222222', region: 'eu-west-1' };
+
+    const refused = await new MemberAccountCredentials({
+      sts: () => refusing,
+      roleName: 'sg-warden-member',
+      clock,
+    }).forTarget(target)!().catch((e: unknown) => e);
+    const slowed = await new MemberAccountCredentials({
+      sts: () => throttled,
+      roleName: 'sg-warden-member',
+      clock,
+    }).forTarget(target)!().catch((e: unknown) => e);
+
+    expect(refused).toBeInstanceOf(AccountAccessError);
+    expect((refused as AccountAccessError).message).toMatch(
+      /^sg-warden cannot act in account 222222222222: AssumeRole arn:aws:iam::222222222222:role\/sg-warden-member failed: AccessDenied/,
+    );
+    expect(slowed).toBeInstanceOf(AwsCallError);
+    expect(slowed).not.toBeInstanceOf(AccountAccessError);
   });
 });

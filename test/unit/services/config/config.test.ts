@@ -53,7 +53,7 @@ describe('config', () => {
       });
       expect(config.whitelist).toEqual({ targets: {}, rulesPerGroupLimit: 60 });
       expect(config.runbooks).toEqual({ allowAdHoc: false, targets: {}, items: {} });
-      expect(config.accounts).toEqual({ aliases: {} });
+      expect(config.accounts).toEqual({ aliases: {}, watched: [] });
     });
 
     it('fills the timeouts a file leaves out and converts the ones it gives to seconds', () => {
@@ -285,9 +285,9 @@ describe('config', () => {
       expect(config.slack.alertChannel).toBe('C0SGWARDEN');
       expect(config.policy.timeouts).toEqual({ critical: 300, high: 900, medium: 3600, low: null });
       expect(config.policy.exceptions.tags).toEqual([{ key: 'sg-warden:exempt' }]);
-      expect(config.policy.principals.map((p) => [p.arn, p.action])).toEqual([
-        ['arn:aws:iam::*:role/*-ci-deploy', 'notify'],
-        ['cloudformation.amazonaws.com', 'notify'],
+      // #19 case 3: the shipped example exempts no service wholesale (CloudFormation was one).
+      expect(config.policy.principals.map((p) => [p.arn, p.invokedBy, p.action])).toEqual([
+        ['arn:aws:iam::*:role/*-ci-deploy', undefined, 'notify'],
       ]);
       expect(config.decisions.keepDurations).toEqual([3600, 86400, 604800]);
     });

@@ -769,7 +769,9 @@ describe('cloudtrail', () => {
 
       const found = extractRecords(envelope);
 
-      expect(found).toEqual([{ record: envelope.detail, regionHint: 'eu-west-1' }]);
+      expect(found).toEqual([
+        { record: envelope.detail, regionHint: 'eu-west-1', envelope: { account: '626708301729' } },
+      ]);
     });
 
     it('returns bare records without a region hint', () => {

@@ -381,18 +381,44 @@ describe('policy', () => {
       );
     });
 
-    it("matches CloudFormation's service by invokedBy", () => {
-      const p = policy({ principals: [{ arn: 'cloudformation.amazonaws.com', action: 'notify' }] });
+    it('case 3: matches CloudFormation by invokedBy only together with the principal that made the call', () => {
+      const p = policy({
+        principals: [
+          {
+            arn: 'arn:aws:iam::111122223333:role/PlatformEngineer',
+            invokedBy: 'cloudformation.amazonaws.com',
+            action: 'notify',
+          },
+        ],
+      });
 
       const finding = evaluateRule(ssh, p, context({ actor: cloudFormation }));
 
       expect(finding?.action).toBe('notify');
       expect(finding?.timeoutSeconds).toBeNull();
       expect(finding?.reasons[1]).toMatch(/notify-only$/);
+      // The same principal by hand, or another engineer through CloudFormation: alerts as usual.
+      const byHand = actor({ ...cloudFormation, invokedBy: null });
+      const otherEngineer = actor({
+        arn: 'arn:aws:sts::111122223333:assumed-role/Developer/eve',
+        type: 'AssumedRole',
+        roleArn: 'arn:aws:iam::111122223333:role/Developer',
+        invokedBy: 'cloudformation.amazonaws.com',
+      });
+      expect(evaluateRule(ssh, p, context({ actor: byHand }))?.action).toBe('alert');
+      expect(evaluateRule(ssh, p, context({ actor: otherEngineer }))?.action).toBe('alert');
     });
 
     it('alerts as usual for a caller no principal rule matches, or an unknown caller', () => {
-      const p = policy({ principals: [{ arn: 'cloudformation.amazonaws.com', action: 'ignore' }] });
+      const p = policy({
+        principals: [
+          {
+            arn: 'arn:aws:iam::*:role/PlatformEngineer',
+            invokedBy: 'cloudformation.amazonaws.com',
+            action: 'ignore',
+          },
+        ],
+      });
 
       expect(evaluateRule(ssh, p, context({ actor: ciDeploy }))).toMatchObject({
         action: 'alert',
@@ -753,12 +779,12 @@ describe('policy', () => {
       expect(findings.map((f) => f.severity)).toEqual(['critical']);
     });
 
-    it('makes a CloudFormation change notify-only under the repository policy', () => {
+    it('case 3: alerts on an engineer’s own CloudFormation stack under the repository policy (no service is exempt)', () => {
       const cloudFormation = actor({ invokedBy: 'cloudformation.amazonaws.com' });
 
       const finding = evaluateRule(rule(port(22)), repoPolicy, context({ actor: cloudFormation }));
 
-      expect(finding).toMatchObject({ severity: 'high', action: 'notify', timeoutSeconds: null });
+      expect(finding).toMatchObject({ severity: 'high', action: 'alert', timeoutSeconds: 900 });
     });
 
     it('exempts a group tagged sg-warden:exempt under the repository policy', () => {
