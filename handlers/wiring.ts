@@ -20,6 +20,7 @@ import { createLogger } from '../services/shared/logger';
 import type { AlertNotifier, AwsTarget } from '../services/shared/ports';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
+import { SlackGrantNotifier } from '../slack/grants/notifier';
 import { runJob } from '../slack/jobs';
 import { SlackNotifier } from '../slack/notifier';
 
@@ -159,6 +160,7 @@ export function buildWiring(): Wiring {
       (await resolveNotifier()).postRevokeFailure(channel, failure, threadTs),
   };
   const directory = new SlackDirectory({ client: slack });
+  const grantNotifier = new SlackGrantNotifier({ client: slack, config, logger });
   // `/sg-run`: EC2 (targets) and SSM Run Command clients per region, created on first use.
   const instanceClients = new Map<string, EC2Client>();
   const instances = new Ec2InstanceFinder({
@@ -192,6 +194,7 @@ export function buildWiring(): Wiring {
     secrets,
     slack,
     notifier,
+    grantNotifier,
     directory,
     clock: () => new Date(),
     jobs: { enqueue: async () => {} },

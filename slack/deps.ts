@@ -1,5 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import type { Config } from '../services/config/config';
+import type { GrantNotifier } from '../services/grants/deps';
 import type { JobQueue } from '../services/jobs/jobs';
 import type { StateStore } from '../services/kernel/state';
 import type { RunPorts } from '../services/runs/runs';
@@ -19,6 +20,8 @@ export interface SlackDeps extends RunPorts {
   store: StateStore;
   ec2: SecurityGroupReader & RuleRemover & RuleAuthorizer;
   notifier: AlertNotifier;
+  /** Tells people about their grants (expiry, a used `me` link, "not me"). */
+  grantNotifier: GrantNotifier;
   jobs: JobQueue;
   directory: Directory;
   clock: () => Date;

@@ -5,12 +5,12 @@ import {
   retryRevoke,
   revokeAtDeadline,
 } from '../services/decisions/decisions';
+import { grantDueHandlers } from '../services/grants/sweep';
 import type { DueKind } from '../services/kernel/state';
 import type { DueHandler } from '../services/kernel/sweep';
 import { postAlertOutcome, retryAlertRefresh } from '../services/violations/alerts';
 import type { AlertItem, ExceptionItem, ViolationItem } from '../services/violations/items';
 import type { SlackDeps } from './deps';
-import { grantDueHandlers } from './grant-due-handlers';
 import { runDueHandlers } from './run-due-handlers';
 
 /** How the sweeper paces alert posts to one channel (Slack allows about one message a second). */
@@ -47,7 +47,7 @@ export function dueHandlers(
   const paced = pacing.minIntervalMs > 0;
   return {
     ...runDueHandlers(deps),
-    ...grantDueHandlers(deps),
+    ...grantDueHandlers(deps, deps.grantNotifier),
     // Decisions run on the sweep's clock, so leases, backoffs and new deadlines count from the sweep's `now`.
     RECONCILE: async (item, now) => {
       await reconcileRevoke(atTime(deps, now), item as ViolationItem);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Wiring } from '../../../handlers/wiring';
-import type { GrantItem, IpLinkItem } from '../../../services/grants/items';
+import type { GrantItem, LinkItem } from '../../../services/grants/items';
 import { tokenHash } from '../../../services/grants/links';
 import { createGroup, documentClient } from '../../support/aws';
 import { auditOf, getItem, rulesFrom, rulesOf } from '../../support/grants';
@@ -55,14 +55,22 @@ afterAll(async () => {
 
 beforeEach(() => env.slack.reset());
 
-/** A request to the link endpoint as API Gateway's HTTP API hands it to Lambda. */
+/**
+ * A request to the link endpoint as API Gateway's HTTP API hands it to Lambda. A POST's form carries the
+ * token and, as the page's form does, the address the page showed (the source address unless `address`
+ * says otherwise; null leaves it out).
+ */
 function ipEvent(
   method: string,
   token: string,
   sourceIp: string,
-  body?: { token?: string; base64?: boolean },
+  body?: { token?: string; address?: string | null; base64?: boolean },
 ): APIGatewayProxyEventV2 {
-  const form = body?.token === undefined ? '' : new URLSearchParams({ token: body.token }).toString();
+  const address = body?.address === undefined ? sourceIp : body.address;
+  const form =
+    body?.token === undefined
+      ? ''
+      : new URLSearchParams({ token: body.token, ...(address === null ? {} : { address }) }).toString();
   return {
     version: '2.0',
     routeKey: `${method} /ip/{token}`,
@@ -125,7 +133,7 @@ async function grantsFrom(cidr: string): Promise<GrantItem[]> {
 describe('/sg-whitelist … me: the one-time link', () => {
   it('answers ephemerally with a link to the bot and stores only the hash of its token', async () => {
     const token = await askForLink();
-    const links = await items<IpLinkItem>('iplink');
+    const links = await items<LinkItem>('iplink');
     const link = links.find((l) => l.userId === ENGINEER.id && l.status === 'OPEN');
     expect(link).toBeDefined();
     expect(JSON.stringify(links)).not.toContain(token);
@@ -160,7 +168,7 @@ describe('/sg-whitelist … me: the one-time link', () => {
     );
     expect(await rulesOf(bastion)).toEqual(rulesBefore);
     expect(await grantsFrom(`${host}/32`)).toEqual([]);
-    const link = await getItem<IpLinkItem>(env.tableName, `IPLINK#${tokenHash(token)}`, 'IPLINK');
+    const link = await getItem<LinkItem>(env.tableName, `IPLINK#${tokenHash(token)}`, 'IPLINK');
     expect(link).toMatchObject({ status: 'OPEN', version: 1 });
     expect(link!.sourceIp).toBeUndefined();
   });
