@@ -203,8 +203,7 @@ describe('npm start in a browser, as a person uses it', () => {
       expect(href).toMatch(/\/ip\/[A-Za-z0-9_-]{43}$/);
 
       // The link opened twice (two tabs), as a person who clicked it twice would have it.
-      const context = slack.page.context();
-      const [first, second] = [await context.newPage(), await context.newPage()];
+      const [first, second] = [await browser.newPage(), await browser.newPage()];
       for (const tab of [first, second]) {
         tab.setDefaultTimeout(15_000);
         await tab.goto(href!);
