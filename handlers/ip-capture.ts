@@ -1,16 +1,18 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describeError } from '../services/shared/errors';
-import { handleIpCapture } from '../slack/ip-capture';
+import { handleLinkPage, type LinkPageRequest } from '../web/link-page';
 import { getWiring } from './wiring';
 
-/** Form bodies here hold one hidden field; anything much larger is not ours. */
+/** Form bodies here hold two hidden fields; anything much larger is not ours. */
 const MAX_BODY_BYTES = 4096;
 
-function formToken(event: APIGatewayProxyEventV2): string | null {
+/** The confirmation form's fields (the one-time token and the address the page showed), or null. */
+function formOf(event: APIGatewayProxyEventV2): LinkPageRequest['form'] {
   if (!event.body) return null;
   const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (Buffer.byteLength(raw) > MAX_BODY_BYTES) return null;
-  return new URLSearchParams(raw).get('token');
+  const fields = new URLSearchParams(raw);
+  return { token: fields.get('token'), address: fields.get('address') };
 }
 
 function errorPage(statusCode: number, sentence: string): APIGatewayProxyStructuredResultV2 {
@@ -28,17 +30,18 @@ function errorPage(statusCode: number, sentence: string): APIGatewayProxyStructu
 
 /**
  * The `me` link endpoint (API Gateway HTTP API: GET and POST /ip/{token}). GET shows a confirmation page
- * and changes nothing; POST uses the one-time link and grants the address API Gateway saw.
+ * and changes nothing; POST uses the one-time link and grants the address API Gateway saw, which must be
+ * the address the page showed.
  */
 export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   const wiring = getWiring();
   const method = event.requestContext?.http?.method?.toUpperCase() ?? 'GET';
   const token = event.pathParameters?.token ?? /^\/ip\/([^/]+)$/.exec(event.rawPath ?? '')?.[1] ?? '';
   try {
-    return await handleIpCapture(wiring, {
+    return await handleLinkPage(wiring, {
       method,
       token,
-      formToken: method === 'POST' ? formToken(event) : null,
+      form: method === 'POST' ? formOf(event) : null,
       sourceIp: event.requestContext?.http?.sourceIp ?? '',
     });
   } catch (error) {

@@ -16,6 +16,7 @@ import { SsmSecretSource } from '../services/aws/ssm-secrets';
 import { accountScope } from '../services/config/accounts';
 import { loadConfig } from '../services/config/config';
 import { decisionDueHandlers } from '../services/decisions/sweep';
+import { grantDueHandlers } from '../services/grants/sweep';
 import { InlineJobQueue } from '../services/jobs/inline-queue';
 import type { DueKind } from '../services/kernel/state';
 import type { DueHandler } from '../services/kernel/sweep';
@@ -28,7 +29,7 @@ import { type NotifyPacing, UNPACED } from '../services/violations/post-sweep';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
 import { SlackGrantChangeNotifier } from '../slack/grant-change-notifier';
-import { grantDueHandlers } from '../slack/grant-due-handlers';
+import { SlackGrantNotifier } from '../slack/grants/notifier';
 import { runJob } from '../slack/jobs';
 import { runDeps } from '../slack/listeners/runs/common';
 import { SlackNotifier } from '../slack/notifier';
@@ -178,6 +179,7 @@ export function buildWiring(): Wiring {
       (await resolveNotifier()).postRevokeFailure(channel, failure, threadTs),
   };
   const directory = new SlackDirectory({ client: slack });
+  const grantNotifier = new SlackGrantNotifier({ client: slack, config, logger });
   // `/sg-run`: EC2 (targets) and SSM Run Command clients per region, created on first use.
   const instanceClients = new Map<string, EC2Client>();
   const instances = new Ec2InstanceFinder({
@@ -214,6 +216,7 @@ export function buildWiring(): Wiring {
     runNotifier: new SlackRunNotifier({ client: slack, config }),
     accounts,
     grantOwners: new SlackGrantChangeNotifier({ client: slack }),
+    grantNotifier,
     directory,
     clock: () => new Date(),
     jobs: { enqueue: async () => {} },
@@ -259,7 +262,7 @@ export function dueHandlers(
 ): Partial<Record<DueKind, DueHandler>> {
   return {
     ...runDueHandlers(runDeps(deps)),
-    ...grantDueHandlers(deps),
+    ...grantDueHandlers(deps, deps.grantNotifier),
     ...decisionDueHandlers(deps, pacing),
   };
 }

@@ -141,6 +141,12 @@ export async function startPageServer(
     if (!new RegExp(`^(localhost|127\\.0\\.0\\.1|\\[::1\\]):${actualPort}$`).test(host)) {
       throw new HttpError(421, 'Open the sandbox at http://localhost (this Host is not served).');
     }
+    const body = req.method === 'POST' ? await readBody(req) : '';
+    // Extra routes are the deployed handlers, served as API Gateway serves them (the `me` link's page):
+    // they are protected by what a request carries, as in AWS, not by its Origin — that page's
+    // `Referrer-Policy: no-referrer` makes browsers send `Origin: null` with its form.
+    if (backend.route && (await backend.route(req, res, body))) return;
+    // The page's own API below is for this machine's page only.
     if (req.method === 'POST') {
       const origin = req.headers.origin;
       if (
@@ -150,8 +156,6 @@ export async function startPageServer(
         throw new HttpError(403, 'Requests from other sites are refused.');
       }
     }
-    const body = req.method === 'POST' ? await readBody(req) : '';
-    if (backend.route && (await backend.route(req, res, body))) return;
 
     if (req.method === 'GET') {
       switch (url.pathname) {

@@ -1,5 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import type { Config } from '../services/config/config';
+import type { GrantNotifier } from '../services/grants/deps';
 import type { JobQueue } from '../services/jobs/jobs';
 import type { StateStore } from '../services/kernel/state';
 import type { RunNotifier, RunPorts } from '../services/runs/deps';
@@ -21,6 +22,8 @@ export interface SlackDeps extends RunPorts {
   notifier: AlertNotifier;
   /** Tells Slack about `/sg-run` runs (slack/runs/notifier.ts, built by the wiring). */
   runNotifier: RunNotifier;
+  /** Tells people about their grants (expiry, a used `me` link, "not me"). */
+  grantNotifier: GrantNotifier;
   jobs: JobQueue;
   directory: Directory;
   clock: () => Date;

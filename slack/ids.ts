@@ -5,6 +5,7 @@ export const ActionIds = {
   revokeAll: 'alert_revoke_all',
   keepAll: 'alert_keep_all',
   grantExtend: 'grant_extend',
+  grantNotMe: 'grant_not_me',
   runApprove: 'run_approve',
   runReject: 'run_reject',
   runShowCommand: 'run_show_command',

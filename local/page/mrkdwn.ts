@@ -2,7 +2,7 @@
  * Slack mrkdwn → HTML, for the local workspace page. Safe by construction: every piece of text is
  * HTML-escaped on its way out, and only the few tags below are ever produced.
  */
-import { escapeHtml } from '../../slack/html';
+import { escapeHtml } from '../../web/html';
 
 export interface MrkdwnContext {
   /** Slack user ID → display name, for <@U…> mentions. */

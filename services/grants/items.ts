@@ -51,8 +51,11 @@ export interface GrantItem extends StoredItem {
   failureCode?: string;
 }
 
-/** A one-time `me` link: the token's SHA-256 is the key; the token itself is never stored. */
-export interface IpLinkItem extends StoredItem {
+/**
+ * A one-time `me` link: the token's SHA-256 is the key; the token itself is never stored. (Stored as
+ * type `iplink` under `IPLINK#…`, the names it has always had in the table.)
+ */
+export interface LinkItem extends StoredItem {
   type: 'iplink';
   status: 'OPEN' | 'USED';
   /** The grant the link will create (its ID is chosen when the link is issued). */

@@ -17,3 +17,8 @@ export function formatDuration(seconds: number): string {
   }
   return `${seconds}s`;
 }
+
+/** A plain UTC time for fallbacks and web pages: 2026-11-23 12:00 UTC. */
+export function plainTime(iso: string): string {
+  return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+}

@@ -27,3 +27,9 @@ export async function isAllowed(people: People, userId: string, directory: Direc
   }
   return false;
 }
+
+/** A Slack user as the verified Slack payload names them: the ID decides, the name is for people. */
+export interface Person {
+  id: string;
+  name: string;
+}

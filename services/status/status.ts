@@ -1,7 +1,8 @@
 import type { Config, WhitelistTarget } from '../config/config';
 import { evaluate } from '../detection/policy';
-import { liveGrants, OWN_ACCOUNT } from '../grants/grants';
 import type { GrantItem } from '../grants/items';
+import { liveGrants } from '../grants/list';
+import { OWN_ACCOUNT, targetNamed } from '../grants/plan';
 import type { StoredAuditEntry } from '../kernel/audit';
 import type { StateStore } from '../kernel/state';
 import type { RunItem, RunStatus } from '../runs/items';
@@ -90,7 +91,7 @@ export function resolveGroupRef(
 ): { groupId: string; region: string; account: string; alias: string | null } {
   let target: [string, WhitelistTarget] | undefined;
   if (ref.alias) {
-    const t = config.whitelist.targets[ref.alias];
+    const t = targetNamed(config, ref.alias);
     if (t) target = [ref.alias, t];
   } else if (ref.groupId) {
     target = Object.entries(config.whitelist.targets).find(

@@ -1,7 +1,10 @@
 import type { Config } from '../../services/config/config';
-import { describeAccess, type GrantOutcome } from '../../services/grants/grants';
 import type { GrantItem } from '../../services/grants/items';
-import { formatDuration } from '../../services/shared/duration';
+import { LINK_LIFETIME_WORDS } from '../../services/grants/links';
+import { describeAccess, type GrantOutcome } from '../../services/grants/plan';
+import type { Refusal } from '../../services/kernel/refusal';
+import { formatDuration, plainTime } from '../../services/shared/duration';
+import type { Person } from '../../services/shared/people';
 import { WHITELIST_USAGE } from '../commands/whitelist';
 import { ActionIds } from '../ids';
 import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
@@ -16,11 +19,6 @@ export interface SlackMessage {
 const SECTION_LIMIT = 3000;
 /** Lines one list shows before it says how many more there are. */
 export const MAX_LIST_LINES = 15;
-
-/** A plain UTC time for fallbacks and web pages: 2026-11-23 12:00 UTC. */
-export function plainTime(iso: string): string {
-  return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
-}
 
 /** "1h 5m" until `iso` from `now`, or "now" when it is past. */
 export function timeLeft(iso: string, now: Date): string {
@@ -99,13 +97,74 @@ export function grantOutcomeMessage(outcome: GrantOutcome): SlackMessage {
 /** The answer to `/sg-whitelist … me`: the one-time link. */
 export function linkMessage(url: string, expiresAt: string, alias: string): SlackMessage {
   return {
-    text: `Open this link from the machine that needs access, within 5 minutes, and press Confirm: ${url}`,
+    text: `Open this link from the machine that needs access, within ${LINK_LIFETIME_WORDS}, and press Confirm: ${url}`,
     blocks: [
       section(
         `:link: <${url}|Open this link> from the machine that needs access to *${escapeMrkdwn(alias)}*, and press *Confirm*. It shows the address it sees before anything is granted.`,
       ),
       context(
-        `The link is yours alone, works once and expires ${slackDate(expiresAt, '{time}')} (in 5 minutes). Do not share it.`,
+        `The link is yours alone, works once and expires ${slackDate(expiresAt, '{time}')} (in ${LINK_LIFETIME_WORDS}). Do not share it: whoever confirms it grants their own address in your name, and you are told which address that was.`,
+      ),
+    ],
+  };
+}
+
+/** The address a grant opens, without its /32 or /128. */
+function hostOf(grant: GrantItem): string {
+  return grant.cidr.replace(/\/(32|128)$/, '');
+}
+
+/**
+ * Told to the owner when their `me` link was confirmed: which address was granted and, for a new grant,
+ * **Not me — revoke** (a forwarded or leaked link lets whoever opens it grant their own address).
+ */
+export function linkUsedMessage(outcome: GrantOutcome): SlackMessage {
+  const message = grantOutcomeMessage(outcome);
+  if (outcome.kind !== 'granted') return message;
+  const { grant } = outcome;
+  const host = hostOf(grant);
+  return {
+    text: `${message.text} Your me link was confirmed from ${host}; if that was not you, revoke it now: /sg-whitelist revoke ${grant.grantId}`,
+    blocks: [
+      ...message.blocks,
+      section(
+        `:eyes: Your \`me\` link was confirmed from ${code(host)}. If that was not you, someone else has your link: *Not me — revoke* ends ${code(grant.grantId)} now and tells the security channel.`,
+      ),
+      {
+        type: 'actions',
+        elements: [
+          {
+            type: 'button',
+            action_id: ActionIds.grantNotMe,
+            text: { type: 'plain_text', text: 'Not me — revoke' },
+            style: 'danger',
+            value: grant.grantId,
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** Told to the owner when their `me` link was confirmed but nothing was granted: the sentence and code. */
+export function linkRefusedMessage(refusal: Refusal): SlackMessage {
+  const text = `:warning: ${escapeMrkdwn(`${refusal.message} (${refusal.code})`)}`;
+  return { text, blocks: [] };
+}
+
+/** The alert channel's notice when an owner says a grant made through their `me` link was not theirs. */
+export function disownedMessage(grant: GrantItem, by: Person): SlackMessage {
+  const state =
+    grant.status === 'REVOKED'
+      ? 'It is revoked.'
+      : `Its rule could not be removed yet (*${grant.status}*); sg-warden keeps retrying.`;
+  return {
+    text: escapeMrkdwn(
+      `${by.name} says grant ${grant.grantId} (${grantWherePlain(grant)}) was not theirs: someone else confirmed their me link from ${hostOf(grant)}. ${state.replace(/\*/g, '')}`,
+    ),
+    blocks: [
+      section(
+        `:rotating_light: <@${grant.userId}> says grant ${code(grant.grantId)} — ${grantWhere(grant)} — was *not theirs*: someone else confirmed their \`me\` link from ${code(hostOf(grant))}. ${state}\nThe link may have been forwarded or leaked; \`/sg-status audit ${grant.grantId}\` has its story.`,
       ),
     ],
   };
@@ -156,7 +215,7 @@ export function whitelistHelp(config: Config, note?: string): SlackMessage {
   const lines = [
     note ? `:grey_question: ${escapeMrkdwn(note)}` : '',
     '*Temporary access for one address:* `/sg-whitelist <target> <ip|me> [<port>] [for <duration>]`, e.g. `/sg-whitelist bastion 203.0.113.7 for 2h`.',
-    '`me` sends you a one-time link (5 minutes) that shows the address it sees and grants it when you press Confirm.',
+    `\`me\` sends you a one-time link (${LINK_LIFETIME_WORDS}) that shows the address it sees and grants it when you press Confirm; you are told which address was granted, with *Not me — revoke*.`,
     'One host only (/32 or /128); wide ranges and special addresses (unspecified, loopback, link-local, multicast, broadcast, reserved) are refused. Access is removed automatically at the end.',
     '`list` your grants · `revoke <grant>` to end one now · `extend <grant> <duration>` (within the target’s longest) · `help`',
   ].filter(Boolean);

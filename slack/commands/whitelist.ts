@@ -23,7 +23,6 @@ export const WHITELIST_USAGE =
   '`/sg-whitelist <target> <ip|me> [<port>] [for <duration>]` · `/sg-whitelist list` · `/sg-whitelist revoke <grant>` · `/sg-whitelist extend <grant> <duration>` · `/sg-whitelist help`';
 
 const GRANT_ID = /^g-[a-z0-9]{4,20}$/;
-const ALIAS = /^[a-z0-9][a-z0-9-]*$/;
 
 function shown(token: string): string {
   return token.length > 40 ? `${token.slice(0, 40)}…` : token;
@@ -79,7 +78,10 @@ export function parseWhitelistCommand(text: string, aliases: readonly string[]):
     if (typeof seconds !== 'number') return { kind: 'invalid', message: seconds.error };
     return { kind: 'extend', grantId: id, durationSeconds: seconds };
   }
-  if (!ALIAS.test(verb) || (!aliases.includes(verb) && rest.length === 0)) {
+  // A lone word that is not a target gets the help text. A word followed by more is a request for a
+  // target of that name: the grant service answers "there is no whitelist target called …" (and puts
+  // the refusal on record), whatever the word — `constructor` and `__proto__` included.
+  if (rest.length === 0 && !aliases.includes(verb)) {
     return { kind: 'help', note: `I did not understand "${shown(first)}".` };
   }
   const [addressToken, ...options] = rest;

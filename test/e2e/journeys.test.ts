@@ -192,6 +192,56 @@ describe('npm start in a browser, as a person uses it', () => {
     JOURNEY_MS,
   );
 
+  it(
+    '7. /sg-whitelist … me: open the link, Confirm, the grant is in /sg-status; a second Confirm gets a page; Not me revokes it',
+    async () => {
+      const slack = await WorkspacePage.open(browser, sandbox.url);
+      await slack.actAs('Erin Engineer');
+      await slack.command('/sg-whitelist bastion me');
+      const answer = slack.ephemeral(/Open this link/);
+      const href = await answer.getByRole('link', { name: 'Open this link' }).getAttribute('href');
+      expect(href).toMatch(/\/ip\/[A-Za-z0-9_-]{43}$/);
+
+      // The link opened twice (two tabs), as a person who clicked it twice would have it.
+      const [first, second] = [await browser.newPage(), await browser.newPage()];
+      for (const tab of [first, second]) {
+        tab.setDefaultTimeout(15_000);
+        await tab.goto(href!);
+        await tab.getByRole('heading', { name: 'Confirm your address' }).waitFor();
+      }
+      const address = (await first.locator('.ip').textContent())!.trim();
+      await first.getByText('The link works once, for 5 minutes').waitFor();
+
+      // Chromium sends `Origin: null` with this form (the page's referrer policy): it must still work.
+      await first.getByRole('button', { name: `Confirm: allow ${address}` }).click();
+      await first.getByRole('heading', { name: 'Access granted' }).waitFor();
+      expect(await rulesFrom(`${address}/32`)).toHaveLength(1);
+
+      await second.getByRole('button', { name: `Confirm: allow ${address}` }).click();
+      await second.getByRole('heading', { name: 'This link has already been used' }).waitFor();
+      expect(await second.locator('body').textContent()).toContain('Each link works once.');
+      expect(await second.locator('body').textContent()).not.toContain('"ok"');
+      expect(await rulesFrom(`${address}/32`)).toHaveLength(1);
+
+      await slack.command('/sg-status');
+      await slack
+        .ephemeral(/Temporary access \(1\)/)
+        .getByText(`${address}/32`)
+        .waitFor();
+
+      // The owner is told which address was granted, and can say it was not them.
+      const notice = slack.ephemeral(new RegExp(`link was confirmed from ${address.replace(/\./g, '\\.')}`));
+      await slack.press(notice, 'Not me — revoke');
+      await slack.ephemeral(/Revoked g-/).waitFor();
+      await slack.message(/was not theirs/).waitFor();
+      expect(await rulesFrom(`${address}/32`)).toEqual([]);
+      await first.close();
+      await second.close();
+      await slack.screenshot('7-me-link');
+    },
+    JOURNEY_MS,
+  );
+
   it('a second npm start resumes the same account and workspace from the state folder', async () => {
     await sandbox.stop({ keepState: true });
     sandbox = await startSandboxProcess({ resume: sandbox.stateDir, sweepEvery: '1s' });

@@ -9,15 +9,18 @@ import {
   runGrantJob,
   runLinkJob,
   runListJob,
+  runNotMeJob,
   runRefusedJob,
   runRevokeGrantJob,
   WhitelistJobs,
 } from './jobs';
+import { notMeButton } from './not-me-button';
 
-/** `/sg-whitelist` and the Extend button on expiry warnings. */
+/** `/sg-whitelist`, the Extend button on expiry warnings and Not me — revoke on a used link's notice. */
 export function registerWhitelistListeners(app: App, deps: SlackDeps): void {
   app.command('/sg-whitelist', whitelistCommand(deps));
   app.action<BlockAction<ButtonAction>>(ActionIds.grantExtend, extendButton(deps));
+  app.action<BlockAction<ButtonAction>>(ActionIds.grantNotMe, notMeButton(deps));
   // Also registered by registerJobs(); registering twice is harmless (a map by kind).
   registerWhitelistJobs();
 }
@@ -30,4 +33,5 @@ export function registerWhitelistJobs(): void {
   registerJobRunner(WhitelistJobs.revoke, runRevokeGrantJob);
   registerJobRunner(WhitelistJobs.extend, runExtendJob);
   registerJobRunner(WhitelistJobs.refused, runRefusedJob);
+  registerJobRunner(WhitelistJobs.notMe, runNotMeJob);
 }

@@ -1,14 +1,12 @@
-import {
-  auditRefusal,
-  extendGrant,
-  grantsOf,
-  type Requester,
-  requestGrant,
-  revokeGrant,
-} from '../../../services/grants/grants';
+import { refuse } from '../../../services/grants/deps';
+import { disownGrant, revokeGrant } from '../../../services/grants/expiry';
+import { extendGrant } from '../../../services/grants/extend';
 import { issueLink } from '../../../services/grants/links';
+import { grantsOf } from '../../../services/grants/list';
+import { requestGrant } from '../../../services/grants/request';
 import type { Job } from '../../../services/jobs/jobs';
 import { BadInputError, SgWardenError } from '../../../services/shared/errors';
+import type { Person } from '../../../services/shared/people';
 import { grantChangedMessage, grantListMessage, grantOutcomeMessage, linkMessage } from '../../blocks/grant';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn } from '../../mrkdwn';
@@ -21,6 +19,7 @@ export const WhitelistJobs = {
   revoke: 'whitelist.revoke',
   extend: 'whitelist.extend',
   refused: 'whitelist.refused',
+  notMe: 'whitelist.not-me',
 } as const;
 
 /**
@@ -39,8 +38,8 @@ export function answeringRefusals(runner: JobRunner): JobRunner {
   };
 }
 
-function requesterOf(job: Job): Requester {
-  return { userId: job.actor.userId, userName: job.actor.userName || job.actor.userId };
+function personOf(job: Job): Person {
+  return { id: job.actor.userId, name: job.actor.userName || job.actor.userId };
 }
 
 function stringArg(args: Record<string, unknown>, name: string): string {
@@ -62,11 +61,12 @@ function numberArg(args: Record<string, unknown>, name: string): number | null {
 export const runRefusedJob: JobRunner = async (job, deps) => {
   const alias = typeof job.args.alias === 'string' ? job.args.alias : null;
   const reason = typeof job.args.reason === 'string' ? job.args.reason : 'The request could not be read.';
-  await auditRefusal(
+  await refuse(
     deps,
     alias ? `target:${alias}` : 'target:unknown',
-    requesterOf(job),
-    new BadInputError(reason, { context: { text: job.args.text } }),
+    'request',
+    personOf(job),
+    { code: 'BAD_INPUT', message: reason },
     { text: typeof job.args.text === 'string' ? job.args.text : '' },
   );
 };
@@ -78,7 +78,7 @@ export const runGrantJob: JobRunner = answeringRefusals(async (job, deps, reply)
     address: stringArg(job.args, 'address'),
     port: numberArg(job.args, 'port'),
     durationSeconds: numberArg(job.args, 'durationSeconds'),
-    requester: requesterOf(job),
+    person: personOf(job),
     via: 'address',
     ...(job.reply.channel ? { channel: job.reply.channel } : {}),
   });
@@ -99,7 +99,7 @@ export const runLinkJob: JobRunner = answeringRefusals(async (job, deps, reply) 
     alias,
     port: numberArg(job.args, 'port'),
     durationSeconds: numberArg(job.args, 'durationSeconds'),
-    requester: requesterOf(job),
+    person: personOf(job),
     ...(job.reply.channel ? { channel: job.reply.channel } : {}),
   });
   const message = linkMessage(link.url, link.expiresAt, alias);
@@ -114,7 +114,7 @@ export const runListJob: JobRunner = answeringRefusals(async (job, deps, reply) 
 
 /** `/sg-whitelist revoke <grant>`: end it now. */
 export const runRevokeGrantJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
-  const result = await revokeGrant(deps, stringArg(job.args, 'grantId'), requesterOf(job));
+  const result = await revokeGrant(deps, stringArg(job.args, 'grantId'), personOf(job));
   const message = grantChangedMessage(
     result.grant,
     result.outcome === 'failed' ? 'revoke-failed' : 'revoked',
@@ -131,10 +131,20 @@ export const runExtendJob: JobRunner = answeringRefusals(async (job, deps, reply
   const grant = await extendGrant(
     deps,
     stringArg(job.args, 'grantId'),
-    requesterOf(job),
+    personOf(job),
     seconds,
     seconds === null ? { capped: true } : {},
   );
   const message = grantChangedMessage(grant, 'extended');
+  await reply.ephemeral(message.text, message.blocks);
+});
+
+/** **Not me — revoke** on the notice of a used `me` link: the owner ends a grant that was not theirs. */
+export const runNotMeJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
+  const result = await disownGrant(deps, deps.grantNotifier, stringArg(job.args, 'grantId'), personOf(job));
+  const message = grantChangedMessage(
+    result.grant,
+    result.outcome === 'failed' ? 'revoke-failed' : 'revoked',
+  );
   await reply.ephemeral(message.text, message.blocks);
 });

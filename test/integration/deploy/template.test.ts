@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { REVOKE_LEASE_SECONDS as DECISION_LEASE_SECONDS } from '../../../services/decisions/states';
-import { REVOKE_LEASE_SECONDS as GRANT_LEASE_SECONDS } from '../../../services/grants/grants';
+import { REVOKE_LEASE_SECONDS as GRANT_LEASE_SECONDS } from '../../../services/grants/plan';
 
 /**
  * The deploy as CloudFormation will see it: `serverless package` (offline, the real osls + esbuild) with a

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Wiring } from '../../../handlers/wiring';
-import type { GrantItem, IpLinkItem } from '../../../services/grants/items';
+import type { GrantItem, LinkItem } from '../../../services/grants/items';
 import { tokenHash } from '../../../services/grants/links';
 import { createGroup, documentClient } from '../../support/aws';
 import { auditOf, getItem, rulesFrom, rulesOf } from '../../support/grants';
 import { baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
 import { APPROVER, ENGINEER, OUTSIDER } from '../../support/slack-requests';
-import { type HttpHandler, slash } from '../../support/slash';
+import { type HttpHandler, press, slash } from '../../support/slash';
 
 type IpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -55,14 +55,22 @@ afterAll(async () => {
 
 beforeEach(() => env.slack.reset());
 
-/** A request to the link endpoint as API Gateway's HTTP API hands it to Lambda. */
+/**
+ * A request to the link endpoint as API Gateway's HTTP API hands it to Lambda. A POST's form carries the
+ * token and, as the page's form does, the address the page showed (the source address unless `address`
+ * says otherwise; null leaves it out).
+ */
 function ipEvent(
   method: string,
   token: string,
   sourceIp: string,
-  body?: { token?: string; base64?: boolean },
+  body?: { token?: string; address?: string | null; base64?: boolean },
 ): APIGatewayProxyEventV2 {
-  const form = body?.token === undefined ? '' : new URLSearchParams({ token: body.token }).toString();
+  const address = body?.address === undefined ? sourceIp : body.address;
+  const form =
+    body?.token === undefined
+      ? ''
+      : new URLSearchParams({ token: body.token, ...(address === null ? {} : { address }) }).toString();
   return {
     version: '2.0',
     routeKey: `${method} /ip/{token}`,
@@ -125,7 +133,7 @@ async function grantsFrom(cidr: string): Promise<GrantItem[]> {
 describe('/sg-whitelist … me: the one-time link', () => {
   it('answers ephemerally with a link to the bot and stores only the hash of its token', async () => {
     const token = await askForLink();
-    const links = await items<IpLinkItem>('iplink');
+    const links = await items<LinkItem>('iplink');
     const link = links.find((l) => l.userId === ENGINEER.id && l.status === 'OPEN');
     expect(link).toBeDefined();
     expect(JSON.stringify(links)).not.toContain(token);
@@ -160,7 +168,7 @@ describe('/sg-whitelist … me: the one-time link', () => {
     );
     expect(await rulesOf(bastion)).toEqual(rulesBefore);
     expect(await grantsFrom(`${host}/32`)).toEqual([]);
-    const link = await getItem<IpLinkItem>(env.tableName, `IPLINK#${tokenHash(token)}`, 'IPLINK');
+    const link = await getItem<LinkItem>(env.tableName, `IPLINK#${tokenHash(token)}`, 'IPLINK');
     expect(link).toMatchObject({ status: 'OPEN', version: 1 });
     expect(link!.sourceIp).toBeUndefined();
   });
@@ -326,5 +334,160 @@ describe('/sg-whitelist … me: the one-time link', () => {
       expect(dms).toHaveLength(1);
       expect(String(dms[0]!.args.text)).toContain('Granted');
     });
+  });
+
+  describe('case 8: a me link that names its address', () => {
+    it('case 8: the page shows the address it will grant, carries it in the form, and says how long the link lives', async () => {
+      const token = await askForLink();
+      const host = nextHost();
+      const page = await ipCapture(ipEvent('GET', token, host));
+      expect(page.statusCode).toBe(200);
+      expect(page.body).toContain(`<p class="ip">${host}</p>`);
+      expect(page.body).toContain(`<input type="hidden" name="address" value="${host}">`);
+      expect(page.body).toContain(`Confirm: allow ${host}`);
+      expect(page.body).toContain('The link works once, for 5 minutes: until ');
+      expect(page.body).toContain(`only ${host} can confirm`);
+    });
+
+    it('case 8: the link lives minutes, not hours, and the answer in Slack says so', async () => {
+      const answer = await slash(
+        env,
+        slackHttp,
+        () => wiring.drainJobs!(),
+        '/sg-whitelist',
+        'bastion me',
+        ENGINEER,
+        ASKED_FROM,
+      );
+      expect(answer.said).toContain('within 5 minutes');
+      expect(answer.said).toContain('(in 5 minutes)');
+      const link = (await items<LinkItem>('iplink')).sort((a, b) =>
+        b.createdAt.localeCompare(a.createdAt),
+      )[0]!;
+      expect(new Date(link.expiresAt).getTime() - new Date(link.createdAt).getTime()).toBeLessThanOrEqual(
+        10 * 60_000,
+      );
+    });
+
+    it('case 8: a confirmation from another address than the page showed is refused, audited, and the link still works', async () => {
+      const token = await askForLink();
+      const [shown, other] = [nextHost(), nextHost()];
+
+      const elsewhere = await ipCapture(ipEvent('POST', token, other, { token, address: shown }));
+      const noAddress = await ipCapture(ipEvent('POST', token, shown, { token, address: null }));
+
+      expect(elsewhere.statusCode).toBe(409);
+      expect(elsewhere.headers).toMatchObject({ 'content-type': 'text/html; charset=utf-8' });
+      expect(elsewhere.body).toContain(`The page showed ${shown}, but the confirmation came from ${other}`);
+      expect(noAddress.statusCode).toBe(400);
+      expect(await grantsFrom(`${shown}/32`)).toEqual([]);
+      expect(await grantsFrom(`${other}/32`)).toEqual([]);
+      const link = await getItem<LinkItem>(env.tableName, `IPLINK#${tokenHash(token)}`, 'IPLINK');
+      expect(link).toMatchObject({ status: 'OPEN', version: 1 });
+      const audit = await auditOf(env.tableName, link!.grantId);
+      expect(audit).toContainEqual(
+        expect.objectContaining({
+          action: 'link-confirm',
+          result: 'refused',
+          details: expect.objectContaining({ code: 'ADDRESS_CHANGED', sourceIp: other, shown }),
+        }),
+      );
+      expect(env.slack.callsTo('chat.postEphemeral')).toHaveLength(0);
+
+      const confirmed = await ipCapture(ipEvent('POST', token, shown, { token, address: shown }));
+      expect(confirmed.statusCode).toBe(200);
+      expect(await grantsFrom(`${shown}/32`)).toHaveLength(1);
+    });
+
+    it('case 8: after use the owner is told which address was granted, with Not me — revoke', async () => {
+      const token = await askForLink();
+      const host = nextHost();
+      await ipCapture(ipEvent('POST', token, host, { token }));
+      const [grant] = await grantsFrom(`${host}/32`);
+      const told = env.slack.callsTo('chat.postEphemeral');
+      expect(told).toHaveLength(1);
+      expect(told[0]!.args).toMatchObject({ channel: ASKED_FROM, user: ENGINEER.id });
+      expect(String(told[0]!.args.text)).toContain(`confirmed from ${host}`);
+      const blocks = JSON.stringify(told[0]!.args.blocks);
+      expect(blocks).toContain('link was confirmed from');
+      expect(blocks).toContain(host);
+      expect(blocks).toContain('"action_id":"grant_not_me"');
+      expect(blocks).toContain(`"value":"${grant!.grantId}"`);
+      expect(blocks).toContain('Not me — revoke');
+    });
+
+    it('case 8: Not me — revoke ends the grant, is audited and tells the alert channel; only the owner may press it', async () => {
+      const token = await askForLink();
+      const host = nextHost();
+      await ipCapture(ipEvent('POST', token, host, { token }));
+      const [grant] = await grantsFrom(`${host}/32`);
+      const drain = () => wiring.drainJobs!();
+
+      const stranger = await press(
+        env,
+        slackHttp,
+        drain,
+        'grant_not_me',
+        grant!.grantId,
+        APPROVER,
+        ASKED_FROM,
+      );
+      expect(stranger.said).toContain(
+        `Only ${ENGINEER.name}, whose link made ${grant!.grantId}, can say it was not them`,
+      );
+      expect(stranger.said).toContain('NOT_AUTHORISED');
+      expect(await rulesFrom(bastion, `${host}/32`)).toHaveLength(1);
+
+      const owner = await press(env, slackHttp, drain, 'grant_not_me', grant!.grantId, ENGINEER, ASKED_FROM);
+      expect(owner.said).toContain(`Revoked ${grant!.grantId}`);
+      expect(await rulesFrom(bastion, `${host}/32`)).toHaveLength(0);
+      expect((await grantsFrom(`${host}/32`))[0]).toMatchObject({ status: 'REVOKED', endedBy: ENGINEER.id });
+      const notice = env.slack
+        .callsTo('chat.postMessage')
+        .find((c) => c.args.channel === wiring.config.slack.alertChannel);
+      expect(String(notice?.args.text)).toContain(`grant ${grant!.grantId}`);
+      expect(String(notice?.args.text)).toContain('was not theirs');
+      expect(String(notice?.args.text)).toContain(host);
+
+      const audit = await auditOf(env.tableName, grant!.grantId);
+      expect(audit).toContainEqual(
+        expect.objectContaining({ action: 'not-me', result: 'refused', actorId: APPROVER.id }),
+      );
+      expect(audit.at(-1)).toMatchObject({
+        action: 'revoke',
+        fromState: 'ACTIVE',
+        toState: 'REVOKED',
+        actorId: ENGINEER.id,
+        details: expect.objectContaining({ reason: expect.stringContaining('not me') }),
+      });
+
+      const again = await press(env, slackHttp, drain, 'grant_not_me', grant!.grantId, ENGINEER, ASKED_FROM);
+      expect(again.said).toContain('has already ended');
+    });
+  });
+
+  describe('case 5: names typed by users never reach Object.prototype', () => {
+    it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+      'case 5: /sg-whitelist %s me answers "no such target", gives no link, and is audited',
+      async (name) => {
+        const alias = name.toLowerCase();
+        const answer = await slash(
+          env,
+          slackHttp,
+          () => wiring.drainJobs!(),
+          '/sg-whitelist',
+          `${name} me`,
+          ENGINEER,
+          ASKED_FROM,
+        );
+        expect(answer.said).toContain(`There is no whitelist target called "${alias}". Targets: bastion.`);
+        expect(answer.said).toContain('UNKNOWN_TARGET');
+        expect(answer.said).not.toContain('INTERNAL');
+        expect(answer.said).not.toContain(PUBLIC_URL);
+        expect(await auditOf(env.tableName, `target:${alias}`)).toContainEqual(
+          expect.objectContaining({ action: 'request', result: 'refused', actorId: ENGINEER.id }),
+        );
+      },
+    );
   });
 });

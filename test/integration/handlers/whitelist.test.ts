@@ -203,6 +203,30 @@ describe('/sg-whitelist', () => {
       );
     });
 
+    it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+      'case 5: /sg-whitelist %s <ip> answers "no such target" and audits it (not INTERNAL)',
+      async (name) => {
+        const alias = name.toLowerCase();
+        const host = nextHost();
+        const answer = await whitelist(`${name} ${host}`);
+        expect(answer.said).toContain(
+          `There is no whitelist target called "${alias}". Targets: bastion, db, full, ghost.`,
+        );
+        expect(answer.said).toContain('UNKNOWN_TARGET');
+        expect(answer.said).not.toContain('INTERNAL');
+        expect(await rulesFrom(bastion, `${host}/32`)).toHaveLength(0);
+        const audit = await auditOf(env.tableName, `target:${alias}`);
+        expect(audit).toContainEqual(
+          expect.objectContaining({
+            actorId: ENGINEER.id,
+            result: 'refused',
+            action: 'request',
+            details: expect.objectContaining({ code: 'UNKNOWN_TARGET' }),
+          }),
+        );
+      },
+    );
+
     it.each([
       ['bastion {host} 3389', /Port 3389 is not offered by "bastion"; choose one of 22, 443/],
       ['bastion {host} for 9h', /"bastion" allows at most 8h/],

@@ -1,5 +1,5 @@
 import { formatSlackDate, renderMrkdwn } from '../../../local/page/mrkdwn';
-import { escapeHtml } from '../../../slack/html';
+import { escapeHtml } from '../../../web/html';
 
 const ctx = { users: { U0APPROVER: 'Alex Approver' }, userGroups: { S0APPROVERS: 'security-approvers' } };
 

@@ -1,6 +1,5 @@
 import type { GrantItem } from '../../../../services/grants/items';
 import { listSection, revokeFailedMessage, timeLeft } from '../../../../slack/blocks/grant';
-import { escapeHtml } from '../../../../slack/html';
 
 describe('listSection', () => {
   it('shows every line when they fit', () => {
@@ -62,13 +61,5 @@ describe('timeLeft', () => {
     ['2026-11-23T09:00:00Z', 'now'],
   ])('%s → %s', (iso, text) => {
     expect(timeLeft(iso, now)).toBe(text);
-  });
-});
-
-describe('escapeHtml', () => {
-  it('escapes element content and attribute quotes', () => {
-    expect(escapeHtml(`<a href="x" onclick='y'>&</a>`)).toBe(
-      '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;',
-    );
   });
 });

@@ -1,40 +1,40 @@
 import type { WebClient } from '@slack/web-api';
-import type { Config } from '../services/config/config';
-import type { GrantNotifier } from '../services/grants/grants';
-import type { GrantItem } from '../services/grants/items';
-import type { Logger } from '../services/shared/logger';
+import type { Config } from '../../services/config/config';
+import type { GrantNotifier } from '../../services/grants/deps';
+import type { GrantItem, LinkItem } from '../../services/grants/items';
+import type { GrantOutcome } from '../../services/grants/plan';
+import type { Refusal } from '../../services/kernel/refusal';
+import type { Logger } from '../../services/shared/logger';
+import type { Person } from '../../services/shared/people';
 import {
   abandonedMessage,
+  disownedMessage,
   endedMessage,
   expiringMessage,
+  linkRefusedMessage,
+  linkUsedMessage,
   revokeFailedMessage,
   type SlackMessage,
-} from './blocks/grant';
+} from '../blocks/grant';
 
 /**
  * Tells people about their grants: a direct message from the bot (posting to a user ID opens the DM),
- * and the alert channel when a grant's rule could not be removed.
+ * the channel a `me` link was asked from (ephemeral), and the alert channel when a grant's rule could
+ * not be removed or its owner says a grant was not theirs. Built once in handlers/wiring.ts.
  */
 export class SlackGrantNotifier implements GrantNotifier {
   private readonly client: () => Promise<WebClient>;
   private readonly config: Config;
-  private readonly clock: () => Date;
   private readonly logger: Logger;
 
-  constructor(options: {
-    client: () => Promise<WebClient>;
-    config: Config;
-    clock: () => Date;
-    logger: Logger;
-  }) {
+  constructor(options: { client: () => Promise<WebClient>; config: Config; logger: Logger }) {
     this.client = options.client;
     this.config = options.config;
-    this.clock = options.clock;
     this.logger = options.logger;
   }
 
-  async expiring(grant: GrantItem, extendBy: number | null): Promise<void> {
-    await this.direct(grant.userId, expiringMessage(grant, extendBy, this.clock()));
+  async expiring(grant: GrantItem, extendBy: number | null, now: Date): Promise<void> {
+    await this.direct(grant.userId, expiringMessage(grant, extendBy, now));
   }
 
   async ended(grant: GrantItem): Promise<void> {
@@ -45,9 +45,7 @@ export class SlackGrantNotifier implements GrantNotifier {
     const message = revokeFailedMessage(grant);
     const results = await Promise.allSettled([
       this.direct(grant.userId, message),
-      this.client().then((c) =>
-        c.chat.postMessage({ channel: this.config.slack.alertChannel, ...message, unfurl_links: false }),
-      ),
+      this.toAlertChannel(message),
     ]);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -55,6 +53,16 @@ export class SlackGrantNotifier implements GrantNotifier {
 
   async abandoned(grant: GrantItem, rulesRemoved: number): Promise<void> {
     await this.direct(grant.userId, abandonedMessage(grant, rulesRemoved));
+  }
+
+  async linkUsed(link: LinkItem, result: { outcome: GrantOutcome } | { refusal: Refusal }): Promise<void> {
+    const message =
+      'outcome' in result ? linkUsedMessage(result.outcome) : linkRefusedMessage(result.refusal);
+    await this.privately(link.userId, link.channel, message);
+  }
+
+  async disowned(grant: GrantItem, by: Person): Promise<void> {
+    await this.toAlertChannel(disownedMessage(grant, by));
   }
 
   /**
@@ -75,5 +83,13 @@ export class SlackGrantNotifier implements GrantNotifier {
 
   private async direct(userId: string, message: SlackMessage): Promise<void> {
     await (await this.client()).chat.postMessage({ channel: userId, ...message, unfurl_links: false });
+  }
+
+  private async toAlertChannel(message: SlackMessage): Promise<void> {
+    await (await this.client()).chat.postMessage({
+      channel: this.config.slack.alertChannel,
+      ...message,
+      unfurl_links: false,
+    });
   }
 }

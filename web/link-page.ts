@@ -1,27 +1,36 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseHostAddress } from '../services/grants/address';
-import { describeAccess, type GrantDeps } from '../services/grants/grants';
-import type { IpLinkItem } from '../services/grants/items';
-import { consumeLink, inspectLink, TOKEN_PATTERN } from '../services/grants/links';
-import { formatDuration } from '../services/shared/duration';
-import { describeError, SgWardenError } from '../services/shared/errors';
-import type { Block } from './blocks/alert';
-import { grantOutcomeMessage, plainTime } from './blocks/grant';
-import type { SlackDeps } from './deps';
-import { SlackGrantNotifier } from './grant-notifier';
+import type { GrantDeps, GrantNotifier } from '../services/grants/deps';
+import type { LinkItem } from '../services/grants/items';
+import { consumeLink, inspectLink, LINK_LIFETIME_WORDS, TOKEN_PATTERN } from '../services/grants/links';
+import { describeAccess, targetNamed } from '../services/grants/plan';
+import { formatDuration, plainTime } from '../services/shared/duration';
 import { escapeHtml } from './html';
-import { escapeMrkdwn } from './mrkdwn';
-import type { HttpResult } from './request-guard';
+
+// The `me` link's confirmation page: plain HTML served by the ip-capture Lambda (and, the same code, by
+// the sandbox). Not Slack: the result is told in Slack through the grant notifier.
+
+/** What the page needs: the grant service's parts and the notifier that tells the owner in Slack. */
+export interface LinkPageDeps extends GrantDeps {
+  grantNotifier: GrantNotifier;
+}
 
 /** One request to the `me` link endpoint, as the handler decoded it. */
-export interface IpCaptureRequest {
+export interface LinkPageRequest {
   method: string;
   /** The token from the path (/ip/{token}). */
   token: string;
-  /** The token from the form (POST only). */
-  formToken: string | null;
+  /** The confirmation form's fields (POST only; null when the body was not a form we know). */
+  form: { token: string | null; address: string | null } | null;
   /** The address API Gateway saw. */
   sourceIp: string;
+}
+
+/** An HTTP answer (API Gateway's structured result). */
+export interface WebResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
 }
 
 const STYLE =
@@ -34,6 +43,11 @@ const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
 /** No scripts, no external anything; the form may only post back here; never framed. */
 export const CONTENT_SECURITY_POLICY = `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
 
+/**
+ * `no-referrer` keeps the token out of any Referer; it also makes browsers send `Origin: null` with the
+ * form, so the confirmation is protected by what it carries (the one-time token in the path and the
+ * form, and the address the page showed), never by its Origin.
+ */
 const HEADERS: Record<string, string> = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
@@ -43,17 +57,12 @@ const HEADERS: Record<string, string> = {
   'x-frame-options': 'DENY',
 };
 
-function page(
-  statusCode: number,
-  title: string,
-  body: string,
-  extraHeaders: Record<string, string> = {},
-): HttpResult {
+function page(statusCode: number, title: string, body: string): WebResult {
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex,nofollow"><title>${escapeHtml(title)} · sg-warden</title><style>${STYLE}</style></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
-  return { statusCode, headers: { ...HEADERS, ...extraHeaders }, body: html };
+  return { statusCode, headers: { ...HEADERS }, body: html };
 }
 
-function message(statusCode: number, title: string, sentence: string): HttpResult {
+function message(statusCode: number, title: string, sentence: string): WebResult {
   return page(statusCode, title, `<p>${escapeHtml(sentence)}</p>`);
 }
 
@@ -73,11 +82,13 @@ const EXPIRED = () =>
   message(
     410,
     'This link has expired',
-    'Links work for 5 minutes. Ask for a new one in Slack with /sg-whitelist <target> me.',
+    `Links work for ${LINK_LIFETIME_WORDS}. Ask for a new one in Slack with /sg-whitelist <target> me.`,
   );
+const INCOMPLETE = () =>
+  message(400, 'The form was incomplete', 'Open the link from Slack again and press Confirm.');
 
-function describeLink(link: IpLinkItem, deps: Pick<GrantDeps, 'config'>): string {
-  const target = deps.config.whitelist.targets[link.alias];
+function describeLink(link: LinkItem, deps: Pick<GrantDeps, 'config'>): string {
+  const target = targetNamed(deps.config, link.alias);
   const where = target ? ` (${target.groupId}, ${target.region})` : '';
   const access = target ? describeAccess(target.protocol, link.port) : String(link.port ?? '');
   return `<dl><dt>Target</dt><dd>${escapeHtml(link.alias + where)}</dd><dt>Access</dt><dd>${escapeHtml(access)} for ${escapeHtml(formatDuration(link.durationSeconds))}</dd><dt>For</dt><dd>${escapeHtml(link.userName)} (Slack)</dd></dl>`;
@@ -92,9 +103,10 @@ function sameToken(a: string, b: string): boolean {
 /**
  * The `me` link endpoint. GET shows the address API Gateway sees and a Confirm form, and changes nothing
  * (link previews and mail scanners open links). Only POST, carrying the one-time token in the path and
- * in the form, uses the link up (once) and asks for the grant; the result is also told in Slack.
+ * in the form and the address the page showed, uses the link up (once) and asks for the grant — and
+ * only from that address; the owner is told in Slack which address was granted.
  */
-export async function handleIpCapture(deps: SlackDeps, request: IpCaptureRequest): Promise<HttpResult> {
+export async function handleLinkPage(deps: LinkPageDeps, request: LinkPageRequest): Promise<WebResult> {
   const now = deps.clock();
   if (!TOKEN_PATTERN.test(request.token)) return NOT_VALID();
   const address = parseHostAddress(request.sourceIp);
@@ -107,53 +119,39 @@ export async function handleIpCapture(deps: SlackDeps, request: IpCaptureRequest
     if (!address.ok) {
       return message(422, 'This address cannot be granted', `${address.reason} Nothing was granted.`);
     }
+    const shown = escapeHtml(address.host.address);
     const body =
-      `<p>sg-warden sees you connecting from</p><p class="ip">${escapeHtml(address.host.address)}</p>` +
+      `<p>sg-warden sees you connecting from</p><p class="ip">${shown}</p>` +
       describeLink(found.link, deps) +
-      `<form method="post"><input type="hidden" name="token" value="${escapeHtml(request.token)}"><button type="submit">Confirm: allow ${escapeHtml(address.host.address)}</button></form>` +
-      `<p class="note">Nothing changes until you press Confirm. The link works once and expires at ${escapeHtml(plainTime(found.link.expiresAt))}. If this is not the address you expected (a VPN or proxy), do not confirm.</p>`;
+      `<form method="post"><input type="hidden" name="token" value="${escapeHtml(request.token)}"><input type="hidden" name="address" value="${shown}"><button type="submit">Confirm: allow ${shown}</button></form>` +
+      `<p class="note">Nothing changes until you press Confirm, and only ${shown} can confirm. The link works once, for ${escapeHtml(LINK_LIFETIME_WORDS)}: until ${escapeHtml(plainTime(found.link.expiresAt))}. ${escapeHtml(found.link.userName)} is told in Slack which address was granted. If this is not the address you expected (a VPN or proxy), or you are not ${escapeHtml(found.link.userName)}, do not confirm.</p>`;
     return page(200, 'Confirm your address', body);
   }
 
   if (request.method !== 'POST') {
-    return {
-      ...message(405, 'Method not allowed', 'Open the link from Slack.'),
-      headers: { ...HEADERS, allow: 'GET, POST' },
-    };
+    const refused = message(405, 'Method not allowed', 'Open the link from Slack.');
+    return { ...refused, headers: { ...refused.headers, allow: 'GET, POST' } };
   }
-  if (request.formToken === null || !sameToken(request.formToken, request.token)) {
-    return message(400, 'The form was incomplete', 'Open the link from Slack again and press Confirm.');
-  }
+  const form = request.form;
+  if (!form?.token || !sameToken(form.token, request.token) || !form.address) return INCOMPLETE();
   if (!address.ok) {
     return message(422, 'This address cannot be granted', `${address.reason} Nothing was granted.`);
   }
-  const result = await consumeLink(deps, request.token, address.host.address, now);
+  const result = await consumeLink(
+    deps,
+    deps.grantNotifier,
+    request.token,
+    { shownAddress: form.address, sourceAddress: address.host.address },
+    now,
+  );
   if (result.state === 'unknown') return NOT_VALID();
   if (result.state === 'used') return USED();
   if (result.state === 'expired') return EXPIRED();
-  const { link } = result;
-  const notifier = new SlackGrantNotifier({
-    client: deps.slack,
-    config: deps.config,
-    clock: deps.clock,
-    logger: deps.logger,
-  });
-  const tell = async (text: string, blocks: Block[] = []) => {
-    try {
-      await notifier.privately(link.userId, link.channel, { text, blocks });
-    } catch (error) {
-      deps.logger.warn({ grantId: link.grantId, err: describeError(error) }, 'link result not told in Slack');
-    }
-  };
+  if (result.state === 'elsewhere') return message(409, 'Your address changed', result.refusal.message);
   if (result.state === 'refused') {
-    const sentence = `${result.error.message} (${result.error.code})`;
-    await tell(`:warning: ${escapeMrkdwn(sentence)}`);
-    const status =
-      result.error instanceof SgWardenError && result.error.code === 'NOT_AUTHORISED' ? 403 : 422;
-    return message(status, 'Nothing was granted', sentence);
+    const status = result.refusal.code === 'NOT_AUTHORISED' ? 403 : 422;
+    return message(status, 'Nothing was granted', `${result.refusal.message} (${result.refusal.code})`);
   }
-  const slackMessage = grantOutcomeMessage(result.outcome);
-  await tell(slackMessage.text, slackMessage.blocks);
   const { grant } = result.outcome;
   const title = result.outcome.kind === 'granted' ? 'Access granted' : 'You already had this access';
   return message(
