@@ -20,7 +20,7 @@ import { createLogger } from '../services/shared/logger';
 import type { AlertNotifier, AwsTarget } from '../services/shared/ports';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
-import { runJob } from '../slack/jobs';
+import { acceptJob } from '../slack/jobs';
 import { SlackNotifier } from '../slack/notifier';
 
 /**
@@ -211,7 +211,11 @@ export function buildWiring(): Wiring {
       },
     });
   } else {
-    const inline = new InlineJobQueue({ run: (job) => runJob(wiring, job), logger });
+    // Locally and in tests jobs take the worker's own path: the same proof check as in Lambda.
+    const inline = new InlineJobQueue({
+      run: async (envelope) => acceptJob(wiring, (await secrets.get()).signingSecret, envelope),
+      logger,
+    });
     wiring.jobs = inline;
     wiring.drainJobs = () => inline.drain();
   }

@@ -21,7 +21,7 @@ export const MAX_BODY_BYTES = 256 * 1024;
 export const MAX_SKEW_SECONDS = 300;
 
 export type GuardOutcome =
-  | { ok: true; rawBody: string; contentType: string; retry: boolean }
+  | { ok: true; rawBody: string; contentType: string; signature: string; timestamp: string; retry: boolean }
   | { ok: false; result: HttpResult; reason: string };
 
 export function header(event: HttpEvent, name: string): string | undefined {
@@ -91,5 +91,12 @@ export function guardSlackRequest(event: HttpEvent, signingSecret: string, nowSe
   } else {
     return refuse(415, 'content-type', 'Unsupported content type.');
   }
-  return { ok: true, rawBody, contentType, retry: header(event, 'x-slack-retry-num') !== undefined };
+  return {
+    ok: true,
+    rawBody,
+    contentType,
+    signature,
+    timestamp,
+    retry: header(event, 'x-slack-retry-num') !== undefined,
+  };
 }

@@ -257,14 +257,21 @@ describe('replays: the same signed request twice acts once', () => {
     const original = await send(suite, signed, { timestamp });
     await drain(suite);
     const afterFirst = await world();
-    const auditFirst = (await allAudit(suite.env.tableName)).length;
-    expect(auditFirst).toBeGreaterThan(audit0);
+    const auditAfterFirst = await allAudit(suite.env.tableName);
+    expect(auditAfterFirst.length).toBeGreaterThan(audit0);
 
     const replay = await send(suite, signed, { timestamp });
     await drain(suite);
     expect(replay.result.statusCode).toBe(original.result.statusCode);
     expect(await world()).toBe(afterFirst);
-    expect((await allAudit(suite.env.tableName)).length).toBe(auditFirst);
+    // The worker refuses the replayed job (#12.1): nothing else is added to the trail but that refusal.
+    const added = addedAudit(auditAfterFirst, await allAudit(suite.env.tableName));
+    expect(added).toHaveLength(1);
+    expect(added[0]).toMatchObject({
+      subjectType: 'request',
+      result: 'refused',
+      details: expect.objectContaining({ reason: 'replayed' }),
+    });
     if (kind === 'run') expect(ssm.sent.length).toBe(sent0 + 1);
     if (kind === 'violation')
       expect(await violation(suite, first.violationIds[0]!)).toMatchObject({ status: 'REVOKED' });

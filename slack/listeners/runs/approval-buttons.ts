@@ -4,7 +4,9 @@ import { RUN_ID } from '../../../services/runs/params';
 import { approveRun, rejectRun } from '../../../services/runs/runs';
 import { BadInputError } from '../../../services/shared/errors';
 import type { SlackDeps } from '../../deps';
+import { ActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
+import { blockAction, type JobSpec, type SlackBody } from '../../jobs/sources';
 import { code } from '../../mrkdwn';
 import { runDeps } from '../../run-notifier';
 import { handOff } from '../handoff';
@@ -13,20 +15,24 @@ import { answerFor, RunJobs, runActorOf } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
+/** The job of an Approve or Reject press: who pressed, and the run the button names. */
+export function runDecisionJob(body: SlackBody): JobSpec | null {
+  const press = blockAction(body, [ActionIds.runApprove, ActionIds.runReject]);
+  if (!press) return null;
+  const payload = press.payload as unknown as BlockAction;
+  return {
+    kind: press.actionId === ActionIds.runApprove ? RunJobs.approve : RunJobs.reject,
+    actor: interactionActor(payload.user, payload.team?.id),
+    reply: buttonReply(payload),
+    args: { runId: typeof press.value === 'string' ? press.value.slice(0, 40) : '' },
+  };
+}
+
 /** Approve / Reject on a run's message: ack, then the worker re-reads the run and checks the person. */
 export function runDecisionButton(deps: SlackDeps, kind: 'approve' | 'reject') {
-  return async function onRunDecision({ ack, body, action, respond }: ButtonArgs): Promise<void> {
+  return async function onRunDecision({ ack, respond }: ButtonArgs): Promise<void> {
     await ack();
-    await handOff(
-      deps,
-      {
-        kind: kind === 'approve' ? RunJobs.approve : RunJobs.reject,
-        actor: interactionActor(body.user, body.team?.id),
-        reply: buttonReply(body),
-        args: { runId: typeof action.value === 'string' ? action.value.slice(0, 40) : '' },
-      },
-      respond,
-    );
+    await handOff(deps, kind === 'approve' ? RunJobs.approve : RunJobs.reject, respond);
   };
 }
 
