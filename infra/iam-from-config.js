@@ -66,6 +66,14 @@ module.exports = {
     const iam = deployIam();
     return iam.configIamResources(iam.loadConfig(configPath()));
   },
+  /**
+   * `DefaultRouteSettings: ${file(infra/iam-from-config.js):httpThrottle}`: API Gateway's throttling of every
+   * route from the config's `http.throttle` (the same config the IAM comes from).
+   */
+  httpThrottle: async () => {
+    const { rate, burst } = deployIam().loadConfig(configPath()).http.throttle;
+    return { DetailedMetricsEnabled: false, ThrottlingRateLimit: rate, ThrottlingBurstLimit: burst };
+  },
   /** `resources: - ${file(infra/iam-from-config.js):organization}` (param organizationId) */
   organization: async ({ resolveVariable }) =>
     deployIam().organizationResources(await resolveVariable('param:organizationId')),

@@ -59,6 +59,9 @@ export function isValidSignature(
  */
 export function guardSlackRequest(event: HttpEvent, signingSecret: string, nowSeconds: number): GuardOutcome {
   const encoded = event.body ?? '';
+  // Refused before decoding (base64 is 4/3 of the bytes it holds; a character is at least one byte).
+  if (encoded.length > (event.isBase64Encoded ? Math.ceil(MAX_BODY_BYTES / 3) * 4 : MAX_BODY_BYTES))
+    return refuse(413, 'too-large', 'Request body too large.');
   const rawBody = event.isBase64Encoded ? Buffer.from(encoded, 'base64').toString('utf8') : encoded;
   if (Buffer.byteLength(rawBody) > MAX_BODY_BYTES) return refuse(413, 'too-large', 'Request body too large.');
   const signature = header(event, 'x-slack-signature');

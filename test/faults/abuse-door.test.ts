@@ -27,6 +27,7 @@ import {
   ENGINEER,
   OUTSIDER,
   type SlackUser,
+  signedEvent,
   slashCommandBody,
   viewSubmissionBody,
 } from '../support/slack-requests';
@@ -204,6 +205,27 @@ describe('requests that are not (or no longer) Slack’s', () => {
       expect(exchange.result.body).toMatch(/^[A-Z][^\n]{5,80}\.$/);
     },
   );
+
+  it('#12.6 an oversized body sent base64-encoded: 413 before it is decoded, nothing done', async () => {
+    const { exchange } = await refusedWithoutChange(() =>
+      send(suite, `payload=${'x'.repeat(300 * 1024)}`, { base64: true }),
+    );
+    expect(exchange.result).toMatchObject({ statusCode: 413, body: 'Request body too large.' });
+  });
+
+  it('#12.6 an oversized POST to the `me` link: 413, nothing done', async () => {
+    const { handler: ipCapture } = await import('../../handlers/ip-capture');
+    const event = signedEvent(`token=${'x'.repeat(20_000)}`);
+    const before = await world();
+    const result = await ipCapture({
+      ...event,
+      rawPath: '/ip/abc',
+      pathParameters: { token: 'abc' },
+      requestContext: { ...event.requestContext, http: { ...event.requestContext.http, method: 'POST' } },
+    });
+    expect(result).toMatchObject({ statusCode: 413, body: 'Request body too large.' });
+    expect(await world()).toBe(before);
+  });
 
   it.each([
     ['an empty form', ''],

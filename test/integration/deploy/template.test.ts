@@ -3,8 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { AUDIT_KEY_PREFIX } from '../../../services/aws/dynamodb-store';
 import { REVOKE_LEASE_SECONDS as DECISION_LEASE_SECONDS } from '../../../services/decisions/decisions';
 import { REVOKE_LEASE_SECONDS as GRANT_LEASE_SECONDS } from '../../../services/grants/grants';
+import { HANDOFF_SECONDS } from '../../../slack/jobs/proof';
 
 /**
  * The deploy as CloudFormation will see it: `serverless package` (offline, the real osls + esbuild) with a
@@ -31,6 +34,8 @@ runbooks:
       commands: ["uptime"]
 accounts:
   roleName: sg-warden-member
+http:
+  throttle: { rate: 5, burst: 10 }
 `;
 
 /** Actions AWS cannot scope to a resource (Service Authorization Reference): the only ones allowed on "*". */
@@ -366,8 +371,8 @@ describe('deploy template', () => {
       expect(settings).toEqual({
         // Lambda's maxima: ride out ~3 minutes of DynamoDB/Slack trouble before the queue keeps the event.
         cloudtrailEvent: [2, 21_600],
-        // Slack honours a job's response_url for 30 minutes.
-        slackWorker: [2, 1_800],
+        // The worker's share of a job's age bound (#12.1): the door's 5 minutes plus Lambda's queue.
+        slackWorker: [2, HANDOFF_SECONDS],
         // The next minute's sweep is the retry.
         sweeper: [0, 300],
       });
@@ -569,6 +574,18 @@ describe('deploy template', () => {
         'POST /ip/{token} -> IpCapture',
         'POST /slack/events -> SlackHttp',
       ]);
+    });
+
+    it('#12.6 throttles every route of the HTTP API at the configured rate and burst', () => {
+      const stages = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Stage');
+      expect(stages).toHaveLength(1);
+      expect(stages[0]!.Properties.DefaultRouteSettings).toEqual({
+        DetailedMetricsEnabled: false,
+        ThrottlingRateLimit: 5,
+        ThrottlingBurstLimit: 10,
+      });
+      // No route is exempted by route settings of its own.
+      expect(stages[0]!.Properties.RouteSettings).toBeUndefined();
     });
 
     it('lets the organisation put only security-group CloudTrail events on the bus', () => {
