@@ -613,6 +613,75 @@ describe('deploy template', () => {
       });
     });
 
+    it('#12.4 grants UpdateItem only outside the audit partitions, and DeleteItem to no function', () => {
+      for (const [name, fn] of Object.entries(functionsByName())) {
+        const statements = statementsOf(roleOf(fn));
+        const actions = statements.flatMap((s) => list(s.Action));
+        expect({
+          name,
+          deletes: actions.filter((a) => /^dynamodb:(DeleteItem|BatchWriteItem|PartiQL|\*)/.test(a)),
+        }).toEqual({ name, deletes: [] });
+        for (const s of statements.filter((st) => list(st.Action).includes('dynamodb:UpdateItem'))) {
+          expect({ name, sid: s.Sid, action: s.Action, condition: s.Condition }).toEqual({
+            name,
+            sid: 'StateUpdates',
+            action: 'dynamodb:UpdateItem',
+            condition: {
+              Null: { 'dynamodb:LeadingKeys': 'false' },
+              'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': [`${AUDIT_KEY_PREFIX}*`] },
+            },
+          });
+        }
+      }
+    });
+
+    it('#12.4 lets every function with state put audit entries but never update or delete one (IAM simulated)', async () => {
+      const withState = Object.entries(functionsByName()).filter(([, fn]) =>
+        statementsOf(roleOf(fn)).some((s) => list(s.Action).includes('dynamodb:PutItem')),
+      );
+      expect(withState.map(([name]) => name).sort()).toEqual([
+        'cloudtrailEvent',
+        'ipCapture',
+        'slackWorker',
+        'sweeper',
+      ]);
+      for (const [name, fn] of withState) {
+        const policy = { Version: '2012-10-17', Statement: simulatable(statementsOf(roleOf(fn))) };
+        const decide = async (action: string, partitionKey: string) => {
+          const result = await runSimulation(
+            {
+              identityPolicies: [{ name, policy }],
+              serviceControlPolicies: [],
+              resourceControlPolicies: [],
+              request: {
+                action,
+                principal: `arn:aws:iam::${ACCOUNT}:role/sg-warden-prod-eu-west-1-${name}`,
+                resource: { resource: TABLE_ARN, accountId: ACCOUNT },
+                contextVariables: { 'dynamodb:LeadingKeys': [partitionKey] },
+              },
+            },
+            {},
+          );
+          if (result.resultType !== 'single') throw new Error(`simulation failed: ${JSON.stringify(result)}`);
+          return result.overallResult;
+        };
+        const audit = `${AUDIT_KEY_PREFIX}v-0123456789ab`;
+        expect({
+          name,
+          putAudit: await decide('dynamodb:PutItem', audit),
+          updateAudit: await decide('dynamodb:UpdateItem', audit),
+          deleteAudit: await decide('dynamodb:DeleteItem', audit),
+          updateState: await decide('dynamodb:UpdateItem', 'VIOLATION#v-0123456789ab'),
+        }).toEqual({
+          name,
+          putAudit: 'Allowed',
+          updateAudit: 'ImplicitlyDenied',
+          deleteAudit: 'ImplicitlyDenied',
+          updateState: 'Allowed',
+        });
+      }
+    });
+
     it('sets a retention on every log group', () => {
       const groups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
       expect(groups.length).toBe(6);
@@ -620,6 +689,35 @@ describe('deploy template', () => {
     });
   });
 });
+
+const ACCOUNT = '123456789012';
+const TABLE_ARN = `arn:aws:dynamodb:eu-west-1:${ACCOUNT}:table/sg-warden-prod`;
+
+/** A role's DynamoDB statements with the table's ARN filled in, for the IAM simulator. */
+function simulatable(statements: Statement[]): Statement[] {
+  const resolve = (value: unknown): string | null => {
+    if (typeof value === 'string') return value;
+    const v = value as Json;
+    const getAtt = v['Fn::GetAtt'] as string[] | undefined;
+    if (getAtt) return getAtt[0] === 'StateTable' && getAtt[1] === 'Arn' ? TABLE_ARN : null;
+    const sub = v['Fn::Sub'];
+    if (typeof sub !== 'string') return null;
+    const text = sub
+      .replaceAll('${StateTable.Arn}', TABLE_ARN)
+      .replaceAll('${AWS::Partition}', 'aws')
+      .replaceAll('${AWS::Region}', 'eu-west-1')
+      .replaceAll('${AWS::AccountId}', ACCOUNT);
+    return text.includes('${') ? null : text;
+  };
+  return statements
+    .filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:')))
+    .map((s) => ({
+      ...s,
+      Resource: list(s.Resource)
+        .map(resolve)
+        .filter((r): r is string => r !== null),
+    }));
+}
 
 /** IAM actions of the AWS SDK commands the Lambda code sends (handlers/, services/, slack/). */
 function sdkActionsInCode(): Set<string> {
