@@ -682,6 +682,12 @@ describe('deploy template', () => {
       }
     });
 
+    it('#12.4 without audit.archiveBucket: no table stream, no archive bucket, no archive function', () => {
+      expect(template.Resources.StateTable!.Properties.StreamSpecification).toBeUndefined();
+      expect(Object.keys(template.Resources).filter((id) => id.startsWith('AuditArchive'))).toEqual([]);
+      expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::S3::Bucket')).toHaveLength(1);
+    });
+
     it('sets a retention on every log group', () => {
       const groups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
       expect(groups.length).toBe(6);
