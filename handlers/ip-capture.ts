@@ -37,6 +37,9 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<APIGateway
   const wiring = getWiring();
   const method = event.requestContext?.http?.method?.toUpperCase() ?? 'GET';
   const token = event.pathParameters?.token ?? /^\/ip\/([^/]+)$/.exec(event.rawPath ?? '')?.[1] ?? '';
+  // Before anything reads it: a body this size is not the confirmation form.
+  if (method === 'POST' && (event.body?.length ?? 0) > (event.isBase64Encoded ? 2 : 1) * MAX_BODY_BYTES)
+    return errorPage(413, 'Request body too large.');
   try {
     return await handleLinkPage(wiring, {
       method,

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createSlackApp } from '../slack/app';
-import { slackRequestId, withSlackRequest } from '../slack/request-context';
-import { guardSlackRequest, type HttpEvent, header } from '../slack/request-guard';
+import { withSlackRequest } from '../slack/request-context';
+import { guardSlackRequest, type HttpEvent } from '../slack/request-guard';
 import { getWiring } from './wiring';
 
 type BoltHandler = (event: unknown, context: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -56,9 +56,9 @@ export async function handler(
     wiring.logger.info('slack retry ignored');
     return { statusCode: 200, headers: { 'x-slack-no-retry': '1' }, body: '' };
   }
-  // Jobs handed off while Bolt handles this request carry its ID, so a replay of it acts only once.
-  const requestId = slackRequestId(header(event as HttpEvent, 'x-slack-signature') ?? '');
-  return withSlackRequest(requestId, () =>
+  // Jobs handed off while Bolt handles this request carry it as Slack signed it: the worker's proof.
+  const signed = { body: guard.rawBody, signature: guard.signature, timestamp: guard.timestamp };
+  return withSlackRequest(signed, () =>
     bolt(
       {
         ...event,

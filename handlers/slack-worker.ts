@@ -1,12 +1,17 @@
-import type { Job } from '../services/jobs/jobs';
-import { runJob } from '../slack/jobs';
+import { acceptJob } from '../slack/jobs';
 import { registerJobs } from '../slack/listeners';
 import { getWiring } from './wiring';
 
-// The worker never builds Bolt: it registers the features' job runners directly.
+// The worker never builds Bolt: it registers the features' job sources and runners directly.
 registerJobs();
 
-/** Runs one job the Slack door handed off (asynchronous Lambda invoke). */
-export async function handler(job: Job): Promise<void> {
-  await runJob(getWiring(), job);
+/**
+ * Runs one job the Slack door handed off (asynchronous Lambda invoke). The payload is only believed as far
+ * as it proves itself: a Slack request signed with the signing secret (read from Parameter Store, like
+ * the door), recent, not yet acted on; the job is read from that signed body (slack/jobs acceptJob).
+ */
+export async function handler(event: unknown): Promise<void> {
+  const wiring = getWiring();
+  const { signingSecret } = await wiring.secrets.get();
+  await acceptJob(wiring, signingSecret, event);
 }

@@ -30,7 +30,7 @@ import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
 import { SlackGrantChangeNotifier } from '../slack/grant-change-notifier';
 import { SlackGrantNotifier } from '../slack/grants/notifier';
-import { runJob } from '../slack/jobs';
+import { acceptJob } from '../slack/jobs';
 import { runDeps } from '../slack/listeners/runs/common';
 import { SlackNotifier } from '../slack/notifier';
 import { SlackRunNotifier } from '../slack/runs/notifier';
@@ -236,7 +236,11 @@ export function buildWiring(): Wiring {
       },
     });
   } else {
-    const inline = new InlineJobQueue({ run: (job) => runJob(wiring, job), logger });
+    // Locally and in tests jobs take the worker's own path: the same proof check as in Lambda.
+    const inline = new InlineJobQueue({
+      run: async (envelope) => acceptJob(wiring, (await secrets.get()).signingSecret, envelope),
+      logger,
+    });
     wiring.jobs = inline;
     wiring.drainJobs = () => inline.drain();
   }

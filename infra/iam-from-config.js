@@ -12,7 +12,7 @@ function deployIam() {
   const result = buildSync({
     stdin: {
       contents:
-        "export { loadConfig } from './services/config/config';\nexport * from './services/deploy/iam';\n",
+        "export { loadConfig } from './services/config/config';\nexport * from './services/deploy/iam';\nexport * from './services/deploy/audit-archive';\n",
       resolveDir: root,
       loader: 'ts',
     },
@@ -65,6 +65,27 @@ module.exports = {
   resources: async () => {
     const iam = deployIam();
     return iam.configIamResources(iam.loadConfig(configPath()));
+  },
+  /**
+   * `DefaultRouteSettings: ${file(infra/iam-from-config.js):httpThrottle}`: API Gateway's throttling of every
+   * route from the config's `http.throttle` (the same config the IAM comes from).
+   */
+  httpThrottle: async () => {
+    const { rate, burst } = deployIam().loadConfig(configPath()).http.throttle;
+    return { DetailedMetricsEnabled: false, ThrottlingRateLimit: rate, ThrottlingBurstLimit: burst };
+  },
+  /**
+   * `resources: - ${file(infra/iam-from-config.js):auditArchive}`: the Object Lock archive of the audit trail
+   * when the config names `audit.archiveBucket` (services/deploy/audit-archive.ts); nothing otherwise.
+   */
+  auditArchive: async ({ resolveVariable }) => {
+    const iam = deployIam();
+    const config = iam.loadConfig(configPath());
+    if (!config.audit.archiveBucket) return {};
+    return iam.auditArchiveResources(config, {
+      logRetentionInDays: Number(await resolveVariable('param:logRetentionInDays')),
+      alarmActions: await require('./alarm-actions.js').actions({ resolveVariable }),
+    });
   },
   /** `resources: - ${file(infra/iam-from-config.js):organization}` (param organizationId) */
   organization: async ({ resolveVariable }) =>

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { loadConfig } from '../services/config/config';
 import { createLogger } from '../services/shared/logger';
 import { repoRoot, startMoto } from '../test/support/moto-server';
 import { SlackEmulator, type WorkspaceSnapshot } from '../test/support/slack-emulator';
@@ -24,6 +25,7 @@ import {
 } from './seed-account';
 import { SlackWorkspace } from './slack-workspace';
 import { SimulatedAgents } from './ssm-agents';
+import { RouteThrottle, TOO_MANY_REQUESTS } from './throttle';
 
 export interface SandboxOptions {
   /** Port of the page on 127.0.0.1 (0: any free port). */
@@ -232,12 +234,25 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     // ahead of the wall clock, so expiries of an hour can be seen without waiting an hour.
     let clockOffsetMs = 0;
     const lambda = new LocalLambda(logger);
+    // API Gateway's route throttling as deployed (config http.throttle), one bucket per route.
+    const limits = loadConfig(configPath).http.throttle;
+    const throttles = new Map<string, RouteThrottle>();
+    const admit = (routeKey: string): boolean => {
+      const throttle = throttles.get(routeKey) ?? new RouteThrottle(limits);
+      throttles.set(routeKey, throttle);
+      const admitted = throttle.take();
+      if (!admitted) logger.warn({ routeKey }, 'request throttled (429), as API Gateway would');
+      return admitted;
+    };
     const workspace = new SlackWorkspace({
       slack,
       signingSecret,
       botToken,
       logger,
-      door: (event) => lambda.invoke('sg-warden-slack-http', fn('slackHttp'), event),
+      door: async (event) =>
+        admit('POST /slack/events')
+          ? lambda.invoke('sg-warden-slack-http', fn('slackHttp'), event)
+          : TOO_MANY_REQUESTS,
     });
 
     let lastSweep: { at: string; summary: unknown } | null = null;
@@ -291,6 +306,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         route: async (req, res, body) => {
           const match = /^\/ip\/([^/?#]+)$/.exec(new URL(req.url ?? '/', 'http://localhost').pathname);
           if (!match || (req.method !== 'GET' && req.method !== 'POST')) return false;
+          if (!admit(`${req.method} /ip/{token}`)) {
+            res.writeHead(TOO_MANY_REQUESTS.statusCode, TOO_MANY_REQUESTS.headers);
+            res.end(TOO_MANY_REQUESTS.body);
+            return true;
+          }
           // What API Gateway would hand the ip-capture Lambda. The browser connects over loopback,
           // which can never be allow-listed, so the sandbox presents a stand-in public address.
           const event = httpApiEvent(

@@ -21,7 +21,7 @@ export const MAX_BODY_BYTES = 256 * 1024;
 export const MAX_SKEW_SECONDS = 300;
 
 export type GuardOutcome =
-  | { ok: true; rawBody: string; contentType: string; retry: boolean }
+  | { ok: true; rawBody: string; contentType: string; signature: string; timestamp: string; retry: boolean }
   | { ok: false; result: HttpResult; reason: string };
 
 export function header(event: HttpEvent, name: string): string | undefined {
@@ -59,6 +59,9 @@ export function isValidSignature(
  */
 export function guardSlackRequest(event: HttpEvent, signingSecret: string, nowSeconds: number): GuardOutcome {
   const encoded = event.body ?? '';
+  // Refused before decoding (base64 is 4/3 of the bytes it holds; a character is at least one byte).
+  if (encoded.length > (event.isBase64Encoded ? Math.ceil(MAX_BODY_BYTES / 3) * 4 : MAX_BODY_BYTES))
+    return refuse(413, 'too-large', 'Request body too large.');
   const rawBody = event.isBase64Encoded ? Buffer.from(encoded, 'base64').toString('utf8') : encoded;
   if (Buffer.byteLength(rawBody) > MAX_BODY_BYTES) return refuse(413, 'too-large', 'Request body too large.');
   const signature = header(event, 'x-slack-signature');
@@ -91,5 +94,12 @@ export function guardSlackRequest(event: HttpEvent, signingSecret: string, nowSe
   } else {
     return refuse(415, 'content-type', 'Unsupported content type.');
   }
-  return { ok: true, rawBody, contentType, retry: header(event, 'x-slack-retry-num') !== undefined };
+  return {
+    ok: true,
+    rawBody,
+    contentType,
+    signature,
+    timestamp,
+    retry: header(event, 'x-slack-retry-num') !== undefined,
+  };
 }

@@ -18,10 +18,19 @@ function auditDay(iso: string): string {
   return iso.slice(0, 10);
 }
 
-function auditItem(entry: AuditEntry): Record<string, unknown> {
-  const entryId = `${entry.at}#${ulid()}`;
+/**
+ * The partition-key prefix of every audit item. The deployed IAM lets no function update (or delete) an
+ * item whose partition key starts with it (`dynamodb:LeadingKeys`, serverless.yml); no other item uses it.
+ */
+export const AUDIT_KEY_PREFIX = 'AUDIT#';
+
+/** Audit entries are written once: a put of an entry whose key exists fails instead of replacing it. */
+const WRITE_ONCE = 'attribute_not_exists(pk)';
+
+function auditItem(entry: AuditEntry, id: string): Record<string, unknown> {
+  const entryId = `${entry.at}#${id}`;
   return {
-    pk: `AUDIT#${entry.subjectId}`,
+    pk: `${AUDIT_KEY_PREFIX}${entry.subjectId}`,
     sk: entryId,
     type: 'audit',
     entryId,
@@ -71,6 +80,7 @@ export class DynamoDbStateStore implements StateStore {
   private readonly clientSource: () => DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly onAudit: (entry: AuditEntry) => void;
+  private readonly newId: () => string;
 
   /**
    * `client` is the document client, or a function that creates it on first use (the wiring's, so that
@@ -81,11 +91,23 @@ export class DynamoDbStateStore implements StateStore {
     client: DynamoDBDocumentClient | (() => DynamoDBDocumentClient);
     tableName: string;
     onAudit?: (entry: AuditEntry) => void;
+    /** The unique part of an audit entry's key (a ULID); tests choose it to prove entries are written once. */
+    newId?: () => string;
   }) {
     const client = options.client;
     this.clientSource = typeof client === 'function' ? client : () => client;
     this.tableName = options.tableName;
     this.onAudit = options.onAudit ?? (() => {});
+    this.newId = options.newId ?? ulid;
+  }
+
+  /** The write of one audit entry, in a transaction or alone: only if no entry has its key. */
+  private auditPut(entry: AuditEntry) {
+    return {
+      TableName: this.tableName,
+      Item: auditItem(entry, this.newId()),
+      ConditionExpression: WRITE_ONCE,
+    };
   }
 
   private get client(): DynamoDBDocumentClient {
@@ -108,7 +130,7 @@ export class DynamoDbStateStore implements StateStore {
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     }));
-    const auditPuts = audits.map((a) => ({ Put: { TableName: this.tableName, Item: auditItem(a) } }));
+    const auditPuts = audits.map((a) => ({ Put: this.auditPut(a) }));
     try {
       await this.transact([...puts, ...auditPuts]);
       for (const a of audits) this.onAudit(a);
@@ -173,7 +195,7 @@ export class DynamoDbStateStore implements StateStore {
       await this.transact([
         { Update: update },
         ...alsoPut,
-        ...(t.audit ? [{ Put: { TableName: this.tableName, Item: auditItem(t.audit) } }] : []),
+        ...(t.audit ? [{ Put: this.auditPut(t.audit) }] : []),
       ]);
     } catch (error) {
       if (isConditionFailure(error)) {
@@ -256,7 +278,7 @@ export class DynamoDbStateStore implements StateStore {
 
   async appendAudit(entry: AuditEntry): Promise<void> {
     const { PutCommand } = documentSdk();
-    await this.client.send(new PutCommand({ TableName: this.tableName, Item: auditItem(entry) }));
+    await this.client.send(new PutCommand(this.auditPut(entry)));
     this.onAudit(entry);
   }
 
@@ -265,7 +287,7 @@ export class DynamoDbStateStore implements StateStore {
       {
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `AUDIT#${subjectId}` },
+        ExpressionAttributeValues: { ':pk': `${AUDIT_KEY_PREFIX}${subjectId}` },
         ConsistentRead: true,
       },
       10_000,

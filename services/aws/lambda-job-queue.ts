@@ -1,5 +1,5 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import type { Job, JobQueue } from '../jobs/jobs';
+import type { JobEnvelope, JobQueue } from '../jobs/jobs';
 import { lambdaSdk } from './sdk';
 
 /** Hands jobs to the worker function with an asynchronous (Event) invoke: Lambda queues and retries them. */
@@ -12,13 +12,13 @@ export class LambdaJobQueue implements JobQueue {
     this.functionName = options.functionName;
   }
 
-  async enqueue(job: Job): Promise<void> {
+  async enqueue(envelope: JobEnvelope): Promise<void> {
     const { InvokeCommand } = lambdaSdk();
     await this.client().send(
       new InvokeCommand({
         FunctionName: this.functionName,
         InvocationType: 'Event',
-        Payload: Buffer.from(JSON.stringify(job)),
+        Payload: Buffer.from(JSON.stringify(envelope)),
       }),
     );
   }

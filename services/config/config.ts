@@ -430,6 +430,44 @@ const runbooksSchema = z
     if (rb.adHoc) checkTargets(rb.adHoc.targets, rb.adHoc.region, ['adHoc', 'targets']);
   });
 
+/**
+ * The HTTP API in front of the Slack door and the `me` link: API Gateway's route throttling (every route),
+ * so a flood of requests is turned away at API Gateway (429) before it costs a Lambda invocation.
+ */
+const httpSchema = z
+  .object({
+    throttle: z
+      .object({
+        /** Requests per second, steady. */
+        rate: z.number().positive().max(10_000).default(25),
+        /** Requests let through at once above the steady rate. */
+        burst: z.number().int().min(1).max(5_000).default(50),
+      })
+      .strict()
+      .default({ rate: 25, burst: 50 }),
+  })
+  .strict();
+
+/**
+ * The audit trail's optional archive: every entry, as it is written, copied to an S3 bucket with Object
+ * Lock (write-once storage), created by the deploy when a bucket name is given.
+ */
+const auditSchema = z
+  .object({
+    archiveBucket: z
+      .string()
+      .regex(
+        /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
+        'is not an S3 bucket name (3–63 lowercase letters, digits and hyphens)',
+      )
+      .optional(),
+    /** How long each archived entry is locked (Object Lock default retention), in days. */
+    archiveRetentionDays: z.number().int().min(1).max(36_500).default(365),
+    /** GOVERNANCE: privileged users may lift a lock; COMPLIANCE: nobody may, not even the account's root. */
+    archiveMode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE'),
+  })
+  .strict();
+
 const configSchema = z
   .object({
     slack: z
@@ -469,6 +507,8 @@ const configSchema = z
       })
       .strict()
       .default({ aliases: {}, watched: [] }),
+    http: httpSchema.default(httpSchema.parse({})),
+    audit: auditSchema.default(auditSchema.parse({})),
   })
   .strict();
 

@@ -1,5 +1,5 @@
 import type { Logger } from '../shared/logger';
-import type { Job, JobQueue } from './jobs';
+import type { JobEnvelope, JobQueue } from './jobs';
 
 /**
  * Runs jobs in this process, after the current request has been answered: the local sandbox and
@@ -7,19 +7,20 @@ import type { Job, JobQueue } from './jobs';
  */
 export class InlineJobQueue implements JobQueue {
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly run: (job: Job) => Promise<void>;
+  private readonly run: (envelope: JobEnvelope) => Promise<void>;
   private readonly logger: Logger;
 
-  constructor(options: { run: (job: Job) => Promise<void>; logger: Logger }) {
+  constructor(options: { run: (envelope: JobEnvelope) => Promise<void>; logger: Logger }) {
     this.run = options.run;
     this.logger = options.logger;
   }
 
-  async enqueue(job: Job): Promise<void> {
+  async enqueue(envelope: JobEnvelope): Promise<void> {
     const task = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.run(job))
+      // Through JSON, as the async invoke's payload is: the worker sees what Lambda would hand it.
+      .then(() => this.run(JSON.parse(JSON.stringify(envelope)) as JobEnvelope))
       .catch((error) =>
-        this.logger.error({ err: (error as Error).message, job: job.kind }, 'inline job failed'),
+        this.logger.error({ err: (error as Error).message, job: envelope.kind }, 'inline job failed'),
       )
       .finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);

@@ -25,18 +25,40 @@ export interface Job {
   reply: ReplyTarget;
   /** Kind-specific arguments (plain JSON: jobs cross a Lambda async invoke). */
   args: Record<string, unknown>;
-  /** When the door received the request (ISO). */
+  /** When Slack sent the request (its signed timestamp, ISO). */
   receivedAt: string;
   /**
    * The signed Slack request this job answers (a digest of its signature). A job runs at most once per
    * request and kind: a replayed request, or a job the queue delivers twice, does nothing the second time.
    */
-  requestId?: string;
+  requestId: string;
+}
+
+/**
+ * A Slack request exactly as Slack signed it: the raw body and the two headers the signature covers.
+ * It is what a job carries to the worker, which verifies it again and derives the job from it.
+ */
+export interface SignedSlackRequest {
+  body: string;
+  /** `X-Slack-Signature`: `v0=` and the HMAC-SHA256 of `v0:<timestamp>:<body>` under the signing secret. */
+  signature: string;
+  /** `X-Slack-Request-Timestamp`: seconds since the epoch. */
+  timestamp: string;
+}
+
+/**
+ * What the door hands the worker (the async invoke's payload): the job kind it expects and the signed
+ * request. Nothing else crosses: who asked, where to answer and the arguments are read back from the
+ * signed body by the worker, so an invoker cannot add or change them.
+ */
+export interface JobEnvelope {
+  kind: string;
+  request: SignedSlackRequest;
 }
 
 /** Hands jobs to a worker: an async Lambda invoke in production, in-process locally and in tests. */
 export interface JobQueue {
-  enqueue(job: Job): Promise<void>;
+  enqueue(envelope: JobEnvelope): Promise<void>;
 }
 
 /** How long a request's marker is kept (DynamoDB TTL): far beyond Slack's five-minute signature window. */
@@ -44,11 +66,9 @@ const REQUEST_MARKER_SECONDS = 86_400;
 
 /**
  * Records that this job of this Slack request is being run; false when it already was (a replay of a
- * signed request, or a job delivered twice), in which case it must do nothing. Jobs without a request ID
- * always run.
+ * signed request, or a job delivered twice), in which case it must do nothing.
  */
 export async function claimJob(store: StateStore, job: Job, now: Date): Promise<boolean> {
-  if (!job.requestId) return true;
   return store.createAll(
     [
       {

@@ -1,8 +1,12 @@
 import { claimJob, type Job } from '../../services/jobs/jobs';
+import type { AuditActor } from '../../services/kernel/audit';
+import { recordRefusal } from '../../services/kernel/refusal';
 import { describeError, SgWardenError } from '../../services/shared/errors';
 import type { SlackDeps } from '../deps';
 import { escapeMrkdwn } from '../mrkdwn';
 import { Replier } from '../replier';
+import { checkProof, MAX_JOB_AGE_SECONDS, type ProofFailure } from './proof';
+import { jobFromBody, parseSlackBody } from './sources';
 
 /** Runs one kind of background job. */
 export type JobRunner = (job: Job, deps: SlackDeps, reply: Replier) => Promise<void>;
@@ -14,11 +18,91 @@ export function registerJobRunner(kind: string, runner: JobRunner): void {
   runners.set(kind, runner);
 }
 
+/** Lambda does not name who invoked the worker: a refused job's actor is that unnamed invoker. */
+const WORKER_INVOKER: AuditActor = {
+  type: 'aws-principal',
+  id: 'unknown',
+  name: 'the worker function’s invoker',
+};
+
+const REFUSALS: Record<ProofFailure, { code: string; message: string }> = {
+  malformed: {
+    code: 'JOB_MALFORMED',
+    message: 'The job is not a signed Slack request, so nothing was done.',
+  },
+  unsigned: { code: 'JOB_UNSIGNED', message: 'The job carries no Slack signature, so nothing was done.' },
+  forged: {
+    code: 'JOB_FORGED',
+    message: 'The job’s Slack signature does not verify with the signing secret, so nothing was done.',
+  },
+  stale: {
+    code: 'JOB_STALE',
+    message: `The job’s Slack request is more than ${MAX_JOB_AGE_SECONDS / 60} minutes old (or dated ahead), so nothing was done.`,
+  },
+  unreadable: {
+    code: 'JOB_UNREADABLE',
+    message:
+      'The signed Slack request asks sg-warden for nothing it runs in the background, so nothing was done.',
+  },
+  mismatch: {
+    code: 'JOB_MISMATCH',
+    message: 'The signed Slack request asks for another job than the one it came with, so nothing was done.',
+  },
+  replayed: {
+    code: 'JOB_REPLAYED',
+    message:
+      'This signed Slack request was already acted on (a replay, or a job delivered twice), so nothing was done.',
+  },
+};
+
 /**
- * Runs a job handed off by the Slack door. Known errors reach the asker as one sentence and a code;
- * anything else as a generic sentence — never a stack trace. Errors are logged with the job's keys.
+ * The worker's door: takes a job only with its proof. The envelope must carry a Slack request signed with
+ * the signing secret, at most MAX_JOB_AGE_SECONDS old; the job (who, what, where to answer) is read from
+ * that signed body with the same sources the door's listeners use, and must be the kind claimed; and it
+ * runs once per signed request (a marker written first). A job that fails any check acts on nothing,
+ * calls no one, and is logged and audited as refused (subject `request`).
  */
-export async function runJob(deps: SlackDeps, job: Job): Promise<void> {
+export async function acceptJob(
+  deps: SlackDeps,
+  signingSecret: string,
+  envelope: unknown,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Promise<void> {
+  const proof = checkProof(envelope, signingSecret, nowSeconds);
+  if (!proof.ok) return refuseJob(deps, proof.reason, proof.kind, proof.requestId);
+  const body = parseSlackBody(proof.request.body);
+  const spec = body ? jobFromBody(body, deps.config) : null;
+  if (!spec) return refuseJob(deps, 'unreadable', proof.kind, proof.requestId);
+  if (spec.kind !== proof.kind)
+    return refuseJob(deps, 'mismatch', proof.kind, proof.requestId, { derivedKind: spec.kind });
+  const job: Job = { ...spec, receivedAt: proof.sentAt.toISOString(), requestId: proof.requestId };
+  if ((await runJob(deps, job)) === 'replayed')
+    return refuseJob(deps, 'replayed', proof.kind, proof.requestId, { slackUser: job.actor.userId });
+}
+
+async function refuseJob(
+  deps: SlackDeps,
+  reason: ProofFailure,
+  kind: string | null,
+  requestId: string | null,
+  details: Record<string, unknown> = {},
+): Promise<void> {
+  deps.logger.warn({ reason, job: kind, requestId }, 'worker job refused');
+  await recordRefusal(deps, {
+    subject: { id: requestId ?? 'unsigned', type: 'request' },
+    action: 'slack-job',
+    by: WORKER_INVOKER,
+    refusal: REFUSALS[reason],
+    details: { reason, kind, requestId, ...details },
+  });
+}
+
+/**
+ * Runs a job whose proof was checked (acceptJob), once per signed request: 'replayed' when its marker was
+ * already written. Known errors reach the asker as one sentence and a code; anything else as a generic
+ * sentence — never a stack trace. Errors are logged with the job's keys.
+ */
+async function runJob(deps: SlackDeps, job: Job): Promise<'ran' | 'replayed'> {
   const logger = deps.logger.child({ job: job.kind, slackUser: job.actor.userId });
   const client = await deps.slack();
   const reply = new Replier(client, job, logger);
@@ -28,15 +112,11 @@ export async function runJob(deps: SlackDeps, job: Job): Promise<void> {
     await reply
       .ephemeral(`sg-warden cannot handle "${escapeMrkdwn(job.kind)}" requests (UNKNOWN_JOB).`)
       .catch(() => {});
-    return;
+    return 'ran';
   }
   try {
-    if (!(await claimJob(deps.store, job, deps.clock()))) {
-      // The same signed request came again (a replay within Slack's 5 minutes, or a twice-delivered
-      // job): it was answered the first time, and acting again would repeat a revoke, a grant or a run.
-      logger.warn({ requestId: job.requestId }, 'repeated slack request ignored');
-      return;
-    }
+    // The replay guard: the same signed request (replayed, or delivered twice by Lambda) acts only once.
+    if (!(await claimJob(deps.store, job, deps.clock()))) return 'replayed';
     await runner(job, deps, reply);
   } catch (error) {
     logger.error({ err: describeError(error) }, 'job failed');
@@ -47,4 +127,5 @@ export async function runJob(deps: SlackDeps, job: Job): Promise<void> {
     // Error messages can quote user or AWS input: escape them like everything else we echo.
     await reply.ephemeral(`:warning: ${escapeMrkdwn(sentence)}`).catch(() => {});
   }
+  return 'ran';
 }

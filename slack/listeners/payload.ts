@@ -20,8 +20,8 @@ export function commandActor(command: { user_id: string; user_name?: string; tea
 
 /** Where to answer a button press: the message it is on (channel and ts) and the interaction's response_url. */
 export function buttonReply(body: BlockAction): ReplyTarget {
-  const channel = body.channel?.id ?? (body.container.channel_id as string | undefined);
-  const messageTs = body.message?.ts ?? (body.container.message_ts as string | undefined);
+  const channel = body.channel?.id ?? (body.container?.channel_id as string | undefined);
+  const messageTs = body.message?.ts ?? (body.container?.message_ts as string | undefined);
   return {
     ...(channel ? { channel } : {}),
     ...(messageTs ? { messageTs } : {}),

@@ -1,6 +1,8 @@
 import type { AnyMiddlewareArgs, App, Middleware } from '@slack/bolt';
+import type { Config } from '../../services/config/config';
 import type { SlackDeps } from '../deps';
 import { type JobRunner, registerJobRunner } from '../jobs';
+import { type JobSpec, registerJobSource, type SlackBody } from '../jobs/sources';
 import { handOff } from './handoff';
 
 /** Job kinds of the workspace check. */
@@ -36,6 +38,40 @@ function requestName(body: Payload): string {
   return `action:${body.actions?.[0]?.action_id ?? body.type ?? 'unknown'}`;
 }
 
+/** The payload of any Slack request (a command's form fields, or an interaction). */
+function payloadOf(body: SlackBody): Payload {
+  return body.type === 'command' ? body.command : (body.payload as Payload);
+}
+
+/** True when the request comes from the served workspace (or no workspace is configured). */
+function isServedWorkspace(body: Payload, config: Config): boolean {
+  const expected = config.slack.teamId;
+  const teams = teamsOf(body);
+  return !expected || (teams.length > 0 && teams.every((t) => t === expected));
+}
+
+/**
+ * The job source of the workspace check, registered before every feature's: a request naming any other
+ * workspace than `slack.teamId` asks for one thing only, that its refusal be audited.
+ */
+export function wrongWorkspaceJob(body: SlackBody, config: Config): JobSpec | null {
+  const payload = payloadOf(body);
+  if (isServedWorkspace(payload, config)) return null;
+  const teams = teamsOf(payload);
+  const userId = payload.user_id ?? payload.user?.id ?? 'unknown';
+  const userName = payload.user_name ?? payload.user?.username ?? payload.user?.name ?? userId;
+  return {
+    kind: TeamJobs.refused,
+    actor: { userId, userName, ...(teams[0] ? { teamId: teams[0] } : {}) },
+    reply: payload.response_url && !payload.command ? { responseUrl: payload.response_url } : {},
+    args: {
+      request: requestName(payload),
+      teams,
+      channel: payload.channel_id ?? payload.channel?.id ?? null,
+    },
+  };
+}
+
 /**
  * Refuses requests from any Slack workspace but the configured one (`slack.teamId`), before any listener
  * runs: a command gets the refusal as its answer, a button press through its response_url, a dialog
@@ -44,18 +80,20 @@ function requestName(body: Payload): string {
  */
 export function teamGuard(deps: SlackDeps): Middleware<AnyMiddlewareArgs> {
   return async (args) => {
-    const expected = deps.config.slack.teamId;
     const body = args.body as Payload;
-    const teams = teamsOf(body);
-    if (!expected || (teams.length > 0 && teams.every((t) => t === expected))) {
+    if (isServedWorkspace(body, deps.config)) {
       await args.next();
       return;
     }
     const ack = (args as { ack?: (response?: unknown) => Promise<void> }).ack;
-    const userId = body.user_id ?? body.user?.id ?? 'unknown';
-    const userName = body.user_name ?? body.user?.username ?? body.user?.name ?? userId;
-    const request = requestName(body);
-    deps.logger.warn({ slackUser: userId, teams, request }, 'request from another Slack workspace refused');
+    deps.logger.warn(
+      {
+        slackUser: body.user_id ?? body.user?.id ?? 'unknown',
+        teams: teamsOf(body),
+        request: requestName(body),
+      },
+      'request from another Slack workspace refused',
+    );
     if (body.command) {
       await ack?.({ response_type: 'ephemeral', text: WRONG_WORKSPACE });
     } else if (body.type === 'view_submission') {
@@ -71,16 +109,7 @@ export function teamGuard(deps: SlackDeps): Middleware<AnyMiddlewareArgs> {
     } else {
       await ack?.();
     }
-    await handOff(
-      deps,
-      {
-        kind: TeamJobs.refused,
-        actor: { userId, userName, ...(teams[0] ? { teamId: teams[0] } : {}) },
-        reply: body.response_url && !body.command ? { responseUrl: body.response_url } : {},
-        args: { request, teams, channel: body.channel_id ?? body.channel?.id ?? null },
-      },
-      async () => {},
-    );
+    await handOff(deps, TeamJobs.refused, async () => {});
   };
 }
 
@@ -114,7 +143,8 @@ export function registerTeamGuard(app: App, deps: SlackDeps): void {
   app.use(teamGuard(deps));
 }
 
-/** The worker's runner for refused requests. */
+/** The worker's runner for refused requests, and its job source (first of all sources). */
 export function registerTeamGuardJobs(): void {
+  registerJobSource(wrongWorkspaceJob, 'guard');
   registerJobRunner(TeamJobs.refused, runWrongWorkspaceJob);
 }

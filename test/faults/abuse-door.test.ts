@@ -27,6 +27,7 @@ import {
   ENGINEER,
   OUTSIDER,
   type SlackUser,
+  signedEvent,
   slashCommandBody,
   viewSubmissionBody,
 } from '../support/slack-requests';
@@ -205,6 +206,27 @@ describe('requests that are not (or no longer) Slack’s', () => {
     },
   );
 
+  it('#12.6 an oversized body sent base64-encoded: 413 before it is decoded, nothing done', async () => {
+    const { exchange } = await refusedWithoutChange(() =>
+      send(suite, `payload=${'x'.repeat(300 * 1024)}`, { base64: true }),
+    );
+    expect(exchange.result).toMatchObject({ statusCode: 413, body: 'Request body too large.' });
+  });
+
+  it('#12.6 an oversized POST to the `me` link: 413, nothing done', async () => {
+    const { handler: ipCapture } = await import('../../handlers/ip-capture');
+    const event = signedEvent(`token=${'x'.repeat(20_000)}`);
+    const before = await world();
+    const result = await ipCapture({
+      ...event,
+      rawPath: '/ip/abc',
+      pathParameters: { token: 'abc' },
+      requestContext: { ...event.requestContext, http: { ...event.requestContext.http, method: 'POST' } },
+    });
+    expect(result).toMatchObject({ statusCode: 413, body: 'Request body too large.' });
+    expect(await world()).toBe(before);
+  });
+
   it.each([
     ['an empty form', ''],
     ['a payload that is an empty object', `payload=${encodeURIComponent('{}')}`],
@@ -257,14 +279,21 @@ describe('replays: the same signed request twice acts once', () => {
     const original = await send(suite, signed, { timestamp });
     await drain(suite);
     const afterFirst = await world();
-    const auditFirst = (await allAudit(suite.env.tableName)).length;
-    expect(auditFirst).toBeGreaterThan(audit0);
+    const auditAfterFirst = await allAudit(suite.env.tableName);
+    expect(auditAfterFirst.length).toBeGreaterThan(audit0);
 
     const replay = await send(suite, signed, { timestamp });
     await drain(suite);
     expect(replay.result.statusCode).toBe(original.result.statusCode);
     expect(await world()).toBe(afterFirst);
-    expect((await allAudit(suite.env.tableName)).length).toBe(auditFirst);
+    // The worker refuses the replayed job (#12.1): nothing else is added to the trail but that refusal.
+    const added = addedAudit(auditAfterFirst, await allAudit(suite.env.tableName));
+    expect(added).toHaveLength(1);
+    expect(added[0]).toMatchObject({
+      subjectType: 'request',
+      result: 'refused',
+      details: expect.objectContaining({ reason: 'replayed' }),
+    });
     if (kind === 'run') expect(ssm.sent.length).toBe(sent0 + 1);
     if (kind === 'violation')
       expect(await violation(suite, first.violationIds[0]!)).toMatchObject({ status: 'REVOKED' });

@@ -265,6 +265,14 @@ export class SlackEmulator {
     return `${seconds}.${String(this.tsCounter).padStart(6, '0')}`;
   }
 
+  /** The ID of the view the app named `externalId` (views.open / views.update `external_id`), if any. */
+  private viewByExternalId(externalId: unknown): string | undefined {
+    if (typeof externalId !== 'string' || externalId === '') return undefined;
+    for (const [id, view] of this.views)
+      if ((view as { external_id?: unknown }).external_id === externalId) return id;
+    return undefined;
+  }
+
   private key(channel: string, ts: string): string {
     return `${channel}/${ts}`;
   }
@@ -394,6 +402,8 @@ export class SlackEmulator {
     },
     'views.open': (args) => {
       if (!args.trigger_id) return { ok: false, error: 'invalid_trigger_id' };
+      if (this.viewByExternalId((args.view as { external_id?: unknown })?.external_id))
+        return { ok: false, error: 'duplicate_external_id' };
       this.viewCounter += 1;
       const id = `V${String(this.viewCounter).padStart(8, '0')}`;
       const view = { ...(args.view as Record<string, unknown>), id };
@@ -420,7 +430,8 @@ export class SlackEmulator {
       return { view };
     },
     'views.update': (args) => {
-      const id = String(args.view_id ?? '');
+      // Like Slack: a view is named by its view_id, or by the external_id the app gave it.
+      const id = args.view_id ? String(args.view_id) : (this.viewByExternalId(args.external_id) ?? '');
       if (!this.views.has(id)) return { ok: false, error: 'not_found' };
       const view = { ...(args.view as Record<string, unknown>), id };
       this.views.set(id, view);

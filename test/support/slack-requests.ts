@@ -167,3 +167,23 @@ export function viewSubmissionBody(options: {
   };
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }
+
+/**
+ * What the Slack door hands the worker for `body` (the async invoke's payload): the job kind and the request
+ * as Slack signed it. Sign options as for signedEvent: another secret, a timestamp, a signature of one's own.
+ */
+export function signedJob(
+  kind: string,
+  body: string,
+  options: SignOptions = {},
+): { kind: string; request: { body: string; signature: string; timestamp: string } } {
+  const event = signedEvent(body, options);
+  return {
+    kind,
+    request: {
+      body,
+      signature: event.headers['x-slack-signature'] ?? '',
+      timestamp: event.headers['x-slack-request-timestamp'] ?? '',
+    },
+  };
+}

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type {
   AllMiddlewareArgs,
   BlockAction,
@@ -6,6 +7,7 @@ import type {
   SlackViewMiddlewareArgs,
   ViewSubmitAction,
 } from '@slack/bolt';
+import type { Config } from '../../../services/config/config';
 import { keepForPerson, prepareKeep } from '../../../services/decisions/keep';
 import { type DecisionTarget, isWholeAlert } from '../../../services/decisions/requests';
 import { MAX_JUSTIFICATION } from '../../../services/decisions/states';
@@ -21,8 +23,9 @@ import {
   parseDurationValue,
 } from '../../blocks/keep-modal';
 import type { SlackDeps } from '../../deps';
-import { BlockIds, InputActionIds } from '../../ids';
+import { ActionIds, BlockIds, CallbackIds, InputActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
+import { blockAction, type JobSpec, type SlackBody, viewSubmission } from '../../jobs/sources';
 import { escapeMrkdwn, slackDate } from '../../mrkdwn';
 import { handOff } from '../handoff';
 import { buttonReply, interactionActor } from '../payload';
@@ -37,28 +40,56 @@ function metadataFor(target: DecisionTarget, channel?: string, ts?: string): Kee
 }
 
 /**
+ * The dialog's own ID (Slack's `external_id`), derived from the press's trigger_id: the worker finds the
+ * dialog the door opened from the signed request alone, never from an ID passed beside it.
+ */
+export function keepDialogId(triggerId: string): string {
+  return `sgw-keep-${createHash('sha256').update(triggerId).digest('hex').slice(0, 40)}`;
+}
+
+/** The job of a Keep… or Keep all… press: fill in the dialog the door opened for it. */
+export function keepPrepareJob(body: SlackBody): JobSpec | null {
+  const press = blockAction(body, [ActionIds.keep, ActionIds.keepAll]);
+  if (!press) return null;
+  const payload = press.payload as unknown as BlockAction;
+  if (typeof payload.trigger_id !== 'string' || payload.trigger_id === '') return null;
+  const reply = buttonReply(payload);
+  const target = targetFromButton(press.actionId === ActionIds.keepAll ? 'all' : 'one', press.value);
+  return {
+    kind: DecisionJobs.keepPrepare,
+    actor: interactionActor(payload.user, payload.team?.id),
+    reply,
+    args: {
+      target,
+      metadata: metadataFor(target, reply.channel, reply.messageTs),
+      dialogId: keepDialogId(payload.trigger_id),
+    },
+  };
+}
+
+/**
  * Keep… (one rule) and Keep all…: opens the dialog FIRST — a trigger_id works once and only for
  * 3 seconds — then hands off a job that reads the rules and fills in the dialog (or replaces it
  * with a refusal).
  */
-export function keepButton(deps: SlackDeps, kind: 'one' | 'all') {
-  return async function onKeep({ ack, body, action, client, respond }: ButtonArgs): Promise<void> {
+export function keepButton(deps: SlackDeps) {
+  return async function onKeep({ ack, body, client, respond }: ButtonArgs): Promise<void> {
     await ack();
-    const reply = buttonReply(body);
-    const target = targetFromButton(kind, action.value);
-    const metadata = metadataFor(target, reply.channel, reply.messageTs);
-    let viewId: string | undefined;
+    const spec = keepPrepareJob({ type: 'interaction', payload: body as unknown as Record<string, unknown> });
+    if (!spec) return;
     try {
-      const out = await client.views.open({
+      await client.views.open({
         trigger_id: body.trigger_id,
-        view: keepModal({
-          metadata,
-          choices: initialChoices(deps.config),
-          summary: null,
-          config: deps.config,
-        }) as never,
+        view: {
+          ...keepModal({
+            metadata: spec.args.metadata as KeepMetadata,
+            choices: initialChoices(deps.config),
+            summary: null,
+            config: deps.config,
+          }),
+          external_id: spec.args.dialogId,
+        } as never,
       });
-      viewId = out.view?.id;
     } catch (error) {
       deps.logger.warn({ err: describeError(error), slackUser: body.user.id }, 'keep dialog not opened');
       await respond({
@@ -68,16 +99,7 @@ export function keepButton(deps: SlackDeps, kind: 'one' | 'all') {
       }).catch(() => {});
       return;
     }
-    await handOff(
-      deps,
-      {
-        kind: DecisionJobs.keepPrepare,
-        actor: interactionActor(body.user, body.team?.id),
-        reply,
-        args: { target, viewId: viewId ?? null, metadata },
-      },
-      respond,
-    );
+    await handOff(deps, DecisionJobs.keepPrepare, respond);
   };
 }
 
@@ -85,7 +107,7 @@ export function keepButton(deps: SlackDeps, kind: 'one' | 'all') {
 export const runKeepPrepareJob: JobRunner = async (job, deps, reply) => {
   const target = targetFromArgs(job.args);
   const metadata = decodeKeepMetadata(JSON.stringify(job.args.metadata));
-  const viewId = typeof job.args.viewId === 'string' ? job.args.viewId : null;
+  const dialogId = typeof job.args.dialogId === 'string' ? job.args.dialogId : null;
   const prepared = await prepareKeep(deps, personOf(job), target, messageOf(job.reply));
   const view =
     'refusal' in prepared
@@ -104,9 +126,9 @@ export const runKeepPrepareJob: JobRunner = async (job, deps, reply) => {
           })
         : keepRefusalModal('This dialog could not be prepared. Close it and press Keep… again.');
   try {
-    if (!viewId) throw new Error('no view ID');
+    if (!dialogId) throw new Error('no dialog ID');
     const client = await deps.slack();
-    await client.views.update({ view_id: viewId, view: view as never });
+    await client.views.update({ external_id: dialogId, view: { ...view, external_id: dialogId } as never });
   } catch (error) {
     // The dialog was closed (or never opened): a refusal still reaches the person.
     deps.logger.info({ err: describeError(error) }, 'keep dialog not updated');
@@ -116,61 +138,94 @@ export const runKeepPrepareJob: JobRunner = async (job, deps, reply) => {
 };
 
 /**
- * The dialog's submission: validates inline (empty justification, a duration we did not offer, a dialog
- * we did not write), acks, and hands off the keep. The dialog must say which alert message it belongs
- * to: one that does not is answered in the dialog and still handed off, so the worker puts the refusal on
- * the audit trail (and changes nothing). Refusals come back as ephemeral messages.
+ * What a Keep dialog submission says: the keep to do, or the errors to show in the dialog. A dialog that
+ * does not say which alert message it belongs to is `unbound`: answered in the dialog, and still a job, so
+ * the worker puts the refusal on the audit trail (and changes nothing).
+ */
+export function readKeepSubmission(
+  view: { state?: { values?: ViewSubmitAction['view']['state']['values'] }; private_metadata?: unknown },
+  config: Config,
+):
+  | {
+      ok: true;
+      metadata: KeepMetadata & { channel: string; ts: string };
+      justification: string;
+      durationSeconds: number | null;
+    }
+  | {
+      ok: false;
+      errors: Record<string, string>;
+      unbound: { target: DecisionTarget | null; justification: string } | null;
+    } {
+  const values = view.state?.values ?? {};
+  const justification = (
+    values[BlockIds.keepJustification]?.[InputActionIds.justification]?.value ?? ''
+  ).trim();
+  const rawDuration = values[BlockIds.keepDuration]?.[InputActionIds.duration]?.selected_option?.value;
+  const duration = parseDurationValue(rawDuration, config);
+  const metadata = decodeKeepMetadata(view.private_metadata);
+  const channel = metadata?.channel;
+  const ts = metadata?.ts;
+  const errors: Record<string, string> = {};
+  if (!metadata || !channel || !ts)
+    errors[BlockIds.keepJustification] =
+      'This dialog does not say which alert it belongs to, so nothing was kept. Close it and press Keep… on the alert again.';
+  else if (justification.length === 0)
+    errors[BlockIds.keepJustification] = 'Say why this rule must stay open: it goes into the audit trail.';
+  else if (justification.length > MAX_JUSTIFICATION)
+    errors[BlockIds.keepJustification] = `Keep it under ${MAX_JUSTIFICATION} characters.`;
+  if (duration === undefined) errors[BlockIds.keepDuration] = 'Pick one of the offered durations.';
+  if (!metadata || !channel || !ts)
+    return { ok: false, errors, unbound: { target: metadata ? keepTarget(metadata) : null, justification } };
+  if (duration === undefined || Object.keys(errors).length > 0) return { ok: false, errors, unbound: null };
+  return { ok: true, metadata: { ...metadata, channel, ts }, justification, durationSeconds: duration };
+}
+
+/** The job of a Keep dialog submission: a valid one, or an unbound one to refuse on the record. */
+export function keepJob(body: SlackBody, config: Config): JobSpec | null {
+  const payload = viewSubmission(body, CallbackIds.keepModal) as unknown as ViewSubmitAction | null;
+  if (!payload || typeof payload.view !== 'object' || payload.view === null) return null;
+  const read = readKeepSubmission(payload.view, config);
+  const actor = interactionActor(payload.user, payload.team?.id);
+  if (!read.ok) {
+    if (!read.unbound) return null;
+    return {
+      kind: DecisionJobs.keep,
+      actor,
+      reply: {},
+      args: { target: read.unbound.target, justification: read.unbound.justification, durationSeconds: null },
+    };
+  }
+  const { metadata } = read;
+  return {
+    kind: DecisionJobs.keep,
+    actor,
+    reply: { channel: metadata.channel, messageTs: metadata.ts },
+    args: {
+      target: keepTarget(metadata),
+      justification: read.justification,
+      durationSeconds: read.durationSeconds,
+    },
+  };
+}
+
+/**
+ * The dialog's submission: validates inline (empty justification, a duration we did not offer, a
+ * dialog we did not write), acks, and hands off the keep. Refusals come back as ephemeral messages.
  */
 export function keepSubmission(deps: SlackDeps) {
   return async function onKeepSubmit({ ack, body, view, client }: SubmitArgs): Promise<void> {
-    const values = view.state.values;
-    const justification = (
-      values[BlockIds.keepJustification]?.[InputActionIds.justification]?.value ?? ''
-    ).trim();
-    const rawDuration = values[BlockIds.keepDuration]?.[InputActionIds.duration]?.selected_option?.value;
-    const duration = parseDurationValue(rawDuration, deps.config);
-    const metadata = decodeKeepMetadata(view.private_metadata);
-    const channel = metadata?.channel;
-    const ts = metadata?.ts;
-    const actor = interactionActor(body.user, body.team?.id);
-    const errors: Record<string, string> = {};
-    if (!metadata || !channel || !ts)
-      errors[BlockIds.keepJustification] =
-        'This dialog does not say which alert it belongs to, so nothing was kept. Close it and press Keep… on the alert again.';
-    else if (justification.length === 0)
-      errors[BlockIds.keepJustification] = 'Say why this rule must stay open: it goes into the audit trail.';
-    else if (justification.length > MAX_JUSTIFICATION)
-      errors[BlockIds.keepJustification] = `Keep it under ${MAX_JUSTIFICATION} characters.`;
-    if (duration === undefined) errors[BlockIds.keepDuration] = 'Pick one of the offered durations.';
-    if (!metadata || !channel || !ts) {
-      await ack({ response_action: 'errors', errors });
+    const read = readKeepSubmission(view, deps.config);
+    if (!read.ok) {
+      await ack({ response_action: 'errors', errors: read.errors });
       // Unbound: refused on the record too. The worker refuses it (nothing moves) and audits who tried.
-      await handOff(
-        deps,
-        {
-          kind: DecisionJobs.keep,
-          actor,
-          reply: {},
-          args: { target: metadata ? keepTarget(metadata) : null, justification, durationSeconds: null },
-        },
-        async () => {},
-      );
-      return;
-    }
-    if (Object.keys(errors).length > 0) {
-      await ack({ response_action: 'errors', errors });
+      if (read.unbound) await handOff(deps, DecisionJobs.keep, async () => {});
       return;
     }
     await ack();
-    await handOff(
-      deps,
-      {
-        kind: DecisionJobs.keep,
-        actor,
-        reply: { channel, messageTs: ts },
-        args: { target: keepTarget(metadata), justification, durationSeconds: duration ?? null },
-      },
-      (message) => client.chat.postEphemeral({ channel, user: actor.userId, text: message.text }),
+    const channel = read.metadata.channel;
+    await handOff(deps, DecisionJobs.keep, (message) =>
+      client.chat.postEphemeral({ channel, user: body.user.id, text: message.text }),
     );
   };
 }

@@ -2,7 +2,9 @@ import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewar
 import { type RevokeResult, revokeForPerson } from '../../../services/decisions/revoke';
 import { alreadyDecided } from '../../../services/decisions/states';
 import type { SlackDeps } from '../../deps';
+import { ActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
+import { blockAction, type JobSpec, type SlackBody } from '../../jobs/sources';
 import { escapeMrkdwn } from '../../mrkdwn';
 import { handOff } from '../handoff';
 import { buttonReply, interactionActor } from '../payload';
@@ -10,23 +12,27 @@ import { DecisionJobs, messageOf, personOf, targetFromArgs, targetFromButton } f
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
+/** The job of a Revoke or Revoke all press: who pressed, on which message, and what the button names. */
+export function revokeJob(body: SlackBody): JobSpec | null {
+  const press = blockAction(body, [ActionIds.revoke, ActionIds.revokeAll]);
+  if (!press) return null;
+  const payload = press.payload as unknown as BlockAction;
+  return {
+    kind: DecisionJobs.revoke,
+    actor: interactionActor(payload.user, payload.team?.id),
+    reply: buttonReply(payload),
+    args: { target: targetFromButton(press.actionId === ActionIds.revokeAll ? 'all' : 'one', press.value) },
+  };
+}
+
 /**
- * Revoke (one rule) and Revoke all (every pending rule of the alert): ack at once and hand the work to
+ * Revoke (one rule) and Revoke all (every pending rule of the alert): ack at once and hand the request to
  * the worker, which checks the person, re-reads the items and revokes. Nothing here touches AWS.
  */
-export function revokeButton(deps: SlackDeps, kind: 'one' | 'all') {
-  return async function onRevoke({ ack, body, action, respond }: ButtonArgs): Promise<void> {
+export function revokeButton(deps: SlackDeps) {
+  return async function onRevoke({ ack, respond }: ButtonArgs): Promise<void> {
     await ack();
-    await handOff(
-      deps,
-      {
-        kind: DecisionJobs.revoke,
-        actor: interactionActor(body.user, body.team?.id),
-        reply: buttonReply(body),
-        args: { target: targetFromButton(kind, action.value) },
-      },
-      respond,
-    );
+    await handOff(deps, DecisionJobs.revoke, respond);
   };
 }
 

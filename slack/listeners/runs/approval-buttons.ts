@@ -1,7 +1,9 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { approveRun, rejectRun } from '../../../services/runs/approval';
 import type { SlackDeps } from '../../deps';
+import { ActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
+import { blockAction, type JobSpec, type SlackBody } from '../../jobs/sources';
 import { code } from '../../mrkdwn';
 import { handOff } from '../handoff';
 import { buttonReply, interactionActor } from '../payload';
@@ -18,20 +20,24 @@ export function runButtonValue(value: unknown): { runId: string; commandHash: st
   return { runId: runId.slice(0, 40), commandHash: commandHash ? commandHash.slice(0, 64) : null };
 }
 
+/** The job of an Approve or Reject press: who pressed, the run the button names and (Approve) its hash. */
+export function runDecisionJob(body: SlackBody): JobSpec | null {
+  const press = blockAction(body, [ActionIds.runApprove, ActionIds.runReject]);
+  if (!press) return null;
+  const payload = press.payload as unknown as BlockAction;
+  return {
+    kind: press.actionId === ActionIds.runApprove ? RunJobs.approve : RunJobs.reject,
+    actor: interactionActor(payload.user, payload.team?.id),
+    reply: buttonReply(payload),
+    args: runButtonValue(press.value),
+  };
+}
+
 /** Approve / Reject on a run's message: ack, then the worker re-reads the run and checks the person. */
 export function runDecisionButton(deps: SlackDeps, kind: 'approve' | 'reject') {
-  return async function onRunDecision({ ack, body, action, respond }: ButtonArgs): Promise<void> {
+  return async function onRunDecision({ ack, respond }: ButtonArgs): Promise<void> {
     await ack();
-    await handOff(
-      deps,
-      {
-        kind: kind === 'approve' ? RunJobs.approve : RunJobs.reject,
-        actor: interactionActor(body.user, body.team?.id),
-        reply: buttonReply(body),
-        args: runButtonValue(action.value),
-      },
-      respond,
-    );
+    await handOff(deps, kind === 'approve' ? RunJobs.approve : RunJobs.reject, respond);
   };
 }
 

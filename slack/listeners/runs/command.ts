@@ -6,11 +6,29 @@ import { runStatus } from '../../../services/runs/status';
 import { runbookListText, runHelpText, runStatusText } from '../../blocks/run';
 import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
+import { type JobSpec, type SlackBody, slashCommand } from '../../jobs/sources';
 import { handOff } from '../handoff';
 import { commandActor } from '../payload';
 import { answerFor, personOf, RunJobs, runDeps } from './common';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
+
+function isHelp(text: string): boolean {
+  return text.trim() === '' || text.trim() === 'help';
+}
+
+/** The job of `/sg-run …` (help is answered by the door itself and asks for no job). */
+export function sgRunJob(body: SlackBody): JobSpec | null {
+  const command = slashCommand(body, '/sg-run');
+  const text = command?.text ?? '';
+  if (!command || isHelp(text)) return null;
+  return {
+    kind: RunJobs.command,
+    actor: commandActor(command),
+    reply: { channel: command.channel_id, responseUrl: command.response_url },
+    args: { text, channel: command.channel_id },
+  };
+}
 
 /**
  * `/sg-run …`: `help` is answered at once; everything else is acked and handed to the worker, which
@@ -18,22 +36,12 @@ type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
  */
 export function sgRunCommand(deps: SlackDeps) {
   return async function onSgRun({ command, ack, respond }: CommandArgs): Promise<void> {
-    const text = command.text ?? '';
-    if (text.trim() === '' || text.trim() === 'help') {
+    if (isHelp(command.text ?? '')) {
       await ack({ response_type: 'ephemeral', text: runHelpText() });
       return;
     }
     await ack();
-    await handOff(
-      deps,
-      {
-        kind: RunJobs.command,
-        actor: commandActor(command),
-        reply: { channel: command.channel_id, responseUrl: command.response_url },
-        args: { text, channel: command.channel_id },
-      },
-      respond,
-    );
+    await handOff(deps, RunJobs.command, respond);
   };
 }
 

@@ -2,13 +2,17 @@ import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import type { SlackDeps } from '../../deps';
 import { ActionIds } from '../../ids';
 import { registerJobRunner } from '../../jobs';
-import { runApproveJob, runDecisionButton, runRejectJob } from './approval-buttons';
-import { runCommandJob, sgRunCommand } from './command';
+import { registerJobSource } from '../../jobs/sources';
+import { runApproveJob, runDecisionButton, runDecisionJob, runRejectJob } from './approval-buttons';
+import { runCommandJob, sgRunCommand, sgRunJob } from './command';
 import { RunJobs } from './common';
-import { runShowCommandJob, showCommandButton } from './show-command';
+import { runShowCommandJob, showCommandButton, showCommandJob } from './show-command';
 
-/** The worker's runners for `/sg-run` (the worker Lambda registers them without building Bolt). */
+/** The worker's runners and job sources for `/sg-run` (the worker Lambda registers them without building Bolt). */
 export function registerRunJobs(): void {
+  registerJobSource(sgRunJob);
+  registerJobSource(runDecisionJob);
+  registerJobSource(showCommandJob);
   registerJobRunner(RunJobs.command, runCommandJob);
   registerJobRunner(RunJobs.approve, runApproveJob);
   registerJobRunner(RunJobs.reject, runRejectJob);

@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { runFor } from '../../../services/runs/status';
 import { describeError, SgWardenError } from '../../../services/shared/errors';
 import { runCommandLoadingModal, runCommandModal, runCommandRefusalModal } from '../../blocks/run-command';
 import type { SlackDeps } from '../../deps';
+import { ActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
+import { blockAction, type JobSpec, type SlackBody } from '../../jobs/sources';
 import { escapeMrkdwn } from '../../mrkdwn';
 import { handOff } from '../handoff';
 import { buttonReply, interactionActor } from '../payload';
@@ -12,20 +15,45 @@ import { personOf, RunJobs, runDeps, runIdOf } from './common';
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
 /**
+ * The view's own ID (Slack's `external_id`), derived from the press's trigger_id: the worker finds the
+ * view the door opened from the signed request alone, never from an ID passed beside it.
+ */
+export function commandViewId(triggerId: string): string {
+  return `sgw-cmd-${createHash('sha256').update(triggerId).digest('hex').slice(0, 40)}`;
+}
+
+/** The job of a Show full command press: the run the button names, and the view the door opened. */
+export function showCommandJob(body: SlackBody): JobSpec | null {
+  const press = blockAction(body, [ActionIds.runShowCommand]);
+  if (!press) return null;
+  const payload = press.payload as unknown as BlockAction;
+  if (typeof payload.trigger_id !== 'string' || payload.trigger_id === '') return null;
+  return {
+    kind: RunJobs.showCommand,
+    actor: interactionActor(payload.user, payload.team?.id),
+    reply: buttonReply(payload),
+    args: {
+      runId: typeof press.value === 'string' ? press.value.slice(0, 40) : '',
+      viewId: commandViewId(payload.trigger_id),
+    },
+  };
+}
+
+/**
  * Show full command: opens the view FIRST — a trigger_id works once and only for 3 seconds — then hands
  * off a job that reads the run, checks the person may see it, and fills the view with the whole command.
  */
 export function showCommandButton(deps: SlackDeps) {
-  return async function onShowCommand({ ack, body, action, client, respond }: ButtonArgs): Promise<void> {
+  return async function onShowCommand({ ack, body, client, respond }: ButtonArgs): Promise<void> {
     await ack();
-    const runId = typeof action.value === 'string' ? action.value.slice(0, 40) : '';
-    let viewId: string | undefined;
+    const spec = showCommandJob({ type: 'interaction', payload: body as unknown as Record<string, unknown> });
+    if (!spec) return;
+    const viewId = String(spec.args.viewId);
     try {
-      const out = await client.views.open({
+      await client.views.open({
         trigger_id: body.trigger_id,
-        view: runCommandLoadingModal(runId) as never,
+        view: { ...runCommandLoadingModal(String(spec.args.runId)), external_id: viewId } as never,
       });
-      viewId = out.view?.id;
     } catch (error) {
       deps.logger.warn({ err: describeError(error), slackUser: body.user.id }, 'command view not opened');
       await respond({
@@ -35,16 +63,7 @@ export function showCommandButton(deps: SlackDeps) {
       }).catch(() => {});
       return;
     }
-    await handOff(
-      deps,
-      {
-        kind: RunJobs.showCommand,
-        actor: interactionActor(body.user, body.team?.id),
-        reply: buttonReply(body),
-        args: { runId, viewId: viewId ?? null },
-      },
-      respond,
-    );
+    await handOff(deps, RunJobs.showCommand, respond);
   };
 }
 
@@ -62,7 +81,10 @@ export const runShowCommandJob: JobRunner = async (job, deps, reply) => {
   }
   try {
     if (!viewId) throw new Error('no view ID');
-    await (await deps.slack()).views.update({ view_id: viewId, view: view as never });
+    await (await deps.slack()).views.update({
+      external_id: viewId,
+      view: { ...view, external_id: viewId } as never,
+    });
   } catch (error) {
     // The view was closed (or never opened): the person still gets an answer.
     deps.logger.info({ err: describeError(error) }, 'command view not updated');

@@ -1,7 +1,8 @@
 import type { App } from '@slack/bolt';
 import type { SlackDeps } from '../../deps';
 import { registerJobRunner } from '../../jobs';
-import { statusCommand } from './command';
+import { registerJobSource } from '../../jobs/sources';
+import { statusCommand, statusJob } from './command';
 import { runStatusJob, StatusJobs } from './jobs';
 
 /** `/sg-status`. */
@@ -13,5 +14,6 @@ export function registerStatusListeners(app: App, deps: SlackDeps): void {
 
 /** The worker's runner for `/sg-status`. */
 export function registerStatusJobs(): void {
+  registerJobSource(statusJob);
   registerJobRunner(StatusJobs.status, runStatusJob);
 }

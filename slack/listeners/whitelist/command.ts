@@ -1,7 +1,9 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import type { Config } from '../../../services/config/config';
 import { whitelistHelp } from '../../blocks/grant';
 import { parseWhitelistCommand, type WhitelistCommand } from '../../commands/whitelist';
 import type { SlackDeps } from '../../deps';
+import { type JobSpec, type SlackBody, slashCommand } from '../../jobs/sources';
 import { escapeMrkdwn } from '../../mrkdwn';
 import { handOff } from '../handoff';
 import { commandActor } from '../payload';
@@ -37,6 +39,35 @@ function jobFor(command: Exclude<WhitelistCommand, { kind: 'help' } | { kind: 'i
 }
 
 /**
+ * The job of `/sg-whitelist …`: help asks for none (answered in the ack); a request the door refused while
+ * reading it asks for its refusal to be audited; anything else for the worker to act and answer.
+ */
+export function whitelistJob(body: SlackBody, config: Config): JobSpec | null {
+  const command = slashCommand(body, '/sg-whitelist');
+  if (!command) return null;
+  const text = command.text ?? '';
+  const aliases = Object.keys(config.whitelist.targets);
+  const parsed = parseWhitelistCommand(text, aliases);
+  if (parsed.kind === 'help') return null;
+  const actor = commandActor(command);
+  if (parsed.kind === 'invalid') {
+    const [first = ''] = text.trim().toLowerCase().split(/\s+/);
+    return {
+      kind: WhitelistJobs.refused,
+      actor,
+      reply: {},
+      args: {
+        alias: aliases.includes(first) ? first : null,
+        reason: parsed.message,
+        text: text.slice(0, 200),
+      },
+    };
+  }
+  const { kind, args } = jobFor(parsed);
+  return { kind, actor, reply: { channel: command.channel_id, responseUrl: command.response_url }, args };
+}
+
+/**
  * `/sg-whitelist`: help and malformed requests are answered in the ack itself (pure parsing); anything
  * that needs Slack's directory, DynamoDB or EC2 is handed to the worker, which answers via response_url.
  */
@@ -48,35 +79,13 @@ export function whitelistCommand(deps: SlackDeps) {
       await ack({ response_type: 'ephemeral', text: help.text, blocks: help.blocks });
       return;
     }
-    const actor = commandActor(command);
     if (parsed.kind === 'invalid') {
       await ack({ response_type: 'ephemeral', text: `:warning: ${escapeMrkdwn(parsed.message)}` });
       // Answered at once; the worker puts the refusal (e.g. a wide range or a special address) on record.
-      const [first = ''] = (command.text ?? '').trim().toLowerCase().split(/\s+/);
-      const alias = Object.keys(deps.config.whitelist.targets).includes(first) ? first : null;
-      await handOff(
-        deps,
-        {
-          kind: WhitelistJobs.refused,
-          actor,
-          reply: {},
-          args: { alias, reason: parsed.message, text: (command.text ?? '').slice(0, 200) },
-        },
-        async () => {},
-      );
+      await handOff(deps, WhitelistJobs.refused, async () => {});
       return;
     }
     await ack();
-    const { kind, args } = jobFor(parsed);
-    await handOff(
-      deps,
-      {
-        kind,
-        actor,
-        reply: { channel: command.channel_id, responseUrl: command.response_url },
-        args,
-      },
-      respond,
-    );
+    await handOff(deps, jobFor(parsed).kind, respond);
   };
 }

@@ -2,8 +2,9 @@ import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import type { SlackDeps } from '../../deps';
 import { ActionIds } from '../../ids';
 import { registerJobRunner } from '../../jobs';
-import { whitelistCommand } from './command';
-import { extendButton } from './extend-button';
+import { registerJobSource } from '../../jobs/sources';
+import { whitelistCommand, whitelistJob } from './command';
+import { extendButton, extendJob } from './extend-button';
 import {
   runExtendJob,
   runGrantJob,
@@ -14,7 +15,7 @@ import {
   runRevokeGrantJob,
   WhitelistJobs,
 } from './jobs';
-import { notMeButton } from './not-me-button';
+import { notMeButton, notMeJob } from './not-me-button';
 
 /** `/sg-whitelist`, the Extend button on expiry warnings and Not me — revoke on a used link's notice. */
 export function registerWhitelistListeners(app: App, deps: SlackDeps): void {
@@ -25,8 +26,11 @@ export function registerWhitelistListeners(app: App, deps: SlackDeps): void {
   registerWhitelistJobs();
 }
 
-/** The worker's runners for `/sg-whitelist` (registered without Bolt in the worker Lambda). */
+/** The worker's runners and job sources for `/sg-whitelist` (registered without Bolt in the worker Lambda). */
 export function registerWhitelistJobs(): void {
+  registerJobSource(whitelistJob);
+  registerJobSource(extendJob);
+  registerJobSource(notMeJob);
   registerJobRunner(WhitelistJobs.grant, runGrantJob);
   registerJobRunner(WhitelistJobs.link, runLinkJob);
   registerJobRunner(WhitelistJobs.list, runListJob);

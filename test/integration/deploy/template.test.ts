@@ -3,8 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { AUDIT_KEY_PREFIX } from '../../../services/aws/dynamodb-store';
 import { REVOKE_LEASE_SECONDS as DECISION_LEASE_SECONDS } from '../../../services/decisions/states';
 import { REVOKE_LEASE_SECONDS as GRANT_LEASE_SECONDS } from '../../../services/grants/plan';
+import { HANDOFF_SECONDS } from '../../../slack/jobs/proof';
 
 /**
  * The deploy as CloudFormation will see it: `serverless package` (offline, the real osls + esbuild) with a
@@ -31,6 +34,8 @@ runbooks:
       commands: ["uptime"]
 accounts:
   roleName: sg-warden-member
+http:
+  throttle: { rate: 5, burst: 10 }
 `;
 
 /** Actions AWS cannot scope to a resource (Service Authorization Reference): the only ones allowed on "*". */
@@ -384,8 +389,8 @@ describe('deploy template', () => {
       expect(settings).toEqual({
         // Lambda's maxima: ride out ~3 minutes of DynamoDB/Slack trouble before the queue keeps the event.
         cloudtrailEvent: [2, 21_600],
-        // Slack honours a job's response_url for 30 minutes.
-        slackWorker: [2, 1_800],
+        // The worker's share of a job's age bound (#12.1): the door's 5 minutes plus Lambda's queue.
+        slackWorker: [2, HANDOFF_SECONDS],
         // The next minute's sweep is the retry.
         sweeper: [0, 300],
       });
@@ -589,6 +594,18 @@ describe('deploy template', () => {
       ]);
     });
 
+    it('#12.6 throttles every route of the HTTP API at the configured rate and burst', () => {
+      const stages = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Stage');
+      expect(stages).toHaveLength(1);
+      expect(stages[0]!.Properties.DefaultRouteSettings).toEqual({
+        DetailedMetricsEnabled: false,
+        ThrottlingRateLimit: 5,
+        ThrottlingBurstLimit: 10,
+      });
+      // No route is exempted by route settings of its own.
+      expect(stages[0]!.Properties.RouteSettings).toBeUndefined();
+    });
+
     it('lets the organisation put only security-group CloudTrail events on the bus', () => {
       const policy = template.Resources.OrganizationEventBusPolicy!;
       expect((policy.Properties.Statement as Statement).Condition).toEqual({
@@ -614,6 +631,81 @@ describe('deploy template', () => {
       });
     });
 
+    it('#12.4 grants UpdateItem only outside the audit partitions, and DeleteItem to no function', () => {
+      for (const [name, fn] of Object.entries(functionsByName())) {
+        const statements = statementsOf(roleOf(fn));
+        const actions = statements.flatMap((s) => list(s.Action));
+        expect({
+          name,
+          deletes: actions.filter((a) => /^dynamodb:(DeleteItem|BatchWriteItem|PartiQL|\*)/.test(a)),
+        }).toEqual({ name, deletes: [] });
+        for (const s of statements.filter((st) => list(st.Action).includes('dynamodb:UpdateItem'))) {
+          expect({ name, sid: s.Sid, action: s.Action, condition: s.Condition }).toEqual({
+            name,
+            sid: 'StateUpdates',
+            action: 'dynamodb:UpdateItem',
+            condition: {
+              Null: { 'dynamodb:LeadingKeys': 'false' },
+              'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': [`${AUDIT_KEY_PREFIX}*`] },
+            },
+          });
+        }
+      }
+    });
+
+    it('#12.4 lets every function with state put audit entries but never update or delete one (IAM simulated)', async () => {
+      const withState = Object.entries(functionsByName()).filter(([, fn]) =>
+        statementsOf(roleOf(fn)).some((s) => list(s.Action).includes('dynamodb:PutItem')),
+      );
+      expect(withState.map(([name]) => name).sort()).toEqual([
+        'cloudtrailEvent',
+        'ipCapture',
+        'slackWorker',
+        'sweeper',
+      ]);
+      for (const [name, fn] of withState) {
+        const policy = { Version: '2012-10-17', Statement: simulatable(statementsOf(roleOf(fn))) };
+        const decide = async (action: string, partitionKey: string) => {
+          const result = await runSimulation(
+            {
+              identityPolicies: [{ name, policy }],
+              serviceControlPolicies: [],
+              resourceControlPolicies: [],
+              request: {
+                action,
+                principal: `arn:aws:iam::${ACCOUNT}:role/sg-warden-prod-eu-west-1-${name}`,
+                resource: { resource: TABLE_ARN, accountId: ACCOUNT },
+                contextVariables: { 'dynamodb:LeadingKeys': [partitionKey] },
+              },
+            },
+            {},
+          );
+          if (result.resultType !== 'single') throw new Error(`simulation failed: ${JSON.stringify(result)}`);
+          return result.overallResult;
+        };
+        const audit = `${AUDIT_KEY_PREFIX}v-0123456789ab`;
+        expect({
+          name,
+          putAudit: await decide('dynamodb:PutItem', audit),
+          updateAudit: await decide('dynamodb:UpdateItem', audit),
+          deleteAudit: await decide('dynamodb:DeleteItem', audit),
+          updateState: await decide('dynamodb:UpdateItem', 'VIOLATION#v-0123456789ab'),
+        }).toEqual({
+          name,
+          putAudit: 'Allowed',
+          updateAudit: 'ImplicitlyDenied',
+          deleteAudit: 'ImplicitlyDenied',
+          updateState: 'Allowed',
+        });
+      }
+    });
+
+    it('#12.4 without audit.archiveBucket: no table stream, no archive bucket, no archive function', () => {
+      expect(template.Resources.StateTable!.Properties.StreamSpecification).toBeUndefined();
+      expect(Object.keys(template.Resources).filter((id) => id.startsWith('AuditArchive'))).toEqual([]);
+      expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::S3::Bucket')).toHaveLength(1);
+    });
+
     it('sets a retention on every log group', () => {
       const groups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
       expect(groups.length).toBe(6);
@@ -621,6 +713,35 @@ describe('deploy template', () => {
     });
   });
 });
+
+const ACCOUNT = '123456789012';
+const TABLE_ARN = `arn:aws:dynamodb:eu-west-1:${ACCOUNT}:table/sg-warden-prod`;
+
+/** A role's DynamoDB statements with the table's ARN filled in, for the IAM simulator. */
+function simulatable(statements: Statement[]): Statement[] {
+  const resolve = (value: unknown): string | null => {
+    if (typeof value === 'string') return value;
+    const v = value as Json;
+    const getAtt = v['Fn::GetAtt'] as string[] | undefined;
+    if (getAtt) return getAtt[0] === 'StateTable' && getAtt[1] === 'Arn' ? TABLE_ARN : null;
+    const sub = v['Fn::Sub'];
+    if (typeof sub !== 'string') return null;
+    const text = sub
+      .replaceAll('${StateTable.Arn}', TABLE_ARN)
+      .replaceAll('${AWS::Partition}', 'aws')
+      .replaceAll('${AWS::Region}', 'eu-west-1')
+      .replaceAll('${AWS::AccountId}', ACCOUNT);
+    return text.includes('${') ? null : text;
+  };
+  return statements
+    .filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:')))
+    .map((s) => ({
+      ...s,
+      Resource: list(s.Resource)
+        .map(resolve)
+        .filter((r): r is string => r !== null),
+    }));
+}
 
 /** IAM actions of the AWS SDK commands the Lambda code sends (handlers/, services/, slack/). */
 function sdkActionsInCode(): Set<string> {

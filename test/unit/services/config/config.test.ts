@@ -56,6 +56,18 @@ describe('config', () => {
       expect(config.accounts).toEqual({ aliases: {}, watched: [] });
     });
 
+    it('#12.6 and #12.4: throttles the HTTP API at 25 requests a second (burst 50), archives no audit', () => {
+      const config = parseConfig(yaml(), FILE);
+      expect(config.http).toEqual({ throttle: { rate: 25, burst: 50 } });
+      expect(config.audit).toEqual({ archiveRetentionDays: 365, archiveMode: 'GOVERNANCE' });
+      expect(() => parseConfig(yaml('http:', '  throttle: { rate: 0 }'), FILE)).toThrow(
+        /http\.throttle\.rate/,
+      );
+      expect(() => parseConfig(yaml('audit:', '  archiveBucket: Not_A_Bucket'), FILE)).toThrow(
+        /audit\.archiveBucket: is not an S3 bucket name/,
+      );
+    });
+
     it('fills the timeouts a file leaves out and converts the ones it gives to seconds', () => {
       const config = parseConfig(yaml('policy:', '  timeouts:', '    high: 2h', '    low: 90'), FILE);
 
