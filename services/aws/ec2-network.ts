@@ -104,7 +104,8 @@ export function routeTableFacts(t: RouteTable): RouteTableFacts | null {
 /** Converts an ELBv2 load balancer to the facts exposure decides from. */
 export function loadBalancerFacts(lb: LoadBalancer): LoadBalancerFacts | null {
   if (!lb.LoadBalancerName) return null;
-  const id = /:loadbalancer\/(?:app|net|gwy)\/[^/]+\/([0-9a-f]+)$/.exec(lb.LoadBalancerArn ?? '')?.[1] ?? null;
+  const id =
+    /:loadbalancer\/(?:app|net|gwy)\/[^/]+\/([0-9a-f]+)$/.exec(lb.LoadBalancerArn ?? '')?.[1] ?? null;
   return { name: lb.LoadBalancerName, type: lb.Type ?? 'application', id, scheme: lb.Scheme ?? 'unknown' };
 }
 
@@ -216,7 +217,8 @@ export class Ec2Network implements NetworkReader {
             }),
           );
           for (const tag of page.Tags ?? []) {
-            if (tag.ResourceId && tag.Key === 'Name' && tag.Value !== undefined) names[tag.ResourceId] = tag.Value;
+            if (tag.ResourceId && tag.Key === 'Name' && tag.Value !== undefined)
+              names[tag.ResourceId] = tag.Value;
           }
           nextToken = page.NextToken;
         } while (nextToken);

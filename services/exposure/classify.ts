@@ -124,10 +124,12 @@ export function ownerOf(eni: NetworkInterfaceFacts): Owner {
   const lambda = LAMBDA.exec(d);
   if (type === 'lambda' || lambda) return plain('lambda', eni.networkInterfaceId, lambda?.[1] ?? null);
   if (ECS.test(d)) return plain('ecs-task', eni.networkInterfaceId);
-  if (type === 'nat_gateway' || NAT.test(d)) return plain('nat-gateway', NAT.exec(d)?.[1] ?? eni.networkInterfaceId);
+  if (type === 'nat_gateway' || NAT.test(d))
+    return plain('nat-gateway', NAT.exec(d)?.[1] ?? eni.networkInterfaceId);
   if (type === 'vpc_endpoint' || ENDPOINT.test(d))
     return plain('vpc-endpoint', ENDPOINT.exec(d)?.[1] ?? eni.networkInterfaceId);
-  if (d === 'RDSNetworkInterface' || eni.requesterId === 'amazon-rds') return plain('rds', eni.networkInterfaceId);
+  if (d === 'RDSNetworkInterface' || eni.requesterId === 'amazon-rds')
+    return plain('rds', eni.networkInterfaceId);
   // An instance's own interface: attached to it, not by a service on its behalf.
   if (eni.instanceId && !(eni.instanceOwnerId ?? '').startsWith('amazon-'))
     return plain('instance', eni.instanceId);
@@ -216,8 +218,10 @@ function verdictFor(eni: NetworkInterfaceFacts, owner: Owner, facts: NetworkFact
     if (schemeNote) return unknown(`no public address, and ${schemeNote}`);
     return internal('no public address');
   }
-  if (tables && !tables.ok) return unknown(`${address}, but its subnet's routes could not be read: ${tables.failure}`);
-  if (!routing) return unknown(`${address}, but no route table was found for subnet ${eni.subnetId ?? '(none)'}`);
+  if (tables && !tables.ok)
+    return unknown(`${address}, but its subnet's routes could not be read: ${tables.failure}`);
+  if (!routing)
+    return unknown(`${address}, but no route table was found for subnet ${eni.subnetId ?? '(none)'}`);
   const gateway = (eni.publicIpv4 && routing.v4) || (publicV6 && routing.v6);
   if (gateway) return internet(`${address} in a subnet routed to ${gateway}`);
   return internal(`${address}, but subnet ${eni.subnetId ?? '(none)'} has no route to an internet gateway`);
@@ -239,7 +243,9 @@ const TYPE_WORDS: Record<AttachmentType, string> = {
 /** How an attachment is named in a sentence: "i-0abc (web-1, 3.248.1.9)", "load balancer web (internet-facing)". */
 export function attachmentLabel(a: Attachment): string {
   if (a.type === 'load-balancer') {
-    const scheme = { internet: 'internet-facing', internal: 'internal', unknown: 'scheme unknown' }[a.exposure];
+    const scheme = { internet: 'internet-facing', internal: 'internal', unknown: 'scheme unknown' }[
+      a.exposure
+    ];
     return `load balancer ${a.name ?? a.id} (${[scheme, a.publicIp].filter(Boolean).join(', ')})`;
   }
   const details = [a.name, a.publicIp].filter(Boolean).join(', ');
@@ -267,11 +273,21 @@ function failuresOf(facts: NetworkFacts): string[] {
 export function classify(facts: NetworkFacts): Exposure {
   const failures = failuresOf(facts);
   if (!facts.interfaces.ok) {
-    return { exposure: 'unknown', attachments: [], reason: `exposure unknown: ${facts.interfaces.failure}`, failures };
+    return {
+      exposure: 'unknown',
+      attachments: [],
+      reason: `exposure unknown: ${facts.interfaces.failure}`,
+      failures,
+    };
   }
   const interfaces = facts.interfaces.value;
   if (interfaces.length === 0) {
-    return { exposure: 'unattached', attachments: [], reason: 'no network interface uses this group now', failures };
+    return {
+      exposure: 'unattached',
+      attachments: [],
+      reason: 'no network interface uses this group now',
+      failures,
+    };
   }
   const names = facts.instanceNames?.ok ? facts.instanceNames.value : {};
   const byOwner = new Map<string, Attachment>();
@@ -283,7 +299,8 @@ export function classify(facts: NetworkFacts): Exposure {
     const candidate: Attachment = {
       type: owner.type,
       id: owner.id,
-      name: owner.type === 'instance' ? (Object.hasOwn(names, owner.id) ? names[owner.id]! : null) : owner.name,
+      name:
+        owner.type === 'instance' ? (Object.hasOwn(names, owner.id) ? names[owner.id]! : null) : owner.name,
       publicIp: verdict.publicIp,
       subnetId: eni.subnetId,
       routesToInternet: verdict.routesToInternet,
@@ -338,7 +355,8 @@ export function planThirdRead(
     const owner = ownerOf(eni);
     if (owner.type === 'instance') instanceIds.add(owner.id);
     const lb = owner.loadBalancer;
-    if (lb && lb.kind !== 'classic' && verdictFor(eni, owner, facts).exposure !== 'internet') lbNames.add(lb.name);
+    if (lb && lb.kind !== 'classic' && verdictFor(eni, owner, facts).exposure !== 'internet')
+      lbNames.add(lb.name);
   }
   if (lbNames.size > 0) return { kind: 'load-balancers', names: [...lbNames].sort() };
   if (instanceIds.size > 0) return { kind: 'instance-names', instanceIds: [...instanceIds].sort() };

@@ -13,7 +13,8 @@ export const CONTEXT_ATTACHMENTS = 3;
 export function exposureContextLine(exposure: Exposure, step?: SeverityStep): string {
   const parts = [`Exposure: ${exposure.exposure}`];
   if (exposure.exposure === 'unattached') parts.push('no network interface uses this group now');
-  else if (exposure.attachments.length === 0) parts.push(exposure.reason.replace(/^exposure unknown: /, 'not read: '));
+  else if (exposure.attachments.length === 0)
+    parts.push(exposure.reason.replace(/^exposure unknown: /, 'not read: '));
   else {
     const shown = exposure.attachments.slice(0, CONTEXT_ATTACHMENTS).map(attachmentLabel);
     const rest = exposure.attachments.length - shown.length;

@@ -29,14 +29,18 @@ export async function lookUpExposure(
   target: AwsTarget,
   groupId: string,
 ): Promise<Exposure> {
-  const interfaces = await read('DescribeNetworkInterfaces', () => reader.interfacesUsingGroup(target, groupId));
+  const interfaces = await read('DescribeNetworkInterfaces', () =>
+    reader.interfacesUsingGroup(target, groupId),
+  );
   const facts: NetworkFacts = { interfaces };
   if (!interfaces.ok || interfaces.value.length === 0) return classify(facts);
   const vpcIds = [...new Set(interfaces.value.flatMap((i) => (i.vpcId ? [i.vpcId] : [])))].sort();
   facts.routeTables = await read('DescribeRouteTables', () => reader.routeTables(target, vpcIds));
   const third = planThirdRead(interfaces.value, facts.routeTables);
   if (third?.kind === 'load-balancers') {
-    facts.loadBalancers = await read('DescribeLoadBalancers', () => reader.loadBalancers(target, third.names));
+    facts.loadBalancers = await read('DescribeLoadBalancers', () =>
+      reader.loadBalancers(target, third.names),
+    );
   } else if (third?.kind === 'instance-names') {
     facts.instanceNames = await read('DescribeTags', () => reader.instanceNames(target, third.instanceIds));
   }
