@@ -1,4 +1,4 @@
-import type { EC2Client, NetworkInterface, Route, RouteTable } from '@aws-sdk/client-ec2';
+import type { NetworkInterface, Route, RouteTable } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client, LoadBalancer } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type {
   LoadBalancerFacts,

@@ -1,13 +1,30 @@
-import { AwsCallError } from '../shared/errors';
 import type { AwsTarget } from '../shared/ports';
 import { classify, type Exposure, type NetworkFacts, planThirdRead, type Read } from './classify';
 import type { NetworkReader } from './ports';
 
-/** "DescribeRouteTables failed (UnauthorizedOperation)": the action and AWS's code, never its message. */
+/**
+ * The code to name a failure by: AWS's error code, else Node's (ECONNREFUSED, ETIMEDOUT), else the error's
+ * name; never its message (AWS's can hold ARNs and encoded authorization details).
+ */
+export function errorCode(error: unknown, depth = 0): string {
+  const e = error as {
+    awsCode?: string;
+    Code?: string;
+    name?: string;
+    code?: unknown;
+    cause?: unknown;
+  } | null;
+  const generic = (name: string | undefined) => !name || name === 'Error' || name === 'Unknown';
+  const named = e?.awsCode ?? e?.Code ?? e?.name;
+  if (!generic(named)) return named!;
+  if (typeof e?.code === 'string') return e.code;
+  if (e?.cause && depth < 3) return errorCode(e.cause, depth + 1);
+  return named ?? 'Error';
+}
+
+/** "DescribeRouteTables failed (UnauthorizedOperation)". */
 function failureText(action: string, error: unknown): string {
-  const code =
-    error instanceof AwsCallError ? error.awsCode : ((error as { name?: string } | null)?.name ?? 'Error');
-  return `${action} failed (${code})`;
+  return `${action} failed (${errorCode(error)})`;
 }
 
 async function read<T>(action: string, call: () => Promise<T>): Promise<Read<T>> {
