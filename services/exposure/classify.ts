@@ -96,6 +96,19 @@ const ECS = /^arn:aws[a-z-]*:ecs:[^:]*:\d*:attachment\/(.+)$/;
 const NAT = /^Interface for NAT Gateway (nat-[0-9a-f]+)$/;
 const ENDPOINT = /^VPC Endpoint Interface (vpce-[0-9a-f]+)$/;
 
+const NAME_LIMIT = 100;
+
+/**
+ * A name from AWS (a Name tag, an interface description) made fit for one line of text: control characters
+ * and runs of whitespace become one space, and it is cut at 100 characters. Tags are anyone's to write.
+ */
+export function cleanName(text: string): string | null {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\s]+/g, ' ').trim();
+  if (!flat) return null;
+  return flat.length > NAME_LIMIT ? `${flat.slice(0, NAME_LIMIT - 1)}…` : flat;
+}
+
 /** What an interface belongs to, from its type, description, requester and attachment. */
 export function ownerOf(eni: NetworkInterfaceFacts): Owner {
   const d = eni.description.trim();
@@ -122,7 +135,8 @@ export function ownerOf(eni: NetworkInterfaceFacts): Owner {
     return { type: 'load-balancer', id: name, name, loadBalancer: { kind: 'classic', name, lbId: null } };
   }
   const lambda = LAMBDA.exec(d);
-  if (type === 'lambda' || lambda) return plain('lambda', eni.networkInterfaceId, lambda?.[1] ?? null);
+  if (type === 'lambda' || lambda)
+    return plain('lambda', eni.networkInterfaceId, cleanName(lambda?.[1] ?? ''));
   if (ECS.test(d)) return plain('ecs-task', eni.networkInterfaceId);
   if (type === 'nat_gateway' || NAT.test(d))
     return plain('nat-gateway', NAT.exec(d)?.[1] ?? eni.networkInterfaceId);
@@ -133,7 +147,7 @@ export function ownerOf(eni: NetworkInterfaceFacts): Owner {
   // An instance's own interface: attached to it, not by a service on its behalf.
   if (eni.instanceId && !(eni.instanceOwnerId ?? '').startsWith('amazon-'))
     return plain('instance', eni.instanceId);
-  return plain('other', eni.networkInterfaceId, d || null);
+  return plain('other', eni.networkInterfaceId, cleanName(d));
 }
 
 /** True for an IPv6 address the internet can route to (not unique-local fc00::/7 or link-local fe80::/10). */
@@ -300,7 +314,11 @@ export function classify(facts: NetworkFacts): Exposure {
       type: owner.type,
       id: owner.id,
       name:
-        owner.type === 'instance' ? (Object.hasOwn(names, owner.id) ? names[owner.id]! : null) : owner.name,
+        owner.type === 'instance'
+          ? Object.hasOwn(names, owner.id)
+            ? cleanName(names[owner.id]!)
+            : null
+          : owner.name,
       publicIp: verdict.publicIp,
       subnetId: eni.subnetId,
       routesToInternet: verdict.routesToInternet,

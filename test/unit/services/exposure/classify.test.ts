@@ -1,6 +1,7 @@
 import {
   attachmentLabel,
   classify,
+  cleanName,
   isPublicIpv6,
   type NetworkFacts,
   ownerOf,
@@ -336,6 +337,22 @@ describe('exposure classify', () => {
 
     it('reads nothing more for interfaces that are neither', () => {
       expect(planThirdRead([eni({ description: 'RDSNetworkInterface' })], ok(tables()))).toBeNull();
+    });
+  });
+
+  describe('names from AWS', () => {
+    it('keeps a Name tag to one line of at most 100 characters', () => {
+      const exposure = classify(
+        facts([instanceEni('i-0abc', { publicIp: '3.248.1.9' })], {
+          instanceNames: ok({ 'i-0abc': 'web-1\n\u0007*urgent*\tfix' }),
+        }),
+      );
+      expect(exposure.attachments[0]!.name).toBe('web-1 *urgent* fix');
+      expect(exposure.reason).toBe(
+        'reachable from the internet through i-0abc (web-1 *urgent* fix, 3.248.1.9)',
+      );
+      expect(cleanName('x'.repeat(300))).toBe(`${'x'.repeat(99)}…`);
+      expect(cleanName(' \n ')).toBeNull();
     });
   });
 
