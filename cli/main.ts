@@ -6,6 +6,7 @@ import { describeRule, evaluate } from '../services/detection/policy';
 import { policyWarnings } from '../services/detection/policy-check';
 import { BadInputError, SgWardenError } from '../services/shared/errors';
 import { auditExportOptions, csvHeader, toCsvRow, toJsonLine } from './audit-export';
+import { exposureCommand } from './exposure';
 import { slackManifestCommand } from './slack-manifest';
 
 export interface Io {
@@ -25,6 +26,9 @@ const USAGE = `Usage:
                          [--table <name>] [--endpoint <url>] [--region <region>]
                                                  the audit trail, oldest first (table: SG_WARDEN_TABLE;
                                                  endpoint: AWS_ENDPOINT_URL; default since: 30 days ago)
+  sg-warden exposure <sg-id> [--region <region>] [--account <id>]
+                                                 what the group is attached to and whether the internet
+                                                 can reach it (JSON on stdout; AWS credentials needed)
   sg-warden slack-manifest --url <https endpoint> [--json]
                                                  the Slack app manifest with the deployed request URL
   sg-warden help                                 this text
@@ -185,6 +189,22 @@ async function auditCommand(argv: string[], io: Io): Promise<number> {
   return EXIT.ok;
 }
 
+async function exposureCliCommand(argv: string[], io: Io): Promise<number> {
+  const { positional, flags } = parseArgs(argv);
+  const unknown = Object.keys(flags).find((f) => f !== 'region' && f !== 'account');
+  if (unknown)
+    throw new BadInputError(`Unknown option --${unknown} (exposure takes --region and --account).`);
+  if (positional.length !== 1)
+    throw new BadInputError('Usage: sg-warden exposure <sg-id> [--region <region>] [--account <id>]');
+  const answer = await exposureCommand(
+    { groupId: positional[0]!, region: flag(flags, 'region'), account: flag(flags, 'account') },
+    { env: io.env, configPath: io.env.SG_WARDEN_CONFIG ?? DEFAULT_CONFIG },
+  );
+  io.stdout.write(answer.stdout);
+  if (answer.stderr) io.stderr.write(`sg-warden: ${answer.stderr}\n`);
+  return answer.exitCode;
+}
+
 /** Runs the CLI; returns the exit code. Known errors become one sentence on stderr and exit 2. */
 export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
@@ -198,6 +218,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await auditCommand(rest, io);
       case 'slack-manifest':
         return slackManifestCommand(rest, io);
+      case 'exposure':
+        return await exposureCliCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -25,3 +25,8 @@ export const dynamoDbSdk = lazyModule(
 export const documentSdk = lazyModule(
   () => require('@aws-sdk/lib-dynamodb') as typeof import('@aws-sdk/lib-dynamodb'),
 );
+/** ELBv2 (Application/Network Load Balancers): read only, for a load balancer's scheme (exposure). */
+export const elbv2Sdk = lazyModule(
+  () =>
+    require('@aws-sdk/client-elastic-load-balancing-v2') as typeof import('@aws-sdk/client-elastic-load-balancing-v2'),
+);

@@ -102,6 +102,24 @@ const principalRuleSchema = z
     }
   });
 
+const exposureStep = z.enum(['raise', 'keep', 'lower'], { message: 'must be raise, keep or lower' });
+
+/** Per exposure class: raise, keep or lower a finding's severity by one step. */
+const exposureSchema = z
+  .object({
+    /** false: no exposure lookups; severities are the rules' own. */
+    enabled: z.boolean({ message: 'must be true or false' }).default(true),
+    internet: exposureStep.default('raise'),
+    internal: exposureStep.default('keep'),
+    unattached: exposureStep.default('lower'),
+    unknown: z
+      .enum(['raise', 'keep'], {
+        message: 'must be raise or keep (an exposure that could not be read never lowers a severity)',
+      })
+      .default('keep'),
+  })
+  .strict();
+
 const policySchema = z
   .object({
     evaluateEgress: z.boolean().default(false),
@@ -153,6 +171,8 @@ const policySchema = z
           .strict(),
       )
       .default([]),
+    /** What a group's exposure does to a finding's severity (services/exposure/severity.ts). */
+    exposure: exposureSchema.default(exposureSchema.parse({})),
   })
   .strict();
 

@@ -42,7 +42,17 @@ export const ROLES_USING = {
   whitelistUndo: ['IpCaptureRole'],
   /** Every function that calls EC2 on a security group may have to do it in a member account. */
   memberAccounts: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'IpCaptureRole'],
+  /** Exposure is looked up when a violation is raised (detection), before an auto-revoke (sweeper, worker) and in /sg-status (worker). */
+  exposure: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole'],
 } as const;
+
+/** The read-only calls an exposure lookup makes (services/aws/ec2-network.ts). */
+export const EXPOSURE_ACTIONS = [
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeRouteTables',
+  'ec2:DescribeTags',
+  'elasticloadbalancing:DescribeLoadBalancers',
+] as const;
 
 /**
  * `/sg-whitelist`: authorize only on the configured target groups (never on a protected one), tag only
@@ -111,6 +121,16 @@ export function memberAccountStatements(config: Config): CfnStatement[] {
   ];
 }
 
+/**
+ * Exposure (policy.exposure, on by default): what a group is attached to, its subnets' routes, its load
+ * balancers' schemes, its instances' Name tags. Read only; Describe calls support no resource-level
+ * permissions, so the resource is "*". Nothing when policy.exposure.enabled is false.
+ */
+export function exposureStatements(config: Config): CfnStatement[] {
+  if (!config.policy.exposure.enabled) return [];
+  return [{ Sid: 'ReadExposure', Effect: 'Allow', Action: [...EXPOSURE_ACTIONS], Resource: '*' }];
+}
+
 function asCfn(statements: ReturnType<typeof runCommandIamStatements>['worker']): CfnStatement[] {
   return statements.map((s) => ({
     ...s,
@@ -127,6 +147,7 @@ export function configIamResources(config: Config): CfnResources {
     ['Runbooks', asCfn(runs.worker), ['SlackWorkerRole']],
     ['RunResults', asCfn(runs.sweeper), ['SweeperRole']],
     ['MemberAccounts', memberAccountStatements(config), ROLES_USING.memberAccounts],
+    ['Exposure', exposureStatements(config), ROLES_USING.exposure],
   ];
   const Resources: CfnResources['Resources'] = {};
   for (const [name, statements, roles] of policies) {

@@ -44,6 +44,18 @@ function ec2Error(spec: AwsErrorSpec): InterceptAnswer {
   };
 }
 
+/** The query-protocol error document of ELBv2 (and other services that answer in ErrorResponse XML). */
+function queryError(spec: AwsErrorSpec): InterceptAnswer {
+  const requestId = randomUUID();
+  return {
+    status: spec.status,
+    headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
+    body:
+      `<ErrorResponse><Error><Type>Sender</Type><Code>${spec.code}</Code><Message>${spec.message ?? spec.code}</Message></Error>` +
+      `<RequestId>${requestId}</RequestId></ErrorResponse>`,
+  };
+}
+
 /** DynamoDB's JSON-protocol error body. */
 function dynamoError(spec: AwsErrorSpec): InterceptAnswer {
   const body: Record<string, unknown> = {
@@ -116,6 +128,7 @@ export class AwsFaults {
     if (!fault) return null;
     fault.times -= 1;
     this.injected.push({ service: call.service, action: call.action, code: fault.error.code, body });
+    if (call.service === 'elasticloadbalancing') return queryError(fault.error);
     return call.service === 'ec2' ? ec2Error(fault.error) : dynamoError(fault.error);
   };
 }

@@ -45,6 +45,10 @@ const UNSCOPABLE: Record<string, string> = {
   'ec2:DescribeInstances': 'EC2 Describe* calls support no resource-level permissions',
   'ssm:DescribeInstanceInformation': 'a List/Describe call with no resource type',
   'ssm:GetCommandInvocation': 'GetCommandInvocation has no resource type to scope to',
+  'ec2:DescribeNetworkInterfaces': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeRouteTables': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeTags': 'EC2 Describe* calls support no resource-level permissions',
+  'elasticloadbalancing:DescribeLoadBalancers': 'ELB Describe* calls support no resource-level permissions',
 };
 
 const LOGS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
@@ -58,6 +62,13 @@ const WHITELIST = [
   'ec2:CreateTags',
 ];
 const MEMBER = ['sts:AssumeRole'];
+/** Exposure lookups (policy.exposure): interfaces, route tables, instance Name tags, load-balancer schemes. */
+const EXPOSURE = [
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeRouteTables',
+  'ec2:DescribeTags',
+  'elasticloadbalancing:DescribeLoadBalancers',
+];
 /** Lambda itself sends a failed asynchronous invocation to the failed-events queue, as the function's role. */
 const FAILED_EVENTS = ['sqs:SendMessage'];
 /** The functions invoked asynchronously (EventBridge rule, async invoke by the door, schedule). */
@@ -74,6 +85,7 @@ const EXPECTED: Record<string, string[]> = {
     ...READ_GROUPS,
     // A rule whose source is a prefix list is judged by the list's entries (#19 case 4).
     'ec2:GetManagedPrefixListEntries',
+    ...EXPOSURE,
     ...SECRETS,
     ...MEMBER,
     ...FAILED_EVENTS,
@@ -84,6 +96,7 @@ const EXPECTED: Record<string, string[]> = {
     ...STATE,
     'dynamodb:Query',
     ...READ_GROUPS,
+    ...EXPOSURE,
     ...REVOKE,
     ...WHITELIST,
     'ssm:SendCommand',
@@ -98,6 +111,7 @@ const EXPECTED: Record<string, string[]> = {
     ...STATE,
     'dynamodb:Query',
     ...READ_GROUPS,
+    ...EXPOSURE,
     ...REVOKE,
     'ssm:GetCommandInvocation',
     ...SECRETS,
@@ -759,7 +773,7 @@ function sdkActionsInCode(): Set<string> {
   // ec2Sdk();`), which load each package on first use: loader name → package.
   const loaders = new Map<string, string>();
   for (const m of readFileSync(join(root, 'services', 'aws', 'sdk.ts'), 'utf8').matchAll(
-    /export const (\w+) = lazyModule\(\s*\(\) => require\('@aws-sdk\/(client-[a-z0-9-]+|lib-dynamodb)'\)/g,
+    /export const (\w+) = lazyModule\(\s*\(\)\s*=>\s*require\('@aws-sdk\/(client-[a-z0-9-]+|lib-dynamodb)'\)/g,
   )) {
     loaders.set(m[1]!, m[2]!);
   }
@@ -790,7 +804,7 @@ function sdkActionsInCode(): Set<string> {
             throw new Error(`${relative(root, file)}: map ${name} to its IAM actions in this test`);
           for (const a of mapped) actions.add(a);
         } else {
-          const action = `${pkg.replace(/^client-/, '')}:${name.replace(/Command$/, '')}`;
+          const action = `${IAM_PREFIX[pkg] ?? pkg.replace(/^client-/, '')}:${name.replace(/Command$/, '')}`;
           // Lambda's Invoke API is authorised as lambda:InvokeFunction.
           actions.add(action === 'lambda:Invoke' ? 'lambda:InvokeFunction' : action);
         }
@@ -799,6 +813,9 @@ function sdkActionsInCode(): Set<string> {
   }
   return actions;
 }
+
+/** SDK packages whose IAM service prefix is not their name. */
+const IAM_PREFIX: Record<string, string> = { 'client-elastic-load-balancing-v2': 'elasticloadbalancing' };
 
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>

@@ -1,0 +1,38 @@
+import { parseConfig } from '../../../services/config/config';
+import { configIamResources, EXPOSURE_ACTIONS, exposureStatements } from '../../../services/deploy/iam';
+
+const config = (...lines: string[]) =>
+  parseConfig(['slack:', '  alertChannel: C0TEST', ...lines].join('\n'), 'x.yml');
+
+describe('deploy IAM for exposure', () => {
+  it('lets detection, the worker and the sweeper read interfaces, routes, Name tags and load balancers, nothing more', () => {
+    expect(exposureStatements(config())).toEqual([
+      {
+        Sid: 'ReadExposure',
+        Effect: 'Allow',
+        Action: [
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeRouteTables',
+          'ec2:DescribeTags',
+          'elasticloadbalancing:DescribeLoadBalancers',
+        ],
+        Resource: '*',
+      },
+    ]);
+    const resources = configIamResources(config()).Resources;
+    const holders = Object.entries(resources)
+      .filter(([id]) => id.endsWith('ExposurePolicy'))
+      .map(([, r]) => (r.Properties.Roles as { Ref: string }[])[0]!.Ref)
+      .sort();
+    expect(holders).toEqual(['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole']);
+    expect(EXPOSURE_ACTIONS.every((a) => /:(Describe)\w+$/.test(a))).toBe(true);
+  });
+
+  it('grants nothing when policy.exposure is switched off', () => {
+    const off = config('policy:', '  exposure: { enabled: false }');
+    expect(exposureStatements(off)).toEqual([]);
+    expect(Object.keys(configIamResources(off).Resources).filter((id) => id.includes('Exposure'))).toEqual(
+      [],
+    );
+  });
+});
