@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../services/shared/logger';
-import { LoopbackServer, readBody } from '../test/support/loopback-http';
+import { LoopbackServer, readBody } from './shared/loopback-http';
 
 /** One AWS call that changed state, as it went to the emulator (body base64). */
 export interface MutationEntry {

@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../services/shared/logger';
-import type { SlackEmulator } from '../test/support/slack-emulator';
 import { ALERT_CHANNEL, APPROVERS_GROUP, SANDBOX_USERS } from './sandbox-config';
+import type { SlackEmulator } from './shared/slack-emulator';
 import { type InputValue, isSandboxUser, type SlackWorkspace, type UserId, withIds } from './slack-workspace';
 
 type Json = Record<string, unknown>;

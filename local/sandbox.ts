@@ -4,9 +4,6 @@ import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createLogger } from '../services/shared/logger';
-import { repoRoot, startMoto } from '../test/support/moto-server';
-import { SlackEmulator, type WorkspaceSnapshot } from '../test/support/slack-emulator';
-import { SsmEmulator } from '../test/support/ssm-emulator';
 import { ChangeError, describeAccount, makeChange } from './aws-changes';
 import { RecordingAwsProxy } from './aws-recorder';
 import { type LambdaHandler, LocalLambda, scheduledEvent } from './lambda-runtime';
@@ -22,6 +19,9 @@ import {
   seedAccount,
   TABLE_NAME,
 } from './seed-account';
+import { repoRoot, startMoto } from './shared/moto-server';
+import { SlackEmulator, type WorkspaceSnapshot } from './shared/slack-emulator';
+import { SsmEmulator } from './shared/ssm-emulator';
 import { SlackWorkspace } from './slack-workspace';
 import { SimulatedAgents } from './ssm-agents';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { repoRoot } from './moto-server';
+import { repoRoot } from '../../local/shared/moto-server';
 
 /** `npm start` running as a child process for a test, on a free port with its own state folder. */
 export interface SandboxProcess {

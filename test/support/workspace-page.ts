@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { repoRoot } from './moto-server';
+import { repoRoot } from '../../local/shared/moto-server';
 
 /** Where each browser test leaves a screenshot of its final page (git-ignored). */
 export const SCREENSHOT_DIR = join(repoRoot, '.cache', 'e2e-screenshots');
