@@ -60,15 +60,40 @@ function ruleLine(v: ViolationItem): string {
   return `${SEVERITY_ICON[v.severity] ?? ''} *${v.severity.toUpperCase()}* ${code(describeRule(v.rule))}${v.rule.ruleId ? ` ${code(v.rule.ruleId)}` : ''}`;
 }
 
+/**
+ * The parts of a rule's section within Slack's limit, cutting what matters least first: the rule's
+ * description (anyone can write 255 characters there), then the reasons, then a justification quoted
+ * under the state; never the rule line or the state line with its deadline.
+ */
+export function fitSection(parts: {
+  rule: string;
+  reasons: string;
+  description: string;
+  state: string;
+  limit?: number;
+}): string {
+  const limit = parts.limit ?? SECTION_LIMIT;
+  const [stateLine = '', ...quoted] = parts.state.split('\n');
+  const kept = { description: parts.description, reasons: parts.reasons, quote: quoted.join('\n') };
+  const join = () =>
+    [parts.rule, kept.reasons, kept.description, stateLine, kept.quote].filter((p) => p !== '').join('\n');
+  for (const part of ['description', 'reasons', 'quote'] as const) {
+    const over = join().length - limit;
+    if (over <= 0) break;
+    kept[part] = kept[part].length > over ? truncate(kept[part], kept[part].length - over) : '';
+  }
+  return truncate(join(), limit);
+}
+
 function violationSection(v: ViolationItem): Block {
   const reasons = v.reasons.map((r) => `• ${escapeMrkdwn(r)}`).join('\n');
-  const description = v.rule.description ? `\n_Description:_ ${escapeMrkdwn(v.rule.description)}` : '';
+  const description = v.rule.description ? `_Description:_ ${escapeMrkdwn(v.rule.description)}` : '';
   return {
     type: 'section',
     block_id: `rule:${v.violationId}`,
     text: {
       type: 'mrkdwn',
-      text: truncate(`${ruleLine(v)}\n${reasons}${description}\n${violationState(v)}`, SECTION_LIMIT),
+      text: fitSection({ rule: ruleLine(v), reasons, description, state: violationState(v) }),
     },
   };
 }
