@@ -35,6 +35,11 @@ interface Info {
   sweepIntervalMs: number;
   lastSweep: { at: string } | null;
   clockAheadSeconds: number;
+  aws: {
+    endpoint: string;
+    region: string;
+    keys: { name: string; accessKeyId: string; description: string }[];
+  };
 }
 interface DoorAnswer {
   ok: boolean;
@@ -702,6 +707,17 @@ async function start(): Promise<void> {
   userSelect.value = me;
   userSelect.onchange = () => setUser(userSelect.value);
   $('account-line').textContent = `account ${info.world.account} (sandbox) · ${info.world.region} · moto`;
+  // Your own tools (AWS CLI, Terraform, any SDK) work against the same account: the endpoint and keys.
+  $('aws-endpoint').textContent = info.aws.endpoint;
+  $('aws-keys').replaceChildren(
+    ...info.aws.keys.map((k) =>
+      el(
+        'li',
+        {},
+        `<code>${renderPlain(k.accessKeyId, false)}</code> ${renderPlain(`${k.name}: ${k.description}`, false)}`,
+      ),
+    ),
+  );
   $('instances').replaceChildren(
     ...info.world.instances.map((i) =>
       el(
@@ -769,6 +785,15 @@ async function start(): Promise<void> {
       toast((error as Error).message);
     }
   };
+
+  // Ports mean nothing for all traffic and ICMP (EC2 ignores them): the field says so by being off.
+  const protocol = $<HTMLSelectElement>('change-protocol');
+  const ports = $<HTMLInputElement>('change-ports');
+  const syncPorts = () => {
+    ports.disabled = protocol.value === 'all' || protocol.value === 'icmp';
+  };
+  protocol.addEventListener('change', syncPorts);
+  syncPorts();
 
   $<HTMLFormElement>('change').onsubmit = async (event) => {
     event.preventDefault();
