@@ -202,6 +202,15 @@ export async function startPageServer(
           return;
         }
         default:
+          // A message's permalink (Slack's /archives/<channel>/p<ts> form): the page, which opens it.
+          if (/^\/archives\/[A-Z0-9]+\/p\d+$/.test(url.pathname)) {
+            return send(
+              res,
+              200,
+              readFileSync(join(backend.pageDir, 'index.html'), 'utf8'),
+              'text/html; charset=utf-8',
+            );
+          }
           throw new HttpError(404, 'Not found.');
       }
     }

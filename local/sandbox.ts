@@ -121,7 +121,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       path: configPath,
     });
 
+    // "Skip ahead": the bot's clock (the wiring's, which handlers, jobs and the sweeper read) may run
+    // ahead of the wall clock, so expiries of an hour can be seen without waiting an hour. Slack's
+    // message times follow it, so the page shows one time everywhere.
+    let clockOffsetMs = 0;
     const slack = await new SlackEmulator({
+      now: () => Date.now() + clockOffsetMs,
       token: botToken,
       users: Object.fromEntries(
         Object.entries(SANDBOX_USERS).map(([id, u]) => [id, { name: u.name, realName: u.realName }]),
@@ -175,9 +180,6 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       if (!handler) throw new Error('the sandbox is still starting');
       return handler;
     };
-    // "Skip ahead": the bot's clock (the wiring's, which handlers, jobs and the sweeper read) may run
-    // ahead of the wall clock, so expiries of an hour can be seen without waiting an hour.
-    let clockOffsetMs = 0;
     const lambda = new LocalLambda(logger);
     const workspace = new SlackWorkspace({
       slack,
@@ -297,6 +299,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     cleanups.push(() => page.stop());
 
     process.env.SG_WARDEN_PUBLIC_URL = page.url;
+    // A message's permalink (chat.getPermalink, e.g. in /sg-status) opens that message on the page.
+    slack.permalinkBase = page.url;
     fns.slackHttp = (await import('../handlers/slack-http')).handler as LambdaHandler;
     fns.cloudtrail = (await import('../handlers/cloudtrail-event')).handler as LambdaHandler;
     fns.sweeper = (await import('../handlers/sweeper')).handler as LambdaHandler;

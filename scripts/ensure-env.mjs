@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const MOTO_SPEC = 'moto[server]==5.2.5';
+// What the sandbox needs of moto: the services it emulates (EC2 and STS need no extras) and the server.
+// moto[server] adds every service's extras (cfn-lint, docker, graphql…): four times the install.
+export const SANDBOX_MOTO_SPECS = ['moto[dynamodb,ssm]==5.2.5', 'flask', 'flask-cors'];
 // The template checks `npm test` runs after `serverless package` (scripts/test.mjs). One pip resolve with
 // moto: checkov pins an older boto3, which moto's server works with (the whole suite runs on it).
 export const IAC_SPECS = ['cfn-lint==1.58.0', 'checkov==3.3.30'];
@@ -60,26 +63,48 @@ export function ensureNodeModules() {
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
-/** Installs `specs` into the venv unless its marker already names every one of them. */
+const MARKERS = ['.sg-warden-moto', '.sg-warden-moto-sandbox', '.sg-warden-iac'];
+
+/** True when one of the venv's markers names every spec of `specs`. */
+function venvHas(specs) {
+  if (!existsSync(venvPython)) return false;
+  const markers = MARKERS.map((m) => join(venvDir, m))
+    .filter(existsSync)
+    .map((m) => readFileSync(m, 'utf8').split(' '));
+  return specs.every((spec) => markers.some((m) => m.includes(spec)));
+}
+
+/** Installs `specs` into the venv unless a marker already names every one of them. */
 function ensureVenvPackages(what, specs, markerName) {
   const marker = join(venvDir, markerName);
   const wanted = specs.join(' ');
-  // Older venvs kept one marker for moto and the IaC tools together: accept it when it names every pin.
-  const markers = [marker, join(venvDir, '.sg-warden-moto')]
-    .filter(existsSync)
-    .map((m) => readFileSync(m, 'utf8'));
-  const has = (spec) => markers.some((m) => m.split(' ').includes(spec));
-  if (existsSync(venvPython) && specs.every(has)) return;
+  if (venvHas(specs)) return;
   console.error(`[setup] installing ${what} (${wanted}) into .cache/venv…`);
   mkdirSync(join(root, '.cache'), { recursive: true });
   if (!existsSync(venvPython)) run('python3', ['-m', 'venv', venvDir]);
-  run(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...specs]);
+  // --no-compile: Python compiles what it imports when it first does; pip compiling all of moto is a
+  // large part of an install's time.
+  run(venvPython, [
+    '-m',
+    'pip',
+    'install',
+    '--quiet',
+    '--disable-pip-version-check',
+    '--no-compile',
+    ...specs,
+  ]);
   writeFileSync(marker, wanted);
 }
 
-/** The venv's moto server: all `npm start` needs from Python. A changed pin reinstalls. */
+/** moto with every service, for the tests. A changed pin reinstalls. */
 export function ensureMoto() {
   ensureVenvPackages('the AWS emulator', [MOTO_SPEC], '.sg-warden-moto');
+}
+
+/** moto for `npm start`: the sandbox's services only (or the tests' full moto, when it is there). */
+export function ensureSandboxMoto() {
+  if (venvHas([MOTO_SPEC])) return;
+  ensureVenvPackages('the AWS emulator', SANDBOX_MOTO_SPECS, '.sg-warden-moto-sandbox');
 }
 
 /** The deploy checks `npm test` runs on the templates (cfn-lint, checkov); `npm start` never needs them. */

@@ -7,14 +7,14 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ensureMoto, ensureNodeModules, root } from './ensure-env.mjs';
+import { ensureNodeModules, ensureSandboxMoto, root } from './ensure-env.mjs';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const sandboxArgs = args.filter((a) => a !== '--json');
 
 ensureNodeModules();
-ensureMoto();
+ensureSandboxMoto();
 
 // Bundled two folders below the repo root on purpose: the moto helper finds the venv relative to its own file.
 const outDir = join(root, '.cache', 'sandbox');

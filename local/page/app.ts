@@ -58,10 +58,18 @@ let dmSeen = 0;
 let shownView: { id: string; json: string; errors: Record<string, string> } | null = null;
 const seenUpdates = new Map<string, number>();
 
+/** How far the bot's clock runs ahead of this machine's ("Skip the bot's clock ahead"). */
+let clockAheadMs = 0;
+
+/** The bot's "now": relative dates ("in 5 minutes") are the bot's, as everything else on the page. */
+function botNow(): Date {
+  return new Date(Date.now() + clockAheadMs);
+}
+
 function ctx(): MrkdwnContext {
   const users: Record<string, string> = { UBOT: 'sg-warden' };
   for (const u of info?.users ?? []) users[u.id] = u.realName;
-  return { users, userGroups: info?.userGroups ?? {} };
+  return { users, userGroups: info?.userGroups ?? {}, now: botNow() };
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(
@@ -638,6 +646,10 @@ async function refreshAws(): Promise<void> {
 }
 
 function showClock(aheadSeconds: number): void {
+  if (aheadSeconds * 1000 !== clockAheadMs) {
+    clockAheadMs = aheadSeconds * 1000;
+    renderMessages(true);
+  }
   const h = Math.floor(aheadSeconds / 3600);
   const m = Math.round((aheadSeconds % 3600) / 60);
   $('clock-line').textContent =
@@ -655,6 +667,21 @@ async function refresh(): Promise<void> {
   messages = state.messages;
   renderMessages();
   renderModal(state.views);
+  openPermalink();
+}
+
+/** The message a permalink (/archives/<channel>/p<ts>) names: shown and scrolled to, once it exists. */
+let permalink = /^\/archives\/([A-Z0-9]+)\/p(\d{10})(\d+)$/.exec(location.pathname);
+function openPermalink(): void {
+  if (!permalink) return;
+  const [, channel, seconds, micros] = permalink;
+  const conversationOf = channel === info.channel.id ? 'alerts' : 'dm';
+  if (conversation !== conversationOf) $(conversationOf === 'alerts' ? 'go-alerts' : 'go-dm').click();
+  const node = document.querySelector<HTMLElement>(`[data-testid=message][data-ts="${seconds}.${micros}"]`);
+  if (!node) return;
+  permalink = null;
+  node.scrollIntoView({ block: 'center' });
+  node.classList.add('flash', 'linked');
 }
 
 let refreshTimer: number | undefined;

@@ -37,6 +37,19 @@ function who(v: ViolationItem): string {
   return ` by ${escapeMrkdwn(v.decidedByName ?? v.decidedBy)}`;
 }
 
+/**
+ * Why a rule was already gone, without reading as if the last person to touch it removed it: the person
+ * who pressed Revoke only found it gone; an AWS principal (from CloudTrail) did remove it.
+ */
+function goneLine(v: ViolationItem): string {
+  const base = ':ghost: Already gone';
+  if (!v.decidedBy) return `${base} (removed outside sg-warden)`;
+  if (v.decidedBy === 'timeout') return `${base} (removed outside sg-warden) at the deadline`;
+  if (v.decidedBy.startsWith('U') || v.decidedBy.startsWith('W'))
+    return `${base} (removed outside sg-warden) when <@${v.decidedBy}> pressed Revoke`;
+  return `${base}: removed outside sg-warden by ${escapeMrkdwn(v.decidedByName ?? v.decidedBy)}`;
+}
+
 /** One line of state for a violation: countdown while pending, outcome when decided. */
 export function violationState(v: ViolationItem): string {
   if (v.status === 'PENDING') {
@@ -46,6 +59,7 @@ export function violationState(v: ViolationItem): string {
   }
   const base = OUTCOME[v.status] ?? v.status;
   const when = v.decidedAt ? ` ${slackDate(v.decidedAt)}` : '';
+  if (v.status === 'GONE') return `${goneLine(v)}${when}`;
   let line = `${base}${who(v)}${when}`;
   if (v.status === 'KEPT') {
     line += v.keptUntil ? ` until ${slackDate(v.keptUntil)}` : ' permanently';
@@ -88,13 +102,13 @@ export function fitSection(parts: {
 function violationSection(v: ViolationItem): Block {
   const reasons = v.reasons.map((r) => `• ${escapeMrkdwn(r)}`).join('\n');
   const description = v.rule.description ? `_Description:_ ${escapeMrkdwn(v.rule.description)}` : '';
+  // The violation's ID closes the state line, for `/sg-status audit <ID>`.
+  const [stateLine, ...quoted] = violationState(v).split('\n');
+  const state = [`${stateLine} · ${code(v.violationId)}`, ...quoted].join('\n');
   return {
     type: 'section',
     block_id: `rule:${v.violationId}`,
-    text: {
-      type: 'mrkdwn',
-      text: fitSection({ rule: ruleLine(v), reasons, description, state: violationState(v) }),
-    },
+    text: { type: 'mrkdwn', text: fitSection({ rule: ruleLine(v), reasons, description, state }) },
   };
 }
 

@@ -50,7 +50,7 @@ describe('alert message truncation (Slack: 3,000 characters a section)', () => {
     expect(text.startsWith(':large_orange_circle: *HIGH* `ingress TCP 22')).toBe(true);
     expect(text).toContain('port 22 (SSH) open');
     expect(text).toMatch(/more characters\)/);
-    expect(text.split('\n').pop()).toMatch(/^:hourglass: Auto-revoke <!date\^/);
+    expect(text.split('\n').pop()).toMatch(/^:hourglass: Auto-revoke <!date\^.* · `v-01TEST`$/);
     const buttons = blocks
       .filter((b) => b.type === 'actions')
       .flatMap((b) => b.elements.map((e: { text: { text: string } }) => e.text.text));
@@ -71,5 +71,23 @@ describe('alert message truncation (Slack: 3,000 characters a section)', () => {
     expect(fitSection({ rule: 'R', reasons: '• a', description: '_Description:_ d', state: 'S\n>q' })).toBe(
       'R\n• a\n_Description:_ d\nS\n>q',
     );
+  });
+});
+
+describe('alert message wording', () => {
+  const gone = (decidedBy: string, decidedByName?: string) => {
+    const v = view('');
+    Object.assign(v.violations[0]!, { status: 'GONE', decidedBy, decidedByName, decidedAt: DEADLINE });
+    return alertBlocks(v).find((b) => b.block_id === 'rule:v-01TEST')!.text.text as string;
+  };
+
+  it('says a rule found gone was removed outside sg-warden, not by whoever pressed Revoke', () => {
+    expect(gone('U0ENGINEER')).toContain(
+      ':ghost: Already gone (removed outside sg-warden) when <@U0ENGINEER> pressed Revoke',
+    );
+    expect(gone('arn:aws:sts::123456789012:assumed-role/ops/ann')).toContain(
+      ':ghost: Already gone: removed outside sg-warden by arn:aws:sts::123456789012:assumed-role/ops/ann',
+    );
+    expect(gone('timeout')).toContain('Already gone (removed outside sg-warden) at the deadline');
   });
 });
