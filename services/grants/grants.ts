@@ -862,7 +862,9 @@ export async function warnGrant(
     due: { kind: 'GRANT_EXPIRY', at: grant.expiresAt },
     audit: null,
   });
-  if (!claimed) return;
+  // Late (the sweeper did not run, or the clock skipped past the end): the grant is over, so there is
+  // nothing to extend; the expiry, due now, tells its owner instead.
+  if (!claimed || claimed.expiresAt <= now.toISOString()) return;
   await tell(deps, grantId, 'expiring', () =>
     notifier.expiring(claimed, extendBy(deps.config, claimed, now)),
   );

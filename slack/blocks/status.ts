@@ -178,13 +178,14 @@ export function auditMessage(view: AuditView): SlackMessage {
     return { text: `History of ${view.subjectId}: ${view.entries.length} entries.`, blocks };
   }
   if (view.entries.length === 0) {
-    const text = `No decisions in the last ${view.days} day(s).`;
+    const text = `No decisions in the last ${view.days} day${view.days === 1 ? '' : 's'}.`;
     return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
   }
   const blocks: Block[] = [
     header('Latest decisions'),
     listSection(
-      `*The latest ${view.entries.length}* (of ${view.total} in the last ${view.days} day(s))`,
+      // Says what it shows: this many, newest first, from the window README names.
+      `*The latest ${view.entries.length} decision${view.entries.length === 1 ? '' : 's'}* of the last ${view.days} day${view.days === 1 ? '' : 's'}`,
       view.entries.map((e) => auditLine(e, true)),
       '`/sg-status audit <ID>` shows one item’s history.',
       view.entries.length,
