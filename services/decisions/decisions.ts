@@ -1133,7 +1133,6 @@ function planReopen(
     finding.action === 'alert' && finding.timeoutSeconds !== null
       ? new Date(new Date(nowIso).getTime() + finding.timeoutSeconds * 1000).toISOString()
       : null;
-  const expiredNote = `it was kept by ${ex.approvedByName} until ${ex.expiresAt}; that exception has expired, so it needs a fresh decision`;
   const violation: ViolationItem & Record<string, unknown> = {
     ...keys.violation(violationId),
     type: 'violation',
@@ -1148,7 +1147,9 @@ function planReopen(
     groupName: alert.groupName,
     rule: finding.rule,
     severity: finding.severity,
-    reasons: [...finding.reasons, expiredNote],
+    reasons: finding.reasons,
+    // The alert says it was kept by whom until when (a date in the reader's time, like every message).
+    previousKeep: { byName: ex.approvedByName, until: ex.expiresAt },
     action: finding.action,
     dryRun: finding.dryRun,
     actor: alert.actor,

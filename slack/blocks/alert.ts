@@ -100,7 +100,14 @@ export function fitSection(parts: {
 }
 
 function violationSection(v: ViolationItem): Block {
-  const reasons = v.reasons.map((r) => `• ${escapeMrkdwn(r)}`).join('\n');
+  const lines = v.reasons.map((r) => `• ${escapeMrkdwn(r)}`);
+  if (v.previousKeep) {
+    const until = v.previousKeep.until ? slackDate(v.previousKeep.until) : 'now';
+    lines.push(
+      `• it was kept by ${escapeMrkdwn(v.previousKeep.byName)} until ${until}; that exception has expired, so it needs a fresh decision`,
+    );
+  }
+  const reasons = lines.join('\n');
   const description = v.rule.description ? `_Description:_ ${escapeMrkdwn(v.rule.description)}` : '';
   // The violation's ID closes the state line, for `/sg-status audit <ID>`.
   const [stateLine, ...quoted] = violationState(v).split('\n');

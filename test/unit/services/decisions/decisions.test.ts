@@ -26,7 +26,7 @@ import type {
   RevokeFailure,
 } from '../../../../services/shared/ports';
 import type { AlertItem, ExceptionItem, ViolationItem } from '../../../../services/violations/items';
-import { revokeFailureText } from '../../../../slack/blocks/alert';
+import { alertBlocks, revokeFailureText } from '../../../../slack/blocks/alert';
 import { MemoryStateStore } from '../../../support/memory-store';
 
 const T0 = new Date('2026-11-23T10:00:00.000Z');
@@ -595,6 +595,13 @@ describe('decisions', () => {
       expect(env.notifier.posts).toHaveLength(1);
       expect(env.notifier.posts[0]!.alert.reopenedFrom).toBe('v-1');
       expect((await status(env)).status).toBe('KEPT');
+      // Who kept it until when goes to the alert as data: it shows the date as every message does.
+      expect(fresh.previousKeep).toEqual({ byName: ex.approvedByName, until: ex.expiresAt });
+      const section = alertBlocks(env.notifier.posts[0]!).find(
+        (b) => b.block_id === `rule:${result.violationId}`,
+      );
+      expect(section?.text.text).toMatch(/kept by .+ until <!date\^\d+\^/);
+      expect(section?.text.text).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
 
       // Running twice (overlapping sweeps) creates nothing new.
       expect((await expireException(env.deps, ex)).outcome).toBe('not-due');
