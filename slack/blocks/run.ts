@@ -219,8 +219,10 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
       type: 'section',
       text: {
         type: 'mrkdwn',
+        // One per line in a code block, each value exactly as it is passed (inline code would turn a
+        // backtick into a quote and hide leading or doubled spaces).
         text: truncate(
-          `*Parameters*: ${values.map(([k, v]) => code(`${k}=${v}`)).join(' ')}`,
+          `*Parameters*\n${codeBlock(escapeCode(values.map(([k, v]) => `${k}=${v}`).join('\n')))}`,
           SECTION_BUDGET,
         ),
       },

@@ -1,5 +1,6 @@
+import type { RunItem } from '../../../../services/runs/items';
 import { nextPollSeconds } from '../../../../services/runs/runs';
-import { shownOutput, splitEscaped } from '../../../../slack/blocks/run';
+import { runAnnouncement, shownOutput, splitEscaped } from '../../../../slack/blocks/run';
 
 describe('run blocks', () => {
   describe('shownOutput', () => {
@@ -47,5 +48,30 @@ describe('run blocks', () => {
       expect(nextPollSeconds(sentAt, new Date('2026-11-23T10:05:00.000Z'))).toBe(10);
       expect(nextPollSeconds(sentAt, new Date('2026-11-23T11:00:00.000Z'))).toBe(30);
     });
+  });
+});
+
+describe('run announcement', () => {
+  it('shows each parameter value exactly as it is passed: backticks and spaces kept', () => {
+    const run = {
+      adHoc: false,
+      runbook: 'grep-log',
+      target: 'web-prod',
+      requestedBy: 'U0ENGINEER',
+      values: { pattern: 'a `b`  c', lines: '20' },
+      documentParameters: { commands: ['grep'] },
+      instanceIds: ['i-1'],
+      instanceNames: {},
+      invocations: {},
+      status: 'RUNNING',
+      commandId: 'c-1',
+      runId: 'r-1',
+      document: 'AWS-RunShellScript',
+      region: 'us-east-1',
+      timeoutSeconds: 600,
+      requestedByName: 'erin.engineer',
+    } as unknown as RunItem;
+    const texts = runAnnouncement(run, null).blocks.map((b) => String(b.text?.text ?? ''));
+    expect(texts).toContain('*Parameters*\n```pattern=a `b`  c\nlines=20```');
   });
 });
