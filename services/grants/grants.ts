@@ -907,7 +907,7 @@ async function reconcilePending(deps: GrantDeps, notifier: GrantNotifier, grant:
       deps,
       grant,
       'ABANDONED',
-      `the request did not finish; ${ruleIds.length} rule(s) removed`,
+      `the request did not finish; ${ruleIds.length} ${ruleIds.length === 1 ? 'rule' : 'rules'} removed`,
       TIMEOUT,
     );
   } catch (error) {

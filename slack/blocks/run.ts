@@ -6,6 +6,7 @@ import { formatDuration } from '../../services/shared/duration';
 import type { CommandInvocation } from '../../services/shared/ports';
 import { ActionIds, BlockIds } from '../ids';
 import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
+import { count } from '../plural';
 import type { Block } from './alert';
 
 /** Room for one section's text (Slack's limit is 3,000), leaving space for the code fences. */
@@ -254,7 +255,7 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
             title: { type: 'plain_text', text: 'Run this command?' },
             text: {
               type: 'mrkdwn',
-              text: `It runs on ${run.instanceIds.length} instance(s) as shown above.`,
+              text: `It runs on ${count(run.instanceIds.length, 'instance')} as shown above.`,
             },
             confirm: { type: 'plain_text', text: 'Approve and run' },
             deny: { type: 'plain_text', text: 'Cancel' },
