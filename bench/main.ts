@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type MotoServer, startMoto } from '../test/support/moto-server';
+import { type MotoServer, startMoto } from '../local/shared/moto-server';
 import {
   bundleFunction,
   bundleSettings,
@@ -212,7 +212,7 @@ async function orchestrate(): Promise<void> {
     git: gitState(root),
     emulators: {
       aws: `${process.env.BENCH_MOTO_SPEC ?? 'moto'} via test/support/moto-launcher.py, on loopback`,
-      slack: 'test/support/slack-emulator.ts on loopback',
+      slack: 'local/shared/slack-emulator.ts on loopback',
     },
     figures,
   };

@@ -9,6 +9,8 @@ import { loadConfig } from '../services/config/config';
 import { errorCode, lookUpExposure } from '../services/exposure/lookup';
 import { SgWardenError } from '../services/shared/errors';
 import type { AwsTarget } from '../services/shared/ports';
+import { DEFAULT_CONFIG } from './evaluate';
+import type { CommandModule } from './program';
 
 /** `sg-warden exposure <sg-id> [--region R] [--account A]`, as parsed. */
 export interface ExposureCliOptions {
@@ -141,3 +143,29 @@ export async function exposureCommand(
     for (const client of clients) client.destroy();
   }
 }
+
+/** `sg-warden exposure <sg-id> [--region R] [--account A]`. */
+export const exposureCliCommand: CommandModule = (program, { io, exit }) => {
+  program
+    .command('exposure')
+    .description(
+      'what a security group is attached to and whether the internet can reach it (JSON on stdout)',
+    )
+    .argument('<sg-id>', 'the security group, e.g. sg-0123456789abcdef0')
+    .option('--region <region>', "the group's region (default: $AWS_REGION)")
+    .option(
+      '--account <id>',
+      "the group's account, reached through accounts.roleName (default: the caller's)",
+    )
+    .argumentsError('exposure takes exactly one security group ID.')
+    .addHelpText('after', '\nExit codes: 0 answered, 2 bad input, an unknown group or AWS unreadable.')
+    .action(async (groupId: string, options: { region?: string; account?: string }) => {
+      const answer = await exposureCommand(
+        { groupId, region: options.region, account: options.account },
+        { env: io.env, configPath: io.env.SG_WARDEN_CONFIG ?? DEFAULT_CONFIG },
+      );
+      io.stdout.write(answer.stdout);
+      if (answer.stderr) io.stderr.write(`sg-warden: ${answer.stderr}\n`);
+      exit(answer.exitCode);
+    });
+};

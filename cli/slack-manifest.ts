@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { BadInputError } from '../services/shared/errors';
+import type { CommandModule } from './program';
 
 /** The request URL infra/slack-app-manifest.yml carries until the deployed endpoint is filled in. */
 export const PLACEHOLDER_URL = 'https://sg-warden.invalid/slack/events';
@@ -9,9 +10,6 @@ export const PLACEHOLDER_URL = 'https://sg-warden.invalid/slack/events';
 export const SLACK_EVENTS_PATH = '/slack/events';
 
 const MANIFEST = join(__dirname, '..', 'infra', 'slack-app-manifest.yml');
-
-export const SLACK_MANIFEST_USAGE =
-  'Usage: sg-warden slack-manifest --url <https endpoint> [--json]   the Slack app manifest for that endpoint';
 
 /**
  * The Slack request URL for an API endpoint: `https://…` only (Slack refuses anything else), no
@@ -45,20 +43,25 @@ export function manifestFor(requestUrl: string, manifestPath = MANIFEST): Record
 }
 
 /** `sg-warden slack-manifest --url <endpoint> [--json]`: prints the manifest, ready for "create app from manifest". */
-export function slackManifestCommand(argv: string[], io: { stdout: NodeJS.WritableStream }): number {
-  let url: string | undefined;
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--json') json = true;
-    else if (arg === '--url') {
-      url = argv[++i];
-      if (url === undefined) throw new BadInputError(`--url needs a value.\n${SLACK_MANIFEST_USAGE}`);
-    } else if (arg.startsWith('--url=')) url = arg.slice('--url='.length);
-    else throw new BadInputError(`Unknown argument "${arg}".\n${SLACK_MANIFEST_USAGE}`);
-  }
-  if (!url) throw new BadInputError(`slack-manifest needs --url.\n${SLACK_MANIFEST_USAGE}`);
-  const manifest = manifestFor(requestUrlFor(url));
-  io.stdout.write(json ? `${JSON.stringify(manifest, null, 2)}\n` : stringify(manifest, { lineWidth: 0 }));
-  return 0;
-}
+export const slackManifestCommand: CommandModule = (program, { io, exit }) => {
+  program
+    .command('slack-manifest')
+    .description(
+      'the Slack app manifest with the deployed request URL in every slash command and in interactivity',
+    )
+    .option('--url <https endpoint>', 'the API endpoint (serverless output SlackRequestUrl, or its base)')
+    .option('--json', 'JSON instead of YAML')
+    .argumentsError('slack-manifest takes no arguments, only options; see sg-warden slack-manifest --help.')
+    .action((options: { url?: string; json?: boolean }) => {
+      if (options.url === undefined)
+        throw new BadInputError(
+          'slack-manifest needs --url <https endpoint>; see sg-warden slack-manifest --help.',
+        );
+      if (options.url === '') throw new BadInputError('--url needs a value.');
+      const manifest = manifestFor(requestUrlFor(options.url));
+      io.stdout.write(
+        options.json ? `${JSON.stringify(manifest, null, 2)}\n` : stringify(manifest, { lineWidth: 0 }),
+      );
+      exit(0);
+    });
+};

@@ -7,9 +7,6 @@ import {
   type IpPermission,
 } from '@aws-sdk/client-ec2';
 import { parseCidr } from '../services/shared/cidr';
-import { authorizeIngressRecord, eventBridgeEvent, type RuleSpec } from '../test/support/cloudtrail-factory';
-import { ENGINEER_PRINCIPAL } from './sandbox-config';
-import { ACCOUNT, REGION } from './seed-account';
 
 /** What the "make a change" panel asks for. */
 export interface ChangeRequest {
@@ -25,23 +22,6 @@ export interface ChangeRequest {
 
 /** A change the panel cannot make, in one sentence. */
 export class ChangeError extends Error {}
-
-const PRINCIPALS = {
-  engineer: {
-    arn: ENGINEER_PRINCIPAL,
-    role: 'AWSReservedSSO_PowerUser_5f3c',
-    principalId: 'AROASANDBOXENGINEER:erin.engineer@example.com',
-    sourceIp: '198.51.100.23',
-    userAgent: 'aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.ubuntu.22',
-  },
-  ci: {
-    arn: `arn:aws:sts::${ACCOUNT}:assumed-role/platform-ci-deploy/gha-run-4711`,
-    role: 'platform-ci-deploy',
-    principalId: 'AROASANDBOXCIDEPLOY:gha-run-4711',
-    sourceIp: '192.0.2.10',
-    userAgent: 'APN/1.0 HashiCorp/1.0 Terraform/1.9.5',
-  },
-} as const;
 
 function parsePorts(text: string | undefined): [number, number] {
   const match = /^\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?$/.exec(text ?? '');
@@ -77,53 +57,27 @@ export function permissionFor(change: ChangeRequest): IpPermission {
 }
 
 /**
- * Makes the change for real (AuthorizeSecurityGroupIngress on the emulated EC2) and returns the
- * EventBridge event CloudTrail would deliver for it, built from EC2's answer (rule IDs included).
+ * Makes the change for real: AuthorizeSecurityGroupIngress on the emulated EC2, through the sandbox's
+ * AWS endpoint with the client of the chosen persona (`clientFor`), exactly as the AWS CLI would, so the
+ * sandbox's trail writes and delivers its CloudTrail event. Returns the new rule IDs and the call's
+ * request ID (which the trail's delivery is known by).
  */
 export async function makeChange(
-  ec2: EC2Client,
+  clientFor: (principal: 'engineer' | 'ci') => EC2Client,
   change: ChangeRequest,
-): Promise<{ ruleIds: string[]; event: Record<string, unknown> }> {
+): Promise<{ ruleIds: string[]; requestId: string }> {
   const permission = permissionFor(change);
   let out: AuthorizeSecurityGroupIngressCommandOutput;
   try {
-    out = await ec2.send(
+    out = await clientFor(change.principal ?? 'engineer').send(
       new AuthorizeSecurityGroupIngressCommand({ GroupId: change.groupId, IpPermissions: [permission] }),
     );
   } catch (error) {
     const { name, message } = error as Error;
     throw new ChangeError(`EC2 refused the change: ${name}: ${message}`);
   }
-  const rules: RuleSpec[] = (out.SecurityGroupRules ?? []).map((r) => ({
-    ...(r.SecurityGroupRuleId ? { ruleId: r.SecurityGroupRuleId } : {}),
-    protocol: r.IpProtocol ?? '-1',
-    ...(r.FromPort !== undefined && r.FromPort !== -1 ? { fromPort: r.FromPort } : {}),
-    ...(r.ToPort !== undefined && r.ToPort !== -1 ? { toPort: r.ToPort } : {}),
-    ...(r.CidrIpv4 ? { cidr: r.CidrIpv4 } : {}),
-    ...(r.CidrIpv6 ? { cidrV6: r.CidrIpv6 } : {}),
-    ...(r.Description ? { description: r.Description } : {}),
-  }));
-  const who = PRINCIPALS[change.principal ?? 'engineer'];
-  const record = authorizeIngressRecord({
-    groupId: change.groupId,
-    rules,
-    region: REGION,
-    account: ACCOUNT,
-    principalArn: who.arn,
-    sourceIp: who.sourceIp,
-  });
-  const identity = record.userIdentity as Record<string, unknown> & {
-    sessionContext: { sessionIssuer: Record<string, unknown> };
-  };
-  identity.principalId = who.principalId;
-  identity.sessionContext.sessionIssuer = {
-    ...identity.sessionContext.sessionIssuer,
-    arn: `arn:aws:iam::${ACCOUNT}:role/${who.role}`,
-    userName: who.role,
-    principalId: who.principalId.split(':')[0],
-  };
-  record.userAgent = who.userAgent;
-  return { ruleIds: rules.map((r) => r.ruleId ?? '').filter(Boolean), event: eventBridgeEvent(record) };
+  const ruleIds = (out.SecurityGroupRules ?? []).map((r) => r.SecurityGroupRuleId ?? '').filter(Boolean);
+  return { ruleIds, requestId: out.$metadata.requestId ?? '' };
 }
 
 /** The emulated account's security groups and their ingress rules, for the page's AWS panel. */

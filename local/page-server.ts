@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../services/shared/logger';
-import type { SlackEmulator } from '../test/support/slack-emulator';
 import { ALERT_CHANNEL, APPROVERS_GROUP, SANDBOX_USERS } from './sandbox-config';
+import type { SlackEmulator } from './shared/slack-emulator';
 import { type InputValue, isSandboxUser, type SlackWorkspace, type UserId, withIds } from './slack-workspace';
 
 type Json = Record<string, unknown>;
@@ -206,6 +206,15 @@ export async function startPageServer(
           return;
         }
         default:
+          // A message's permalink (Slack's /archives/<channel>/p<ts> form): the page, which opens it.
+          if (/^\/archives\/[A-Z0-9]+\/p\d+$/.test(url.pathname)) {
+            return send(
+              res,
+              200,
+              readFileSync(join(backend.pageDir, 'index.html'), 'utf8'),
+              'text/html; charset=utf-8',
+            );
+          }
           throw new HttpError(404, 'Not found.');
       }
     }

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { parseConfig } from '../services/config/config';
+import { persona, personaSlackUsers } from './aws-personas';
 import type { World } from './seed-account';
 
 /** The sandbox's people: an engineer who makes changes and an approver who may keep them. */
@@ -12,9 +13,8 @@ export const APPROVERS_GROUP = 'S0APPROVERS';
 /** The local workspace's team ID. */
 export const SANDBOX_TEAM = 'T0SGWARDEN';
 export const ALERT_CHANNEL = { id: 'C0SGWARDEN', name: 'security-alerts' };
-/** The AWS principal the "make a change" panel acts as: Erin's SSO session. */
-export const ENGINEER_PRINCIPAL =
-  'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_PowerUser_5f3c/erin.engineer@example.com';
+/** The AWS principal the "make a change" panel acts as by default: Erin's SSO session. */
+export const ENGINEER_PRINCIPAL = persona('erin').arn;
 
 type Json = Record<string, unknown>;
 
@@ -65,7 +65,7 @@ export function writeSandboxConfig(options: {
     policy: { timeouts: { critical: '2m', high: '10m', medium: '30m', low: null } },
     decisions: {
       approvers,
-      principalToSlack: { [ENGINEER_PRINCIPAL]: 'U0ENGINEER' },
+      principalToSlack: personaSlackUsers(),
     },
     whitelist: {
       targets: {

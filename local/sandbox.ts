@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { loadConfig } from '../services/config/config';
 import { createLogger } from '../services/shared/logger';
-import { repoRoot, startMoto } from '../test/support/moto-server';
-import { SlackEmulator, type WorkspaceSnapshot } from '../test/support/slack-emulator';
-import { SsmEmulator } from '../test/support/ssm-emulator';
 import { ChangeError, describeAccount, makeChange } from './aws-changes';
+import { credentialsOf, PERSONAS } from './aws-personas';
 import { RecordingAwsProxy } from './aws-recorder';
+import { readDetectionPattern, SandboxTrail } from './aws-trail';
 import { type LambdaHandler, LocalLambda, scheduledEvent } from './lambda-runtime';
 import { startPageServer } from './page-server';
 import { ALERT_CHANNEL, APPROVERS_GROUP, SANDBOX_USERS, writeSandboxConfig } from './sandbox-config';
+import { parseArgs, type SandboxOptions, USAGE } from './sandbox-options';
 import {
   ACCOUNT,
   BOT_TOKEN_PARAM,
@@ -23,91 +23,15 @@ import {
   seedAccount,
   TABLE_NAME,
 } from './seed-account';
+import { repoRoot, startMoto } from './shared/moto-server';
+import { SlackEmulator, type WorkspaceSnapshot } from './shared/slack-emulator';
+import { SsmEmulator } from './shared/ssm-emulator';
 import { SlackWorkspace } from './slack-workspace';
 import { SimulatedAgents } from './ssm-agents';
+import { acquireStateLock, StateLockedError } from './state-lock';
 import { RouteThrottle, TOO_MANY_REQUESTS } from './throttle';
 
-export interface SandboxOptions {
-  /** Port of the page on 127.0.0.1 (0: any free port). */
-  port: number;
-  /** Where state is kept between runs. */
-  stateDir: string;
-  /** Start from a freshly seeded account and an empty workspace. */
-  reset: boolean;
-  /** A YAML file merged over the sandbox's config. */
-  configOverlay?: string;
-  /** How often the sweeper's schedule fires. */
-  sweepIntervalMs: number;
-  /** The address the `me` link sees (API Gateway's sourceIp); the browser itself is on loopback. */
-  publicIp: string;
-}
-
-export const USAGE = `usage: npm start -- [--port 3000] [--reset] [--state-dir .sg-warden] [--config overlay.yml] [--sweep-every 5s] [--public-ip 81.2.69.142]`;
-
-/** Parses the command line; throws an Error whose message is one sentence for bad flags. */
-export function parseArgs(argv: string[]): SandboxOptions | 'help' {
-  const options: SandboxOptions = {
-    port: 3000,
-    stateDir: join(repoRoot, '.sg-warden'),
-    reset: false,
-    sweepIntervalMs: 5000,
-    publicIp: '81.2.69.142',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] =
-      arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s, 2) : [arg, undefined];
-    const value = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === '') throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--help':
-      case '-h':
-        return 'help';
-      case '--reset':
-        options.reset = true;
-        break;
-      case '--port': {
-        const v = value();
-        const port = Number(v);
-        if (!/^\d+$/.test(v) || port > 65535)
-          throw new Error(`--port must be a port number (0-65535), not "${v}"`);
-        options.port = port;
-        break;
-      }
-      case '--state-dir':
-        options.stateDir = resolve(value());
-        break;
-      case '--config': {
-        const v = resolve(value());
-        if (!existsSync(v)) throw new Error(`--config: no such file ${v}`);
-        options.configOverlay = v;
-        break;
-      }
-      case '--public-ip': {
-        const v = value();
-        if (!isIP(v)) throw new Error(`--public-ip must be an IPv4 or IPv6 address, not "${v}"`);
-        options.publicIp = v;
-        break;
-      }
-      case '--sweep-every': {
-        const v = value();
-        const match = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(v);
-        const ms = match ? Number(match[1]) * (match[2] === 'ms' ? 1 : 1000) : Number.NaN;
-        if (!(ms >= 200 && ms <= 600_000)) {
-          throw new Error(`--sweep-every must be between 200ms and 600s, such as 5s, not "${v}"`);
-        }
-        options.sweepIntervalMs = ms;
-        break;
-      }
-      default:
-        throw new Error(`unknown option ${arg}`);
-    }
-  }
-  return options;
-}
+export { parseArgs, type SandboxOptions, USAGE } from './sandbox-options';
 
 export interface Sandbox {
   url: string;
@@ -115,6 +39,9 @@ export interface Sandbox {
   awsUrl: string;
   stop(): Promise<void>;
 }
+
+/** Mutations between two saves of the emulated account's whole state (local/moto-state.py). */
+const SNAPSHOT_EVERY = 200;
 
 /**
  * Starts the whole bot on this machine: moto (behind a recording proxy) seeded as a small AWS account,
@@ -125,9 +52,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const logger = createLogger(process.env.SG_WARDEN_LOG_LEVEL ?? 'info').child({ component: 'sandbox' });
   mkdirSync(options.stateDir, { recursive: true });
   const awsLog = join(options.stateDir, 'aws-mutations.jsonl');
+  const awsState = join(options.stateDir, 'aws-state.pickle');
   const slackFile = join(options.stateDir, 'slack-workspace.json');
   if (options.reset) {
     rmSync(awsLog, { force: true });
+    rmSync(awsState, { force: true });
     rmSync(slackFile, { force: true });
   }
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -141,16 +70,34 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     }
   };
   try {
-    const moto = await startMoto();
+    const started = Date.now();
+    const moto = await startMoto({
+      launcher: join(repoRoot, 'local', 'moto-state.py'),
+      env: { SG_WARDEN_MOTO_STATE: awsState },
+    });
     cleanups.push(() => moto.stop());
-    const proxy = await new RecordingAwsProxy({ motoUrl: moto.url, logFile: awsLog, logger }).start();
+    // The account's CloudTrail and EventBridge: every security-group call at the AWS endpoint, whoever
+    // makes it, reaches detection as the deploy's rule would deliver it.
+    const trail = new SandboxTrail({
+      account: ACCOUNT,
+      pattern: readDetectionPattern(repoRoot),
+      logger,
+      delayMs: 300,
+    });
+    const proxy = await new RecordingAwsProxy({
+      motoUrl: moto.url,
+      logFile: awsLog,
+      logger,
+      snapshotEvery: SNAPSHOT_EVERY,
+      gate: trail.gate,
+      watch: trail.watch,
+    }).start(options.awsPort);
     cleanups.push(() => proxy.stop());
-    const resumed = existsSync(awsLog) && statSync(awsLog).size > 0;
+    const resumed = existsSync(awsState) || (existsSync(awsLog) && statSync(awsLog).size > 0);
     if (resumed) {
-      const started = Date.now();
       const { replayed, differed } = await proxy.replay();
       logger.info(
-        { replayed, differed, durationMs: Date.now() - started },
+        { fromSnapshot: proxy.snapshotSeq !== null, replayed, differed, durationMs: Date.now() - started },
         'aws state restored from the mutation log',
       );
       if (differed > 0)
@@ -176,7 +123,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       path: configPath,
     });
 
+    // "Skip ahead": the bot's clock (the wiring's, which handlers, jobs and the sweeper read) may run
+    // ahead of the wall clock, so expiries of an hour can be seen without waiting an hour. Slack's
+    // message times follow it, so the page shows one time everywhere.
+    let clockOffsetMs = 0;
     const slack = await new SlackEmulator({
+      now: () => Date.now() + clockOffsetMs,
       token: botToken,
       users: Object.fromEntries(
         Object.entries(SANDBOX_USERS).map(([id, u]) => [id, { name: u.name, realName: u.realName }]),
@@ -207,8 +159,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     // The environment the Lambda functions get from serverless.yml, pointed at the emulators.
     Object.assign(process.env, {
       AWS_REGION: world.region,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
+      // The bot's own calls are its Lambda role's (README "npm start": the sandbox's access keys).
+      AWS_ACCESS_KEY_ID: credentialsOf('bot').accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentialsOf('bot').secretAccessKey,
       AWS_ENDPOINT_URL: proxy.url,
       AWS_ENDPOINT_URL_SSM: agents.url,
       AWS_EC2_METADATA_DISABLED: 'true',
@@ -230,9 +183,6 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       if (!handler) throw new Error('the sandbox is still starting');
       return handler;
     };
-    // "Skip ahead": the bot's clock (the wiring's, which handlers, jobs and the sweeper read) may run
-    // ahead of the wall clock, so expiries of an hour can be seen without waiting an hour.
-    let clockOffsetMs = 0;
     const lambda = new LocalLambda(logger);
     // API Gateway's route throttling as deployed (config http.throttle), one bucket per route.
     const limits = loadConfig(configPath).http.throttle;
@@ -282,6 +232,15 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     };
 
     const { ec2 } = clients(proxy.url);
+    // The panel's changes are made as a person would make them: with that persona's key, at the endpoint.
+    const panelClients = {
+      engineer: new EC2Client({
+        region: world.region,
+        endpoint: proxy.url,
+        credentials: credentialsOf('erin'),
+      }),
+      ci: new EC2Client({ region: world.region, endpoint: proxy.url, credentials: credentialsOf('ci') }),
+    };
     const pageDir = join(repoRoot, 'local', 'page');
     const pageScript = buildPageScript(pageDir);
     const page = await startPageServer(
@@ -294,10 +253,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         account: () => describeAccount(ec2),
         change: async (request) => {
           try {
-            const { ruleIds, event } = await makeChange(ec2, request as never);
+            const { ruleIds, requestId } = await makeChange((who) => panelClients[who], request as never);
             logger.info({ groupId: request.groupId, ruleIds }, 'change made in the emulated account');
-            const detection = await lambda.invokeAsync('sg-warden-cloudtrail-event', fn('cloudtrail'), event);
-            return { ok: true, ruleIds, eventId: (event.detail as { eventID: string }).eventID, detection };
+            const delivery = await trail.delivered(requestId);
+            return { ok: true, ruleIds, eventId: delivery?.eventId, detection: delivery?.result };
           } catch (error) {
             if (error instanceof ChangeError) return { ok: false, error: error.message };
             throw error;
@@ -344,6 +303,15 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           lastSweep,
           clockAheadSeconds: clockOffsetMs / 1000,
           commands: ['/sg-status', '/sg-whitelist', '/sg-run'],
+          aws: {
+            endpoint: proxy.url,
+            region: world.region,
+            keys: PERSONAS.map((p) => ({
+              name: p.name,
+              accessKeyId: p.accessKeyId,
+              description: p.description,
+            })),
+          },
           alertChannel: ALERT_CHANNEL,
         }),
       },
@@ -352,12 +320,18 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     cleanups.push(() => page.stop());
 
     process.env.SG_WARDEN_PUBLIC_URL = page.url;
+    // A message's permalink (chat.getPermalink, e.g. in /sg-status) opens that message on the page.
+    slack.permalinkBase = page.url;
     fns.slackHttp = (await import('../handlers/slack-http')).handler as LambdaHandler;
     fns.cloudtrail = (await import('../handlers/cloudtrail-event')).handler as LambdaHandler;
     fns.sweeper = (await import('../handlers/sweeper')).handler as LambdaHandler;
     fns.ipCapture = (await import('../handlers/ip-capture')).handler as LambdaHandler;
     const { getWiring } = await import('../handlers/wiring');
     getWiring().clock = () => new Date(Date.now() + clockOffsetMs);
+    trail.deliver = (event) => lambda.invokeAsync('sg-warden-cloudtrail-event', fn('cloudtrail'), event);
+    cleanups.push(() => {
+      trail.deliver = null;
+    });
     schedule();
     cleanups.push(async () => {
       stopped = true;
@@ -373,6 +347,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         slackApiUrl: slack.apiUrl,
         stateDir: options.stateDir,
         resumed,
+        // Every port and child process it runs (the tests check that a stop leaves none).
+        ports: [page.url, moto.url, proxy.url, slack.apiUrl, ssm.url, agents.url].map((u) =>
+          Number(new URL(u).port),
+        ),
+        motoPid: moto.pid,
+        durationMs: Date.now() - started,
       },
       'sandbox ready',
     );
@@ -442,7 +422,13 @@ function buildPageScript(pageDir: string): string {
   return out.outputFiles[0]!.text;
 }
 
-/** `npm start`: runs until Ctrl-C (SIGINT) or SIGTERM, then stops everything it started. */
+/** The signals that stop the sandbox as Ctrl-C does: a closed terminal (SIGHUP), a service manager (SIGTERM). */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * `npm start`: runs until Ctrl-C, SIGTERM or SIGHUP (or until the process that started it is gone),
+ * then stops everything it started. A second start on the same state folder refuses before touching it.
+ */
 export async function main(argv: string[]): Promise<number> {
   let options: SandboxOptions | 'help';
   try {
@@ -455,14 +441,43 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  // A terminal that went away must not turn the shutdown's log lines into a crash.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
+  let lock: ReturnType<typeof acquireStateLock>;
+  try {
+    mkdirSync(options.stateDir, { recursive: true });
+    lock = acquireStateLock(options.stateDir);
+  } catch (error) {
+    const sentence = error instanceof StateLockedError ? error.message : (error as Error).message;
+    process.stderr.write(`sg-warden sandbox: will not start: ${sentence}\n`);
+    return 1;
+  }
+  // A signal during the start stops the sandbox as soon as it is up.
+  let signalled: string | null = null;
+  let stopNow: ((signal: string) => void) | null = null;
+  const onSignal = (signal: string) => {
+    signalled ??= signal;
+    stopNow?.(signal);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, () => onSignal(signal));
+  // `npm start` runs this under npm and a shell; when they are killed, this is orphaned: stop then too.
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid !== parent) onSignal('parent gone');
+  }, 500);
+  orphanWatch.unref();
+
   let sandbox: Sandbox;
   try {
     sandbox = await startSandbox(options);
   } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
+    lock.release();
+    const { code, message, port } = error as NodeJS.ErrnoException & { port?: number };
+    const flag = port === options.awsPort ? '--aws-port' : '--port';
     const sentence =
       code === 'EADDRINUSE'
-        ? `port ${options.port} is in use; pick another with --port`
+        ? `port ${port ?? options.port} is in use; pick another with ${flag}`
         : message.split('\n')[0];
     process.stderr.write(`sg-warden sandbox: could not start: ${sentence}\n`);
     return 1;
@@ -471,6 +486,7 @@ export async function main(argv: string[]): Promise<number> {
     [
       '',
       `  sg-warden sandbox is up:  ${sandbox.url}`,
+      `  its AWS endpoint:         ${sandbox.awsUrl}  (keys: README "npm start")`,
       '',
       '  1. Open the page, pick a security group on the right and make a change (try SSH from 0.0.0.0/0).',
       '  2. The alert appears in #security-alerts: Revoke it, or switch to Alex (approver) and Keep it.',
@@ -482,16 +498,19 @@ export async function main(argv: string[]): Promise<number> {
   );
   return new Promise((resolveExit) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    stopNow = (signal: string) => {
       if (stopping) return;
       stopping = true;
+      clearInterval(orphanWatch);
       process.stderr.write(`\n  ${signal}: stopping the sandbox…\n`);
-      sandbox.stop().then(
-        () => resolveExit(0),
-        () => resolveExit(1),
-      );
+      sandbox
+        .stop()
+        .finally(() => lock.release())
+        .then(
+          () => resolveExit(0),
+          () => resolveExit(1),
+        );
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    if (signalled) stopNow(signalled);
   });
 }

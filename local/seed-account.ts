@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { TABLE_DEFINITION } from '../services/aws/dynamodb-store';
+import { credentialsOf } from './aws-personas';
 
 export const REGION = 'us-east-1';
 /** moto's account. */
@@ -34,7 +35,8 @@ export interface World {
   instances: { instanceId: string; name: string; tags: Record<string, string> }[];
 }
 
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+// The account's set-up and the page's reads are the sandbox's admin (an IAM user with a long-term key).
+const credentials = credentialsOf('admin');
 
 export function clients(endpoint: string) {
   return {

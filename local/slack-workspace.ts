@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Logger } from '../services/shared/logger';
-import type { EmulatedMessage, SlackEmulator } from '../test/support/slack-emulator';
-import { signedEvent, slashCommandBody } from '../test/support/slack-requests';
 import { ALERT_CHANNEL, SANDBOX_TEAM, SANDBOX_USERS } from './sandbox-config';
+import type { EmulatedMessage, SlackEmulator } from './shared/slack-emulator';
+import { signedEvent, slashCommandBody } from './shared/slack-requests';
 
 type Json = Record<string, unknown>;
 // biome-ignore lint/suspicious/noExplicitAny: Block Kit JSON as the bot sent it.

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LoopbackServer, readBody } from '../test/support/loopback-http';
-import type { InvocationStep, SsmEmulator } from '../test/support/ssm-emulator';
+import { LoopbackServer, readBody } from './shared/loopback-http';
+import type { InvocationStep, SsmEmulator } from './shared/ssm-emulator';
 
 /** Canned answers for the commands the sandbox's runbooks send (nothing runs on this machine). */
 const CANNED: [RegExp, (instance: string) => string][] = [

@@ -1,19 +1,20 @@
-// `npm start`: the whole bot on this machine (see local/sandbox.ts). Installs what it needs, bundles the
-// TypeScript entry with esbuild (already used by the CLI and the deploy; ~0.3 s, no extra dependency or
-// require hook), then runs it in a child process whose JSON log lines are shown readably on a terminal.
+// `npm start`: the whole bot on this machine (see local/sandbox.ts). Installs what it needs (the npm
+// packages, moto; not the deploy checks), bundles the TypeScript entry with esbuild (already used by the CLI
+// and the deploy; ~0.3 s, no extra dependency or require hook), then runs it in a child process whose JSON
+// log lines are shown readably on a terminal.
 import { spawn } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ensureMoto, ensureNodeModules, root } from './ensure-env.mjs';
+import { ensureNodeModules, ensureSandboxMoto, root } from './ensure-env.mjs';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const sandboxArgs = args.filter((a) => a !== '--json');
 
 ensureNodeModules();
-ensureMoto();
+ensureSandboxMoto();
 
 // Bundled two folders below the repo root on purpose: the moto helper finds the venv relative to its own file.
 const outDir = join(root, '.cache', 'sandbox');
@@ -72,7 +73,19 @@ function show(line) {
 }
 createInterface({ input: child.stdout }).on('line', show);
 
-// Ctrl-C reaches the whole process group: the sandbox stops itself; this launcher waits for it.
-process.on('SIGINT', () => {});
-process.on('SIGTERM', () => child.kill('SIGTERM'));
+// Ctrl-C (SIGINT), SIGTERM and SIGHUP (a closed terminal) all stop the sandbox the same way: passed on to
+// it, and this launcher waits until it has stopped moto and saved its state.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    if (child.exitCode === null) child.kill(signal);
+  });
+}
+// `npm start` runs this under npm and `sh -c`, and a SIGTERM or SIGHUP to npm ends the shell without
+// passing it on: when the process that started this one is gone, stop as for SIGTERM.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent && child.exitCode === null) child.kill('SIGTERM');
+}, 500).unref();
+// Writing to a terminal that has gone away must not end the launcher before the sandbox has stopped.
+process.stdout.on('error', () => {});
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

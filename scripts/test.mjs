@@ -2,10 +2,28 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureChromium, ensureMoto, ensureNodeModules, root, venvDir } from './ensure-env.mjs';
+import {
+  ensureChromium,
+  ensureIacTools,
+  ensureMoto,
+  ensureNodeModules,
+  root,
+  venvDir,
+} from './ensure-env.mjs';
+
+/** What git sees as changed or new (ignored files left out); null outside a git checkout. */
+function gitStatus() {
+  const out = spawnSync('git', ['status', '--porcelain', '--untracked-files=all'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  return out.status === 0 ? new Set(out.stdout.split('\n').filter(Boolean)) : null;
+}
+const before = gitStatus();
 
 ensureNodeModules();
 ensureMoto();
+ensureIacTools();
 ensureChromium();
 
 /** The packaged template and every CloudFormation template in infra/. */
@@ -47,5 +65,16 @@ for (const [name, cmd, args] of steps) {
   if (result.status !== 0) {
     console.error(`[test] ${name} failed (exit ${result.status ?? result.signal})`);
     process.exit(result.status ?? 1);
+  }
+}
+
+// A fresh clone stays clean: the install (npm ci never rewrites package-lock.json) and every step above
+// leave nothing git would show. Compared with the status before the run, so local edits do not count.
+const after = gitStatus();
+if (before && after) {
+  const left = [...after].filter((line) => !before.has(line));
+  if (left.length > 0) {
+    console.error(`[test] the run left files git does not ignore:\n  ${left.join('\n  ')}`);
+    process.exit(1);
   }
 }

@@ -35,6 +35,11 @@ interface Info {
   sweepIntervalMs: number;
   lastSweep: { at: string } | null;
   clockAheadSeconds: number;
+  aws: {
+    endpoint: string;
+    region: string;
+    keys: { name: string; accessKeyId: string; description: string }[];
+  };
 }
 interface DoorAnswer {
   ok: boolean;
@@ -53,10 +58,18 @@ let dmSeen = 0;
 let shownView: { id: string; json: string; errors: Record<string, string> } | null = null;
 const seenUpdates = new Map<string, number>();
 
+/** How far the bot's clock runs ahead of this machine's ("Skip the bot's clock ahead"). */
+let clockAheadMs = 0;
+
+/** The bot's "now": relative dates ("in 5 minutes") are the bot's, as everything else on the page. */
+function botNow(): Date {
+  return new Date(Date.now() + clockAheadMs);
+}
+
 function ctx(): MrkdwnContext {
   const users: Record<string, string> = { UBOT: 'sg-warden' };
   for (const u of info?.users ?? []) users[u.id] = u.realName;
-  return { users, userGroups: info?.userGroups ?? {} };
+  return { users, userGroups: info?.userGroups ?? {}, now: botNow() };
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(
@@ -633,6 +646,10 @@ async function refreshAws(): Promise<void> {
 }
 
 function showClock(aheadSeconds: number): void {
+  if (aheadSeconds * 1000 !== clockAheadMs) {
+    clockAheadMs = aheadSeconds * 1000;
+    renderMessages(true);
+  }
   const h = Math.floor(aheadSeconds / 3600);
   const m = Math.round((aheadSeconds % 3600) / 60);
   $('clock-line').textContent =
@@ -650,6 +667,21 @@ async function refresh(): Promise<void> {
   messages = state.messages;
   renderMessages();
   renderModal(state.views);
+  openPermalink();
+}
+
+/** The message a permalink (/archives/<channel>/p<ts>) names: shown and scrolled to, once it exists. */
+let permalink = /^\/archives\/([A-Z0-9]+)\/p(\d{10})(\d+)$/.exec(location.pathname);
+function openPermalink(): void {
+  if (!permalink) return;
+  const [, channel, seconds, micros] = permalink;
+  const conversationOf = channel === info.channel.id ? 'alerts' : 'dm';
+  if (conversation !== conversationOf) $(conversationOf === 'alerts' ? 'go-alerts' : 'go-dm').click();
+  const node = document.querySelector<HTMLElement>(`[data-testid=message][data-ts="${seconds}.${micros}"]`);
+  if (!node) return;
+  permalink = null;
+  node.scrollIntoView({ block: 'center' });
+  node.classList.add('flash', 'linked');
 }
 
 let refreshTimer: number | undefined;
@@ -702,6 +734,17 @@ async function start(): Promise<void> {
   userSelect.value = me;
   userSelect.onchange = () => setUser(userSelect.value);
   $('account-line').textContent = `account ${info.world.account} (sandbox) · ${info.world.region} · moto`;
+  // Your own tools (AWS CLI, Terraform, any SDK) work against the same account: the endpoint and keys.
+  $('aws-endpoint').textContent = info.aws.endpoint;
+  $('aws-keys').replaceChildren(
+    ...info.aws.keys.map((k) =>
+      el(
+        'li',
+        {},
+        `<code>${renderPlain(k.accessKeyId, false)}</code> ${renderPlain(`${k.name}: ${k.description}`, false)}`,
+      ),
+    ),
+  );
   $('instances').replaceChildren(
     ...info.world.instances.map((i) =>
       el(
@@ -769,6 +812,15 @@ async function start(): Promise<void> {
       toast((error as Error).message);
     }
   };
+
+  // Ports mean nothing for all traffic and ICMP (EC2 ignores them): the field says so by being off.
+  const protocol = $<HTMLSelectElement>('change-protocol');
+  const ports = $<HTMLInputElement>('change-ports');
+  const syncPorts = () => {
+    ports.disabled = protocol.value === 'all' || protocol.value === 'icmp';
+  };
+  protocol.addEventListener('change', syncPorts);
+  syncPorts();
 
   $<HTMLFormElement>('change').onsubmit = async (event) => {
     event.preventDefault();

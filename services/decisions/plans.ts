@@ -374,12 +374,12 @@ export function planReopen(
     dueKind: 'NOTIFY',
     dueAt: nowIso,
   };
-  const expiredNote = `it was kept by ${ex.approvedByName} until ${ex.expiresAt}; that exception has expired, so it needs a fresh decision`;
   const violation = newViolation(alertFields, finding, {
     index: 0,
     groupName: alertFields.groupName,
     now: nowIso,
-    reasons: [...finding.reasons, expiredNote],
+    // The alert says it was kept by whom until when (a date in the reader's time, like every message).
+    previousKeep: { byName: ex.approvedByName, until: ex.expiresAt },
   });
   const alert: AlertItem = { ...alertFields, violationIds: [violation.violationId] };
   const audits = [

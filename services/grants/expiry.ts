@@ -179,7 +179,9 @@ export async function warnGrant(
       unaudited: true,
     }),
   );
-  if (!claimed) return;
+  // Late (the sweeper did not run, or the clock skipped past the end): the grant is over, so there is
+  // nothing to extend; the expiry, due now, tells its owner instead.
+  if (!claimed || claimed.expiresAt <= now.toISOString()) return;
   await tell(deps, grantId, 'expiring', () =>
     notifier.expiring(claimed, extendBy(deps.config, claimed, now), now),
   );
@@ -219,7 +221,7 @@ async function reconcilePending(deps: GrantDeps, notifier: GrantNotifier, grant:
       deps,
       grant,
       'ABANDONED',
-      `the request did not finish; ${ruleIds.length} rule(s) removed`,
+      `the request did not finish; ${ruleIds.length} ${ruleIds.length === 1 ? 'rule' : 'rules'} removed`,
       TIMEOUT_ACTOR,
     );
   } catch (error) {

@@ -134,7 +134,10 @@ export function resolveParameters(runbook: Runbook, assignments: [string, string
   const given = new Map<string, string>();
   for (const [name, value] of assignments) {
     const param = runbook.parameters.find((p) => p.name === name);
-    if (!param) problems.push(`\`${name}\` is not a parameter of this runbook`);
+    if (!param)
+      problems.push(
+        `\`${name.length > 40 ? `${name.slice(0, 40)}…` : name}\` is not a parameter of this runbook`,
+      );
     else if (given.has(name)) problems.push(`\`${name}\` is given twice`);
     else given.set(name, value);
   }

@@ -171,7 +171,7 @@ export interface AuditView {
   entries: StoredAuditEntry[];
   /** Entries found (may be more than `entries`). */
   total: number;
-  /** For the latest-decisions view: how many days were read. */
+  /** For the latest-decisions view: the window it covers, in days. */
   days: number;
 }
 
@@ -195,8 +195,7 @@ export async function loadAudit(
   }
   const maxDays = options.days ?? 7;
   const found: StoredAuditEntry[] = [];
-  let days = 0;
-  for (; days < maxDays && found.length < limit; days++) {
+  for (let days = 0; days < maxDays && found.length < limit; days++) {
     const day = new Date(now.getTime() - days * 86_400_000).toISOString().slice(0, 10);
     const until = days === 0 ? now.toISOString() : `${day}T23:59:59.999Z`;
     for await (const entry of deps.store.auditSince(`${day}T00:00:00.000Z`, until)) {
@@ -204,5 +203,6 @@ export async function loadAudit(
     }
   }
   found.sort((a, b) => b.entryId.localeCompare(a.entryId));
-  return { now, subjectId: null, entries: found.slice(0, limit), total: found.length, days };
+  // `days`: the window the view covers (README's "the last 7 days"), not how far the reading went.
+  return { now, subjectId: null, entries: found.slice(0, limit), total: found.length, days: maxDays };
 }

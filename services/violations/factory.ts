@@ -25,6 +25,8 @@ export function newViolation(
     now: string;
     /** Reasons shown to people; default: the finding's own. */
     reasons?: string[];
+    /** A re-ask: who kept the rule until when (the alert shows it as a date, like every message). */
+    previousKeep?: ViolationItem['previousKeep'];
   },
 ): ViolationItem {
   const violationId = violationIdFor(alert.alertId, finding.rule, options.index);
@@ -47,6 +49,7 @@ export function newViolation(
     rule: finding.rule,
     severity: finding.severity,
     reasons: options.reasons ?? finding.reasons,
+    ...(options.previousKeep ? { previousKeep: options.previousKeep } : {}),
     action: finding.action,
     dryRun: finding.dryRun,
     actor: alert.actor,

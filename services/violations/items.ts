@@ -87,6 +87,8 @@ export interface ViolationItem extends StoredItem {
   keptUntil?: string | null;
   /** Who asked for the revoke in flight (REVOKING / REVOKE_RETRY): a retry or reconcile acts for them. */
   revokeBy?: AuditActor;
+  /** Asked again because a Keep ran out: who kept it, until when (shown as a date in the reader's time). */
+  previousKeep?: { byName: string; until: string | null };
   channel?: string;
   ts?: string;
 }

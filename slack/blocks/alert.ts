@@ -37,6 +37,19 @@ function who(v: ViolationItem): string {
   return ` by ${escapeMrkdwn(v.decidedByName ?? v.decidedBy)}`;
 }
 
+/**
+ * Why a rule was already gone, without reading as if the last person to touch it removed it: the person
+ * who pressed Revoke only found it gone; an AWS principal (from CloudTrail) did remove it.
+ */
+function goneLine(v: ViolationItem): string {
+  const base = ':ghost: Already gone';
+  if (!v.decidedBy) return `${base} (removed outside sg-warden)`;
+  if (v.decidedBy === 'timeout') return `${base} (removed outside sg-warden) at the deadline`;
+  if (v.decidedBy.startsWith('U') || v.decidedBy.startsWith('W'))
+    return `${base} (removed outside sg-warden) when <@${v.decidedBy}> pressed Revoke`;
+  return `${base}: removed outside sg-warden by ${escapeMrkdwn(v.decidedByName ?? v.decidedBy)}`;
+}
+
 /** One line of state for a violation: countdown while pending, outcome when decided. */
 export function violationState(v: ViolationItem): string {
   if (v.status === 'PENDING') {
@@ -46,6 +59,7 @@ export function violationState(v: ViolationItem): string {
   }
   const base = OUTCOME[v.status] ?? v.status;
   const when = v.decidedAt ? ` ${slackDate(v.decidedAt)}` : '';
+  if (v.status === 'GONE') return `${goneLine(v)}${when}`;
   let line = `${base}${who(v)}${when}`;
   if (v.status === 'KEPT') {
     line += v.keptUntil ? ` until ${slackDate(v.keptUntil)}` : ' permanently';
@@ -60,16 +74,48 @@ function ruleLine(v: ViolationItem): string {
   return `${SEVERITY_ICON[v.severity] ?? ''} *${v.severity.toUpperCase()}* ${code(describeRule(v.rule))}${v.rule.ruleId ? ` ${code(v.rule.ruleId)}` : ''}`;
 }
 
+/**
+ * The parts of a rule's section within Slack's limit, cutting what matters least first: the rule's
+ * description (anyone can write 255 characters there), then the reasons, then a justification quoted
+ * under the state; never the rule line or the state line with its deadline.
+ */
+export function fitSection(parts: {
+  rule: string;
+  reasons: string;
+  description: string;
+  state: string;
+  limit?: number;
+}): string {
+  const limit = parts.limit ?? SECTION_LIMIT;
+  const [stateLine = '', ...quoted] = parts.state.split('\n');
+  const kept = { description: parts.description, reasons: parts.reasons, quote: quoted.join('\n') };
+  const join = () =>
+    [parts.rule, kept.reasons, kept.description, stateLine, kept.quote].filter((p) => p !== '').join('\n');
+  for (const part of ['description', 'reasons', 'quote'] as const) {
+    const over = join().length - limit;
+    if (over <= 0) break;
+    kept[part] = kept[part].length > over ? truncate(kept[part], kept[part].length - over) : '';
+  }
+  return truncate(join(), limit);
+}
+
 function violationSection(v: ViolationItem): Block {
-  const reasons = v.reasons.map((r) => `• ${escapeMrkdwn(r)}`).join('\n');
-  const description = v.rule.description ? `\n_Description:_ ${escapeMrkdwn(v.rule.description)}` : '';
+  const lines = v.reasons.map((r) => `• ${escapeMrkdwn(r)}`);
+  if (v.previousKeep) {
+    const until = v.previousKeep.until ? slackDate(v.previousKeep.until) : 'now';
+    lines.push(
+      `• it was kept by ${escapeMrkdwn(v.previousKeep.byName)} until ${until}; that exception has expired, so it needs a fresh decision`,
+    );
+  }
+  const reasons = lines.join('\n');
+  const description = v.rule.description ? `_Description:_ ${escapeMrkdwn(v.rule.description)}` : '';
+  // The violation's ID closes the state line, for `/sg-status audit <ID>`.
+  const [stateLine, ...quoted] = violationState(v).split('\n');
+  const state = [`${stateLine} · ${code(v.violationId)}`, ...quoted].join('\n');
   return {
     type: 'section',
     block_id: `rule:${v.violationId}`,
-    text: {
-      type: 'mrkdwn',
-      text: truncate(`${ruleLine(v)}\n${reasons}${description}\n${violationState(v)}`, SECTION_LIMIT),
-    },
+    text: { type: 'mrkdwn', text: fitSection({ rule: ruleLine(v), reasons, description, state }) },
   };
 }
 

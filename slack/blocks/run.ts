@@ -8,6 +8,7 @@ import { formatDuration } from '../../services/shared/duration';
 import type { CommandInvocation } from '../../services/shared/ports';
 import { ActionIds, BlockIds } from '../ids';
 import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
+import { count } from '../plural';
 import type { Block } from './alert';
 
 /** Room for one section's text (Slack's limit is 3,000), leaving space for the code fences. */
@@ -244,8 +245,10 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
       type: 'section',
       text: {
         type: 'mrkdwn',
+        // One per line in a code block, each value exactly as it is passed (inline code would turn a
+        // backtick into a quote and hide leading or doubled spaces).
         text: truncate(
-          `*Parameters*: ${values.map(([k, v]) => code(`${k}=${v}`)).join(' ')}`,
+          `*Parameters*\n${codeBlock(escapeCode(values.map(([k, v]) => `${k}=${v}`).join('\n')))}`,
           SECTION_BUDGET,
         ),
       },
@@ -293,7 +296,7 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
             title: { type: 'plain_text', text: 'Run this command?' },
             text: {
               type: 'mrkdwn',
-              text: `It runs on ${run.instanceIds.length} instance(s) exactly the command ${whole ? 'shown above' : 'Show full command shows'}: SHA-256 ${code(hash)}.`,
+              text: `It runs on ${count(run.instanceIds.length, 'instance')} exactly the command ${whole ? 'shown above' : 'Show full command shows'}: SHA-256 ${code(hash)}.`,
             },
             confirm: { type: 'plain_text', text: 'Approve and run' },
             deny: { type: 'plain_text', text: 'Cancel' },

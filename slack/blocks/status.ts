@@ -3,6 +3,7 @@ import type { StoredAuditEntry } from '../../services/kernel/audit';
 import type { AuditView, GroupView, Overview, RuleMark } from '../../services/status/status';
 import { STATUS_USAGE } from '../commands/status';
 import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
+import { count } from '../plural';
 import type { Block } from './alert';
 import { grantLines, listSection, type SlackMessage, timeLeft } from './grant';
 
@@ -52,7 +53,7 @@ export function overviewMessage(
     (r) =>
       `:gear: ${code(r.runId)} ${escapeMrkdwn(r.runbook)} on ${escapeMrkdwn(r.target)} (${r.instanceIds.length} instance${r.instanceIds.length === 1 ? '' : 's'}, ${escapeMrkdwn(r.region)}) by <@${r.requestedBy}> — _${r.status.toLowerCase()}_${r.sentAt ? ` since ${slackDate(r.sentAt)}` : ''}`,
   );
-  const counts = `${overview.violations.length} open violation(s), ${overview.exceptions.length} kept rule(s), ${overview.grants.length} grant(s), ${overview.runs.length} run(s) in flight`;
+  const counts = `${count(overview.violations.length, 'open violation')}, ${count(overview.exceptions.length, 'kept rule')}, ${count(overview.grants.length, 'grant')}, ${count(overview.runs.length, 'run')} in flight`;
   const blocks: Block[] = [header('sg-warden status')];
   blocks.push(
     overview.violations.length
@@ -124,7 +125,7 @@ export function groupMessage(view: GroupView): SlackMessage {
   }
   const counts = { ok: 0, violation: 0, kept: 0, granted: 0 };
   for (const r of view.rules) counts[r.mark.kind]++;
-  const summary = `${view.rules.length} rule(s): ${counts.violation} violation(s), ${counts.granted} granted, ${counts.kept} kept, ${counts.ok} ok`;
+  const summary = `${count(view.rules.length, 'rule')}: ${count(counts.violation, 'violation')}, ${counts.granted} granted, ${counts.kept} kept, ${counts.ok} ok`;
   const lines = view.rules.map(
     ({ rule, mark }) =>
       `${code(describeRule(rule))}${rule.ruleId ? ` ${code(rule.ruleId)}` : ''}${rule.description ? ` _${escapeMrkdwn(truncate(rule.description, 80))}_` : ''}\n    ${markText(mark, view.now)}`,
@@ -178,13 +179,14 @@ export function auditMessage(view: AuditView): SlackMessage {
     return { text: `History of ${view.subjectId}: ${view.entries.length} entries.`, blocks };
   }
   if (view.entries.length === 0) {
-    const text = `No decisions in the last ${view.days} day(s).`;
+    const text = `No decisions in the last ${view.days} day${view.days === 1 ? '' : 's'}.`;
     return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
   }
   const blocks: Block[] = [
     header('Latest decisions'),
     listSection(
-      `*The latest ${view.entries.length}* (of ${view.total} in the last ${view.days} day(s))`,
+      // Says what it shows: this many, newest first, from the window README names.
+      `*The latest ${view.entries.length} decision${view.entries.length === 1 ? '' : 's'}* of the last ${view.days} day${view.days === 1 ? '' : 's'}`,
       view.entries.map((e) => auditLine(e, true)),
       '`/sg-status audit <ID>` shows one item’s history.',
       view.entries.length,

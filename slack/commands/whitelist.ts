@@ -39,6 +39,9 @@ function grantIdOf(token: string | undefined): string | { error: string } {
 function durationOf(token: string | undefined): number | { error: string } {
   if (!token) return { error: 'Say how long, e.g. `30m`, `2h` or `1d`.' };
   const seconds = parseDuration(token);
+  // `0m` is a duration, just one too short to grant anything: say so rather than "not a duration".
+  if (seconds === null && /^\s*0+\s*[smhdw]\s*$/i.test(token))
+    return { error: `"${shown(token)}" is too short: give a duration above zero, such as 30m, 2h or 1d.` };
   if (seconds === null) return { error: `"${shown(token)}" is not a duration such as 30m, 2h or 1d.` };
   return seconds;
 }

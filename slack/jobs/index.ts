@@ -1,7 +1,13 @@
 import { claimJob, type Job } from '../../services/jobs/jobs';
 import type { AuditActor } from '../../services/kernel/audit';
 import { recordRefusal } from '../../services/kernel/refusal';
-import { describeError, SgWardenError } from '../../services/shared/errors';
+import {
+  BadInputError,
+  describeError,
+  NotAuthorisedError,
+  NotFoundError,
+  SgWardenError,
+} from '../../services/shared/errors';
 import type { SlackDeps } from '../deps';
 import { escapeMrkdwn } from '../mrkdwn';
 import { Replier } from '../replier';
@@ -119,7 +125,11 @@ async function runJob(deps: SlackDeps, job: Job): Promise<'ran' | 'replayed'> {
     if (!(await claimJob(deps.store, job, deps.clock()))) return 'replayed';
     await runner(job, deps, reply);
   } catch (error) {
-    logger.error({ err: describeError(error) }, 'job failed');
+    // A person's mistake (a bad value, not allowed, no such thing) is answered, not an error of ours.
+    const isUserMistake =
+      error instanceof BadInputError || error instanceof NotAuthorisedError || error instanceof NotFoundError;
+    if (isUserMistake) logger.info({ err: describeError(error) }, 'job refused the request');
+    else logger.error({ err: describeError(error) }, 'job failed');
     const sentence =
       error instanceof SgWardenError
         ? `${error.message} (${error.code})`

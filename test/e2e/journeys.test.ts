@@ -1,7 +1,16 @@
-import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+} from '@aws-sdk/client-ec2';
 import type { Browser } from 'playwright-core';
+import { repoRoot } from '../../local/shared/moto-server';
 import { launchChromium } from '../support/browser';
-import { type SandboxProcess, startSandboxProcess } from '../support/sandbox-process';
+import { runSandboxStart, type SandboxProcess, startSandboxProcess } from '../support/sandbox-process';
 import { WorkspacePage } from '../support/workspace-page';
 
 /**
@@ -48,6 +57,83 @@ async function rulesFrom(cidr: string) {
 }
 
 const revoked: { ruleId?: string } = {};
+const longInputs: { ruleId?: string } = {};
+
+/** Waits until `condition` holds (checked every 200 ms), failing after `timeoutMs`. */
+async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`not so within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** True when something accepts connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** The ports of a sandbox that was stopped: none may still be listening. */
+async function expectNothingListening(ports: number[]): Promise<void> {
+  expect(ports.length).toBeGreaterThanOrEqual(6);
+  const open = [];
+  for (const port of ports) if (await listening(port)) open.push(port);
+  expect(open).toEqual([]);
+}
+
+/**
+ * The page holds any input: no message is wider than the channel's column or overflows its own box, the
+ * page is no wider than the window, and the message box, Send and the AWS panel stay on screen.
+ */
+async function expectLayoutHolds(slack: WorkspacePage): Promise<void> {
+  const layout = await slack.page.evaluate(() => {
+    const box = (selector: string) => document.querySelector(selector)!.getBoundingClientRect();
+    return {
+      viewport: window.innerWidth,
+      pageWidth: document.documentElement.scrollWidth,
+      column: box('main.channel').right,
+      messages: [...document.querySelectorAll<HTMLElement>('[data-testid=message]')].map((m) => ({
+        overflow: m.scrollWidth - m.clientWidth,
+        right: m.getBoundingClientRect().right,
+      })),
+      box: box('#command').right,
+      send: box('#composer button[type=submit]').right,
+      aws: box('aside.aws').right,
+    };
+  });
+  expect(layout.messages.length).toBeGreaterThan(0);
+  expect(layout.pageWidth).toBeLessThanOrEqual(layout.viewport);
+  expect(layout.column).toBeLessThanOrEqual(layout.viewport);
+  for (const message of layout.messages) {
+    expect(message.overflow).toBeLessThanOrEqual(1);
+    expect(message.right).toBeLessThanOrEqual(layout.column + 1);
+  }
+  expect(layout.box).toBeLessThan(layout.send);
+  expect(layout.send).toBeLessThanOrEqual(layout.column);
+  expect(layout.aws).toBeLessThanOrEqual(layout.viewport + 1);
+}
+
+/** README's copy-paste AWS CLI line (two rules in one call), pointed at this sandbox's endpoint. */
+function readmeCliLine(awsUrl: string): string {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)]
+    .map((m) => m[1]!)
+    .find((b) => b.includes('authorize-security-group-ingress') && b.includes('ASIASANDBOXERIN00001'));
+  if (!block) throw new Error('README has no AWS CLI example for the sandbox');
+  return block.replaceAll('http://127.0.0.1:3001', awsUrl);
+}
+
+/** The AWS CLI on this machine, if any (CI images may lack it: the same call then goes through the SDK). */
+function awsCli(): boolean {
+  return spawnSync('aws', ['--version'], { stdio: 'ignore' }).status === 0;
+}
 
 describe('npm start in a browser, as a person uses it', () => {
   it(
@@ -193,7 +279,103 @@ describe('npm start in a browser, as a person uses it', () => {
   );
 
   it(
-    '7. /sg-whitelist … me: open the link, Confirm, the grant is in /sg-status; a second Confirm gets a page; Not me revokes it',
+    '6. the AWS CLI at the sandbox endpoint: two rules in one call make one alert, and Revoke all removes both',
+    async () => {
+      let ruleIds: string[];
+      if (awsCli()) {
+        // Exactly README's line, in a shell, with nothing of this machine's AWS set-up.
+        const out = execFileSync('bash', ['-c', readmeCliLine(sandbox.awsUrl)], {
+          env: {
+            PATH: process.env.PATH,
+            HOME: sandbox.stateDir,
+            AWS_CONFIG_FILE: '/dev/null',
+            AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+            AWS_PAGER: '',
+          },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        ruleIds = (
+          JSON.parse(out) as { SecurityGroupRules: { SecurityGroupRuleId: string }[] }
+        ).SecurityGroupRules.map((r) => r.SecurityGroupRuleId);
+      } else {
+        const ec2 = sandbox.ec2('erin');
+        const groups = await ec2.send(
+          new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['web-public'] }] }),
+        );
+        const out = await ec2.send(
+          new AuthorizeSecurityGroupIngressCommand({
+            GroupId: groups.SecurityGroups![0]!.GroupId!,
+            IpPermissions: [22, 3389].map((port) => ({
+              IpProtocol: 'tcp',
+              FromPort: port,
+              ToPort: port,
+              IpRanges: [{ CidrIp: '0.0.0.0/0' }],
+            })),
+          }),
+        );
+        ruleIds = out.SecurityGroupRules!.map((r) => r.SecurityGroupRuleId!);
+      }
+      expect(ruleIds).toHaveLength(2);
+
+      const slack = await WorkspacePage.open(browser, sandbox.url);
+      await slack.actAs('Erin Engineer');
+      const alert = slack.message(ruleIds[0]!);
+      await alert.getByText('HIGH: 2 risky rules on').waitFor();
+      await alert.getByText(ruleIds[1]!).waitFor();
+      // The caller is the persona of the access key: Erin's SSO session.
+      await alert
+        .getByText(/assumed-role\/AWSReservedSSO_PowerUser_5f3c\/erin\.engineer@example\.com/)
+        .waitFor();
+
+      await slack.press(alert, 'Revoke all 2', 'Revoke');
+      await waitUntil(async () => (await alert.getByText(/Revoked by @Erin Engineer/).count()) === 2);
+      for (const ruleId of ruleIds) expect(await liveRule(ruleId)).toEqual([]);
+      await slack.screenshot('6-aws-cli-revoke-all');
+    },
+    JOURNEY_MS,
+  );
+
+  it(
+    '7. 10,000-character inputs keep the layout; the alert keeps its deadline and buttons',
+    async () => {
+      const slack = await WorkspacePage.open(browser, sandbox.url);
+      await slack.actAs('Erin Engineer');
+      const ruleId = await slack.makeChange({
+        group: 'db-postgres',
+        ports: '9200',
+        source: '0.0.0.0/0',
+        description: 'x'.repeat(10_000),
+      });
+      longInputs.ruleId = ruleId;
+      const alert = slack.message(ruleId);
+      await alert.getByText(/Auto-revoke/).waitFor();
+      await alert.getByText(/more characters\)/).waitFor();
+      expect(await alert.getByRole('button', { name: 'Revoke' }).count()).toBe(1);
+
+      const before = await slack.page.locator('[data-testid=message].ephemeral').count();
+      await slack.command(`/sg-status ${'y'.repeat(10_000)}`);
+      await waitUntil(
+        async () => (await slack.page.locator('[data-testid=message].ephemeral').count()) > before,
+      );
+
+      await slack.actAs('Alex Approver');
+      await slack.press(alert, 'Keep…');
+      const dialog = slack.dialog('Keep rule');
+      await dialog.getByLabel('Why must it stay open?').fill('z'.repeat(10_000));
+      await dialog.getByLabel('Keep it for').selectOption({ label: '1 hour' });
+      await dialog.getByRole('button', { name: 'Keep' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      await alert.getByText(/Kept by @Alex Approver/).waitFor();
+
+      await expectLayoutHolds(slack);
+      await slack.screenshot('7-long-inputs');
+    },
+    JOURNEY_MS,
+  );
+
+  it(
+    '8. /sg-whitelist … me: open the link, Confirm, the grant is in /sg-status; a second Confirm gets a page; Not me revokes it',
     async () => {
       const slack = await WorkspacePage.open(browser, sandbox.url);
       await slack.actAs('Erin Engineer');
@@ -237,19 +419,31 @@ describe('npm start in a browser, as a person uses it', () => {
       expect(await rulesFrom(`${address}/32`)).toEqual([]);
       await first.close();
       await second.close();
-      await slack.screenshot('7-me-link');
+      await slack.screenshot('8-me-link');
     },
     JOURNEY_MS,
   );
 
   it('a second npm start resumes the same account and workspace from the state folder', async () => {
-    await sandbox.stop({ keepState: true });
+    // A closed terminal (SIGHUP to the whole process group) stops it as Ctrl-C does: every port freed.
+    const ports = sandbox.ports;
+    await sandbox.stop({ keepState: true, signal: 'SIGHUP' });
+    await expectNothingListening(ports);
     sandbox = await startSandboxProcess({ resume: sandbox.stateDir, sweepEvery: '1s' });
     expect(sandbox.logs.find((l) => l.msg === 'aws state restored from the mutation log')).toMatchObject({
       differed: 0,
+      // The saved state, not the history: nothing to replay after a clean stop.
+      fromSnapshot: true,
+      replayed: 0,
     });
 
     const slack = await WorkspacePage.open(browser, sandbox.url);
+    // The long inputs were saved with the workspace; they still wrap.
+    await slack
+      .message(longInputs.ruleId!)
+      .getByText(/Kept by @Alex Approver/)
+      .waitFor();
+    await expectLayoutHolds(slack);
     const alert = slack.message(revoked.ruleId!);
     await alert.getByText(/Revoked by @Erin Engineer/).waitFor();
     expect(await liveRule(revoked.ruleId!)).toEqual([]);
@@ -262,4 +456,27 @@ describe('npm start in a browser, as a person uses it', () => {
       .waitFor();
     await slack.screenshot('6-resumed');
   }, 90_000);
+  it('a second npm start on the same state folder refuses, and the first keeps running', async () => {
+    const lock = join(sandbox.stateDir, 'sandbox.lock');
+    const holder = readFileSync(lock, 'utf8');
+    const second = await runSandboxStart(['--port', '0', '--state-dir', sandbox.stateDir, '--json']);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/will not start: another sandbox \(PID \d+\) is running on /);
+    expect(readFileSync(lock, 'utf8')).toBe(holder);
+    const slack = await WorkspacePage.open(browser, sandbox.url);
+    await slack.command('/sg-status');
+    await slack.ephemeral(/Temporary access/).waitFor();
+    for (const port of sandbox.ports) expect(await listening(port)).toBe(true);
+  }, 60_000);
+
+  it('SIGTERM to npm start stops the sandbox and moto: no process and no port left', async () => {
+    const ports = sandbox.ports;
+    const stateDir = sandbox.stateDir;
+    await sandbox.stop({ keepState: true, signal: 'SIGTERM' });
+    await expectNothingListening(ports);
+    // Stopped cleanly: the lock released, the account saved whole (nothing left to replay).
+    expect(existsSync(join(stateDir, 'sandbox.lock'))).toBe(false);
+    expect(existsSync(join(stateDir, 'aws-state.pickle'))).toBe(true);
+    expect(readFileSync(join(stateDir, 'aws-mutations.jsonl'), 'utf8')).toBe('');
+  }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { SsmEmulator } from '../../local/shared/ssm-emulator';
 import type { StoredAuditEntry } from '../../services/kernel/audit';
 import { createGroup } from '../support/aws';
 import {
@@ -31,7 +32,6 @@ import {
   slashCommandBody,
   viewSubmissionBody,
 } from '../support/slack-requests';
-import { SsmEmulator } from '../support/ssm-emulator';
 
 // Abuse at the Slack door: requests that are not Slack's, Slack's requests replayed or tampered with,
 // another workspace, and people who may not do what they ask. Each gets a clear refusal, changes no

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { SsmEmulator } from '../../local/shared/ssm-emulator';
 import type { StoredAuditEntry } from '../../services/kernel/audit';
 import { createGroup } from '../support/aws';
 import {
@@ -22,7 +23,6 @@ import { rulesOf } from '../support/grants';
 import { ALERT_CHANNEL, baseConfig } from '../support/handler-env';
 import { launchInstances } from '../support/instances';
 import { APPROVER, ENGINEER } from '../support/slack-requests';
-import { SsmEmulator } from '../support/ssm-emulator';
 
 // Hostile text in everything sg-warden echoes (security-group names and rule descriptions from EC2,
 // principals and user agents from CloudTrail, justifications, slash-command input, command output),

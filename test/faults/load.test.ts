@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { type MotoServer, repoRoot, startMoto } from '../../local/shared/moto-server';
+import { SsmEmulator } from '../../local/shared/ssm-emulator';
 import type { GrantItem } from '../../services/grants/items';
 import type { RunItem } from '../../services/runs/items';
 import type { ExceptionItem, ViolationItem } from '../../services/violations/items';
@@ -23,9 +25,7 @@ import {
 import { rulesOf } from '../support/grants';
 import { ALERT_CHANNEL, baseConfig } from '../support/handler-env';
 import { launchInstances } from '../support/instances';
-import { type MotoServer, repoRoot, startMoto } from '../support/moto-server';
 import { APPROVER, blockActionBody, ENGINEER } from '../support/slack-requests';
-import { SsmEmulator } from '../support/ssm-emulator';
 
 // Load on the Slack door: 200 signed requests of every kind at once. Every one is answered correctly
 // and within Slack's 3 seconds (a correctness bound, not a benchmark: `npm run bench` measures), and once

@@ -1,6 +1,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, EventBridgeEvent } from 'aws-lambda';
 import { dueHandlers, type Wiring } from '../../handlers/wiring';
+import type { SlackEmulatorOptions } from '../../local/shared/slack-emulator';
 import type { StoredAuditEntry } from '../../services/kernel/audit';
 import { keys } from '../../services/kernel/state';
 import { type SweepSummary, sweep } from '../../services/kernel/sweep';
@@ -9,7 +10,6 @@ import { authorize, createGroup, documentClient } from './aws';
 import { type AwsFaults, startFaultyAws } from './aws-faults';
 import { authorizeIngressRecord, eventBridgeEvent, type RuleSpec } from './cloudtrail-factory';
 import { ALERT_CHANNEL, type HandlerEnv, startHandlerEnv } from './handler-env';
-import type { SlackEmulatorOptions } from './slack-emulator';
 import {
   blockActionBody,
   ENGINEER,

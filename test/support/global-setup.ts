@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, startMoto } from './moto-server';
+import { repoRoot, startMoto } from '../../local/shared/moto-server';
 
 /** Starts one moto server for the whole run; test files isolate themselves by unique names. */
 export default async function globalSetup(): Promise<void> {

@@ -1,6 +1,6 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './moto-server';
+import { repoRoot } from '../../local/shared/moto-server';
 
 /** Stops the moto server, whether the tests passed or failed. */
 export default async function globalTeardown(): Promise<void> {

@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SlackEmulator, type SlackEmulatorOptions } from '../../local/shared/slack-emulator';
 import { createTable, putSlackSecrets, uniqueName } from './aws';
-import { SlackEmulator, type SlackEmulatorOptions } from './slack-emulator';
 
 export const BOT_TOKEN = 'xoxb-test-0000-sg-warden';
 export const SIGNING_SECRET = 'test-signing-secret-8f14e45fceea167a';

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { repoRoot } from './moto-server';
+import { credentialsOf } from '../../local/aws-personas';
+import { repoRoot } from '../../local/shared/moto-server';
 
 /** `npm start` running as a child process for a test, on a free port with its own state folder. */
 export interface SandboxProcess {
@@ -14,9 +15,55 @@ export interface SandboxProcess {
   stateDir: string;
   /** Every JSON log line so far. */
   logs: Record<string, unknown>[];
-  ec2(): EC2Client;
-  /** Stops it as Ctrl-C would; removes the state folder unless `keepState`. */
-  stop(options?: { keepState?: boolean }): Promise<void>;
+  /** Every port it listens on (page, AWS endpoint, moto, Slack API, SSM). */
+  ports: number[];
+  /** EC2 at the sandbox's endpoint as `persona` (default: the sandbox's admin). */
+  ec2(persona?: Parameters<typeof credentialsOf>[0]): EC2Client;
+  /**
+   * Stops it: SIGTERM to `npm start` (a service manager), or SIGHUP to its whole process group (a closed
+   * terminal); resolves when every process it started is gone. Removes the state folder unless `keepState`.
+   */
+  stop(options?: { keepState?: boolean; signal?: 'SIGTERM' | 'SIGHUP' }): Promise<void>;
+}
+
+/** The environment a sandbox under test runs with: nothing of the jest run's moto leaks in. */
+function sandboxEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, SG_WARDEN_LOG_LEVEL: 'info' };
+  for (const name of [
+    'AWS_ENDPOINT_URL',
+    'MOTO_URL',
+    'SG_WARDEN_TABLE',
+    'SG_WARDEN_CONFIG',
+    'SLACK_API_URL',
+  ]) {
+    delete env[name];
+  }
+  return env;
+}
+
+/** True while any process of the process group `pgid` is alive. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `npm start -- <args>` that is expected to end by itself (e.g. refused); its exit code and stderr. */
+export async function runSandboxStart(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn('npm', ['start', '--silent', '--', ...args], {
+    cwd: repoRoot,
+    env: sandboxEnv(),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stderr };
 }
 
 /**
@@ -33,7 +80,7 @@ export async function startSandboxProcess(
   } = {},
 ): Promise<SandboxProcess> {
   const stateDir = options.resume ?? mkdtempSync(join(tmpdir(), 'sg-warden-sandbox-'));
-  const args = ['scripts/start.mjs', '--port', '0', '--state-dir', stateDir, '--json'];
+  const args = ['--port', '0', '--state-dir', stateDir, '--json'];
   if (!options.resume) args.push('--reset');
   if (options.config) {
     const overlay = join(stateDir, 'overlay.yml');
@@ -41,21 +88,11 @@ export async function startSandboxProcess(
     args.push('--config', overlay);
   }
   if (options.sweepEvery) args.push('--sweep-every', options.sweepEvery);
-  const env: NodeJS.ProcessEnv = { ...process.env, SG_WARDEN_LOG_LEVEL: 'info' };
-  // The sandbox sets its own AWS and Slack environment; nothing of the jest run's moto leaks in.
-  for (const name of [
-    'AWS_ENDPOINT_URL',
-    'MOTO_URL',
-    'SG_WARDEN_TABLE',
-    'SG_WARDEN_CONFIG',
-    'SLACK_API_URL',
-  ]) {
-    delete env[name];
-  }
-  // Its own process group, so that a test that fails hard still takes moto down with it.
-  const child: ChildProcess = spawn(process.execPath, args, {
+  // Exactly as a person starts it: `npm start` (npm, a shell, scripts/start.mjs, the sandbox, moto), in a
+  // process group of its own, so that a test that fails hard still takes every process down with it.
+  const child: ChildProcess = spawn('npm', ['start', '--silent', '--', ...args], {
     cwd: repoRoot,
-    env,
+    env: sandboxEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -91,19 +128,23 @@ export async function startSandboxProcess(
     if (child.exitCode !== null) resolve();
     child.once('exit', () => resolve());
   });
-  const stop = async (stopOptions: { keepState?: boolean } = {}) => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => {
+  const pgid = child.pid!;
+  const stop = async (stopOptions: { keepState?: boolean; signal?: 'SIGTERM' | 'SIGHUP' } = {}) => {
+    if (groupAlive(pgid)) {
+      if (stopOptions.signal === 'SIGHUP') process.kill(-pgid, 'SIGHUP');
+      else if (child.exitCode === null) child.kill('SIGTERM');
+      else process.kill(-pgid, 'SIGTERM');
+      const deadline = Date.now() + 20_000;
+      while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (groupAlive(pgid)) {
         try {
-          if (child.pid) process.kill(-child.pid, 'SIGKILL');
+          process.kill(-pgid, 'SIGKILL');
         } catch {
-          // already gone
+          // gone meanwhile
         }
-      }, 15_000);
-      await exited;
-      clearTimeout(timer);
+      }
     }
+    await exited;
     if (!stopOptions.keepState) rmSync(stateDir, { recursive: true, force: true });
   };
   let entry: Record<string, unknown>;
@@ -114,18 +155,16 @@ export async function startSandboxProcess(
     throw error;
   }
   const awsUrl = String(entry.awsUrl);
+  const ports = (entry.ports as number[] | undefined) ?? [];
   return {
     // 127.0.0.1, not localhost: the browser's resolver rules leave nothing to chance.
     url: String(entry.url).replace('localhost', '127.0.0.1'),
     awsUrl,
     stateDir,
     logs,
-    ec2: () =>
-      new EC2Client({
-        region: 'us-east-1',
-        endpoint: awsUrl,
-        credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-      }),
+    ports,
+    ec2: (persona = 'admin') =>
+      new EC2Client({ region: 'us-east-1', endpoint: awsUrl, credentials: credentialsOf(persona) }),
     stop,
   };
 }

@@ -1,5 +1,5 @@
 import { Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
-import { LoopbackServer, readBody } from './loopback-http';
+import { LoopbackServer, readBody } from '../../local/shared/loopback-http';
 
 /** One AWS API call that went through the proxy. Times are epoch milliseconds with sub-millisecond precision. */
 export interface ProxiedCall {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { repoRoot } from './moto-server';
+import { repoRoot } from '../../local/shared/moto-server';
 
 /** Where each browser test leaves a screenshot of its final page (git-ignored). */
 export const SCREENSHOT_DIR = join(repoRoot, '.cache', 'e2e-screenshots');
@@ -34,6 +34,7 @@ export class WorkspacePage {
     protocol?: string;
     ports?: string;
     source?: string;
+    description?: string;
   }): Promise<string> {
     const panel = this.page.getByRole('complementary', { name: 'Emulated AWS account' });
     const group = panel.getByLabel('Security group');
@@ -45,6 +46,7 @@ export class WorkspacePage {
     await panel.getByLabel('Protocol').selectOption(change.protocol ?? 'tcp');
     if (change.ports !== undefined) await panel.getByLabel('Port(s)').fill(change.ports);
     await panel.getByLabel('Source').fill(change.source ?? '0.0.0.0/0');
+    await panel.getByLabel('Description').fill(change.description ?? '');
     await panel.getByRole('button', { name: 'AuthorizeSecurityGroupIngress' }).click();
     const result = panel.getByRole('status');
     await result.getByText(/Authorized|refused|not/).waitFor();

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateSecurityGroupCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { freePort } from '../../../local/shared/moto-server';
 import { motoUrl, uniqueName } from '../../support/aws';
 import { startFaultyAws } from '../../support/aws-faults';
 import { runCli, runCliAsync } from '../../support/cli';
-import { freePort } from '../../support/moto-server';
 import {
   buildNetworkWorld,
   createWorldGroup,

@@ -40,7 +40,7 @@ describe('sg-warden slack-manifest', () => {
     [['--url', 'https://bot.example.com/?x=1'], /query string/],
     [[], /needs --url/],
     [['--url'], /--url needs a value/],
-    [['--bogus'], /Unknown argument/],
+    [['--bogus'], /Unknown option --bogus/],
   ])('refuses %j with exit 2 and one sentence', (args, message) => {
     const out = runCli(['slack-manifest', ...args]);
     expect(out.code).toBe(2);

@@ -6,6 +6,7 @@ import type {
   EventBridgeEvent,
 } from 'aws-lambda';
 import { dueHandlers, type Wiring } from '../../../handlers/wiring';
+import type { RecordedCall } from '../../../local/shared/slack-emulator';
 import { REVOKE_LEASE_SECONDS } from '../../../services/decisions/states';
 import type { StoredAuditEntry } from '../../../services/kernel/audit';
 import type { Transition } from '../../../services/kernel/state';
@@ -17,7 +18,6 @@ import { authorize, createGroup, documentClient, liveRuleIds, motoUrl } from '..
 import { runCli } from '../../support/cli';
 import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
 import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
-import type { RecordedCall } from '../../support/slack-emulator';
 import {
   APPROVER,
   blockActionBody,

@@ -1,6 +1,7 @@
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { dueHandlers, type Wiring } from '../../../handlers/wiring';
+import { SsmEmulator } from '../../../local/shared/ssm-emulator';
 import { keys } from '../../../services/kernel/state';
 import { sweep } from '../../../services/kernel/sweep';
 import type { RunItem } from '../../../services/runs/items';
@@ -18,7 +19,6 @@ import {
   signedEvent,
   slashCommandBody,
 } from '../../support/slack-requests';
-import { SsmEmulator } from '../../support/ssm-emulator';
 
 type Handler = (
   event: APIGatewayProxyEventV2,

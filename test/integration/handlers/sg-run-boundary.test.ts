@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Wiring } from '../../../handlers/wiring';
+import { SsmEmulator } from '../../../local/shared/ssm-emulator';
 import type { StoredAuditEntry } from '../../../services/kernel/audit';
 import { keys } from '../../../services/kernel/state';
 import type { RunItem } from '../../../services/runs/items';
@@ -17,7 +18,6 @@ import {
   signedEvent,
   slashCommandBody,
 } from '../../support/slack-requests';
-import { SsmEmulator } from '../../support/ssm-emulator';
 
 /**
  * Issue 19, as far as `/sg-run` goes: what a person approves is shown whole and bound to its hash

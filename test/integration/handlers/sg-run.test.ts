@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { dueHandlers, type Wiring } from '../../../handlers/wiring';
+import { SsmEmulator } from '../../../local/shared/ssm-emulator';
 import type { StoredAuditEntry } from '../../../services/kernel/audit';
 import { keys } from '../../../services/kernel/state';
 import { sweep } from '../../../services/kernel/sweep';
@@ -15,7 +16,6 @@ import {
   signedEvent,
   slashCommandBody,
 } from '../../support/slack-requests';
-import { SsmEmulator } from '../../support/ssm-emulator';
 
 type Handler = (
   event: APIGatewayProxyEventV2,

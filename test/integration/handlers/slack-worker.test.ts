@@ -1,5 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
+import { SsmEmulator } from '../../../local/shared/ssm-emulator';
 import type { StoredAuditEntry } from '../../../services/kernel/audit';
 import type { RunItem } from '../../../services/runs/items';
 import { shownCommandHash } from '../../../services/runs/plan';
@@ -20,7 +21,6 @@ import {
   signedJob,
   slashCommandBody,
 } from '../../support/slack-requests';
-import { SsmEmulator } from '../../support/ssm-emulator';
 
 // The worker Lambda as deployed: it receives what the door hands off (the async invoke's payload: a job
 // kind and the Slack request as Slack signed it) and never builds Bolt. Anyone allowed

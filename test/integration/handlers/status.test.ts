@@ -194,7 +194,7 @@ describe('/sg-status', () => {
     for (const answer of [byAlias, byId]) {
       const text = answer.said;
       expect(text).toContain(`${web} (`);
-      expect(text).toMatch(/5 rule\(s\): 1 violation\(s\), 1 granted, 1 kept, 2 ok/);
+      expect(text).toMatch(/5 rules: 1 violation, 1 granted, 1 kept, 2 ok/);
       const lines = blocksOf(answer)
         .map((b) => b.text?.text ?? '')
         .find((t) => t.startsWith('*Rules'))!
@@ -210,7 +210,7 @@ describe('/sg-status', () => {
   it('looks up a group no target names in the region given, and says when it does not exist', async () => {
     const found = await status(`${other} ${REGION}`);
     expect(found.said).toContain(`${other} (`);
-    expect(found.said).toMatch(/1 rule\(s\): 0 violation\(s\), 0 granted, 0 kept, 1 ok/);
+    expect(found.said).toMatch(/1 rule: 0 violations, 0 granted, 0 kept, 1 ok/);
 
     const missing = await status('sg-0123456789abcdef9');
     expect(missing.said).toContain('does not exist in us-east-1');

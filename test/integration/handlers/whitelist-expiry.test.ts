@@ -126,6 +126,20 @@ describe('grant expiry (the sweeper)', () => {
     });
   });
 
+  it('sends no late warning with Extend for a grant already over (a clock skip): only that it expired', async () => {
+    const grant = await grantFor(`bastion ${nextHost()} for 30m`);
+
+    await sweepAt(61);
+    await sweepAt(61);
+
+    const dms = dmsAbout(grant.grantId);
+    expect(dms).toHaveLength(1);
+    expect(String(dms[0]!.args.text)).toContain('expired');
+    expect(JSON.stringify(dms[0]!.args.blocks ?? [])).not.toContain('grant_extend');
+    expect(await getGrant(env.tableName, grant.grantId)).toMatchObject({ status: 'EXPIRED' });
+    expect(await rulesFrom(bastion, grant.cidr)).toHaveLength(0);
+  });
+
   it('extends from the Extend button for the owner only, and does not expire the grant then', async () => {
     const grant = await grantFor(`bastion ${nextHost()} for 30m`);
     await sweepAt(21);

@@ -10,8 +10,8 @@ import {
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
 import { RecordingAwsProxy } from '../../../local/aws-recorder';
+import { type MotoServer, startMoto } from '../../../local/shared/moto-server';
 import { silentLogger } from '../../../services/shared/logger';
-import { type MotoServer, startMoto } from '../../support/moto-server';
 
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 

@@ -1,4 +1,4 @@
-import { SlackEmulator, type WorkspaceChange } from '../../support/slack-emulator';
+import { SlackEmulator, type WorkspaceChange } from '../../../local/shared/slack-emulator';
 
 const TOKEN = 'xoxb-emulator-test';
 let slack: SlackEmulator;

@@ -94,3 +94,32 @@ describe('escapeHtml', () => {
     );
   });
 });
+
+describe('emoji on the sandbox page', () => {
+  it('shows every short code the bot writes as the emoji Slack shows', () => {
+    const { readdirSync, readFileSync, statSync } = require('node:fs') as typeof import('node:fs');
+    const { join } = require('node:path') as typeof import('node:path');
+    const root = join(__dirname, '..', '..', '..');
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (path.endsWith('.ts')) files.push(path);
+      }
+    };
+    for (const dir of ['slack', 'services', 'handlers']) walk(join(root, dir));
+    // A short code where a message may hold one: after a quote, space or bracket, not inside an ARN or IPv6.
+    const codes = new Set<string>();
+    for (const file of files) {
+      for (const m of readFileSync(file, 'utf8').matchAll(
+        /(?<=['"`\s(>])(:[a-z][a-z0-9_+-]*:)(?=['"`\s]|$)/g,
+      )) {
+        codes.add(m[1]!);
+      }
+    }
+    expect(codes.size).toBeGreaterThan(10);
+    const shown = [...codes].filter((code) => renderMrkdwn(code, { users: {} }).includes(code));
+    expect(shown).toEqual([]);
+  });
+});

@@ -5,7 +5,7 @@ import { isMutation, operationOf } from '../../../local/aws-recorder';
 import { parseArgs } from '../../../local/sandbox';
 import { deepMerge, writeSandboxConfig } from '../../../local/sandbox-config';
 import type { World } from '../../../local/seed-account';
-import { repoRoot } from '../../support/moto-server';
+import { repoRoot } from '../../../local/shared/moto-server';
 
 const json = (target: string) => ({ 'x-amz-target': target, 'content-type': 'application/x-amz-json-1.0' });
 const form = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };

@@ -1,4 +1,4 @@
-import { blockKitProblems } from '../../support/slack-emulator';
+import { blockKitProblems } from '../../../local/shared/slack-emulator';
 
 const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });
 

@@ -3,6 +3,7 @@ import { keepViolation } from '../../../../services/decisions/keep';
 import { keys } from '../../../../services/kernel/state';
 import { ruleFingerprint } from '../../../../services/shared/ids';
 import type { ExceptionItem } from '../../../../services/violations/items';
+import { alertBlocks } from '../../../../slack/blocks/alert';
 import { ALICE, seed, setup, status, T0 } from './fixtures';
 
 describe('decisions: exceptions', () => {
@@ -30,6 +31,13 @@ describe('decisions: exceptions', () => {
       expect(env.notifier.posts).toHaveLength(1);
       expect(env.notifier.posts[0]!.alert.reopenedFrom).toBe('v-1');
       expect((await status(env)).status).toBe('KEPT');
+      // Who kept it until when goes to the alert as data: it shows the date as every message does.
+      expect(fresh.previousKeep).toEqual({ byName: ex.approvedByName, until: ex.expiresAt });
+      const section = alertBlocks(env.notifier.posts[0]!).find(
+        (b) => b.block_id === `rule:${result.violationId}`,
+      );
+      expect(section?.text.text).toMatch(/kept by .+ until <!date\^\d+\^/);
+      expect(section?.text.text).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
 
       // Running twice (overlapping sweeps) creates nothing new.
       expect((await expireException(env.deps, ex)).outcome).toBe('not-due');

@@ -1,3 +1,4 @@
+import { blockKitProblems } from '../../../../local/shared/slack-emulator';
 import { keys } from '../../../../services/kernel/state';
 import type { RunItem } from '../../../../services/runs/items';
 import { MAX_ADHOC_LENGTH } from '../../../../services/runs/params';
@@ -10,7 +11,6 @@ import {
   splitEscaped,
 } from '../../../../slack/blocks/run';
 import { runCommandModal } from '../../../../slack/blocks/run-command';
-import { blockKitProblems } from '../../../support/slack-emulator';
 
 function adHocRun(command: string): RunItem {
   return {
@@ -130,5 +130,30 @@ describe('run blocks', () => {
         `Command SHA-256 \`${shownCommandHash(run)}\` (6 characters, as approved)`,
       );
     });
+  });
+});
+
+describe('run announcement', () => {
+  it('shows each parameter value exactly as it is passed: backticks and spaces kept', () => {
+    const run = {
+      adHoc: false,
+      runbook: 'grep-log',
+      target: 'web-prod',
+      requestedBy: 'U0ENGINEER',
+      values: { pattern: 'a `b`  c', lines: '20' },
+      documentParameters: { commands: ['grep'] },
+      instanceIds: ['i-1'],
+      instanceNames: {},
+      invocations: {},
+      status: 'RUNNING',
+      commandId: 'c-1',
+      runId: 'r-1',
+      document: 'AWS-RunShellScript',
+      region: 'us-east-1',
+      timeoutSeconds: 600,
+      requestedByName: 'erin.engineer',
+    } as unknown as RunItem;
+    const texts = runAnnouncement(run, null).blocks.map((b) => String(b.text?.text ?? ''));
+    expect(texts).toContain('*Parameters*\n```pattern=a `b`  c\nlines=20```');
   });
 });

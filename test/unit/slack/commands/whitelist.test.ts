@@ -52,6 +52,7 @@ describe('parseWhitelistCommand', () => {
       ['bastion 0.0.0.0', /unspecified/],
       ['bastion 203.0.113.7 for', /Say how long/],
       ['bastion 203.0.113.7 for ever', /"ever" is not a duration/],
+      ['bastion 203.0.113.7 for 0m', /"0m" is too short: give a duration above zero/],
       ['bastion 203.0.113.7 99999', /99999 is not a port/],
       ['bastion 203.0.113.7 22 443', /I did not understand "443"/],
       ['bastion 203.0.113.7 for 1h 2h', /I did not understand "2h"/],

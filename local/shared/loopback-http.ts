@@ -29,7 +29,14 @@ export class LoopbackServer {
       this.handle(req, res).catch((error) => this.onError(error as Error, res));
     });
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      // A busy port (EADDRINUSE) rejects instead of crashing the process with an unhandled 'error'.
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 

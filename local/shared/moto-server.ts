@@ -47,7 +47,7 @@ async function waitUntilUp(url: string, child: ChildProcess, timeoutMs: number):
  * Python script to run in place of `-m moto.server` (same arguments), e.g. test/support/moto-launcher.py.
  */
 export async function startMoto(
-  options: { port?: number; stateDir?: string; launcher?: string } = {},
+  options: { port?: number; stateDir?: string; launcher?: string; env?: Record<string, string> } = {},
 ): Promise<MotoServer> {
   const port = options.port ?? (await freePort());
   const entry = options.launcher ? [options.launcher] : ['-m', 'moto.server'];
@@ -58,6 +58,7 @@ export async function startMoto(
       MOTO_ALLOW_NONEXISTENT_REGION: 'true',
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
+      ...options.env,
     },
   });
   let stderr = '';

@@ -105,6 +105,9 @@ export class SlackEmulator {
   readonly viewInfo = new Map<string, ViewInfo>();
   url = '';
 
+  /** Where chat.getPermalink links point (the sandbox: its own page, which opens the message). */
+  permalinkBase = 'https://emulated.slack';
+
   constructor(readonly options: SlackEmulatorOptions = {}) {}
 
   /** The base URL to give WebClient as `slackApiUrl`. */
@@ -147,7 +150,7 @@ export class SlackEmulator {
       text,
       blocks,
       ephemeralTo: user,
-      updated: Date.now(),
+      updated: this.now(),
       ...(threadTs ? { threadTs } : {}),
     };
     this.messages.set(this.key(channel, ts), message);
@@ -261,7 +264,8 @@ export class SlackEmulator {
 
   private nextTs(): string {
     this.tsCounter += 1;
-    const seconds = Math.floor(Date.now() / 1000);
+    // The emulator's clock: in the sandbox, the bot's (which may run ahead), so times agree everywhere.
+    const seconds = Math.floor(this.now() / 1000);
     return `${seconds}.${String(this.tsCounter).padStart(6, '0')}`;
   }
 
@@ -297,7 +301,7 @@ export class SlackEmulator {
     if ((body.replace_original === true || body.replace_original === 'true') && original) {
       original.text = text;
       original.blocks = blocks;
-      original.updated = Date.now();
+      original.updated = this.now();
       this.changed({ kind: 'message', channel, ts: original.ts });
       return;
     }
@@ -309,7 +313,7 @@ export class SlackEmulator {
         ts,
         text,
         blocks,
-        updated: Date.now(),
+        updated: this.now(),
         ...(threadTs ? { threadTs } : {}),
       });
       this.changed({ kind: 'message', channel, ts });
@@ -329,7 +333,7 @@ export class SlackEmulator {
         ts,
         text: String(args.text ?? ''),
         blocks: (args.blocks as unknown[]) ?? [],
-        updated: Date.now(),
+        updated: this.now(),
         ...(args.thread_ts ? { threadTs: String(args.thread_ts) } : {}),
         ...(args.metadata !== undefined ? { metadata: args.metadata } : {}),
       };
@@ -366,7 +370,7 @@ export class SlackEmulator {
       if (!existing) return { ok: false, error: 'message_not_found' };
       existing.text = String(args.text ?? existing.text);
       if (args.blocks !== undefined) existing.blocks = args.blocks as unknown[];
-      existing.updated = Date.now();
+      existing.updated = this.now();
       this.changed({ kind: 'message', channel, ts });
       return { channel, ts, text: existing.text };
     },
@@ -388,7 +392,7 @@ export class SlackEmulator {
         text: String(args.text ?? ''),
         blocks: (args.blocks as unknown[]) ?? [],
         ephemeralTo: user,
-        updated: Date.now(),
+        updated: this.now(),
         ...(args.thread_ts ? { threadTs: String(args.thread_ts) } : {}),
       });
       this.changed({ kind: 'message', channel, ts });
@@ -398,7 +402,7 @@ export class SlackEmulator {
       const channel = String(args.channel ?? '');
       const ts = String(args.message_ts ?? '');
       if (!this.messages.has(this.key(channel, ts))) return { ok: false, error: 'message_not_found' };
-      return { channel, permalink: `https://emulated.slack/archives/${channel}/p${ts.replace('.', '')}` };
+      return { channel, permalink: `${this.permalinkBase}/archives/${channel}/p${ts.replace('.', '')}` };
     },
     'views.open': (args) => {
       if (!args.trigger_id) return { ok: false, error: 'invalid_trigger_id' };
