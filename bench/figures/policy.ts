@@ -23,7 +23,8 @@ policy:
       reason: CI/CD deploy role
     - arn: "arn:aws:sts::*:assumed-role/*-ci-deploy/*"
       action: notify
-    - arn: "cloudformation.amazonaws.com"
+    - invokedBy: cloudformation.amazonaws.com
+      stack: "platform-*"
       action: notify
     - arn: "arn:aws:iam::111122223333:role/break-glass"
       action: ignore

@@ -175,20 +175,17 @@ describe('sg-warden exposure', () => {
     });
 
     it.each([
-      [['exposure'], 'sg-warden: Usage: sg-warden exposure <sg-id> [--region <region>] [--account <id>]'],
-      [
-        ['exposure', 'sg-1', 'sg-2'],
-        'sg-warden: Usage: sg-warden exposure <sg-id> [--region <region>] [--account <id>]',
-      ],
+      [['exposure'], 'sg-warden: exposure takes exactly one security group ID.'],
+      [['exposure', 'sg-1', 'sg-2'], 'sg-warden: exposure takes exactly one security group ID.'],
       [
         ['exposure', 'web-sg'],
         'sg-warden: "web-sg" is not a security-group ID (sg- and 8 or 17 hex digits).',
       ],
       [
         ['exposure', 'sg-0123456789abcdef0', '--zone', 'a'],
-        'sg-warden: Unknown option --zone (exposure takes --region and --account).',
+        'sg-warden: Unknown option --zone for sg-warden exposure; see sg-warden exposure --help.',
       ],
-      [['exposure', 'sg-0123456789abcdef0', '--region'], 'sg-warden: --region needs a value'],
+      [['exposure', 'sg-0123456789abcdef0', '--region'], 'sg-warden: --region needs a value.'],
       [
         ['exposure', 'sg-0123456789abcdef0', '--region', 'Ireland'],
         'sg-warden: --region must be an AWS region such as eu-west-1, not "Ireland".',
