@@ -8,5 +8,10 @@ registerJobs();
 
 /** Runs one job the Slack door handed off (asynchronous Lambda invoke). */
 export async function handler(job: Job): Promise<void> {
-  await runJob(getWiring(), job);
+  const wiring = getWiring();
+  try {
+    await runJob(wiring, job);
+  } finally {
+    wiring.metrics.flush();
+  }
 }

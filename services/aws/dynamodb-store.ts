@@ -70,17 +70,18 @@ function isTransientCancellation(error: unknown): boolean {
 export class DynamoDbStateStore implements StateStore {
   private readonly clientSource: () => DynamoDBDocumentClient;
   private readonly tableName: string;
-  private readonly onAudit: (entry: AuditEntry) => void;
+  private readonly onAudit: (entry: AuditEntry, item?: Record<string, unknown>) => void;
 
   /**
    * `client` is the document client, or a function that creates it on first use (the wiring's, so that
    * a function that never reads the table never loads the DynamoDB SDK). `onAudit` sees every audit
-   * entry once it is stored (the wiring logs each as one JSON line).
+   * entry once it is stored (the wiring logs each as one JSON line and derives metrics from it), with the
+   * item as it is after a transition.
    */
   constructor(options: {
     client: DynamoDBDocumentClient | (() => DynamoDBDocumentClient);
     tableName: string;
-    onAudit?: (entry: AuditEntry) => void;
+    onAudit?: (entry: AuditEntry, item?: Record<string, unknown>) => void;
   }) {
     const client = options.client;
     this.clientSource = typeof client === 'function' ? client : () => client;
@@ -184,8 +185,13 @@ export class DynamoDbStateStore implements StateStore {
       }
       throw error;
     }
-    if (t.audit) this.onAudit(t.audit);
-    const after = await this.get<T>(t.key);
+    let after: T | null = null;
+    try {
+      after = await this.get<T>(t.key);
+    } finally {
+      // The entry is stored whether or not the read back works.
+      if (t.audit) this.onAudit(t.audit, (after as unknown as Record<string, unknown> | null) ?? undefined);
+    }
     if (!after) throw new StateConflictError(`${t.key.pk} vanished after its transition`);
     return after;
   }
