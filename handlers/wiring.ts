@@ -75,8 +75,8 @@ function countRateLimits(client: WebClient, metrics: Metrics): WebClient {
     slackWebApi().WebClientEvent.RATE_LIMITED,
     (_retryAfterSeconds: number, request?: { url?: string }) => {
       // The request URL ends in the Web API method (…/api/chat.postMessage).
-    const method = request?.url?.split('/').pop() || 'unknown';
-    metrics.add('SlackRateLimited', 1, { method });
+      const method = request?.url?.split('/').pop() || 'unknown';
+      metrics.add('SlackRateLimited', 1, { method });
     },
   );
   return client;
