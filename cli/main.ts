@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../services/config/config';
+import { deployBlockers } from '../services/config/readiness';
 import { decodeJson, parseCloudTrail } from '../services/detection/cloudtrail';
 import { evaluate } from '../services/detection/policy';
 import { BadInputError, SgWardenError } from '../services/shared/errors';
@@ -125,6 +126,9 @@ function policyCommand(argv: string[], io: Io): number {
   if (sub !== 'check' || rest.length > 0) throw new BadInputError('Usage: sg-warden policy check [file]');
   const path = file ?? DEFAULT_CONFIG;
   const config = loadConfig(path);
+  // Valid, but still the shipped example where it matters: deployed, it would post nowhere useful.
+  const blockers = deployBlockers(config);
+  if (blockers.length > 0) throw new BadInputError(`${path}: ${blockers.join('; ')}`);
   const p = config.policy;
   io.stdout.write(
     `${path}: valid. ${p.adminPorts.length} admin ports, ${p.principals.length} principal rules, ${p.onlyFrom.length} only-from rules, ` +

@@ -1,5 +1,6 @@
-// serverless.yml's bridge to services/deploy/iam.ts: the IAM that depends on config/sg-warden.yml (the
-// file packaged with the functions) and the organisation's event-bus policy. serverless cannot load
+// serverless.yml's bridge to services/deploy/: what depends on config/sg-warden.yml (the file packaged
+// with the functions): the IAM (iam.ts), the organisation's event-bus policy, the alarms and the dashboard
+// (operations.ts), the KMS key (encryption.ts) and the log retention. serverless cannot load
 // TypeScript, so this bundles that module with esbuild (as bin/sg-warden.js does) and calls it. The config
 // is validated on the way: an invalid config fails the package step with the file, field and problem.
 const { buildSync } = require('esbuild');
@@ -8,11 +9,20 @@ const { join } = require('node:path');
 
 const root = join(__dirname, '..');
 
+let built;
+
 function deployIam() {
+  if (built) return built;
   const result = buildSync({
     stdin: {
-      contents:
-        "export { loadConfig } from './services/config/config';\nexport * from './services/deploy/iam';\n",
+      contents: [
+        "export { loadConfig } from './services/config/config';",
+        "export { deployBlockers } from './services/config/readiness';",
+        "export * from './services/deploy/iam';",
+        "export * from './services/deploy/operations';",
+        "export * from './services/deploy/encryption';",
+        '',
+      ].join('\n'),
       resolveDir: root,
       loader: 'ts',
     },
@@ -29,7 +39,8 @@ function deployIam() {
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(tmp, result.outputFiles[0].contents);
   renameSync(tmp, outfile);
-  return require(outfile);
+  built = require(outfile);
+  return built;
 }
 
 const packagedConfig = join(root, 'config', 'sg-warden.yml');
@@ -60,13 +71,68 @@ function sameContent(a, b) {
   }
 }
 
+let loaded;
+
+/** The validated config; on `serverless deploy`, also refused while it is still the shipped example. */
+function config() {
+  if (!loaded) {
+    const iam = deployIam();
+    loaded = iam.loadConfig(configPath());
+    const blockers = process.argv.includes('deploy') ? iam.deployBlockers(loaded) : [];
+    if (blockers.length > 0) throw new Error(`config/sg-warden.yml: ${blockers.join('; ')}`);
+  }
+  return loaded;
+}
+
+/** A param given with --param, or undefined (serverless throws on a param it does not know). */
+async function optionalParam(resolveVariable, name) {
+  try {
+    const value = await resolveVariable(`param:${name}`);
+    return value === '' || value === null ? undefined : value;
+  } catch {
+    return undefined;
+  }
+}
+
+async function deployContext(resolveVariable) {
+  const stage = await resolveVariable('sls:stage');
+  const functions = Object.keys((await resolveVariable('self:functions')) ?? {});
+  return { stage, functions };
+}
+
 module.exports = {
   /** `resources: - ${file(infra/iam-from-config.js):resources}` */
-  resources: async () => {
-    const iam = deployIam();
-    return iam.configIamResources(iam.loadConfig(configPath()));
+  resources: async () => deployIam().configIamResources(config()),
+  /**
+   * `resources: - ${file(infra/iam-from-config.js):organization}`: config accounts.organizationId, or the
+   * param organizationId (older deploys); both given, they must agree.
+   */
+  organization: async ({ resolveVariable }) => {
+    const fromParam = await optionalParam(resolveVariable, 'organizationId');
+    const fromConfig = config().accounts.organizationId;
+    if (fromParam && fromConfig && fromParam !== fromConfig) {
+      throw new Error(
+        `--param organizationId=${fromParam} differs from accounts.organizationId (${fromConfig}) in config/sg-warden.yml: keep one`,
+      );
+    }
+    const { stage } = await deployContext(resolveVariable);
+    return deployIam().organizationResources(fromParam ?? fromConfig, stage);
   },
-  /** `resources: - ${file(infra/iam-from-config.js):organization}` (param organizationId) */
-  organization: async ({ resolveVariable }) =>
-    deployIam().organizationResources(await resolveVariable('param:organizationId')),
+  /** `resources: - ${file(infra/iam-from-config.js):operations}`: the alarms and the dashboard. */
+  operations: async ({ resolveVariable }) => {
+    const deploy = deployIam();
+    const actions = deploy.alarmActions(config(), await optionalParam(resolveVariable, 'alarmTopicArn'));
+    return deploy.operationsResources(config(), { ...(await deployContext(resolveVariable)), actions });
+  },
+  /** `AlarmActions: ${file(infra/iam-from-config.js):alarmActions}` */
+  alarmActions: async ({ resolveVariable }) =>
+    deployIam().alarmActions(config(), await optionalParam(resolveVariable, 'alarmTopicArn')),
+  /** `resources: - ${file(infra/iam-from-config.js):encryption}`: the KMS key, when the config asks for one. */
+  encryption: async ({ resolveVariable }) =>
+    deployIam().encryptionResources(config(), await deployContext(resolveVariable)),
+  /** `logRetentionInDays`: the param logRetentionInDays, else config logs.retentionDays. */
+  logRetentionDays: async ({ resolveVariable }) => {
+    const fromParam = await optionalParam(resolveVariable, 'logRetentionInDays');
+    return fromParam === undefined ? config().logs.retentionDays : Number(fromParam);
+  },
 };

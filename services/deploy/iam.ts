@@ -23,7 +23,7 @@ export interface CfnStatement {
   Condition?: Record<string, Record<string, ConditionValue>>;
 }
 export interface CfnResources {
-  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  Resources: Record<string, { Type: string; DeletionPolicy?: string; Properties: Record<string, unknown> }>;
 }
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation !Sub placeholders, on purpose
@@ -149,7 +149,7 @@ export function configIamResources(config: Config): CfnResources {
  * With an AWS Organizations ID, every account of the organisation may put security-group CloudTrail
  * events (and nothing else) on this region's default bus: what infra/region-forwarder.yml sends.
  */
-export function organizationResources(organizationId: string | undefined): CfnResources {
+export function organizationResources(organizationId: string | undefined, stage = 'dev'): CfnResources {
   if (!organizationId) return { Resources: {} };
   if (!/^o-[a-z0-9]{10,32}$/.test(organizationId)) {
     throw new Error(`organizationId "${organizationId}" is not an AWS Organizations ID (o-…)`);
@@ -158,8 +158,12 @@ export function organizationResources(organizationId: string | undefined): CfnRe
     Resources: {
       OrganizationEventBusPolicy: {
         Type: 'AWS::Events::EventBusPolicy',
+        // Removed from the template (a deploy that lost the organisation ID), the statement stays on the
+        // bus: member accounts' events keep arriving. `aws events remove-permission` ends it on purpose.
+        DeletionPolicy: 'Retain',
         Properties: {
-          StatementId: 'sg-warden-organization',
+          // One statement per stage: two stages in one account and region share the default bus.
+          StatementId: `sg-warden-${stage}-organization`,
           Statement: {
             Effect: 'Allow',
             Principal: '*',
