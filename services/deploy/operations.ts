@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the dashboard body is a CloudFormation Fn::Sub template, on purpose
 import type { Config } from '../config/config';
 import { METRICS_NAMESPACE } from '../shared/metrics';
 
@@ -195,7 +196,6 @@ function widget(title: string, metrics: unknown[], x: number, y: number, extra: 
     y,
     width: 8,
     height: 6,
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholder, on purpose
     properties: {
       title,
       region: '${AWS::Region}',
