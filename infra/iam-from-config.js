@@ -84,14 +84,13 @@ function config() {
   return loaded;
 }
 
-/** A param given with --param, or undefined (serverless throws on a param it does not know). */
+/**
+ * A param given with --param, or undefined when it is empty (serverless.yml's params default each to "").
+ * Errors go back to serverless: it asks again once the params are resolved.
+ */
 async function optionalParam(resolveVariable, name) {
-  try {
-    const value = await resolveVariable(`param:${name}`);
-    return value === '' || value === null ? undefined : value;
-  } catch {
-    return undefined;
-  }
+  const value = await resolveVariable(`param:${name}`);
+  return value === '' || value === null || value === undefined ? undefined : value;
 }
 
 async function deployContext(resolveVariable) {

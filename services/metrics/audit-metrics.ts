@@ -62,7 +62,7 @@ export function recordAudit(metrics: Metrics, entry: AuditEntry, item?: Record<s
       if (!DECIDED.has(to)) return;
       metrics.add('Decisions', 1, { outcome: to, actorType: entry.actorType });
       if (to === 'AUTO_REVOKED') metrics.add('AutoRevokes', 1);
-      if (to === 'FAILED') metrics.add('RevokeFailures', 1, { subject: 'violation' });
+      if (to === 'FAILED') metrics.add('RevokeFailures', 1);
       if (TIMED.has(to)) {
         const took = seconds(item?.createdAt, entry.at);
         if (took !== null) metrics.add('DecisionTime', took, { outcome: to });
@@ -72,7 +72,7 @@ export function recordAudit(metrics: Metrics, entry: AuditEntry, item?: Record<s
     case 'grant': {
       if (!GRANT_OUTCOMES.has(to)) return;
       metrics.add('Grants', 1, { outcome: to });
-      if (to === 'REVOKE_FAILED') metrics.add('RevokeFailures', 1, { subject: 'grant' });
+      if (to === 'REVOKE_FAILED') metrics.add('RevokeFailures', 1);
       return;
     }
     case 'run': {

@@ -29,7 +29,7 @@ export const METRIC_CATALOG = {
   AutoRevokes: { unit: 'Count', dimensions: [], meaning: 'rules revoked by the clock at their deadline' },
   RevokeFailures: {
     unit: 'Count',
-    dimensions: ['subject'],
+    dimensions: [],
     meaning: 'revokes that failed for good (violation FAILED) or a grant whose rule could not be removed',
   },
   Grants: {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { REVOKE_LEASE_SECONDS as DECISION_LEASE_SECONDS } from '../../../services/decisions/decisions';
 import { REVOKE_LEASE_SECONDS as GRANT_LEASE_SECONDS } from '../../../services/grants/grants';
+import { readCfnYaml } from '../../support/cfn-yaml';
 
 /**
  * The deploy as CloudFormation will see it: `serverless package` (offline, the real osls + esbuild) with a
@@ -319,6 +320,36 @@ describe('deploy template', () => {
       }
     });
 
+    it('gives the member-account role every EC2 action a function may make in a member account, and no other', () => {
+      // Every function that may assume the member role (config accounts.roleName) makes its EC2 calls there.
+      const memberPaths = Object.values(EXPECTED)
+        .filter((actions) => actions.includes('sts:AssumeRole'))
+        .flatMap((actions) => actions.filter((a) => a.startsWith('ec2:')))
+        // /sg-run finds its instances in the bot's own account only.
+        .filter((a) => a !== 'ec2:DescribeInstances');
+      const role = (
+        readCfnYaml(join(root, 'infra', 'member-account-role.yml')) as {
+          Resources: {
+            MemberRole: { Properties: { Policies: { PolicyDocument: { Statement: Statement[] } }[] } };
+          };
+        }
+      ).Resources.MemberRole.Properties;
+      const granted = role.Policies.flatMap((p) => p.PolicyDocument.Statement).flatMap((s) => list(s.Action));
+      expect([...new Set(granted)].sort()).toEqual([...new Set(memberPaths)].sort());
+      const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement);
+      // The extend path relabels and re-tags a grant's rule: only on whitelist targets, only sg-warden's own rules.
+      expect(statements.find((s) => s.Sid === 'WhitelistRelabel')?.Condition).toEqual({
+        Null: {
+          'aws:ResourceTag/sg-warden:whitelist-target': 'false',
+          'aws:ResourceTag/sg-warden:protected': 'true',
+        },
+      });
+      expect(statements.find((s) => s.Sid === 'WhitelistRetagGrantRule')?.Condition).toEqual({
+        Null: { 'aws:ResourceTag/sg-warden:grant-id': 'false' },
+        'ForAllValues:StringLike': { 'aws:TagKeys': ['sg-warden:*'] },
+      });
+    });
+
     it('grants every action some code path makes, and makes every call it grants (no stale permission)', () => {
       const used = sdkActionsInCode();
       const granted = new Set(Object.values(EXPECTED).flat());
@@ -571,6 +602,12 @@ describe('deploy template', () => {
       ]);
     });
 
+    it('names the bus statement per stage and keeps it when a deploy drops the organisation', () => {
+      const policy = template.Resources.OrganizationEventBusPolicy as unknown as Json & { Properties: Json };
+      expect(policy.Properties.StatementId).toBe('sg-warden-prod-organization');
+      expect(policy.DeletionPolicy).toBe('Retain');
+    });
+
     it('lets the organisation put only security-group CloudTrail events on the bus', () => {
       const policy = template.Resources.OrganizationEventBusPolicy!;
       expect((policy.Properties.Statement as Statement).Condition).toEqual({
@@ -586,7 +623,10 @@ describe('deploy template', () => {
   describe('state and logs', () => {
     it('keeps the table: on demand, point-in-time recovery, encryption, deletion protection, retained', () => {
       const table = template.Resources.StateTable as unknown as Json & { Properties: Json };
-      expect(table.DeletionPolicy).toBe('Retain');
+      // Retained on stack deletion and replacement; removed only when the first deploy rolls back, so
+      // that deploying again does not meet a leftover table of the same name.
+      expect(table.DeletionPolicy).toBe('RetainExceptOnCreate');
+      expect(table.UpdateReplacePolicy).toBe('Retain');
       expect(table.Properties).toMatchObject({
         BillingMode: 'PAY_PER_REQUEST',
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -600,6 +640,19 @@ describe('deploy template', () => {
       const groups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
       expect(groups.length).toBe(6);
       for (const g of groups) expect(g.Properties.RetentionInDays).toBe(90);
+    });
+
+    it('uses AWS-owned keys and grants no KMS permission unless the config asks for a key', () => {
+      expect(Object.values(template.Resources).filter((r) => r.Type.startsWith('AWS::KMS::'))).toEqual([]);
+      const actions = Object.values(template.Resources)
+        .filter((r) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
+        .flatMap((r) => JSON.stringify(r.Properties).match(/"kms:[A-Za-z*]+"/g) ?? []);
+      expect(actions).toEqual([]);
+      expect(template.Resources.FailedEventsQueue!.Properties.KmsMasterKeyId).toBeUndefined();
+      expect(template.Resources.StateTable!.Properties.SSESpecification).toEqual({ SSEEnabled: true });
+      for (const g of Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup')) {
+        expect(g.Properties.KmsKeyId).toBeUndefined();
+      }
     });
   });
 });
