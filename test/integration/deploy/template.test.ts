@@ -102,7 +102,9 @@ const EXPECTED: Record<string, string[]> = {
     ...LOGS,
     ...STATE,
     'ec2:DescribeSecurityGroupRules',
-    ...WHITELIST,
+    // Adds a grant and tags it as it is created; only the worker's extend relabels (UpdateSecurityGroupRuleDescriptionsIngress).
+    'ec2:AuthorizeSecurityGroupIngress',
+    'ec2:CreateTags',
     // Only on the target groups: undoes a rule whose grant could not be recorded.
     'ec2:RevokeSecurityGroupIngress',
     ...SECRETS,
@@ -606,6 +608,7 @@ describe('deploy template', () => {
       const policy = template.Resources.OrganizationEventBusPolicy as unknown as Json & { Properties: Json };
       expect(policy.Properties.StatementId).toBe('sg-warden-prod-organization');
       expect(policy.DeletionPolicy).toBe('Retain');
+      expect(policy.UpdateReplacePolicy).toBe('Retain');
     });
 
     it('lets the organisation put only security-group CloudTrail events on the bus', () => {
