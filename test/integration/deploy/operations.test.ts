@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { METRIC_CATALOG } from '../../../services/shared/metrics';
+import { withPackageLock } from '../../support/package-lock';
 
 /**
  * Operating the deploy: the alarms (each with its metric), the dashboard, the optional KMS key and the
@@ -27,31 +28,33 @@ function packageWith(config: string, params: string[] = []): Template {
   const dir = mkdtempSync(join(tmpdir(), 'sg-warden-operations-'));
   const configPath = join(dir, 'sg-warden.yml');
   writeFileSync(configPath, config);
-  const out = spawnSync(
-    'npx',
-    [
-      'serverless',
-      'package',
-      '--stage',
-      'prod',
-      '--region',
-      'eu-west-1',
-      '--package',
-      join(dir, 'out'),
-      ...params,
-    ],
-    {
-      cwd: root,
-      // Everything config-driven from this file; the packaged config stays the repo's (never deployed).
-      env: {
-        ...process.env,
-        SG_WARDEN_CONFIG: undefined,
-        SG_WARDEN_IAM_CONFIG: configPath,
-        SLS_TELEMETRY_DISABLED: '1',
+  const out = withPackageLock(() =>
+    spawnSync(
+      'npx',
+      [
+        'serverless',
+        'package',
+        '--stage',
+        'prod',
+        '--region',
+        'eu-west-1',
+        '--package',
+        join(dir, 'out'),
+        ...params,
+      ],
+      {
+        cwd: root,
+        // Everything config-driven from this file; the packaged config stays the repo's (never deployed).
+        env: {
+          ...process.env,
+          SG_WARDEN_CONFIG: undefined,
+          SG_WARDEN_IAM_CONFIG: configPath,
+          SLS_TELEMETRY_DISABLED: '1',
+        },
+        encoding: 'utf8',
+        timeout: 170_000,
       },
-      encoding: 'utf8',
-      timeout: 170_000,
-    },
+    ),
   );
   if (out.status !== 0) throw new Error(`serverless package failed:\n${out.stdout}\n${out.stderr}`);
   return JSON.parse(readFileSync(join(dir, 'out', 'cloudformation-template-update-stack.json'), 'utf8'));

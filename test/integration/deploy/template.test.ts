@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import { REVOKE_LEASE_SECONDS as DECISION_LEASE_SECONDS } from '../../../services/decisions/decisions';
 import { REVOKE_LEASE_SECONDS as GRANT_LEASE_SECONDS } from '../../../services/grants/grants';
 import { readCfnYaml } from '../../support/cfn-yaml';
+import { withPackageLock } from '../../support/package-lock';
 
 /**
  * The deploy as CloudFormation will see it: `serverless package` (offline, the real osls + esbuild) with a
@@ -133,32 +134,34 @@ beforeAll(() => {
   fullConfigPath = configPath;
   writeFileSync(configPath, FULL_CONFIG);
   packageDir = join(dir, 'out');
-  const out = spawnSync(
-    'npx',
-    [
-      'serverless',
-      'package',
-      '--stage',
-      'prod',
-      '--region',
-      'eu-west-1',
-      '--package',
-      packageDir,
-      '--param=organizationId=o-abcde12345',
-      `--param=alarmTopicArn=${ALARM_TOPIC}`,
-    ],
-    {
-      cwd: root,
-      // IAM from the every-feature config; the packaged config stays the repo's (never deployed).
-      env: {
-        ...process.env,
-        SG_WARDEN_CONFIG: undefined,
-        SG_WARDEN_IAM_CONFIG: configPath,
-        SLS_TELEMETRY_DISABLED: '1',
+  const out = withPackageLock(() =>
+    spawnSync(
+      'npx',
+      [
+        'serverless',
+        'package',
+        '--stage',
+        'prod',
+        '--region',
+        'eu-west-1',
+        '--package',
+        packageDir,
+        '--param=organizationId=o-abcde12345',
+        `--param=alarmTopicArn=${ALARM_TOPIC}`,
+      ],
+      {
+        cwd: root,
+        // IAM from the every-feature config; the packaged config stays the repo's (never deployed).
+        env: {
+          ...process.env,
+          SG_WARDEN_CONFIG: undefined,
+          SG_WARDEN_IAM_CONFIG: configPath,
+          SLS_TELEMETRY_DISABLED: '1',
+        },
+        encoding: 'utf8',
+        timeout: 170_000,
       },
-      encoding: 'utf8',
-      timeout: 170_000,
-    },
+    ),
   );
   if (out.status !== 0) throw new Error(`serverless package failed:\n${out.stdout}\n${out.stderr}`);
   template = JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'));
@@ -532,15 +535,17 @@ describe('deploy template', () => {
     });
 
     it('refuses to package IAM for a config other than the one the functions load', () => {
-      const out = spawnSync(
-        'npx',
-        ['serverless', 'package', '--package', mkdtempSync(join(tmpdir(), 'sg-warden-package-refused-'))],
-        {
-          cwd: root,
-          env: { ...process.env, SG_WARDEN_CONFIG: fullConfigPath, SLS_TELEMETRY_DISABLED: '1' },
-          encoding: 'utf8',
-          timeout: 170_000,
-        },
+      const out = withPackageLock(() =>
+        spawnSync(
+          'npx',
+          ['serverless', 'package', '--package', mkdtempSync(join(tmpdir(), 'sg-warden-package-refused-'))],
+          {
+            cwd: root,
+            env: { ...process.env, SG_WARDEN_CONFIG: fullConfigPath, SLS_TELEMETRY_DISABLED: '1' },
+            encoding: 'utf8',
+            timeout: 170_000,
+          },
+        ),
       );
       expect(out.status).not.toBe(0);
       expect(`${out.stdout}${out.stderr}`).toContain(
