@@ -1,5 +1,7 @@
 import { loadConfig } from '../services/config/config';
+import { deployBlockers } from '../services/config/readiness';
 import { policyWarnings } from '../services/detection/policy-check';
+import { BadInputError } from '../services/shared/errors';
 import { DEFAULT_CONFIG } from './evaluate';
 import { type CommandModule, EXIT } from './program';
 
@@ -15,6 +17,9 @@ export const policyCommand: CommandModule = (program, { io, exit }) => {
     .action((file: string | undefined) => {
       const path = file ?? DEFAULT_CONFIG;
       const config = loadConfig(path);
+      // Valid, but still the shipped example where it matters: deployed, it would post nowhere useful.
+      const blockers = deployBlockers(config);
+      if (blockers.length > 0) throw new BadInputError(`${path}: ${blockers.join('; ')}`);
       const p = config.policy;
       io.stdout.write(
         `${path}: valid. ${p.adminPorts.length} admin ports, ${p.principals.length} principal rules, ${p.onlyFrom.length} only-from rules, ` +

@@ -32,18 +32,26 @@ export async function handler(
   let violations = 0;
   // Prefix lists are read at most once per invocation, and never believed beyond it.
   const prefixLists = cachedPrefixLists(wiring.ec2);
-  for (const sgEvent of sgEvents) {
-    const result = await detect({ ...wiring, groups: wiring.ec2, prefixLists }, sgEvent);
-    logger.info(
-      {
-        outcome: result.outcome,
-        violations: result.violations,
-        posted: result.posted,
-        skipped: result.skipped,
-      },
-      'event handled',
-    );
-    violations += result.violations;
+  try {
+    for (const sgEvent of sgEvents) {
+      // The canary (an alarm watches for silence) and how late CloudTrail delivered the call.
+      wiring.metrics.add('CloudTrailEvents', 1);
+      const lateMs = wiring.clock().getTime() - Date.parse(sgEvent.eventTime);
+      if (lateMs >= 0) wiring.metrics.add('DetectionLatency', lateMs / 1000);
+      const result = await detect({ ...wiring, groups: wiring.ec2, prefixLists }, sgEvent);
+      logger.info(
+        {
+          outcome: result.outcome,
+          violations: result.violations,
+          posted: result.posted,
+          skipped: result.skipped,
+        },
+        'event handled',
+      );
+      violations += result.violations;
+    }
+  } finally {
+    wiring.metrics.flush();
   }
   return { processed: sgEvents.length, violations };
 }

@@ -53,5 +53,7 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<APIGateway
       500,
       'Something went wrong on our side. Check Slack or /sg-whitelist list before trying again with a new link.',
     );
+  } finally {
+    wiring.metrics.flush();
   }
 }

@@ -13,5 +13,9 @@ registerJobs();
 export async function handler(event: unknown): Promise<void> {
   const wiring = getWiring();
   const { signingSecret } = await wiring.secrets.get();
-  await acceptJob(wiring, signingSecret, event);
+  try {
+    await acceptJob(wiring, signingSecret, event);
+  } finally {
+    wiring.metrics.flush();
+  }
 }

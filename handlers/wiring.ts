@@ -20,10 +20,13 @@ import { grantDueHandlers } from '../services/grants/sweep';
 import { InlineJobQueue } from '../services/jobs/inline-queue';
 import type { DueKind } from '../services/kernel/state';
 import type { DueHandler } from '../services/kernel/sweep';
+import { recordAudit } from '../services/metrics/audit-metrics';
+import { EmfMetrics } from '../services/metrics/emf-metrics';
 import { runDueHandlers } from '../services/runs/sweep';
 import { AccountAccessError } from '../services/shared/errors';
 import { lazyModule } from '../services/shared/lazy-module';
-import { createLogger } from '../services/shared/logger';
+import { createLogger, type Logger } from '../services/shared/logger';
+import { type Metrics, noMetrics } from '../services/shared/metrics';
 import type { AccountScope, AlertNotifier, AwsTarget } from '../services/shared/ports';
 import { type NotifyPacing, UNPACED } from '../services/violations/post-sweep';
 import type { SlackDeps } from '../slack/deps';
@@ -51,6 +54,8 @@ export interface Wiring extends SlackDeps {
   accounts: AccountScope;
   /** Tells a grant's owner when the grant ended because its rule was changed outside sg-warden. */
   grantOwners: SlackGrantChangeNotifier;
+  /** Operational metrics (EMF lines in the log); handlers flush them before they return. */
+  metrics: Metrics;
   /** Set when jobs run in this process (local sandbox, tests): waits for them to finish. */
   drainJobs?: () => Promise<void>;
 }
@@ -70,8 +75,32 @@ export function awsClientOptions(region?: string): { region: string; endpoint?: 
   return { region: region ?? env('AWS_REGION', 'us-east-1'), ...(endpoint ? { endpoint } : {}) };
 }
 
+/**
+ * EMF metrics in Lambda (or with SG_WARDEN_METRICS=emf); none elsewhere (tests, the local sandbox), so
+ * that no metric line mixes with their output unless asked for. SG_WARDEN_METRICS=off turns them off.
+ */
+function buildMetrics(logger: Logger): Metrics {
+  const mode = process.env.SG_WARDEN_METRICS ?? (process.env.AWS_LAMBDA_FUNCTION_NAME ? 'emf' : 'off');
+  if (mode !== 'emf') return noMetrics;
+  return new EmfMetrics({ stage: process.env.SG_WARDEN_STAGE ?? 'dev', logger });
+}
+
+/** Counts the Slack Web API's 429 answers (it tells before it throws or waits). */
+function countRateLimits(client: WebClient, metrics: Metrics): WebClient {
+  client.on(
+    slackWebApi().WebClientEvent.RATE_LIMITED,
+    (_retryAfterSeconds: number, request?: { url?: string }) => {
+      // The request URL ends in the Web API method (…/api/chat.postMessage).
+      const method = request?.url?.split('/').pop() || 'unknown';
+      metrics.add('SlackRateLimited', 1, { method });
+    },
+  );
+  return client;
+}
+
 export function buildWiring(): Wiring {
   const logger = createLogger(process.env.SG_WARDEN_LOG_LEVEL ?? 'info');
+  const metrics = buildMetrics(logger);
   const configPath =
     process.env.SG_WARDEN_CONFIG ??
     join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), 'config', 'sg-warden.yml');
@@ -87,7 +116,15 @@ export function buildWiring(): Wiring {
       return documentClient;
     },
     tableName: env('SG_WARDEN_TABLE'),
-    onAudit: (entry) => logger.info({ audit: entry }, 'audit'),
+    onAudit: (entry, item) => {
+      logger.info({ audit: entry }, 'audit');
+      try {
+        recordAudit(metrics, entry, item);
+      } catch (error) {
+        // A metric is never worth a failed state change.
+        logger.warn({ err: (error as Error).message }, 'metric not recorded');
+      }
+    },
   });
 
   const accounts = accountScope(config, process.env.SG_WARDEN_ACCOUNT_ID ?? null);
@@ -136,8 +173,8 @@ export function buildWiring(): Wiring {
 
   let slackClient: Promise<WebClient> | undefined;
   const slack = () => {
-    slackClient ??= secrets.get().then(
-      ({ botToken }) =>
+    slackClient ??= secrets.get().then(({ botToken }) =>
+      countRateLimits(
         new (slackWebApi().WebClient)(botToken, {
           ...(process.env.SLACK_API_URL ? { slackApiUrl: process.env.SLACK_API_URL } : {}),
           // Background work must not sit out a rate limit inside one invocation: fail, and let a sweep retry.
@@ -145,6 +182,8 @@ export function buildWiring(): Wiring {
           retryConfig: { retries: 1, factor: 1, minTimeout: 100, maxTimeout: 500 },
           timeout: 5000,
         }),
+        metrics,
+      ),
     );
     // A failed secret read is not cached: the next use tries again.
     slackClient.catch(() => {
@@ -158,14 +197,17 @@ export function buildWiring(): Wiring {
       // Its own client that never repeats a call: a post that timed out may have reached Slack, and
       // posting it again would show the alert twice. The next sweep looks for it before posting again.
       slackNotifier ??= new SlackNotifier({
-        client: new (slackWebApi().WebClient)(botToken, {
-          ...(process.env.SLACK_API_URL ? { slackApiUrl: process.env.SLACK_API_URL } : {}),
-          rejectRateLimitedCalls: true,
-          retryConfig: { retries: 0 },
-          timeout: 5000,
-          // Failures are logged once, as structured lines, by the alert service.
-          logLevel: slackWebApi().LogLevel.ERROR,
-        }),
+        client: countRateLimits(
+          new (slackWebApi().WebClient)(botToken, {
+            ...(process.env.SLACK_API_URL ? { slackApiUrl: process.env.SLACK_API_URL } : {}),
+            rejectRateLimitedCalls: true,
+            retryConfig: { retries: 0 },
+            timeout: 5000,
+            // Failures are logged once, as structured lines, by the alert service.
+            logLevel: slackWebApi().LogLevel.ERROR,
+          }),
+          metrics,
+        ),
       });
       return slackNotifier;
     });
@@ -217,6 +259,7 @@ export function buildWiring(): Wiring {
     accounts,
     grantOwners: new SlackGrantChangeNotifier({ client: slack }),
     grantNotifier,
+    metrics,
     directory,
     clock: () => new Date(),
     jobs: { enqueue: async () => {} },

@@ -1,5 +1,6 @@
-// serverless.yml's bridge to services/deploy/iam.ts: the IAM that depends on config/sg-warden.yml (the
-// file packaged with the functions) and the organisation's event-bus policy. serverless cannot load
+// serverless.yml's bridge to services/deploy/: what depends on config/sg-warden.yml (the file packaged
+// with the functions): the IAM (iam.ts), the organisation's event-bus policy, the alarms and the dashboard
+// (operations.ts), the KMS key (encryption.ts) and the log retention. serverless cannot load
 // TypeScript, so this bundles that module with esbuild (as bin/sg-warden.js does) and calls it. The config
 // is validated on the way: an invalid config fails the package step with the file, field and problem.
 const { buildSync } = require('esbuild');
@@ -8,11 +9,21 @@ const { join } = require('node:path');
 
 const root = join(__dirname, '..');
 
+let built;
+
 function deployIam() {
+  if (built) return built;
   const result = buildSync({
     stdin: {
-      contents:
-        "export { loadConfig } from './services/config/config';\nexport * from './services/deploy/iam';\nexport * from './services/deploy/audit-archive';\n",
+      contents: [
+        "export { loadConfig } from './services/config/config';",
+        "export { deployBlockers } from './services/config/readiness';",
+        "export * from './services/deploy/iam';",
+        "export * from './services/deploy/operations';",
+        "export * from './services/deploy/encryption';",
+        "export * from './services/deploy/audit-archive';",
+        '',
+      ].join('\n'),
       resolveDir: root,
       loader: 'ts',
     },
@@ -29,7 +40,8 @@ function deployIam() {
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(tmp, result.outputFiles[0].contents);
   renameSync(tmp, outfile);
-  return require(outfile);
+  built = require(outfile);
+  return built;
 }
 
 const packagedConfig = join(root, 'config', 'sg-warden.yml');
@@ -60,18 +72,70 @@ function sameContent(a, b) {
   }
 }
 
+let loaded;
+
+/** The validated config; on `serverless deploy`, also refused while it is still the shipped example. */
+function config() {
+  if (!loaded) {
+    const iam = deployIam();
+    loaded = iam.loadConfig(configPath());
+    const blockers = process.argv.includes('deploy') ? iam.deployBlockers(loaded) : [];
+    if (blockers.length > 0) throw new Error(`config/sg-warden.yml: ${blockers.join('; ')}`);
+  }
+  return loaded;
+}
+
+/**
+ * A param given with --param, or undefined when it is empty (serverless.yml's params default each to "").
+ * Errors go back to serverless: it asks again once the params are resolved.
+ */
+async function optionalParam(resolveVariable, name) {
+  const value = await resolveVariable(`param:${name}`);
+  return value === '' || value === null || value === undefined ? undefined : value;
+}
+
+async function deployContext(resolveVariable) {
+  const stage = await resolveVariable('sls:stage');
+  const functions = Object.keys((await resolveVariable('self:functions')) ?? {});
+  return { stage, functions };
+}
+
 module.exports = {
   /** `resources: - ${file(infra/iam-from-config.js):resources}` */
-  resources: async () => {
-    const iam = deployIam();
-    return iam.configIamResources(iam.loadConfig(configPath()));
+  resources: async () => deployIam().configIamResources(config()),
+  /**
+   * `resources: - ${file(infra/iam-from-config.js):organization}`: config accounts.organizationId, or the
+   * param organizationId (older deploys); both given, they must agree.
+   */
+  organization: async ({ resolveVariable }) => {
+    const fromParam = await optionalParam(resolveVariable, 'organizationId');
+    const fromConfig = config().accounts.organizationId;
+    if (fromParam && fromConfig && fromParam !== fromConfig) {
+      throw new Error(
+        `--param organizationId=${fromParam} differs from accounts.organizationId (${fromConfig}) in config/sg-warden.yml: keep one`,
+      );
+    }
+    const { stage } = await deployContext(resolveVariable);
+    return deployIam().organizationResources(fromParam ?? fromConfig, stage);
   },
+  /** `resources: - ${file(infra/iam-from-config.js):operations}`: the alarms and the dashboard. */
+  operations: async ({ resolveVariable }) => {
+    const deploy = deployIam();
+    const actions = deploy.alarmActions(config(), await optionalParam(resolveVariable, 'alarmTopicArn'));
+    return deploy.operationsResources(config(), { ...(await deployContext(resolveVariable)), actions });
+  },
+  /** `AlarmActions: ${file(infra/iam-from-config.js):alarmActions}` */
+  alarmActions: async ({ resolveVariable }) =>
+    deployIam().alarmActions(config(), await optionalParam(resolveVariable, 'alarmTopicArn')),
+  /** `resources: - ${file(infra/iam-from-config.js):encryption}`: the KMS key, when the config asks for one. */
+  encryption: async ({ resolveVariable }) =>
+    deployIam().encryptionResources(config(), await deployContext(resolveVariable)),
   /**
    * `DefaultRouteSettings: ${file(infra/iam-from-config.js):httpThrottle}`: API Gateway's throttling of every
    * route from the config's `http.throttle` (the same config the IAM comes from).
    */
   httpThrottle: async () => {
-    const { rate, burst } = deployIam().loadConfig(configPath()).http.throttle;
+    const { rate, burst } = config().http.throttle;
     return { DetailedMetricsEnabled: false, ThrottlingRateLimit: rate, ThrottlingBurstLimit: burst };
   },
   /**
@@ -79,15 +143,17 @@ module.exports = {
    * when the config names `audit.archiveBucket` (services/deploy/audit-archive.ts); nothing otherwise.
    */
   auditArchive: async ({ resolveVariable }) => {
-    const iam = deployIam();
-    const config = iam.loadConfig(configPath());
-    if (!config.audit.archiveBucket) return {};
-    return iam.auditArchiveResources(config, {
-      logRetentionInDays: Number(await resolveVariable('param:logRetentionInDays')),
-      alarmActions: await require('./alarm-actions.js').actions({ resolveVariable }),
+    const deploy = deployIam();
+    if (!config().audit.archiveBucket) return {};
+    const fromParam = await optionalParam(resolveVariable, 'logRetentionInDays');
+    return deploy.auditArchiveResources(config(), {
+      logRetentionInDays: fromParam === undefined ? config().logs.retentionDays : Number(fromParam),
+      alarmActions: deploy.alarmActions(config(), await optionalParam(resolveVariable, 'alarmTopicArn')),
     });
   },
-  /** `resources: - ${file(infra/iam-from-config.js):organization}` (param organizationId) */
-  organization: async ({ resolveVariable }) =>
-    deployIam().organizationResources(await resolveVariable('param:organizationId')),
+  /** `logRetentionInDays`: the param logRetentionInDays, else config logs.retentionDays. */
+  logRetentionDays: async ({ resolveVariable }) => {
+    const fromParam = await optionalParam(resolveVariable, 'logRetentionInDays');
+    return fromParam === undefined ? config().logs.retentionDays : Number(fromParam);
+  },
 };

@@ -79,18 +79,19 @@ function isTransientCancellation(error: unknown): boolean {
 export class DynamoDbStateStore implements StateStore {
   private readonly clientSource: () => DynamoDBDocumentClient;
   private readonly tableName: string;
-  private readonly onAudit: (entry: AuditEntry) => void;
+  private readonly onAudit: (entry: AuditEntry, item?: Record<string, unknown>) => void;
   private readonly newId: () => string;
 
   /**
    * `client` is the document client, or a function that creates it on first use (the wiring's, so that
    * a function that never reads the table never loads the DynamoDB SDK). `onAudit` sees every audit
-   * entry once it is stored (the wiring logs each as one JSON line).
+   * entry once it is stored (the wiring logs each as one JSON line and derives metrics from it), with the
+   * item as it is after a transition.
    */
   constructor(options: {
     client: DynamoDBDocumentClient | (() => DynamoDBDocumentClient);
     tableName: string;
-    onAudit?: (entry: AuditEntry) => void;
+    onAudit?: (entry: AuditEntry, item?: Record<string, unknown>) => void;
     /** The unique part of an audit entry's key (a ULID); tests choose it to prove entries are written once. */
     newId?: () => string;
   }) {
@@ -206,8 +207,13 @@ export class DynamoDbStateStore implements StateStore {
       }
       throw error;
     }
-    if (t.audit) this.onAudit(t.audit);
-    const after = await this.get<T>(t.key);
+    let after: T | null = null;
+    try {
+      after = await this.get<T>(t.key);
+    } finally {
+      // The entry is stored whether or not the read back works.
+      if (t.audit) this.onAudit(t.audit, (after as unknown as Record<string, unknown> | null) ?? undefined);
+    }
     if (!after) throw new StateConflictError(`${t.key.pk} vanished after its transition`);
     return after;
   }

@@ -30,7 +30,35 @@ const slackUserGroup = z.string().regex(/^S[A-Z0-9]{2,}$/, 'is not a Slack user-
 const slackChannel = z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'is not a Slack channel ID (C…)');
 const severity = z.enum(['critical', 'high', 'medium', 'low']);
 const protocol = z.enum(['tcp', 'udp', 'icmp', 'icmpv6', 'all']);
-const portNumber = z.number().int().min(0).max(65535);
+const portNumber = z
+  .number({ message: 'is not a port number (0–65535)' })
+  .int('is not a port number (0–65535)')
+  .min(0, 'is not a port number (0–65535)')
+  .max(65535, 'is not a port number (0–65535)');
+
+/**
+ * One port that may be open to the internet: `tcp/80` (as README writes it) or `{ protocol: tcp, port: 80 }`.
+ */
+const allowedPort = z.union(
+  [
+    z.string().transform((value, ctx) => {
+      const match = /^(tcp|udp)\/(\d{1,5})$/.exec(value.trim());
+      const port = match ? Number(match[2]) : Number.NaN;
+      if (!match || port > 65535) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a port such as tcp/80 or udp/53` });
+        return z.NEVER;
+      }
+      return { protocol: match[1] as 'tcp' | 'udp', port };
+    }),
+    z
+      .object({
+        protocol: z.enum(['tcp', 'udp'], { message: 'is not tcp or udp' }),
+        port: portNumber,
+      })
+      .strict(),
+  ],
+  { message: 'is not a port such as tcp/80 or { protocol: tcp, port: 80 }' },
+);
 /** An AWS service principal, as CloudTrail names the service that made a call (invokedBy). */
 const SERVICE_PRINCIPAL = /^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$/;
 
@@ -124,7 +152,7 @@ const policySchema = z
   .object({
     evaluateEgress: z.boolean().default(false),
     adminPorts: z.array(portNumber).default(DEFAULT_ADMIN_PORTS),
-    allowedPorts: z.array(z.object({ protocol: z.enum(['tcp', 'udp']), port: portNumber }).strict()).default([
+    allowedPorts: z.array(allowedPort).default([
       { protocol: 'tcp', port: 80 },
       { protocol: 'tcp', port: 443 },
     ]),
@@ -195,7 +223,7 @@ const whitelistTargetSchema = z
     region: z.string().min(1),
     account: z
       .string()
-      .regex(/^\d{12}$/)
+      .regex(/^\d{12}$/, 'is not an AWS account ID (12 digits)')
       .optional(),
     protocol: protocol.default('tcp'),
     ports: z.array(portNumber).min(1),
@@ -414,7 +442,12 @@ const runbooksSchema = z
           .strict(),
       )
       .default({}),
-    items: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), runbookSchema).default({}),
+    items: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'is not a runbook name (lowercase letters, digits, -)'),
+        runbookSchema,
+      )
+      .default({}),
   })
   .strict()
   .superRefine((rb, ctx) => {
@@ -488,6 +521,62 @@ const auditSchema = z
   })
   .strict();
 
+/** CloudWatch Logs' retention choices, in days. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Settings the deploy reads (serverless.yml through infra/iam-from-config.js); the functions ignore them. */
+const alarmsSchema = z
+  .object({
+    /** SNS topic the alarms notify (ALARM and OK); none: the alarms only change state. */
+    topicArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+        'is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)',
+      )
+      .optional(),
+    /** Hours without any security-group CloudTrail event before the canary alarms; 0 turns it off. */
+    silenceHours: z
+      .number({ message: 'is not a number of hours (0–168)' })
+      .int('is not a whole number of hours (0–168)')
+      .min(0, 'is not a number of hours (0–168)')
+      .max(168, 'is longer than CloudWatch can watch (168 hours, 7 days)')
+      .default(24),
+  })
+  .strict()
+  .default({ silenceHours: 24 });
+
+const kmsSchema = z
+  .object({
+    /** A customer-managed key of your own for the table, the queue and the logs. */
+    keyArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/,
+        'is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)',
+      )
+      .optional(),
+    /** Let the deploy create a customer-managed key (rotated yearly) for the table, the queue and the logs. */
+    create: z.boolean({ message: 'is not true or false' }).default(false),
+  })
+  .strict()
+  .refine((k) => !(k.keyArn && k.create), { message: 'sets both keyArn and create: choose one' })
+  .default({ create: false });
+
+const logsSchema = z
+  .object({
+    retentionDays: z
+      .number({ message: `is not one of CloudWatch's retention periods (${LOG_RETENTION_DAYS.join(', ')})` })
+      .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+        message: `is not one of CloudWatch's retention periods (${LOG_RETENTION_DAYS.join(', ')})`,
+      })
+      .default(90),
+  })
+  .strict()
+  .default({ retentionDays: 90 });
+
 const configSchema = z
   .object({
     slack: z
@@ -507,7 +596,12 @@ const configSchema = z
     decisions: decisionsSchema.default(decisionsSchema.parse({})),
     whitelist: z
       .object({
-        targets: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/), whitelistTargetSchema).default({}),
+        targets: z
+          .record(
+            z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'is not a target alias (lowercase letters, digits, -)'),
+            whitelistTargetSchema,
+          )
+          .default({}),
         /** The account's "inbound rules per security group" quota, quoted when a group is full (AWS default 60). */
         rulesPerGroupLimit: z.number().int().min(1).max(1000).default(60),
       })
@@ -516,19 +610,35 @@ const configSchema = z
     runbooks: runbooksSchema.default({ allowAdHoc: false, targets: {}, items: {} }),
     accounts: z
       .object({
-        aliases: z.record(z.string().regex(/^\d{12}$/), z.string()).default({}),
+        aliases: z
+          .record(z.string().regex(/^\d{12}$/, 'is not an AWS account ID (12 digits)'), z.string())
+          .default({}),
         /** Role name to assume in member accounts; absent = act in the bot's own account only. */
-        roleName: z.string().optional(),
+        roleName: z
+          .string()
+          .regex(/^[\w+=,.@-]{1,64}$/, 'is not an IAM role name (letters, digits and +=,.@-_, at most 64)')
+          .optional(),
         /**
          * Member accounts whose events sg-warden evaluates, besides its own (SG_WARDEN_ACCOUNT_ID). An
          * event from any other account is refused, never evaluated in the bot's own account.
          */
         watched: z.array(z.string().regex(/^\d{12}$/, 'is not an AWS account ID (12 digits)')).default([]),
+        /**
+         * The AWS Organizations ID (o-…) whose accounts may send security-group events to the home bus
+         * (infra/region-forwarder.yml). In the config, not a deploy flag, so no redeploy can forget it.
+         */
+        organizationId: z
+          .string()
+          .regex(/^o-[a-z0-9]{10,32}$/, 'is not an AWS Organizations ID (o- and 10 to 32 letters or digits)')
+          .optional(),
       })
       .strict()
       .default({ aliases: {}, watched: [] }),
     http: httpSchema.default(httpSchema.parse({})),
     audit: auditSchema.default(auditSchema.parse({})),
+    alarms: alarmsSchema,
+    kms: kmsSchema,
+    logs: logsSchema,
   })
   .strict();
 
@@ -551,11 +661,20 @@ function describePath(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');
 }
 
+/** What is wrong, in the words of the schema: a bad map key says what a key must look like. */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_key') {
+    const inner = issue.issues[0]?.message;
+    if (inner) return `"${String(issue.path.at(-1))}" ${inner}`;
+  }
+  return issue.message;
+}
+
 /** Validates a parsed config value; ConfigError names the file, the field and what is wrong. */
 export function validateConfig(value: unknown, source: string): Config {
   const result = configSchema.safeParse(value ?? {});
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${describePath(issue.path)}: ${issue.message}`);
+  const problems = result.error.issues.map((issue) => `${describePath(issue.path)}: ${issueMessage(issue)}`);
   throw new ConfigError(`${source}: ${problems.join('; ')}`, { context: { source, problems } });
 }
 

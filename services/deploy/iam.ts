@@ -23,7 +23,15 @@ export interface CfnStatement {
   Condition?: Record<string, Record<string, ConditionValue>>;
 }
 export interface CfnResources {
-  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  Resources: Record<
+    string,
+    {
+      Type: string;
+      DeletionPolicy?: string;
+      UpdateReplacePolicy?: string;
+      Properties: Record<string, unknown>;
+    }
+  >;
 }
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation !Sub placeholders, on purpose
@@ -36,8 +44,10 @@ const unique = (values: string[]): string[] => [...new Set(values)].sort();
 
 /** The function roles (serverless.yml logical IDs) that call each config-driven API. */
 export const ROLES_USING = {
-  /** The grant/extend jobs (worker) and the `me` link's POST (ipCapture) authorize and relabel rules. */
+  /** The grant jobs (worker) and the `me` link's POST (ipCapture) authorize and tag new rules. */
   whitelist: ['SlackWorkerRole', 'IpCaptureRole'],
+  /** Only `/sg-whitelist extend` (a worker job) relabels and re-tags a grant's rule. */
+  whitelistExtend: ['SlackWorkerRole'],
   /** The `me` link's POST removes a rule at once when the grant could not be recorded (GRANT_NOT_RECORDED). */
   whitelistUndo: ['IpCaptureRole'],
   /** Every function that calls EC2 on a security group may have to do it in a member account. */
@@ -54,14 +64,9 @@ export const EXPOSURE_ACTIONS = [
   'elasticloadbalancing:DescribeLoadBalancers',
 ] as const;
 
-/**
- * `/sg-whitelist`: authorize only on the configured target groups (never on a protected one), tag only
- * the rule being created or a rule that already carries sg-warden's grant tag, and only with
- * sg-warden's own tag keys; rewrite descriptions (extend) only on the target groups.
- */
-export function whitelistStatements(config: Config): CfnStatement[] {
+/** The configured target groups' ARNs and their rules' ARNs (empty: no whitelist targets). */
+function whitelistTargets(config: Config): { groups: string[]; rules: string[] } {
   const targets = Object.values(config.whitelist.targets);
-  if (targets.length === 0) return [];
   const groups = unique(
     targets.map(
       (t) => `arn:${PARTITION}:ec2:${t.region}:${t.account ?? ACCOUNT}:security-group/${t.groupId}`,
@@ -70,13 +75,24 @@ export function whitelistStatements(config: Config): CfnStatement[] {
   const rules = unique(
     targets.map((t) => `arn:${PARTITION}:ec2:${t.region}:${t.account ?? ACCOUNT}:security-group-rule/*`),
   );
-  const ownTagKeys = { 'ForAllValues:StringLike': { 'aws:TagKeys': ['sg-warden:*'] } };
+  return { groups, rules };
+}
+
+const OWN_TAG_KEYS = { 'ForAllValues:StringLike': { 'aws:TagKeys': ['sg-warden:*'] } };
+
+/**
+ * `/sg-whitelist`: authorize only on the configured target groups (never on a protected one), and tag
+ * only the rule being created, only with sg-warden's own tag keys.
+ */
+export function whitelistStatements(config: Config): CfnStatement[] {
+  const { groups, rules } = whitelistTargets(config);
+  if (groups.length === 0) return [];
   return [
     {
       Sid: 'WhitelistAuthorize',
       Effect: 'Allow',
       // The rule resource is listed because the grant is tagged as it is created; the group ARN limits it.
-      Action: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:UpdateSecurityGroupRuleDescriptionsIngress'],
+      Action: ['ec2:AuthorizeSecurityGroupIngress'],
       Resource: [...groups, ...rules].map(sub),
       Condition: { Null: { [`aws:ResourceTag/${PROTECTED_TAG}`]: 'true' } },
     },
@@ -85,14 +101,32 @@ export function whitelistStatements(config: Config): CfnStatement[] {
       Effect: 'Allow',
       Action: ['ec2:CreateTags'],
       Resource: rules.map(sub),
-      Condition: { StringEquals: { 'ec2:CreateAction': 'AuthorizeSecurityGroupIngress' }, ...ownTagKeys },
+      Condition: { StringEquals: { 'ec2:CreateAction': 'AuthorizeSecurityGroupIngress' }, ...OWN_TAG_KEYS },
+    },
+  ];
+}
+
+/**
+ * `/sg-whitelist extend`: rewrite a grant rule's description only on the target groups (never on a
+ * protected one), and re-tag only a rule that already carries sg-warden's grant tag, with its own keys.
+ */
+export function whitelistExtendStatements(config: Config): CfnStatement[] {
+  const { groups, rules } = whitelistTargets(config);
+  if (groups.length === 0) return [];
+  return [
+    {
+      Sid: 'WhitelistRelabel',
+      Effect: 'Allow',
+      Action: ['ec2:UpdateSecurityGroupRuleDescriptionsIngress'],
+      Resource: groups.map(sub),
+      Condition: { Null: { [`aws:ResourceTag/${PROTECTED_TAG}`]: 'true' } },
     },
     {
       Sid: 'WhitelistRetagGrantRule',
       Effect: 'Allow',
       Action: ['ec2:CreateTags'],
       Resource: rules.map(sub),
-      Condition: { Null: { [`aws:ResourceTag/${GRANT_ID_TAG}`]: 'false' }, ...ownTagKeys },
+      Condition: { Null: { [`aws:ResourceTag/${GRANT_ID_TAG}`]: 'false' }, ...OWN_TAG_KEYS },
     },
   ];
 }
@@ -143,6 +177,7 @@ export function configIamResources(config: Config): CfnResources {
   const runs = runCommandIamStatements(config);
   const policies: [string, CfnStatement[], readonly string[]][] = [
     ['Whitelist', whitelistStatements(config), ROLES_USING.whitelist],
+    ['WhitelistExtend', whitelistExtendStatements(config), ROLES_USING.whitelistExtend],
     ['WhitelistUndo', whitelistUndoStatements(config), ROLES_USING.whitelistUndo],
     ['Runbooks', asCfn(runs.worker), ['SlackWorkerRole']],
     ['RunResults', asCfn(runs.sweeper), ['SweeperRole']],
@@ -170,7 +205,7 @@ export function configIamResources(config: Config): CfnResources {
  * With an AWS Organizations ID, every account of the organisation may put security-group CloudTrail
  * events (and nothing else) on this region's default bus: what infra/region-forwarder.yml sends.
  */
-export function organizationResources(organizationId: string | undefined): CfnResources {
+export function organizationResources(organizationId: string | undefined, stage = 'dev'): CfnResources {
   if (!organizationId) return { Resources: {} };
   if (!/^o-[a-z0-9]{10,32}$/.test(organizationId)) {
     throw new Error(`organizationId "${organizationId}" is not an AWS Organizations ID (o-…)`);
@@ -179,8 +214,14 @@ export function organizationResources(organizationId: string | undefined): CfnRe
     Resources: {
       OrganizationEventBusPolicy: {
         Type: 'AWS::Events::EventBusPolicy',
+        // Removed from the template (a deploy that lost the organisation ID), the statement stays on the
+        // bus: member accounts' events keep arriving. `aws events remove-permission` ends it on purpose.
+        DeletionPolicy: 'Retain',
+        // Replaced (e.g. a new statement ID), the old statement stays too until removed by hand.
+        UpdateReplacePolicy: 'Retain',
         Properties: {
-          StatementId: 'sg-warden-organization',
+          // One statement per stage: two stages in one account and region share the default bus.
+          StatementId: `sg-warden-${stage}-organization`,
           Statement: {
             Effect: 'Allow',
             Principal: '*',

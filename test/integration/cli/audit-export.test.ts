@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AUDIT_COLUMNS, csvField } from '../../../cli/audit-export';
 import { DynamoDbStateStore } from '../../../services/aws/dynamodb-store';
 import type { AuditEntry } from '../../../services/kernel/audit';
@@ -169,7 +172,10 @@ describe('sg-warden audit export', () => {
   });
 
   it('keeps the evaluate and policy commands working', () => {
-    const out = runCli(['policy', 'check']);
+    const dir = mkdtempSync(join(tmpdir(), 'sg-warden-policy-'));
+    const path = join(dir, 'sg-warden.yml');
+    writeFileSync(path, 'slack:\n  alertChannel: C0OURALERTS\n');
+    const out = runCli(['policy', 'check', path]);
     expect(out.code).toBe(0);
     expect(out.stdout).toContain('valid');
   });

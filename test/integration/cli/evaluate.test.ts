@@ -204,10 +204,24 @@ describe('sg-warden evaluate', () => {
 });
 
 describe('sg-warden policy check', () => {
-  it('accepts the repository default config', () => {
-    const { code, stdout } = runCli(['policy', 'check']);
+  it('accepts the repository default config once its alert channel is a real one', () => {
+    const shipped = readFileSync(join(__dirname, '..', '..', '..', 'config', 'sg-warden.yml'), 'utf8');
+    const path = writeTmp(
+      'ours.yml',
+      shipped.replace('alertChannel: C0SGWARDEN', 'alertChannel: C0OURALERTS'),
+    );
+    const { code, stdout } = runCli(['policy', 'check', path]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/valid/);
+  });
+
+  it('refuses the shipped example alert channel with one sentence saying what to put there', () => {
+    const { code, stdout, stderr } = runCli(['policy', 'check']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('slack.alertChannel is still the example C0SGWARDEN');
+    expect(stderr).toContain("put your alert channel's ID there");
+    expect(stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('exits 2 with the field for an invalid file', () => {

@@ -8,6 +8,8 @@ import { AUDIT_KEY_PREFIX } from '../../../services/aws/dynamodb-store';
 import { REVOKE_LEASE_SECONDS as DECISION_LEASE_SECONDS } from '../../../services/decisions/states';
 import { REVOKE_LEASE_SECONDS as GRANT_LEASE_SECONDS } from '../../../services/grants/plan';
 import { HANDOFF_SECONDS } from '../../../slack/jobs/proof';
+import { readCfnYaml } from '../../support/cfn-yaml';
+import { withPackageLock } from '../../support/package-lock';
 
 /**
  * The deploy as CloudFormation will see it: `serverless package` (offline, the real osls + esbuild) with a
@@ -122,7 +124,9 @@ const EXPECTED: Record<string, string[]> = {
     ...LOGS,
     ...STATE,
     'ec2:DescribeSecurityGroupRules',
-    ...WHITELIST,
+    // Adds a grant and tags it as it is created; only the worker's extend relabels (UpdateSecurityGroupRuleDescriptionsIngress).
+    'ec2:AuthorizeSecurityGroupIngress',
+    'ec2:CreateTags',
     // Only on the target groups: undoes a rule whose grant could not be recorded.
     'ec2:RevokeSecurityGroupIngress',
     ...SECRETS,
@@ -151,32 +155,34 @@ beforeAll(() => {
   fullConfigPath = configPath;
   writeFileSync(configPath, FULL_CONFIG);
   packageDir = join(dir, 'out');
-  const out = spawnSync(
-    'npx',
-    [
-      'serverless',
-      'package',
-      '--stage',
-      'prod',
-      '--region',
-      'eu-west-1',
-      '--package',
-      packageDir,
-      '--param=organizationId=o-abcde12345',
-      `--param=alarmTopicArn=${ALARM_TOPIC}`,
-    ],
-    {
-      cwd: root,
-      // IAM from the every-feature config; the packaged config stays the repo's (never deployed).
-      env: {
-        ...process.env,
-        SG_WARDEN_CONFIG: undefined,
-        SG_WARDEN_IAM_CONFIG: configPath,
-        SLS_TELEMETRY_DISABLED: '1',
+  const out = withPackageLock(() =>
+    spawnSync(
+      'npx',
+      [
+        'serverless',
+        'package',
+        '--stage',
+        'prod',
+        '--region',
+        'eu-west-1',
+        '--package',
+        packageDir,
+        '--param=organizationId=o-abcde12345',
+        `--param=alarmTopicArn=${ALARM_TOPIC}`,
+      ],
+      {
+        cwd: root,
+        // IAM from the every-feature config; the packaged config stays the repo's (never deployed).
+        env: {
+          ...process.env,
+          SG_WARDEN_CONFIG: undefined,
+          SG_WARDEN_IAM_CONFIG: configPath,
+          SLS_TELEMETRY_DISABLED: '1',
+        },
+        encoding: 'utf8',
+        timeout: 170_000,
       },
-      encoding: 'utf8',
-      timeout: 170_000,
-    },
+    ),
   );
   if (out.status !== 0) throw new Error(`serverless package failed:\n${out.stdout}\n${out.stderr}`);
   template = JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'));
@@ -354,6 +360,36 @@ describe('deploy template', () => {
           `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/sg-warden-prod-${name}:*`,
         ]);
       }
+    });
+
+    it('gives the member-account role every EC2 action a function may make in a member account, and no other', () => {
+      // Every function that may assume the member role (config accounts.roleName) makes its EC2 calls there.
+      const memberPaths = Object.values(EXPECTED)
+        .filter((actions) => actions.includes('sts:AssumeRole'))
+        .flatMap((actions) => actions.filter((a) => a.startsWith('ec2:')))
+        // /sg-run finds its instances in the bot's own account only.
+        .filter((a) => a !== 'ec2:DescribeInstances');
+      const role = (
+        readCfnYaml(join(root, 'infra', 'member-account-role.yml')) as {
+          Resources: {
+            MemberRole: { Properties: { Policies: { PolicyDocument: { Statement: Statement[] } }[] } };
+          };
+        }
+      ).Resources.MemberRole.Properties;
+      const granted = role.Policies.flatMap((p) => p.PolicyDocument.Statement).flatMap((s) => list(s.Action));
+      expect([...new Set(granted)].sort()).toEqual([...new Set(memberPaths)].sort());
+      const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement);
+      // The extend path relabels and re-tags a grant's rule: only on whitelist targets, only sg-warden's own rules.
+      expect(statements.find((s) => s.Sid === 'WhitelistRelabel')?.Condition).toEqual({
+        Null: {
+          'aws:ResourceTag/sg-warden:whitelist-target': 'false',
+          'aws:ResourceTag/sg-warden:protected': 'true',
+        },
+      });
+      expect(statements.find((s) => s.Sid === 'WhitelistRetagGrantRule')?.Condition).toEqual({
+        Null: { 'aws:ResourceTag/sg-warden:grant-id': 'false' },
+        'ForAllValues:StringLike': { 'aws:TagKeys': ['sg-warden:*'] },
+      });
     });
 
     it('grants every action some code path makes, and makes every call it grants (no stale permission)', () => {
@@ -536,15 +572,17 @@ describe('deploy template', () => {
     });
 
     it('refuses to package IAM for a config other than the one the functions load', () => {
-      const out = spawnSync(
-        'npx',
-        ['serverless', 'package', '--package', mkdtempSync(join(tmpdir(), 'sg-warden-package-refused-'))],
-        {
-          cwd: root,
-          env: { ...process.env, SG_WARDEN_CONFIG: fullConfigPath, SLS_TELEMETRY_DISABLED: '1' },
-          encoding: 'utf8',
-          timeout: 170_000,
-        },
+      const out = withPackageLock(() =>
+        spawnSync(
+          'npx',
+          ['serverless', 'package', '--package', mkdtempSync(join(tmpdir(), 'sg-warden-package-refused-'))],
+          {
+            cwd: root,
+            env: { ...process.env, SG_WARDEN_CONFIG: fullConfigPath, SLS_TELEMETRY_DISABLED: '1' },
+            encoding: 'utf8',
+            timeout: 170_000,
+          },
+        ),
       );
       expect(out.status).not.toBe(0);
       expect(`${out.stdout}${out.stderr}`).toContain(
@@ -620,6 +658,13 @@ describe('deploy template', () => {
       expect(stages[0]!.Properties.RouteSettings).toBeUndefined();
     });
 
+    it('names the bus statement per stage and keeps it when a deploy drops the organisation', () => {
+      const policy = template.Resources.OrganizationEventBusPolicy as unknown as Json & { Properties: Json };
+      expect(policy.Properties.StatementId).toBe('sg-warden-prod-organization');
+      expect(policy.DeletionPolicy).toBe('Retain');
+      expect(policy.UpdateReplacePolicy).toBe('Retain');
+    });
+
     it('lets the organisation put only security-group CloudTrail events on the bus', () => {
       const policy = template.Resources.OrganizationEventBusPolicy!;
       expect((policy.Properties.Statement as Statement).Condition).toEqual({
@@ -635,7 +680,10 @@ describe('deploy template', () => {
   describe('state and logs', () => {
     it('keeps the table: on demand, point-in-time recovery, encryption, deletion protection, retained', () => {
       const table = template.Resources.StateTable as unknown as Json & { Properties: Json };
-      expect(table.DeletionPolicy).toBe('Retain');
+      // Retained on stack deletion and replacement; removed only when the first deploy rolls back, so
+      // that deploying again does not meet a leftover table of the same name.
+      expect(table.DeletionPolicy).toBe('RetainExceptOnCreate');
+      expect(table.UpdateReplacePolicy).toBe('Retain');
       expect(table.Properties).toMatchObject({
         BillingMode: 'PAY_PER_REQUEST',
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -724,6 +772,19 @@ describe('deploy template', () => {
       const groups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
       expect(groups.length).toBe(6);
       for (const g of groups) expect(g.Properties.RetentionInDays).toBe(90);
+    });
+
+    it('uses AWS-owned keys and grants no KMS permission unless the config asks for a key', () => {
+      expect(Object.values(template.Resources).filter((r) => r.Type.startsWith('AWS::KMS::'))).toEqual([]);
+      const actions = Object.values(template.Resources)
+        .filter((r) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy')
+        .flatMap((r) => JSON.stringify(r.Properties).match(/"kms:[A-Za-z*]+"/g) ?? []);
+      expect(actions).toEqual([]);
+      expect(template.Resources.FailedEventsQueue!.Properties.KmsMasterKeyId).toBeUndefined();
+      expect(template.Resources.StateTable!.Properties.SSESpecification).toEqual({ SSEEnabled: true });
+      for (const g of Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup')) {
+        expect(g.Properties.KmsKeyId).toBeUndefined();
+      }
     });
   });
 });

@@ -1,0 +1,362 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the dashboard body is a CloudFormation Fn::Sub template, on purpose
+import type { Config } from '../config/config';
+import { METRICS_NAMESPACE } from '../shared/metrics';
+
+/**
+ * What an operator watches, for serverless.yml (through infra/iam-from-config.js): the alarms and the
+ * CloudWatch dashboard. sg-warden's own metrics are EMF lines (services/metrics/emf-metrics.ts) in the
+ * namespace `sg-warden` with the dimension `stage`; the rest are AWS's (Lambda, API Gateway, SQS).
+ * README "Operating sg-warden" says what to do when each alarm fires.
+ */
+
+type Json = Record<string, unknown>;
+export interface OperationsResources {
+  Resources: Record<string, { Type: string; Properties: Json }>;
+}
+
+export interface OperationsOptions {
+  stage: string;
+  /** The function names of serverless.yml (`functions:` keys): every one gets an errors alarm. */
+  functions: string[];
+  /** SNS topics the alarms notify (ALARM and OK); empty: they only change state. */
+  actions: string[];
+}
+
+/** serverless.yml's logical ID of a function (`sweeper` → `SweeperLambdaFunction`). */
+export function functionLogicalId(name: string): string {
+  const normalized = name.replace(/-/g, 'Dash').replace(/_/g, 'Underscore');
+  return `${normalized[0]!.toUpperCase()}${normalized.slice(1)}LambdaFunction`;
+}
+
+const ref = (logicalId: string) => ({ Ref: logicalId });
+
+/** The SNS topic the alarms notify: the deploy's param (per stage) before the config's, or none. */
+export function alarmActions(config: Config, paramTopicArn?: string): string[] {
+  const arn = paramTopicArn || config.alarms.topicArn;
+  if (!arn) return [];
+  if (!/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(arn)) {
+    throw new Error(
+      `alarmTopicArn "${arn}" is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)`,
+    );
+  }
+  return [arn];
+}
+
+interface AlarmSpec {
+  id: string;
+  name: string;
+  description: string;
+  namespace: string;
+  metric: string;
+  dimensions: { Name: string; Value: unknown }[];
+  statistic: 'Sum' | 'Maximum';
+  period: number;
+  evaluationPeriods: number;
+  threshold: number;
+  comparison: 'GreaterThanThreshold' | 'LessThanThreshold';
+  /** breaching: no data is itself the problem (a heartbeat, a canary). */
+  missing: 'breaching' | 'notBreaching';
+}
+
+function alarm(spec: AlarmSpec, options: OperationsOptions): [string, { Type: string; Properties: Json }] {
+  return [
+    spec.id,
+    {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmName: `sg-warden-${options.stage}-${spec.name}`,
+        AlarmDescription: spec.description,
+        Namespace: spec.namespace,
+        MetricName: spec.metric,
+        Dimensions: spec.dimensions,
+        Statistic: spec.statistic,
+        Period: spec.period,
+        EvaluationPeriods: spec.evaluationPeriods,
+        DatapointsToAlarm: spec.evaluationPeriods,
+        Threshold: spec.threshold,
+        ComparisonOperator: spec.comparison,
+        TreatMissingData: spec.missing,
+        AlarmActions: options.actions,
+        OKActions: options.actions,
+      },
+    },
+  ];
+}
+
+const SEE = 'See README "Operating sg-warden".';
+
+/** Every alarm beside the two on the failed-events queue (serverless.yml keeps those). */
+export function alarmSpecs(config: Config, options: OperationsOptions): AlarmSpec[] {
+  const stage = [{ Name: 'stage', Value: options.stage }];
+  const specs: AlarmSpec[] = [
+    {
+      id: 'SweeperHeartbeatAlarm',
+      name: 'sweeper-heartbeat',
+      description: `No sweep finished for 3 minutes: deadlines, expiries, retries and re-posts are not happening. ${SEE}`,
+      namespace: METRICS_NAMESPACE,
+      metric: 'Sweeps',
+      dimensions: stage,
+      statistic: 'Sum',
+      period: 60,
+      evaluationPeriods: 3,
+      threshold: 1,
+      comparison: 'LessThanThreshold',
+      missing: 'breaching',
+    },
+    {
+      id: 'RevokeFailedAlarm',
+      name: 'revoke-failed',
+      description: `A rule sg-warden meant to remove is still there (a violation FAILED, or a grant's rule could not be removed). ${SEE}`,
+      namespace: METRICS_NAMESPACE,
+      metric: 'RevokeFailures',
+      dimensions: stage,
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparison: 'GreaterThanThreshold',
+      missing: 'notBreaching',
+    },
+    {
+      id: 'DoorServerErrorsAlarm',
+      name: 'door-5xx',
+      description: `The HTTP API answered Slack or a me link with a 5xx: someone's click or command failed. ${SEE}`,
+      namespace: 'AWS/ApiGateway',
+      metric: '5xx',
+      dimensions: [{ Name: 'ApiId', Value: ref('HttpApi') }],
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparison: 'GreaterThanThreshold',
+      missing: 'notBreaching',
+    },
+    {
+      id: 'DoorThrottlesAlarm',
+      name: 'door-throttles',
+      description: `Lambda throttled the Slack door: Slack got no answer within 3 seconds. ${SEE}`,
+      namespace: 'AWS/Lambda',
+      metric: 'Throttles',
+      dimensions: [{ Name: 'FunctionName', Value: ref(functionLogicalId('slackHttp')) }],
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparison: 'GreaterThanThreshold',
+      missing: 'notBreaching',
+    },
+  ];
+  for (const name of options.functions) {
+    const logicalId = functionLogicalId(name);
+    specs.push({
+      id: logicalId.replace(/LambdaFunction$/, 'ErrorsAlarm'),
+      name: `${name}-errors`,
+      description: `${name} ended invocations with an error (its log says which and why). ${SEE}`,
+      namespace: 'AWS/Lambda',
+      metric: 'Errors',
+      dimensions: [{ Name: 'FunctionName', Value: ref(logicalId) }],
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparison: 'GreaterThanThreshold',
+      missing: 'notBreaching',
+    });
+  }
+  if (config.alarms.silenceHours > 0) {
+    const hours = config.alarms.silenceHours;
+    specs.push({
+      id: 'CloudTrailSilenceAlarm',
+      name: 'cloudtrail-silent',
+      description: `No security-group CloudTrail event reached sg-warden for ${hours} hours: is the trail still logging EC2 write management events, and do the EventBridge rules still deliver? ${SEE}`,
+      namespace: METRICS_NAMESPACE,
+      metric: 'CloudTrailEvents',
+      dimensions: stage,
+      statistic: 'Sum',
+      period: 3600,
+      evaluationPeriods: hours,
+      threshold: 1,
+      comparison: 'LessThanThreshold',
+      missing: 'breaching',
+    });
+  }
+  return specs;
+}
+
+/** A SEARCH over one sg-warden metric with all its dimensions, so every value found is graphed. */
+function search(metric: string, dimensions: string[], stat: string, stage: string): string {
+  const schema = [`"${METRICS_NAMESPACE}"`, ...[...dimensions, 'stage'].sort()].join(',');
+  return `SEARCH('{${schema}} MetricName="${metric}" stage="${stage}"', '${stat}', 300)`;
+}
+
+function widget(title: string, metrics: unknown[], x: number, y: number, extra: Json = {}): Json {
+  return {
+    type: 'metric',
+    x,
+    y,
+    width: 8,
+    height: 6,
+    properties: {
+      title,
+      region: '${AWS::Region}',
+      view: 'timeSeries',
+      stat: 'Sum',
+      period: 300,
+      metrics,
+      ...extra,
+    },
+  };
+}
+
+const own = (metric: string, stage: string, stat = 'Sum', label?: string) => [
+  METRICS_NAMESPACE,
+  metric,
+  'stage',
+  stage,
+  { stat, ...(label ? { label } : {}) },
+];
+const expression = (expr: string, id: string, label: string) => [{ expression: expr, id, label }];
+
+/** The dashboard `sg-warden-<stage>`: what sg-warden did, how fast, and whether its parts are healthy. */
+export function dashboardBody(options: OperationsOptions, alarmIds: string[]): string {
+  const { stage } = options;
+  const lambda = (metric: string) =>
+    options.functions.map((name) => [
+      'AWS/Lambda',
+      metric,
+      'FunctionName',
+      `\${${functionLogicalId(name)}}`,
+      { label: name },
+    ]);
+  const widgets: Json[] = [
+    widget(
+      'Violations raised (by severity, how found)',
+      [expression(search('ViolationsRaised', ['severity', 'foundBy'], 'Sum', stage), 'raised', '')],
+      0,
+      0,
+    ),
+    widget(
+      'Decisions (by outcome, who)',
+      [expression(search('Decisions', ['outcome', 'actorType'], 'Sum', stage), 'decided', '')],
+      8,
+      0,
+    ),
+    widget(
+      'Time from alert to decision, p90 (s)',
+      [expression(search('DecisionTime', ['outcome'], 'p90', stage), 'decisionTime', '')],
+      16,
+      0,
+    ),
+    widget(
+      'Auto-revokes and revoke failures',
+      [
+        own('AutoRevokes', stage, 'Sum', 'auto-revoked'),
+        own('RevokeFailures', stage, 'Sum', 'revoke failed'),
+      ],
+      0,
+      6,
+    ),
+    widget(
+      'Sweeps (heartbeat: 1 a minute) and due items',
+      [
+        own('Sweeps', stage, 'Sum', 'sweeps'),
+        expression(search('DueItems', ['kind'], 'Sum', stage), 'due', ''),
+        expression(search('DueItemsFailed', ['kind'], 'Sum', stage), 'dueFailed', ''),
+      ],
+      8,
+      6,
+    ),
+    widget(
+      'Sweep duration (ms)',
+      [own('SweepDuration', stage, 'p50', 'p50'), own('SweepDuration', stage, 'Maximum', 'max')],
+      16,
+      6,
+    ),
+    widget(
+      'CloudTrail events (the canary) and detection latency (s)',
+      [
+        own('CloudTrailEvents', stage, 'Sum', 'events'),
+        [
+          METRICS_NAMESPACE,
+          'DetectionLatency',
+          'stage',
+          stage,
+          { stat: 'p90', label: 'latency p90', yAxis: 'right' },
+        ],
+      ],
+      0,
+      12,
+    ),
+    widget(
+      'Slack 429s (by Web API method)',
+      [expression(search('SlackRateLimited', ['method'], 'Sum', stage), 'slack429', '')],
+      8,
+      12,
+    ),
+    widget(
+      'Grants and runs (by outcome)',
+      [
+        expression(search('Grants', ['outcome'], 'Sum', stage), 'grants', ''),
+        expression(search('Runs', ['outcome'], 'Sum', stage), 'runs', ''),
+      ],
+      16,
+      12,
+    ),
+    widget('Function errors', lambda('Errors'), 0, 18),
+    widget(
+      'The Slack door: 5xx and throttles',
+      [
+        ['AWS/ApiGateway', '5xx', 'ApiId', '${HttpApi}', { label: 'API 5xx' }],
+        [
+          'AWS/Lambda',
+          'Throttles',
+          'FunctionName',
+          `\${${functionLogicalId('slackHttp')}}`,
+          { label: 'throttles' },
+        ],
+      ],
+      8,
+      18,
+    ),
+    widget(
+      'Failed-events queue',
+      [
+        [
+          'AWS/SQS',
+          'ApproximateNumberOfMessagesVisible',
+          'QueueName',
+          '${FailedEventsQueue.QueueName}',
+          { stat: 'Maximum', label: 'waiting' },
+        ],
+      ],
+      16,
+      18,
+    ),
+    {
+      type: 'alarm',
+      x: 0,
+      y: 24,
+      width: 24,
+      height: 4,
+      properties: { title: 'Alarms', alarms: alarmIds.map((id) => `\${${id}.Arn}`) },
+    },
+  ];
+  return JSON.stringify({ widgets });
+}
+
+/** The alarms and the dashboard, as CloudFormation resources. */
+export function operationsResources(config: Config, options: OperationsOptions): OperationsResources {
+  const specs = alarmSpecs(config, options);
+  const Resources: OperationsResources['Resources'] = Object.fromEntries(
+    specs.map((spec) => alarm(spec, options)),
+  );
+  const shown = [...specs.map((s) => s.id), 'FailedEventsAlarm', 'FailedEventsNotKeptAlarm'];
+  Resources.OperationsDashboard = {
+    Type: 'AWS::CloudWatch::Dashboard',
+    Properties: {
+      DashboardName: `sg-warden-${options.stage}`,
+      DashboardBody: { 'Fn::Sub': dashboardBody(options, shown) },
+    },
+  };
+  return { Resources };
+}
