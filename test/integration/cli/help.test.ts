@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -107,7 +107,9 @@ describe('sg-warden command line (commander)', () => {
 
   it('honours --: what follows is a file name even when it looks like an option (the real executable)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-warden-cli-'));
-    copyFileSync(join(repoRoot, 'config', 'sg-warden.yml'), join(dir, '--help'));
+    // The shipped config with a real channel (the example channel is refused by policy check).
+    const shipped = readFileSync(join(repoRoot, 'config', 'sg-warden.yml'), 'utf8');
+    writeFileSync(join(dir, '--help'), shipped.replace('C0SGWARDEN', 'C0TEST'));
     const out = runCli(['policy', 'check', '--', '--help'], { cwd: dir });
     expect(out.stderr).toBe('');
     expect(out.code).toBe(0);

@@ -362,11 +362,14 @@ describe('deploy template', () => {
       }
     });
 
-    it('gives the member-account role every EC2 action a function may make in a member account, and no other', () => {
-      // Every function that may assume the member role (config accounts.roleName) makes its EC2 calls there.
+    it('gives the member-account role every EC2 (and load-balancer read) action a function may make in a member account, and no other', () => {
+      // Every function that may assume the member role (config accounts.roleName) makes its EC2 calls there,
+      // and reads load balancers' schemes there for exposure.
       const memberPaths = Object.values(EXPECTED)
         .filter((actions) => actions.includes('sts:AssumeRole'))
-        .flatMap((actions) => actions.filter((a) => a.startsWith('ec2:')))
+        .flatMap((actions) =>
+          actions.filter((a) => a.startsWith('ec2:') || a.startsWith('elasticloadbalancing:')),
+        )
         // /sg-run finds its instances in the bot's own account only.
         .filter((a) => a !== 'ec2:DescribeInstances');
       const role = (

@@ -201,7 +201,8 @@ function linkPost(token: string, sourceIp: string): APIGatewayProxyEventV2 {
       time: new Date().toISOString(),
       timeEpoch: Date.now(),
     },
-    body: new URLSearchParams({ token }).toString(),
+    // As the page's form does: the token and the address the page showed (#19 case 8).
+    body: new URLSearchParams({ token, address: sourceIp }).toString(),
     isBase64Encoded: false,
   } as APIGatewayProxyEventV2;
 }
@@ -216,6 +217,7 @@ beforeAll(async () => {
   timeouts: { high: 15m }
 accounts:
   roleName: sg-warden-member
+  watched: ['${MEMBER}']
 whitelist:
   targets:
     member-bastion:
