@@ -87,7 +87,6 @@ const EXPECTED: Record<string, string[]> = {
     ...READ_GROUPS,
     // A rule whose source is a prefix list is judged by the list's entries (#19 case 4).
     'ec2:GetManagedPrefixListEntries',
-    ...EXPOSURE,
     ...SECRETS,
     ...MEMBER,
     ...FAILED_EVENTS,
@@ -98,7 +97,6 @@ const EXPECTED: Record<string, string[]> = {
     ...STATE,
     'dynamodb:Query',
     ...READ_GROUPS,
-    ...EXPOSURE,
     ...REVOKE,
     ...WHITELIST,
     'ssm:SendCommand',
@@ -113,7 +111,6 @@ const EXPECTED: Record<string, string[]> = {
     ...STATE,
     'dynamodb:Query',
     ...READ_GROUPS,
-    ...EXPOSURE,
     ...REVOKE,
     'ssm:GetCommandInvocation',
     ...SECRETS,
@@ -400,6 +397,9 @@ describe('deploy template', () => {
       const granted = new Set(Object.values(EXPECTED).flat());
       // Not SDK calls of ours: the Lambda runtime writes the logs, Lambda keeps failed invocations.
       for (const a of [...LOGS, ...FAILED_EVENTS]) granted.delete(a);
+      // Exposure's reads are made only by `sg-warden exposure`, with the caller's credentials, until the
+      // functions look exposure up: then they are granted (services/deploy/iam.ts exposureStatements).
+      for (const a of EXPOSURE) used.delete(a);
       expect([...granted].sort()).toEqual([...used].sort());
     });
   });
