@@ -1,12 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { KnownBlock } from '@slack/types';
 import { parseHostAddress } from '../services/grants/address';
 import { describeAccess, type GrantDeps } from '../services/grants/grants';
 import type { IpLinkItem } from '../services/grants/items';
 import { consumeLink, inspectLink, TOKEN_PATTERN } from '../services/grants/links';
 import { formatDuration } from '../services/shared/duration';
 import { describeError, SgWardenError } from '../services/shared/errors';
-import type { Block } from './blocks/alert';
 import { grantOutcomeMessage, plainTime } from './blocks/grant';
+import { textMessage } from './blocks/kit';
 import type { SlackDeps } from './deps';
 import { SlackGrantNotifier } from './grant-notifier';
 import { escapeHtml } from './html';
@@ -138,7 +139,7 @@ export async function handleIpCapture(deps: SlackDeps, request: IpCaptureRequest
     clock: deps.clock,
     logger: deps.logger,
   });
-  const tell = async (text: string, blocks: Block[] = []) => {
+  const tell = async (text: string, blocks: KnownBlock[] = textMessage(text).blocks) => {
     try {
       await notifier.privately(link.userId, link.channel, { text, blocks });
     } catch (error) {

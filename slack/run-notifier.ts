@@ -3,6 +3,7 @@ import type { Config } from '../services/config/config';
 import type { RunItem } from '../services/runs/items';
 import { type RunDeps, type RunNote, type RunNotifier, specFor } from '../services/runs/runs';
 import type { CommandInvocation, MessageRef } from '../services/shared/ports';
+import { textMessage } from './blocks/kit';
 import { runAnnouncement, runNoteText, runResultMessage } from './blocks/run';
 import type { SlackDeps } from './deps';
 
@@ -56,8 +57,12 @@ export class SlackRunNotifier implements RunNotifier {
 
   async postNote(run: RunItem, note: RunNote): Promise<void> {
     const { channel, ts } = threadOf(run);
-    const text = runNoteText(run, note);
-    await (await this.client()).chat.postMessage({ channel, thread_ts: ts, text, unfurl_links: false });
+    await (await this.client()).chat.postMessage({
+      channel,
+      thread_ts: ts,
+      ...textMessage(runNoteText(run, note)),
+      unfurl_links: false,
+    });
   }
 }
 

@@ -1,3 +1,4 @@
+import type { KnownBlock } from '@slack/types';
 import type { People } from '../../services/config/config';
 import type { RunItem } from '../../services/runs/items';
 import { USAGE } from '../../services/runs/params';
@@ -5,8 +6,8 @@ import type { RunNote, RunSpec } from '../../services/runs/runs';
 import { formatDuration } from '../../services/shared/duration';
 import type { CommandInvocation } from '../../services/shared/ports';
 import { ActionIds, BlockIds } from '../ids';
-import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
-import type { Block } from './alert';
+import { code, escapeMrkdwn, literal, showControls, slackDate, truncate } from '../mrkdwn';
+import { context, mrkdwn, plainText, type SlackMessage, section } from './kit';
 
 /** Room for one section's text (Slack's limit is 3,000), leaving space for the code fences. */
 const SECTION_BUDGET = 2900;
@@ -27,7 +28,7 @@ function mentionPeople(people: People): string {
 
 function instanceLabel(run: RunItem, id: string): string {
   const name = run.instanceNames[id];
-  return name ? `${code(id)} ${escapeMrkdwn(name)}` : code(id);
+  return name ? `${code(id)} ${literal(name)}` : code(id);
 }
 
 function instancesLine(run: RunItem): string {
@@ -71,11 +72,11 @@ export function runStateLine(run: RunItem, approvers: People | null): string {
     case 'CANCELLED':
       return `:heavy_multiplication_x: ${run.decidedBy ? `Withdrawn${who(run.decidedBy)}` : 'Cancelled'}; nothing was sent`;
     case 'SEND_FAILED':
-      return `:x: Not sent: ${escapeMrkdwn(run.lastError ?? 'SSM refused the command')}`;
+      return `:x: Not sent: ${literal(run.lastError ?? 'SSM refused the command')}`;
     case 'SEND_UNKNOWN':
       return `:warning: sg-warden stopped while sending; check Run Command's history for ${code(run.comment)}`;
     default:
-      return escapeMrkdwn(run.status);
+      return literal(run.status);
   }
 }
 
@@ -155,14 +156,14 @@ export function runResultMessage(
   run: RunItem,
   instanceId: string,
   invocation: CommandInvocation,
-): { text: string; blocks: Block[]; shownChars: number; cutChars: number } {
+): SlackMessage & { shownChars: number; cutChars: number } {
   const exit = invocation.exitCode === null ? 'no exit code' : `exit code ${invocation.exitCode}`;
   const icon = RESULT_ICON[invocation.status] ?? ':warning:';
   const details =
     invocation.statusDetails && invocation.statusDetails !== invocation.status
-      ? ` (${escapeMrkdwn(invocation.statusDetails)})`
+      ? ` (${literal(invocation.statusDetails)})`
       : '';
-  const heading = `${icon} ${instanceLabel(run, instanceId)}: *${escapeMrkdwn(invocation.status)}*${details}, ${exit}`;
+  const heading = `${icon} ${instanceLabel(run, instanceId)}: *${literal(invocation.status)}*${details}, ${exit}`;
   let output = shownOutput(invocation, run.maxOutputChars);
   let pieces = output.totalChars > 0 ? splitEscaped(escapeCode(output.text), SECTION_BUDGET) : [];
   // Escaping can multiply the output (& becomes &amp;): show less until it fits Slack's 50 blocks.
@@ -173,10 +174,8 @@ export function runResultMessage(
     );
     pieces = splitEscaped(escapeCode(output.text), SECTION_BUDGET);
   }
-  const blocks: Block[] = [{ type: 'section', text: { type: 'mrkdwn', text: heading } }];
-  for (const piece of pieces) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: codeBlock(piece) } });
-  }
+  const blocks: KnownBlock[] = [section(heading)];
+  for (const piece of pieces) blocks.push(section(codeBlock(piece)));
   const notes: string[] = [];
   if (output.totalChars === 0) notes.push('No output.');
   else if (output.cutChars === 0) notes.push(`Output: ${n(output.totalChars)} characters, all shown.`);
@@ -196,47 +195,33 @@ export function runResultMessage(
         : 'The whole output is not kept anywhere: set outputS3Bucket or outputLogGroup on the runbook to keep it.',
     );
   }
-  blocks.push({
-    type: 'context',
-    elements: [{ type: 'mrkdwn', text: truncate(notes.join(' '), SECTION_BUDGET) }],
-  });
+  blocks.push(context(truncate(notes.join(' '), SECTION_BUDGET)));
   const text = `Run ${run.runId} on ${instanceId}: ${invocation.status}, ${exit}`;
   return { text, blocks, shownChars: output.shownChars, cutChars: output.cutChars };
 }
 
 /** The announcement of a run in the channel where it was asked; Approve / Reject while it awaits approval. */
-export function runAnnouncement(run: RunItem, approvers: People | null): { text: string; blocks: Block[] } {
+export function runAnnouncement(run: RunItem, approvers: People | null): SlackMessage {
   const title = run.adHoc
     ? `:warning: *Ad-hoc command* on ${code(run.target)}, asked by <@${run.requestedBy}>`
-    : `:gear: *${escapeMrkdwn(run.runbook)}* on ${code(run.target)}, asked by <@${run.requestedBy}>`;
-  const blocks: Block[] = [
-    { type: 'section', text: { type: 'mrkdwn', text: title } },
-    { type: 'section', text: { type: 'mrkdwn', text: truncate(instancesLine(run), SECTION_BUDGET) } },
-  ];
+    : `:gear: *${literal(run.runbook)}* on ${code(run.target)}, asked by <@${run.requestedBy}>`;
+  const blocks: KnownBlock[] = [section(title), section(truncate(instancesLine(run), SECTION_BUDGET))];
   const values = Object.entries(run.values);
   if (!run.adHoc && values.length > 0) {
-    blocks.push({
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: truncate(
-          `*Parameters*: ${values.map(([k, v]) => code(`${k}=${v}`)).join(' ')}`,
-          SECTION_BUDGET,
-        ),
-      },
-    });
+    blocks.push(
+      section(
+        truncate(`*Parameters*: ${values.map(([k, v]) => code(`${k}=${v}`)).join(' ')}`, SECTION_BUDGET),
+      ),
+    );
   }
   const script = run.documentParameters.commands;
   if (script) {
     const escaped = escapeCode(script.join('\n'));
     const shown =
       escaped.length > SECTION_BUDGET - 20 ? `${escaped.slice(0, SECTION_BUDGET - 40)}\n…` : escaped;
-    blocks.push({
-      type: 'section',
-      text: { type: 'mrkdwn', text: `*Exactly what runs*\n${codeBlock(shown)}` },
-    });
+    blocks.push(section(`*Exactly what runs*\n${codeBlock(shown)}`));
   }
-  blocks.push({ type: 'section', text: { type: 'mrkdwn', text: runStateLine(run, approvers) } });
+  blocks.push(section(runStateLine(run, approvers)));
   if (run.status === 'AWAITING_APPROVAL') {
     blocks.push({
       type: 'actions',
@@ -245,39 +230,32 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
         {
           type: 'button',
           action_id: ActionIds.runApprove,
-          text: { type: 'plain_text', text: 'Approve' },
+          text: plainText('Approve'),
           style: 'primary',
           value: run.runId,
           confirm: {
-            title: { type: 'plain_text', text: 'Run this command?' },
-            text: {
-              type: 'mrkdwn',
-              text: `It runs on ${run.instanceIds.length} instance(s) as shown above.`,
-            },
-            confirm: { type: 'plain_text', text: 'Approve and run' },
-            deny: { type: 'plain_text', text: 'Cancel' },
+            title: plainText('Run this command?'),
+            text: mrkdwn(`It runs on ${run.instanceIds.length} instance(s) as shown above.`),
+            confirm: plainText('Approve and run'),
+            deny: plainText('Cancel'),
           },
         },
         {
           type: 'button',
           action_id: ActionIds.runReject,
-          text: { type: 'plain_text', text: 'Reject' },
+          text: plainText('Reject'),
           style: 'danger',
           value: run.runId,
         },
       ],
     });
   }
-  blocks.push({
-    type: 'context',
-    elements: [
-      {
-        type: 'mrkdwn',
-        text: `Run ${code(run.runId)} · ${escapeMrkdwn(run.document)} · ${escapeMrkdwn(run.region)} · timeout ${formatDuration(run.timeoutSeconds)} · \`/sg-run status ${run.runId}\``,
-      },
-    ],
-  });
-  const text = `${run.adHoc ? 'Ad-hoc command' : run.runbook} on ${run.target} (run ${run.runId}), asked by ${escapeMrkdwn(run.requestedByName)}: ${run.status}`;
+  blocks.push(
+    context(
+      `Run ${code(run.runId)} · ${literal(run.document)} · ${literal(run.region)} · timeout ${formatDuration(run.timeoutSeconds)} · \`/sg-run status ${run.runId}\``,
+    ),
+  );
+  const text = `${run.adHoc ? 'Ad-hoc command' : run.runbook} on ${run.target} (run ${run.runId}), asked by ${escapeMrkdwn(showControls(run.requestedByName))}: ${run.status}`;
   return { text, blocks };
 }
 
@@ -285,7 +263,7 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
 export function runNoteText(run: RunItem, note: RunNote): string {
   switch (note.kind) {
     case 'not-sent':
-      return `:x: Run ${run.runId} was not sent: ${escapeMrkdwn(note.error)}`;
+      return `:x: Run ${run.runId} was not sent: ${literal(note.error)}`;
     case 'withdrawn':
       return `Run ${run.runId} was withdrawn by <@${note.by}>; nothing was sent.`;
     case 'rejected':
@@ -293,21 +271,21 @@ export function runNoteText(run: RunItem, note: RunNote): string {
     case 'expired':
       return `:hourglass: Run ${run.runId} expired: nobody approved it in time; nothing was sent.`;
     case 'send-unknown':
-      return `:warning: sg-warden stopped while sending run ${run.runId}: check Run Command's history for the comment "${escapeMrkdwn(run.comment)}" before asking again.`;
+      return `:warning: sg-warden stopped while sending run ${run.runId}: check Run Command's history for the comment "${literal(run.comment)}" before asking again.`;
   }
 }
 
 /** `/sg-run status <run>`: where it is, per instance, without the output (that is in the thread). */
 export function runStatusText(run: RunItem, approvers: People | null): string {
   const lines = [
-    `*Run ${code(run.runId)}*: ${run.adHoc ? 'ad-hoc command' : `*${escapeMrkdwn(run.runbook)}*`} on ${code(run.target)}, asked by <@${run.requestedBy}> ${slackDate(run.createdAt)}`,
+    `*Run ${code(run.runId)}*: ${run.adHoc ? 'ad-hoc command' : `*${literal(run.runbook)}*`} on ${code(run.target)}, asked by <@${run.requestedBy}> ${slackDate(run.createdAt)}`,
     runStateLine(run, approvers),
   ];
-  if (run.commandId) lines.push(`SSM command ${code(run.commandId)} in ${escapeMrkdwn(run.region)}`);
+  if (run.commandId) lines.push(`SSM command ${code(run.commandId)} in ${literal(run.region)}`);
   for (const id of run.instanceIds.slice(0, 20)) {
     const inv = run.invocations[id];
     const state = inv
-      ? `${escapeMrkdwn(inv.status)}${inv.exitCode !== undefined ? `, exit code ${inv.exitCode}` : ''}`
+      ? `${literal(inv.status)}${inv.exitCode !== undefined ? `, exit code ${inv.exitCode}` : ''}`
       : 'not sent';
     lines.push(`• ${instanceLabel(run, id)}: ${state}`);
   }
@@ -326,7 +304,7 @@ function parameterSummary(spec: RunSpec): string {
         : p.type === 'integer'
           ? `a whole number${p.min !== undefined ? ` ≥ ${p.min}` : ''}${p.max !== undefined ? ` ≤ ${p.max}` : ''}`
           : `matching ${p.pattern}`;
-      return `${code(p.name)} (${escapeMrkdwn(kind)}${p.default !== undefined ? `, default ${escapeMrkdwn(p.default)}` : ''})`;
+      return `${code(p.name)} (${literal(kind)}${p.default !== undefined ? `, default ${literal(p.default)}` : ''})`;
     })
     .join(', ');
 }
@@ -338,7 +316,7 @@ export function runbookListText(specs: RunSpec[]): string {
   const lines = specs.map((s) =>
     s.adHoc
       ? `• *adhoc*: \`/sg-run adhoc <target> <command line>\` on ${s.targets.map(code).join(', ')}; always needs a second person's approval`
-      : `• *${escapeMrkdwn(s.name)}*${s.description ? `: ${escapeMrkdwn(s.description)}` : ''}\n    on ${s.targets.map(code).join(', ')} · ${parameterSummary(s)}${s.approvalRequired ? ' · needs approval' : ''}`,
+      : `• *${literal(s.name)}*${s.description ? `: ${literal(s.description)}` : ''}\n    on ${s.targets.map(code).join(', ')} · ${parameterSummary(s)}${s.approvalRequired ? ' · needs approval' : ''}`,
   );
   return truncate(`*Runbooks you may run*\n${lines.join('\n')}`, SECTION_BUDGET);
 }

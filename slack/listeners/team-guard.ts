@@ -1,4 +1,6 @@
 import type { AnyMiddlewareArgs, App, Middleware } from '@slack/bolt';
+import type { ModalView } from '@slack/types';
+import { plainText, section } from '../blocks/kit';
 import type { SlackDeps } from '../deps';
 import { type JobRunner, registerJobRunner } from '../jobs';
 import { handOff } from './handoff';
@@ -63,10 +65,10 @@ export function teamGuard(deps: SlackDeps): Middleware<AnyMiddlewareArgs> {
         response_action: 'update',
         view: {
           type: 'modal',
-          title: { type: 'plain_text', text: 'sg-warden' },
-          close: { type: 'plain_text', text: 'Close' },
-          blocks: [{ type: 'section', text: { type: 'mrkdwn', text: WRONG_WORKSPACE } }],
-        },
+          title: plainText('sg-warden'),
+          close: plainText('Close'),
+          blocks: [section(WRONG_WORKSPACE)],
+        } satisfies ModalView,
       });
     } else {
       await ack?.();

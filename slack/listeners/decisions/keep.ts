@@ -57,7 +57,7 @@ export function keepButton(deps: SlackDeps, kind: 'one' | 'all') {
           choices: initialChoices(deps.config),
           summary: null,
           config: deps.config,
-        }) as never,
+        }),
       });
       viewId = out.view?.id;
     } catch (error) {
@@ -103,7 +103,7 @@ export const runKeepPrepareJob: JobRunner = async (job, deps, reply) => {
   try {
     if (!viewId) throw new Error('no view ID');
     const client = await deps.slack();
-    await client.views.update({ view_id: viewId, view: view as never });
+    await client.views.update({ view_id: viewId, view });
   } catch (error) {
     // The dialog was closed (or never opened): a refusal still reaches the person.
     deps.logger.info({ err: describeError(error) }, 'keep dialog not updated');

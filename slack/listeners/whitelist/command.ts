@@ -1,8 +1,9 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { whitelistHelp } from '../../blocks/grant';
+import { textMessage } from '../../blocks/kit';
 import { parseWhitelistCommand, type WhitelistCommand } from '../../commands/whitelist';
 import type { SlackDeps } from '../../deps';
-import { escapeMrkdwn } from '../../mrkdwn';
+import { literal } from '../../mrkdwn';
 import { handOff } from '../handoff';
 import { commandActor } from '../payload';
 import { WhitelistJobs } from './jobs';
@@ -50,7 +51,7 @@ export function whitelistCommand(deps: SlackDeps) {
     }
     const actor = commandActor(command);
     if (parsed.kind === 'invalid') {
-      await ack({ response_type: 'ephemeral', text: `:warning: ${escapeMrkdwn(parsed.message)}` });
+      await ack({ response_type: 'ephemeral', ...textMessage(`:warning: ${literal(parsed.message)}`) });
       // Answered at once; the worker puts the refusal (e.g. a wide range or a special address) on record.
       const [first = ''] = (command.text ?? '').trim().toLowerCase().split(/\s+/);
       const alias = Object.keys(deps.config.whitelist.targets).includes(first) ? first : null;

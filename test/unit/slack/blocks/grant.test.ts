@@ -5,21 +5,21 @@ import { escapeHtml } from '../../../../slack/html';
 describe('listSection', () => {
   it('shows every line when they fit', () => {
     const block = listSection('*Title*', ['a', 'b'], 'hint');
-    expect(block.text.text).toBe('*Title*\na\nb');
+    expect(block.text!.text).toBe('*Title*\na\nb');
   });
 
   it('cuts at the line limit and counts the rest, with the hint', () => {
     const lines = Array.from({ length: 40 }, (_, i) => `line ${i}`);
     const block = listSection('*Title*', lines, 'See more with X.', 15);
-    expect(block.text.text.split('\n')).toHaveLength(17);
-    expect(block.text.text).toMatch(/…and 25 more\. See more with X\.$/);
+    expect(block.text!.text.split('\n')).toHaveLength(17);
+    expect(block.text!.text).toMatch(/…and 25 more\. See more with X\.$/);
   });
 
   it("stays within a section's 3,000 characters", () => {
     const lines = Array.from({ length: 40 }, (_, i) => `${i} ${'x'.repeat(290)}`);
     const block = listSection('*Title*', lines, 'See more with X.', 40);
-    expect(block.text.text.length).toBeLessThanOrEqual(3000);
-    expect(block.text.text).toMatch(/…and \d+ more\. See more with X\.$/);
+    expect(block.text!.text.length).toBeLessThanOrEqual(3000);
+    expect(block.text!.text).toMatch(/…and \d+ more\. See more with X\.$/);
   });
 });
 
