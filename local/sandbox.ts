@@ -120,6 +120,8 @@ export interface Sandbox {
  * sweeper on a timer, and the local Slack workspace page.
  */
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
+  // An entry point of its own (like a Lambda's runtime): it reads and sets the environment that
+  // handlers/wiring.ts, the only product code that reads `process.env`, then reads.
   const logger = createLogger(process.env.SG_WARDEN_LOG_LEVEL ?? 'info').child({ component: 'sandbox' });
   mkdirSync(options.stateDir, { recursive: true });
   const awsLog = join(options.stateDir, 'aws-mutations.jsonl');

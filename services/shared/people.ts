@@ -1,5 +1,15 @@
 import type { People } from '../config/config';
 
+/**
+ * A Slack user, as a verified Slack payload names them: the ID (checked against config and Slack user
+ * groups before it is allowed anything) and the name shown in messages and the audit trail. The one name
+ * for this across layers (it was also Requester, RunActor and SlackActor).
+ */
+export interface Person {
+  userId: string;
+  userName: string;
+}
+
 /** Looks up who is in a Slack user group. */
 export interface Directory {
   membersOf(userGroupId: string): Promise<string[]>;

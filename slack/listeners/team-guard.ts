@@ -1,15 +1,26 @@
 import type { AnyMiddlewareArgs, App, Middleware } from '@slack/bolt';
 import type { ModalView } from '@slack/types';
+import { lazyModule } from '../../services/shared/lazy-module';
 import { plainText, section } from '../blocks/kit';
 import type { SlackDeps } from '../deps';
 import { type JobRunner, registerJobRunner } from '../jobs';
 import { handOff } from './handoff';
+import { personOf } from './payload';
 
 /** Job kinds of the workspace check. */
 export const TeamJobs = { refused: 'request.wrong-workspace' } as const;
 
+/**
+ * The door's answer, at once; the worker's record of it says the same (services/jobs/wrong-workspace.ts),
+ * loaded only there so the door's cold start does not pay for the audit code.
+ */
 export const WRONG_WORKSPACE =
   ':no_entry_sign: This sg-warden serves another Slack workspace, so nothing was done. (WRONG_WORKSPACE)';
+
+const wrongWorkspace = lazyModule(
+  () =>
+    require('../../services/jobs/wrong-workspace') as typeof import('../../services/jobs/wrong-workspace'),
+);
 
 interface Payload {
   type?: string;
@@ -86,28 +97,20 @@ export function teamGuard(deps: SlackDeps): Middleware<AnyMiddlewareArgs> {
   };
 }
 
-/** Audits a request refused for its workspace, and tells a button presser (commands were told in the ack). */
+/** Has the refusal put on record, and tells a button presser (commands were told in the ack). */
 export const runWrongWorkspaceJob: JobRunner = async (job, deps, reply) => {
-  await deps.store.appendAudit({
-    subjectId: job.actor.userId,
-    subjectType: 'request',
-    action: 'slack-request',
-    fromState: null,
-    toState: null,
-    actorType: 'slack-user',
-    actorId: job.actor.userId,
-    actorName: job.actor.userName,
-    result: 'refused',
-    error: 'The request came from another Slack workspace.',
-    details: {
-      code: 'WRONG_WORKSPACE',
-      request: job.args.request ?? null,
-      teams: job.args.teams ?? [],
-      channel: job.args.channel ?? null,
-      servedTeam: deps.config.slack.teamId ?? null,
+  const teams = Array.isArray(job.args.teams)
+    ? job.args.teams.filter((t): t is string => typeof t === 'string').slice(0, 10)
+    : [];
+  await wrongWorkspace().recordForeignWorkspaceRequest(
+    { ...deps, servedTeam: deps.config.slack.teamId ?? null },
+    {
+      person: personOf(job),
+      request: typeof job.args.request === 'string' ? job.args.request.slice(0, 200) : 'unknown',
+      teams,
+      channel: typeof job.args.channel === 'string' ? job.args.channel : null,
     },
-    at: deps.clock().toISOString(),
-  });
+  );
   if (job.reply.responseUrl) await reply.ephemeral(WRONG_WORKSPACE);
 };
 

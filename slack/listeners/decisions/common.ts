@@ -1,7 +1,8 @@
-import type { DecisionTarget, Person } from '../../../services/decisions/decisions';
+import type { Person as DecidingPerson, DecisionTarget } from '../../../services/decisions/decisions';
 import type { Job, ReplyTarget } from '../../../services/jobs/jobs';
 import { BadInputError } from '../../../services/shared/errors';
 import type { MessageRef } from '../../../services/shared/ports';
+import { personOf } from '../payload';
 
 /** Job kinds the decision listeners hand to the worker. */
 export const DecisionJobs = {
@@ -12,9 +13,13 @@ export const DecisionJobs = {
 
 const ID = /^[\w:.-]{1,100}$/;
 
-/** The person behind a job, as the signed Slack payload named them. */
-export function personOf(job: Job): Person {
-  return { id: job.actor.userId, name: job.actor.userName || job.actor.userId };
+/**
+ * The person behind a job in the shape the decisions service still takes (`{ id, name }`): the one
+ * conversion left until it takes Person (services/shared/people.ts) like the rest.
+ */
+export function deciderOf(job: Job): DecidingPerson {
+  const person = personOf(job);
+  return { id: person.userId, name: person.userName };
 }
 
 /** The alert message the request came from, when there is one. */

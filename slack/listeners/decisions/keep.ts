@@ -27,8 +27,8 @@ import { BlockIds, InputActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn, slackDate } from '../../mrkdwn';
 import { handOff } from '../handoff';
-import { buttonReply, interactionActor } from '../payload';
-import { DecisionJobs, messageOf, personOf, targetFromArgs, targetFromButton } from './common';
+import { buttonReply, interactionPerson } from '../payload';
+import { DecisionJobs, deciderOf, messageOf, targetFromArgs, targetFromButton } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 type SubmitArgs = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
@@ -73,7 +73,7 @@ export function keepButton(deps: SlackDeps, kind: 'one' | 'all') {
       deps,
       {
         kind: DecisionJobs.keepPrepare,
-        actor: interactionActor(body.user, body.team?.id),
+        actor: interactionPerson(body.user, body.team?.id),
         reply: { channel, messageTs: ts, responseUrl: body.response_url },
         args: { target, viewId: viewId ?? null, metadata },
       },
@@ -87,7 +87,7 @@ export const runKeepPrepareJob: JobRunner = async (job, deps, reply) => {
   const target = targetFromArgs(job.args);
   const metadata = decodeKeepMetadata(JSON.stringify(job.args.metadata));
   const viewId = typeof job.args.viewId === 'string' ? job.args.viewId : null;
-  const prepared = await prepareKeep(deps, personOf(job), target, messageOf(job.reply));
+  const prepared = await prepareKeep(deps, deciderOf(job), target, messageOf(job.reply));
   const view =
     'refusal' in prepared
       ? keepRefusalModal(escapeMrkdwn(prepared.refusal.message))
@@ -138,7 +138,7 @@ export function keepSubmission(deps: SlackDeps) {
       return;
     }
     await ack();
-    const actor = interactionActor(body.user, body.team?.id);
+    const actor = interactionPerson(body.user, body.team?.id);
     const target: DecisionTarget =
       'alertId' in metadata ? { alertId: metadata.alertId } : { violationIds: metadata.violationIds };
     await handOff(
@@ -163,7 +163,7 @@ export const runKeepJob: JobRunner = async (job, deps, reply) => {
   const durationSeconds = typeof duration === 'number' ? duration : null;
   const outcome = await keepForPerson(
     deps,
-    personOf(job),
+    deciderOf(job),
     target,
     messageOf(job.reply),
     justification,

@@ -4,8 +4,8 @@ import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn } from '../../mrkdwn';
 import { handOff } from '../handoff';
-import { buttonReply, interactionActor } from '../payload';
-import { DecisionJobs, messageOf, personOf, targetFromArgs, targetFromButton } from './common';
+import { buttonReply, interactionPerson } from '../payload';
+import { DecisionJobs, deciderOf, messageOf, targetFromArgs, targetFromButton } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -20,7 +20,7 @@ export function revokeButton(deps: SlackDeps, kind: 'one' | 'all') {
       deps,
       {
         kind: DecisionJobs.revoke,
-        actor: interactionActor(body.user, body.team?.id),
+        actor: interactionPerson(body.user, body.team?.id),
         reply: buttonReply(body),
         args: { target: targetFromButton(kind, action.value) },
       },
@@ -48,7 +48,7 @@ export function revokeNote(result: RevokeResult): string | null {
 
 /** The worker side of Revoke / Revoke all. */
 export const runRevokeJob: JobRunner = async (job, deps, reply) => {
-  const outcome = await revokeForPerson(deps, personOf(job), targetFromArgs(job.args), messageOf(job.reply));
+  const outcome = await revokeForPerson(deps, deciderOf(job), targetFromArgs(job.args), messageOf(job.reply));
   if (outcome.refused) {
     await reply.ephemeral(`:no_entry_sign: ${escapeMrkdwn(outcome.refused.message)}`);
     return;

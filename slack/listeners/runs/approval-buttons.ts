@@ -8,8 +8,8 @@ import type { JobRunner } from '../../jobs';
 import { code } from '../../mrkdwn';
 import { runDeps } from '../../run-notifier';
 import { handOff } from '../handoff';
-import { buttonReply, interactionActor } from '../payload';
-import { answerFor, RunJobs, runActorOf } from './common';
+import { buttonReply, interactionPerson, personOf } from '../payload';
+import { answerFor, RunJobs } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -21,7 +21,7 @@ export function runDecisionButton(deps: SlackDeps, kind: 'approve' | 'reject') {
       deps,
       {
         kind: kind === 'approve' ? RunJobs.approve : RunJobs.reject,
-        actor: interactionActor(body.user, body.team?.id),
+        actor: interactionPerson(body.user, body.team?.id),
         reply: buttonReply(body),
         args: { runId: typeof action.value === 'string' ? action.value.slice(0, 40) : '' },
       },
@@ -39,13 +39,13 @@ function runIdOf(job: Job): string {
 
 /** The worker side of Approve. */
 export const runApproveJob: JobRunner = async (job, deps, reply) => {
-  const run = await approveRun(runDeps(deps), runIdOf(job), runActorOf(job));
+  const run = await approveRun(runDeps(deps), runIdOf(job), personOf(job));
   await reply.ephemeral(`:white_check_mark: You approved run ${code(run.runId)}. ${answerFor(run)}`);
 };
 
 /** The worker side of Reject (or the requester withdrawing). */
 export const runRejectJob: JobRunner = async (job, deps, reply) => {
-  const run = await rejectRun(runDeps(deps), runIdOf(job), runActorOf(job));
+  const run = await rejectRun(runDeps(deps), runIdOf(job), personOf(job));
   await reply.ephemeral(
     run.status === 'CANCELLED'
       ? `You withdrew run ${code(run.runId)}; nothing was sent.`

@@ -6,8 +6,8 @@ import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
 import { runDeps } from '../../run-notifier';
 import { handOff } from '../handoff';
-import { commandActor } from '../payload';
-import { answerFor, RunJobs, runActorOf } from './common';
+import { commandPerson, personOf } from '../payload';
+import { answerFor, RunJobs } from './common';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
@@ -27,7 +27,7 @@ export function sgRunCommand(deps: SlackDeps) {
       deps,
       {
         kind: RunJobs.command,
-        actor: commandActor(command),
+        actor: commandPerson(command),
         reply: { channel: command.channel_id, responseUrl: command.response_url },
         args: { text, channel: command.channel_id },
       },
@@ -42,7 +42,7 @@ function approversOf(deps: SlackDeps, run: RunItem) {
 
 /** The worker side of `/sg-run …`. */
 export const runCommandJob: JobRunner = async (job, deps, reply) => {
-  const actor = runActorOf(job);
+  const actor = personOf(job);
   const channel = typeof job.args.channel === 'string' ? job.args.channel : (job.reply.channel ?? '');
   const services = runDeps(deps);
   const request = await parseRequest(services, actor, String(job.args.text ?? ''), channel);

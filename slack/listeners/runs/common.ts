@@ -1,6 +1,4 @@
-import type { Job } from '../../../services/jobs/jobs';
 import type { RunItem } from '../../../services/runs/items';
-import type { RunActor } from '../../../services/runs/runs';
 import { code, escapeMrkdwn } from '../../mrkdwn';
 
 /** Job kinds `/sg-run` hands to the worker. */
@@ -9,11 +7,6 @@ export const RunJobs = {
   approve: 'run.approve',
   reject: 'run.reject',
 } as const;
-
-/** The person behind a job, as the signed Slack payload named them. */
-export function runActorOf(job: Job): RunActor {
-  return { userId: job.actor.userId, userName: job.actor.userName || job.actor.userId };
-}
 
 /** What the asker (or the approver) is told about a run that was just asked for or approved. */
 export function answerFor(run: RunItem): string {

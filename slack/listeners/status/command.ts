@@ -3,7 +3,7 @@ import { statusHelp } from '../../blocks/status';
 import { parseStatusCommand } from '../../commands/status';
 import type { SlackDeps } from '../../deps';
 import { handOff } from '../handoff';
-import { commandActor } from '../payload';
+import { commandPerson } from '../payload';
 import { StatusJobs } from './jobs';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
@@ -28,7 +28,7 @@ export function statusCommand(deps: SlackDeps) {
       deps,
       {
         kind: StatusJobs.status,
-        actor: commandActor(command),
+        actor: commandPerson(command),
         reply: { channel: command.channel_id, responseUrl: command.response_url },
         args,
       },

@@ -5,7 +5,7 @@ import { parseWhitelistCommand, type WhitelistCommand } from '../../commands/whi
 import type { SlackDeps } from '../../deps';
 import { literal } from '../../mrkdwn';
 import { handOff } from '../handoff';
-import { commandActor } from '../payload';
+import { commandPerson } from '../payload';
 import { WhitelistJobs } from './jobs';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
@@ -49,7 +49,7 @@ export function whitelistCommand(deps: SlackDeps) {
       await ack({ response_type: 'ephemeral', text: help.text, blocks: help.blocks });
       return;
     }
-    const actor = commandActor(command);
+    const actor = commandPerson(command);
     if (parsed.kind === 'invalid') {
       await ack({ response_type: 'ephemeral', ...textMessage(`:warning: ${literal(parsed.message)}`) });
       // Answered at once; the worker puts the refusal (e.g. a wide range or a special address) on record.

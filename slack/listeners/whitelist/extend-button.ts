@@ -1,7 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { SlackDeps } from '../../deps';
 import { handOff } from '../handoff';
-import { buttonReply, interactionActor } from '../payload';
+import { buttonReply, interactionPerson } from '../payload';
 import { WhitelistJobs } from './jobs';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
@@ -17,7 +17,7 @@ export function extendButton(deps: SlackDeps) {
       deps,
       {
         kind: WhitelistJobs.extend,
-        actor: interactionActor(body.user, body.team?.id),
+        actor: interactionPerson(body.user, body.team?.id),
         reply: buttonReply(body),
         args: { grantId: typeof action.value === 'string' ? action.value.slice(0, 40) : '' },
       },

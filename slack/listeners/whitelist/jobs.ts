@@ -2,16 +2,15 @@ import {
   auditRefusal,
   extendGrant,
   grantsOf,
-  type Requester,
   requestGrant,
   revokeGrant,
 } from '../../../services/grants/grants';
 import { issueLink } from '../../../services/grants/links';
-import type { Job } from '../../../services/jobs/jobs';
 import { BadInputError, SgWardenError } from '../../../services/shared/errors';
 import { grantChangedMessage, grantListMessage, grantOutcomeMessage, linkMessage } from '../../blocks/grant';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn } from '../../mrkdwn';
+import { personOf } from '../payload';
 
 /** Job kinds `/sg-whitelist` and the Extend button hand to the worker. */
 export const WhitelistJobs = {
@@ -39,10 +38,6 @@ export function answeringRefusals(runner: JobRunner): JobRunner {
   };
 }
 
-function requesterOf(job: Job): Requester {
-  return { userId: job.actor.userId, userName: job.actor.userName || job.actor.userId };
-}
-
 function stringArg(args: Record<string, unknown>, name: string): string {
   const value = args[name];
   if (typeof value !== 'string' || value.length === 0 || value.length > 100)
@@ -65,7 +60,7 @@ export const runRefusedJob: JobRunner = async (job, deps) => {
   await auditRefusal(
     deps,
     alias ? `target:${alias}` : 'target:unknown',
-    requesterOf(job),
+    personOf(job),
     new BadInputError(reason, { context: { text: job.args.text } }),
     { text: typeof job.args.text === 'string' ? job.args.text : '' },
   );
@@ -78,7 +73,7 @@ export const runGrantJob: JobRunner = answeringRefusals(async (job, deps, reply)
     address: stringArg(job.args, 'address'),
     port: numberArg(job.args, 'port'),
     durationSeconds: numberArg(job.args, 'durationSeconds'),
-    requester: requesterOf(job),
+    requester: personOf(job),
     via: 'address',
     ...(job.reply.channel ? { channel: job.reply.channel } : {}),
   });
@@ -99,7 +94,7 @@ export const runLinkJob: JobRunner = answeringRefusals(async (job, deps, reply) 
     alias,
     port: numberArg(job.args, 'port'),
     durationSeconds: numberArg(job.args, 'durationSeconds'),
-    requester: requesterOf(job),
+    requester: personOf(job),
     ...(job.reply.channel ? { channel: job.reply.channel } : {}),
   });
   const message = linkMessage(link.url, link.expiresAt, alias);
@@ -114,7 +109,7 @@ export const runListJob: JobRunner = answeringRefusals(async (job, deps, reply) 
 
 /** `/sg-whitelist revoke <grant>`: end it now. */
 export const runRevokeGrantJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
-  const result = await revokeGrant(deps, stringArg(job.args, 'grantId'), requesterOf(job));
+  const result = await revokeGrant(deps, stringArg(job.args, 'grantId'), personOf(job));
   const message = grantChangedMessage(
     result.grant,
     result.outcome === 'failed' ? 'revoke-failed' : 'revoked',
@@ -131,7 +126,7 @@ export const runExtendJob: JobRunner = answeringRefusals(async (job, deps, reply
   const grant = await extendGrant(
     deps,
     stringArg(job.args, 'grantId'),
-    requesterOf(job),
+    personOf(job),
     seconds,
     seconds === null ? { capped: true } : {},
   );
