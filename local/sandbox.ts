@@ -182,6 +182,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         Object.entries(SANDBOX_USERS).map(([id, u]) => [id, { name: u.name, realName: u.realName }]),
       ),
       userGroups: { [APPROVERS_GROUP]: ['U0APPROVER'] },
+      // Both people are in the alert channel: its members may read /sg-status.
+      channelMembers: { [ALERT_CHANNEL.id]: Object.keys(SANDBOX_USERS) },
     }).start();
     cleanups.push(() => slack.stop());
     if (!options.reset && existsSync(slackFile)) {

@@ -4,7 +4,7 @@ import type { JobQueue } from '../services/jobs/jobs';
 import type { StateStore } from '../services/kernel/state';
 import type { RunPorts } from '../services/runs/runs';
 import type { Logger } from '../services/shared/logger';
-import type { Directory } from '../services/shared/people';
+import type { ChannelDirectory, Directory } from '../services/shared/people';
 import type {
   AlertNotifier,
   RuleAuthorizer,
@@ -20,7 +20,7 @@ export interface SlackDeps extends RunPorts {
   ec2: SecurityGroupReader & RuleRemover & RuleAuthorizer;
   notifier: AlertNotifier;
   jobs: JobQueue;
-  directory: Directory;
+  directory: Directory & ChannelDirectory;
   clock: () => Date;
   /** Web API client for background work. */
   slack(): Promise<WebClient>;

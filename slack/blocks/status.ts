@@ -1,6 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import { describeRule } from '../../services/detection/policy';
 import type { StoredAuditEntry } from '../../services/kernel/audit';
+import type { Refusal } from '../../services/kernel/refusal';
 import type { AuditView, GroupView, Overview, RuleMark } from '../../services/status/status';
 import { STATUS_USAGE } from '../commands/status';
 import { code, escapeMrkdwn, literal, plainLiteral, slackDate, truncate } from '../mrkdwn';
@@ -182,6 +183,12 @@ export function auditMessage(view: AuditView): SlackMessage {
     context('`/sg-status audit <violation or grant ID>` shows one item’s full history.'),
   ];
   return { text: `Latest ${view.entries.length} decisions.`, blocks };
+}
+
+/** The one sentence for someone who may not see what they asked for: who may. */
+export function statusRefusedMessage(refusal: Refusal): SlackMessage {
+  const text = `:no_entry_sign: ${literal(refusal.message)} (${refusal.code})`;
+  return { text, blocks: [section(text)] };
 }
 
 /** `/sg-status help` (and the answer to anything it does not understand). */

@@ -7,6 +7,11 @@ import { SlackEmulator, type SlackEmulatorOptions } from './slack-emulator';
 export const BOT_TOKEN = 'xoxb-test-0000-sg-warden';
 export const SIGNING_SECRET = 'test-signing-secret-8f14e45fceea167a';
 export const ALERT_CHANNEL = 'C0ALERTS';
+/**
+ * Who is in the alert channel unless a test says otherwise: the engineer and the approver of
+ * slack-requests.ts (their IDs spelled out: that module imports this one). The outsider is not.
+ */
+export const ALERT_CHANNEL_MEMBERS = ['U0ENGINEER', 'U0APPROVER'];
 
 export interface HandlerEnv {
   tableName: string;
@@ -32,7 +37,11 @@ export async function startHandlerEnv(
   const tableName = await createTable();
   const prefix = `/${uniqueName('sg-warden')}`;
   const params = await putSlackSecrets(prefix, BOT_TOKEN, SIGNING_SECRET);
-  const slack = await new SlackEmulator({ token: BOT_TOKEN, ...options.slack }).start();
+  const slack = await new SlackEmulator({
+    token: BOT_TOKEN,
+    channelMembers: { [ALERT_CHANNEL]: ALERT_CHANNEL_MEMBERS },
+    ...options.slack,
+  }).start();
   const dir = mkdtempSync(join(tmpdir(), 'sg-warden-test-'));
   const configPath = join(dir, 'sg-warden.yml');
   const writeConfig = (yaml: string) => writeFileSync(configPath, yaml);
