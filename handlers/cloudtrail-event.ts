@@ -1,9 +1,9 @@
-import type { EventBridgeEvent } from 'aws-lambda';
+import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { parseCloudTrail } from '../services/detection/cloudtrail';
 import { detect } from '../services/detection/detect';
 import { cachedPrefixLists } from '../services/detection/prefix-lists';
 import { BadInputError, describeError } from '../services/shared/errors';
-import { getWiring } from './wiring';
+import { getWiring, inInvocation } from './wiring';
 
 /**
  * EventBridge → detection. Bad input is logged and dropped (retrying cannot fix it); AWS or Slack
@@ -11,39 +11,40 @@ import { getWiring } from './wiring';
  */
 export async function handler(
   event: EventBridgeEvent<string, unknown>,
+  context?: Context,
 ): Promise<{ processed: number; violations: number }> {
   const wiring = getWiring();
-  const logger = wiring.logger.child({
-    eventId: (event.detail as { eventID?: string } | undefined)?.eventID ?? event.id,
-  });
-  let sgEvents: ReturnType<typeof parseCloudTrail>;
-  try {
-    sgEvents = parseCloudTrail(event);
-  } catch (error) {
-    if (error instanceof BadInputError) {
-      logger.error(
-        { err: describeError(error), detailType: event['detail-type'] },
-        'event is not a CloudTrail record; dropped',
-      );
-      return { processed: 0, violations: 0 };
+  const eventId = (event.detail as { eventID?: string } | undefined)?.eventID ?? event.id;
+  return inInvocation(context, { eventId }, async (logger) => {
+    let sgEvents: ReturnType<typeof parseCloudTrail>;
+    try {
+      sgEvents = parseCloudTrail(event);
+    } catch (error) {
+      if (error instanceof BadInputError) {
+        logger.error(
+          { err: describeError(error), detailType: event['detail-type'] },
+          'event is not a CloudTrail record; dropped',
+        );
+        return { processed: 0, violations: 0 };
+      }
+      throw error;
     }
-    throw error;
-  }
-  let violations = 0;
-  // Prefix lists are read at most once per invocation, and never believed beyond it.
-  const prefixLists = cachedPrefixLists(wiring.ec2);
-  for (const sgEvent of sgEvents) {
-    const result = await detect({ ...wiring, groups: wiring.ec2, prefixLists }, sgEvent);
-    logger.info(
-      {
-        outcome: result.outcome,
-        violations: result.violations,
-        posted: result.posted,
-        skipped: result.skipped,
-      },
-      'event handled',
-    );
-    violations += result.violations;
-  }
-  return { processed: sgEvents.length, violations };
+    let violations = 0;
+    // Prefix lists are read at most once per invocation, and never believed beyond it.
+    const prefixLists = cachedPrefixLists(wiring.ec2);
+    for (const sgEvent of sgEvents) {
+      const result = await detect({ ...wiring, groups: wiring.ec2, prefixLists }, sgEvent);
+      logger.info(
+        {
+          outcome: result.outcome,
+          violations: result.violations,
+          posted: result.posted,
+          skipped: result.skipped,
+        },
+        'event handled',
+      );
+      violations += result.violations;
+    }
+    return { processed: sgEvents.length, violations };
+  });
 }

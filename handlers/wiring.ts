@@ -23,7 +23,12 @@ import type { DueHandler } from '../services/kernel/sweep';
 import { runDueHandlers } from '../services/runs/sweep';
 import { AccountAccessError } from '../services/shared/errors';
 import { lazyModule } from '../services/shared/lazy-module';
-import { createLogger } from '../services/shared/logger';
+import {
+  createLogger,
+  invocationAwareLogger,
+  type Logger,
+  withInvocationLogger,
+} from '../services/shared/logger';
 import type { AccountScope, AlertNotifier, AwsTarget } from '../services/shared/ports';
 import { type NotifyPacing, UNPACED } from '../services/violations/post-sweep';
 import type { SlackDeps } from '../slack/deps';
@@ -53,6 +58,8 @@ export interface Wiring extends SlackDeps {
   grantOwners: SlackGrantChangeNotifier;
   /** Set when jobs run in this process (local sandbox, tests): waits for them to finish. */
   drainJobs?: () => Promise<void>;
+  /** Where Slack's Web API is (SLACK_API_URL: an emulator in tests and locally); unset = Slack itself. */
+  slackApiUrl?: string;
 }
 
 /** Detection and the sweeper need a Web API client only when they post: loaded then. */
@@ -71,7 +78,8 @@ export function awsClientOptions(region?: string): { region: string; endpoint?: 
 }
 
 export function buildWiring(): Wiring {
-  const logger = createLogger(process.env.SG_WARDEN_LOG_LEVEL ?? 'info');
+  // Services and listeners log through this one; inside a handler's invocation it is that invocation's child.
+  const logger = invocationAwareLogger(createLogger(process.env.SG_WARDEN_LOG_LEVEL ?? 'info'));
   const configPath =
     process.env.SG_WARDEN_CONFIG ??
     join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), 'config', 'sg-warden.yml');
@@ -134,12 +142,13 @@ export function buildWiring(): Wiring {
     signingSecretParameter: env('SLACK_SIGNING_SECRET_PARAM', '/sg-warden/slack-signing-secret'),
   });
 
+  const slackApiUrl = process.env.SLACK_API_URL || undefined;
   let slackClient: Promise<WebClient> | undefined;
   const slack = () => {
     slackClient ??= secrets.get().then(
       ({ botToken }) =>
         new (slackWebApi().WebClient)(botToken, {
-          ...(process.env.SLACK_API_URL ? { slackApiUrl: process.env.SLACK_API_URL } : {}),
+          ...(slackApiUrl ? { slackApiUrl } : {}),
           // Background work must not sit out a rate limit inside one invocation: fail, and let a sweep retry.
           rejectRateLimitedCalls: true,
           retryConfig: { retries: 1, factor: 1, minTimeout: 100, maxTimeout: 500 },
@@ -159,7 +168,7 @@ export function buildWiring(): Wiring {
       // posting it again would show the alert twice. The next sweep looks for it before posting again.
       slackNotifier ??= new SlackNotifier({
         client: new (slackWebApi().WebClient)(botToken, {
-          ...(process.env.SLACK_API_URL ? { slackApiUrl: process.env.SLACK_API_URL } : {}),
+          ...(slackApiUrl ? { slackApiUrl } : {}),
           rejectRateLimitedCalls: true,
           retryConfig: { retries: 0 },
           timeout: 5000,
@@ -223,6 +232,7 @@ export function buildWiring(): Wiring {
     instances,
     commands,
     homeRegion: awsClientOptions().region,
+    ...(slackApiUrl ? { slackApiUrl } : {}),
     ...(process.env.SG_WARDEN_PUBLIC_URL ? { publicUrl: process.env.SG_WARDEN_PUBLIC_URL } : {}),
   };
   const workerFunction = process.env.SG_WARDEN_WORKER_FUNCTION;
@@ -248,6 +258,23 @@ export function buildWiring(): Wiring {
 }
 
 let wiring: Wiring | undefined;
+
+/**
+ * Runs one Lambda invocation with its own child logger: the Lambda request ID plus the handler's
+ * correlation keys, made once here, and the logger every service and listener logs through until the
+ * invocation ends (services/shared/logger.ts). `context` is absent when tests or the sandbox call a handler.
+ */
+export function inInvocation<T>(
+  context: { awsRequestId?: string } | undefined,
+  keys: Record<string, unknown>,
+  fn: (logger: Logger) => Promise<T>,
+): Promise<T> {
+  const logger = getWiring().logger.child({
+    ...(context?.awsRequestId ? { lambdaRequestId: context.awsRequestId } : {}),
+    ...keys,
+  });
+  return withInvocationLogger(logger, () => fn(logger));
+}
 
 /** The container's wiring, built on first use. */
 export function getWiring(): Wiring {
