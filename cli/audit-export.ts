@@ -104,8 +104,10 @@ export function toCsvRow(entry: StoredAuditEntry): string {
 
 /** Writes the audit trail since `options.since`, oldest first; returns the exit code. */
 async function exportAudit(options: AuditExportOptions, io: Io): Promise<number> {
-  // The SDK's notice about future Node versions would break the one-sentence stderr contract;
-  // the CLI supports Node 20 (package.json engines), so it is silenced unless the user set it.
+  // The CLI is an entry point of its own and may read and set its environment (the Lambda code reads
+  // it only in handlers/wiring.ts). The SDK's notice about future Node versions would break the
+  // one-sentence stderr contract; the CLI supports Node 20 (package.json engines), so it is silenced
+  // unless the user set it.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // Loaded here only: `evaluate` must start fast and never needs the AWS SDK.
   const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');

@@ -61,7 +61,9 @@ export async function exposureCommand(
   if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint))
     return refuse(`AWS_ENDPOINT_URL must be an http(s) URL, not "${endpoint}".`);
 
-  // The SDK's notice about future Node versions would break the one-sentence stderr contract.
+  // The CLI is an entry point of its own and may read and set its environment (the Lambda code reads
+  // it only in handlers/wiring.ts). The SDK's notice about future Node versions would break the
+  // one-sentence stderr contract.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const clientOptions = { region, maxAttempts: 3, ...(endpoint ? { endpoint } : {}) };
   const clients: { destroy(): void }[] = [];

@@ -1,9 +1,9 @@
-import type { EventBridgeEvent } from 'aws-lambda';
+import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { parseCloudTrail } from '../services/detection/cloudtrail';
 import { detect } from '../services/detection/detect';
 import { cachedPrefixLists } from '../services/detection/prefix-lists';
 import { BadInputError, describeError } from '../services/shared/errors';
-import { getWiring } from './wiring';
+import { getWiring, inInvocation } from './wiring';
 
 /**
  * EventBridge → detection. Bad input is logged and dropped (retrying cannot fix it); AWS or Slack
@@ -11,47 +11,48 @@ import { getWiring } from './wiring';
  */
 export async function handler(
   event: EventBridgeEvent<string, unknown>,
+  context?: Context,
 ): Promise<{ processed: number; violations: number }> {
   const wiring = getWiring();
-  const logger = wiring.logger.child({
-    eventId: (event.detail as { eventID?: string } | undefined)?.eventID ?? event.id,
+  const eventId = (event.detail as { eventID?: string } | undefined)?.eventID ?? event.id;
+  return inInvocation(context, { eventId }, async (logger) => {
+    let sgEvents: ReturnType<typeof parseCloudTrail>;
+    try {
+      sgEvents = parseCloudTrail(event);
+    } catch (error) {
+      if (error instanceof BadInputError) {
+        logger.error(
+          { err: describeError(error), detailType: event['detail-type'] },
+          'event is not a CloudTrail record; dropped',
+        );
+        return { processed: 0, violations: 0 };
+      }
+      throw error;
+    }
+    let violations = 0;
+    // Prefix lists are read at most once per invocation, and never believed beyond it.
+    const prefixLists = cachedPrefixLists(wiring.ec2);
+    try {
+      for (const sgEvent of sgEvents) {
+        // The canary (an alarm watches for silence) and how late CloudTrail delivered the call.
+        wiring.metrics.add('CloudTrailEvents', 1);
+        const lateMs = wiring.clock().getTime() - Date.parse(sgEvent.eventTime);
+        if (lateMs >= 0) wiring.metrics.add('DetectionLatency', lateMs / 1000);
+        const result = await detect({ ...wiring, groups: wiring.ec2, prefixLists }, sgEvent);
+        logger.info(
+          {
+            outcome: result.outcome,
+            violations: result.violations,
+            posted: result.posted,
+            skipped: result.skipped,
+          },
+          'event handled',
+        );
+        violations += result.violations;
+      }
+    } finally {
+      wiring.metrics.flush();
+    }
+    return { processed: sgEvents.length, violations };
   });
-  let sgEvents: ReturnType<typeof parseCloudTrail>;
-  try {
-    sgEvents = parseCloudTrail(event);
-  } catch (error) {
-    if (error instanceof BadInputError) {
-      logger.error(
-        { err: describeError(error), detailType: event['detail-type'] },
-        'event is not a CloudTrail record; dropped',
-      );
-      return { processed: 0, violations: 0 };
-    }
-    throw error;
-  }
-  let violations = 0;
-  // Prefix lists are read at most once per invocation, and never believed beyond it.
-  const prefixLists = cachedPrefixLists(wiring.ec2);
-  try {
-    for (const sgEvent of sgEvents) {
-      // The canary (an alarm watches for silence) and how late CloudTrail delivered the call.
-      wiring.metrics.add('CloudTrailEvents', 1);
-      const lateMs = wiring.clock().getTime() - Date.parse(sgEvent.eventTime);
-      if (lateMs >= 0) wiring.metrics.add('DetectionLatency', lateMs / 1000);
-      const result = await detect({ ...wiring, groups: wiring.ec2, prefixLists }, sgEvent);
-      logger.info(
-        {
-          outcome: result.outcome,
-          violations: result.violations,
-          posted: result.posted,
-          skipped: result.skipped,
-        },
-        'event handled',
-      );
-      violations += result.violations;
-    }
-  } finally {
-    wiring.metrics.flush();
-  }
-  return { processed: sgEvents.length, violations };
 }

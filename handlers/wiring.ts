@@ -25,7 +25,12 @@ import { EmfMetrics } from '../services/metrics/emf-metrics';
 import { runDueHandlers } from '../services/runs/sweep';
 import { AccountAccessError } from '../services/shared/errors';
 import { lazyModule } from '../services/shared/lazy-module';
-import { createLogger, type Logger } from '../services/shared/logger';
+import {
+  createLogger,
+  invocationAwareLogger,
+  type Logger,
+  withInvocationLogger,
+} from '../services/shared/logger';
 import { type Metrics, noMetrics } from '../services/shared/metrics';
 import type { AccountScope, AlertNotifier, AwsTarget } from '../services/shared/ports';
 import { type NotifyPacing, UNPACED } from '../services/violations/post-sweep';
@@ -58,6 +63,8 @@ export interface Wiring extends SlackDeps {
   metrics: Metrics;
   /** Set when jobs run in this process (local sandbox, tests): waits for them to finish. */
   drainJobs?: () => Promise<void>;
+  /** Where Slack's Web API is (SLACK_API_URL: an emulator in tests and locally); unset = Slack itself. */
+  slackApiUrl?: string;
 }
 
 /** Detection and the sweeper need a Web API client only when they post: loaded then. */
@@ -99,7 +106,8 @@ function countRateLimits(client: WebClient, metrics: Metrics): WebClient {
 }
 
 export function buildWiring(): Wiring {
-  const logger = createLogger(process.env.SG_WARDEN_LOG_LEVEL ?? 'info');
+  // Services and listeners log through this one; inside a handler's invocation it is that invocation's child.
+  const logger = invocationAwareLogger(createLogger(process.env.SG_WARDEN_LOG_LEVEL ?? 'info'));
   const metrics = buildMetrics(logger);
   const configPath =
     process.env.SG_WARDEN_CONFIG ??
@@ -171,12 +179,13 @@ export function buildWiring(): Wiring {
     signingSecretParameter: env('SLACK_SIGNING_SECRET_PARAM', '/sg-warden/slack-signing-secret'),
   });
 
+  const slackApiUrl = process.env.SLACK_API_URL || undefined;
   let slackClient: Promise<WebClient> | undefined;
   const slack = () => {
     slackClient ??= secrets.get().then(({ botToken }) =>
       countRateLimits(
         new (slackWebApi().WebClient)(botToken, {
-          ...(process.env.SLACK_API_URL ? { slackApiUrl: process.env.SLACK_API_URL } : {}),
+          ...(slackApiUrl ? { slackApiUrl } : {}),
           // Background work must not sit out a rate limit inside one invocation: fail, and let a sweep retry.
           rejectRateLimitedCalls: true,
           retryConfig: { retries: 1, factor: 1, minTimeout: 100, maxTimeout: 500 },
@@ -199,7 +208,7 @@ export function buildWiring(): Wiring {
       slackNotifier ??= new SlackNotifier({
         client: countRateLimits(
           new (slackWebApi().WebClient)(botToken, {
-            ...(process.env.SLACK_API_URL ? { slackApiUrl: process.env.SLACK_API_URL } : {}),
+            ...(slackApiUrl ? { slackApiUrl } : {}),
             rejectRateLimitedCalls: true,
             retryConfig: { retries: 0 },
             timeout: 5000,
@@ -266,6 +275,7 @@ export function buildWiring(): Wiring {
     instances,
     commands,
     homeRegion: awsClientOptions().region,
+    ...(slackApiUrl ? { slackApiUrl } : {}),
     ...(process.env.SG_WARDEN_PUBLIC_URL ? { publicUrl: process.env.SG_WARDEN_PUBLIC_URL } : {}),
   };
   const workerFunction = process.env.SG_WARDEN_WORKER_FUNCTION;
@@ -291,6 +301,23 @@ export function buildWiring(): Wiring {
 }
 
 let wiring: Wiring | undefined;
+
+/**
+ * Runs one Lambda invocation with its own child logger: the Lambda request ID plus the handler's
+ * correlation keys, made once here, and the logger every service and listener logs through until the
+ * invocation ends (services/shared/logger.ts). `context` is absent when tests or the sandbox call a handler.
+ */
+export function inInvocation<T>(
+  context: { awsRequestId?: string } | undefined,
+  keys: Record<string, unknown>,
+  fn: (logger: Logger) => Promise<T>,
+): Promise<T> {
+  const logger = getWiring().logger.child({
+    ...(context?.awsRequestId ? { lambdaRequestId: context.awsRequestId } : {}),
+    ...keys,
+  });
+  return withInvocationLogger(logger, () => fn(logger));
+}
 
 /** The container's wiring, built on first use. */
 export function getWiring(): Wiring {

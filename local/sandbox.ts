@@ -49,6 +49,8 @@ const SNAPSHOT_EVERY = 200;
  * sweeper on a timer, and the local Slack workspace page.
  */
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
+  // An entry point of its own (like a Lambda's runtime): it reads and sets the environment that
+  // handlers/wiring.ts, the only product code that reads `process.env`, then reads.
   const logger = createLogger(process.env.SG_WARDEN_LOG_LEVEL ?? 'info').child({ component: 'sandbox' });
   mkdirSync(options.stateDir, { recursive: true });
   const awsLog = join(options.stateDir, 'aws-mutations.jsonl');
@@ -134,6 +136,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         Object.entries(SANDBOX_USERS).map(([id, u]) => [id, { name: u.name, realName: u.realName }]),
       ),
       userGroups: { [APPROVERS_GROUP]: ['U0APPROVER'] },
+      // Both people are in the alert channel: its members may read /sg-status.
+      channelMembers: { [ALERT_CHANNEL.id]: Object.keys(SANDBOX_USERS) },
     }).start();
     cleanups.push(() => slack.stop());
     if (!options.reset && existsSync(slackFile)) {

@@ -5,7 +5,7 @@ import type { JobQueue } from '../services/jobs/jobs';
 import type { StateStore } from '../services/kernel/state';
 import type { RunNotifier, RunPorts } from '../services/runs/deps';
 import type { Logger } from '../services/shared/logger';
-import type { Directory } from '../services/shared/people';
+import type { ChannelDirectory, Directory } from '../services/shared/people';
 import type {
   AlertNotifier,
   RuleAuthorizer,
@@ -25,7 +25,7 @@ export interface SlackDeps extends RunPorts {
   /** Tells people about their grants (expiry, a used `me` link, "not me"). */
   grantNotifier: GrantNotifier;
   jobs: JobQueue;
-  directory: Directory;
+  directory: Directory & ChannelDirectory;
   clock: () => Date;
   /** Web API client for background work. */
   slack(): Promise<WebClient>;

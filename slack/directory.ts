@@ -1,15 +1,25 @@
 import type { WebClient } from '@slack/web-api';
-import type { Directory } from '../services/shared/people';
+import type { ChannelDirectory, Directory } from '../services/shared/people';
 
-/** Slack user-group membership through usergroups.users.list, cached briefly per container. */
-export class SlackDirectory implements Directory {
+/** Pages of conversations.members read for one channel (1,000 members a page). */
+const MAX_MEMBER_PAGES = 20;
+
+/**
+ * Slack user-group membership through usergroups.users.list (cached a minute per container), and channel
+ * membership through conversations.members (cached five minutes: who may read the status changes rarely,
+ * and each read of a large channel is several calls). A failed read is not cached.
+ */
+export class SlackDirectory implements Directory, ChannelDirectory {
   private readonly cache = new Map<string, { at: number; members: Promise<string[]> }>();
+  private readonly channels = new Map<string, { at: number; members: Promise<string[]> }>();
   private readonly client: () => Promise<WebClient>;
   private readonly ttlMs: number;
+  private readonly channelTtlMs: number;
 
-  constructor(options: { client: () => Promise<WebClient>; ttlMs?: number }) {
+  constructor(options: { client: () => Promise<WebClient>; ttlMs?: number; channelTtlMs?: number }) {
     this.client = options.client;
     this.ttlMs = options.ttlMs ?? 60_000;
+    this.channelTtlMs = options.channelTtlMs ?? 300_000;
   }
 
   membersOf(userGroupId: string): Promise<string[]> {
@@ -20,6 +30,29 @@ export class SlackDirectory implements Directory {
       .then((out) => out.users ?? []);
     members.catch(() => this.cache.delete(userGroupId));
     this.cache.set(userGroupId, { at: Date.now(), members });
+    return members;
+  }
+
+  channelMembers(channelId: string): Promise<string[]> {
+    const hit = this.channels.get(channelId);
+    if (hit && Date.now() - hit.at < this.channelTtlMs) return hit.members;
+    const members = this.client().then(async (client) => {
+      const all: string[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_MEMBER_PAGES; page++) {
+        const out = await client.conversations.members({
+          channel: channelId,
+          limit: 1000,
+          ...(cursor ? { cursor } : {}),
+        });
+        all.push(...(out.members ?? []));
+        cursor = out.response_metadata?.next_cursor || undefined;
+        if (!cursor) break;
+      }
+      return all;
+    });
+    members.catch(() => this.channels.delete(channelId));
+    this.channels.set(channelId, { at: Date.now(), members });
     return members;
   }
 }

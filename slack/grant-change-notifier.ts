@@ -3,28 +3,24 @@ import { grantedAccess } from '../services/detection/own-rules';
 import { describeRule } from '../services/detection/policy';
 import type { GrantChangeNotifier, RuleChange } from '../services/grants/changed-rule';
 import type { GrantItem } from '../services/grants/items';
-import type { Block } from './blocks/alert';
-import { code, escapeMrkdwn, truncate } from './mrkdwn';
+import { type SlackMessage, section } from './blocks/kit';
+import { code, escapeMrkdwn, literal, plainLiteral } from './mrkdwn';
 
 /** The owner's DM when someone changed the rule of their grant: what was granted, what the rule is now, who. */
-export function grantChangedMessage(grant: GrantItem, change: RuleChange): { text: string; blocks: Block[] } {
+export function grantChangedMessage(grant: GrantItem, change: RuleChange): SlackMessage {
   const now = describeRule(change.rule);
-  const text = escapeMrkdwn(
-    `Your grant ${grant.grantId} (${grantedAccess(grant)} in ${grant.groupId}) has ended: a rule sg-warden made for a grant was changed by ${change.by.id} to ${now}. The rule is now judged like any other; ask for a new grant with /sg-whitelist ${grant.alias}.`,
+  // The fallback has no `verbatim`: the principal comes from AWS, so nothing in it is left linkable.
+  const text = plainLiteral(
+    escapeMrkdwn(
+      `Your grant ${grant.grantId} (${grantedAccess(grant)} in ${grant.groupId}) has ended: a rule sg-warden made for a grant was changed by ${change.by.id} to ${now}. The rule is now judged like any other; ask for a new grant with /sg-whitelist ${grant.alias}.`,
+    ),
   );
   return {
     text,
     blocks: [
-      {
-        type: 'section',
-        text: {
-          type: 'mrkdwn',
-          text: truncate(
-            `:warning: Your grant ${code(grant.grantId)} (${escapeMrkdwn(grantedAccess(grant))} in ${code(grant.groupId)}) has ended: a rule sg-warden made for a grant was changed by ${code(change.by.id)}.\nThe rule ${code(change.rule.ruleId ?? 'unknown')} is now ${code(now)}, and is judged like any other rule (the alert channel decides about it). Ask for a new grant with \`/sg-whitelist ${escapeMrkdwn(grant.alias)} <ip|me>\`.`,
-            3000,
-          ),
-        },
-      },
+      section(
+        `:warning: Your grant ${code(grant.grantId)} (${literal(grantedAccess(grant))} in ${code(grant.groupId)}) has ended: a rule sg-warden made for a grant was changed by ${code(change.by.id)}.\nThe rule ${code(change.rule.ruleId ?? 'unknown')} is now ${code(now)}, and is judged like any other rule (the alert channel decides about it). Ask for a new grant with \`/sg-whitelist ${literal(grant.alias)} <ip|me>\`.`,
+      ),
     ],
   };
 }

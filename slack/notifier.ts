@@ -2,6 +2,7 @@ import type { ErrorCode, WebClient } from '@slack/web-api';
 import { RateLimitedError } from '../services/shared/errors';
 import type { AlertNotifier, AlertView, MessageRef, RevokeFailure } from '../services/shared/ports';
 import { alertBlocks, alertText, revokeFailureText } from './blocks/alert';
+import { textMessage } from './blocks/kit';
 
 /**
  * `ErrorCode.RateLimitedError` spelled out (the type checks it), so that this module does not load the
@@ -90,7 +91,7 @@ export class SlackNotifier implements AlertNotifier {
   async postRevokeFailure(channel: string, failure: RevokeFailure, threadTs?: string): Promise<void> {
     await this.client.chat.postMessage({
       channel,
-      text: revokeFailureText(failure),
+      ...textMessage(revokeFailureText(failure)),
       ...(threadTs ? { thread_ts: threadTs } : {}),
       unfurl_links: false,
     });

@@ -1,7 +1,8 @@
+import type { KnownBlock } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
 import type { Job } from '../services/jobs/jobs';
 import type { Logger } from '../services/shared/logger';
-import type { Block } from './blocks/alert';
+import { textMessage } from './blocks/kit';
 
 /** How a background job answers the person who asked. */
 export class Replier {
@@ -11,38 +12,45 @@ export class Replier {
     private readonly logger: Logger,
   ) {}
 
-  /** An answer only the asker sees: through response_url when there is one, else chat.postEphemeral. */
-  async ephemeral(text: string, blocks?: Block[]): Promise<void> {
+  /**
+   * An answer only the asker sees: through response_url when there is one, else chat.postEphemeral.
+   * Without blocks the text travels as verbatim sections too (slack/blocks/kit.ts: no automatic links).
+   */
+  async ephemeral(text: string, blocks: KnownBlock[] = textMessage(text).blocks): Promise<void> {
     const { reply, actor } = this.job;
     if (reply.responseUrl) {
       const ok = await this.postResponseUrl({
         response_type: 'ephemeral',
         replace_original: false,
         text,
-        ...(blocks ? { blocks } : {}),
+        ...(blocks.length > 0 ? { blocks } : {}),
       });
       if (ok) return;
     }
     if (reply.channel) {
       await this.client.chat.postEphemeral({
         channel: reply.channel,
-        user: actor.userId,
+        user: actor.id,
         text,
-        ...(blocks ? { blocks } : {}),
+        ...(blocks.length > 0 ? { blocks } : {}),
         ...(reply.threadTs ? { thread_ts: reply.threadTs } : {}),
       });
     }
   }
 
   /** A message in the thread of the message the request came from (or the given thread). */
-  async inThread(text: string, blocks?: Block[], threadTs?: string): Promise<string | undefined> {
+  async inThread(
+    text: string,
+    blocks: KnownBlock[] = textMessage(text).blocks,
+    threadTs?: string,
+  ): Promise<string | undefined> {
     const { reply } = this.job;
     const ts = threadTs ?? reply.threadTs ?? reply.messageTs;
     if (!reply.channel) return undefined;
     const out = await this.client.chat.postMessage({
       channel: reply.channel,
       text,
-      ...(blocks ? { blocks } : {}),
+      ...(blocks.length > 0 ? { blocks } : {}),
       ...(ts ? { thread_ts: ts } : {}),
       unfurl_links: false,
     });

@@ -37,6 +37,11 @@ export interface SlackEmulatorOptions {
   channelRateLimitPerSecond?: number;
   /** Slack user-group ID → member user IDs, for usergroups.users.list. */
   userGroups?: Record<string, string[]>;
+  /**
+   * Channel ID → member user IDs, for conversations.members (paged like Slack, by `limit` and `cursor`).
+   * A channel not listed is one the bot cannot see: `channel_not_found`.
+   */
+  channelMembers?: Record<string, string[]>;
   /** Users in the emulated workspace, for users.info. */
   users?: Record<string, { name: string; realName?: string; tz?: string }>;
   /** The emulator's clock (epoch ms) for rate limits and call times; a bench may run it ahead of real time. */
@@ -446,6 +451,14 @@ export class SlackEmulator {
       const users = this.options.userGroups?.[String(args.usergroup ?? '')];
       if (!users) return { ok: false, error: 'no_such_subteam' };
       return { users };
+    },
+    'conversations.members': (args) => {
+      const members = this.options.channelMembers?.[String(args.channel ?? '')];
+      if (!members) return { ok: false, error: 'channel_not_found' };
+      const limit = Math.min(Math.max(Number(args.limit ?? 100) || 100, 1), 1000);
+      const from = Number(args.cursor ?? 0) || 0;
+      const next = from + limit < members.length ? String(from + limit) : '';
+      return { members: members.slice(from, from + limit), response_metadata: { next_cursor: next } };
     },
     'users.info': (args) => {
       const id = String(args.user ?? '');

@@ -217,6 +217,23 @@ const decisionsSchema = z
   })
   .strict();
 
+/**
+ * Who may read `/sg-status` (rules, grants with owner and address, runs): the people listed here, the
+ * members of the alert channel unless `alertChannelMembers: false`, and always the revokers and approvers.
+ */
+const statusSchema = z
+  .object({
+    readers: z
+      .object({
+        users: z.array(slackUser).default([]),
+        userGroups: z.array(slackUserGroup).default([]),
+        alertChannelMembers: z.boolean().default(true),
+      })
+      .strict()
+      .default({ users: [], userGroups: [], alertChannelMembers: true }),
+  })
+  .strict();
+
 const whitelistTargetSchema = z
   .object({
     groupId,
@@ -594,6 +611,7 @@ const configSchema = z
       .strict(),
     policy: policySchema.default(policySchema.parse({})),
     decisions: decisionsSchema.default(decisionsSchema.parse({})),
+    status: statusSchema.default(statusSchema.parse({})),
     whitelist: z
       .object({
         targets: z
@@ -645,6 +663,7 @@ const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type PolicyConfig = Config['policy'];
 export type DecisionsConfig = Config['decisions'];
+export type StatusConfig = Config['status'];
 export type WhitelistTarget = z.infer<typeof whitelistTargetSchema>;
 export type Runbook = z.infer<typeof runbookSchema>;
 export type RunbookParameter = z.infer<typeof runbookParameterSchema>;

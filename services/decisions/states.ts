@@ -2,6 +2,7 @@ import { type AuditActor, TIMEOUT_ACTOR } from '../kernel/audit';
 import type { Refusal } from '../kernel/refusal';
 import { backoffSeconds } from '../kernel/time';
 import { AwsCallError } from '../shared/errors';
+import type { Person } from '../shared/people';
 import type { AwsTarget } from '../shared/ports';
 import type { ExceptionItem, ViolationItem, ViolationStatus } from '../violations/items';
 
@@ -10,11 +11,8 @@ import type { ExceptionItem, ViolationItem, ViolationStatus } from '../violation
  * allowed between them (as data), the limits, and the words for a decision already taken. No I/O.
  */
 
-/** A Slack user deciding, as the verified Slack payload names them. */
-export interface Person {
-  id: string;
-  name: string;
-}
+/** A Slack user deciding: the one Person of services/shared/people.ts. */
+export type { Person } from '../shared/people';
 
 /** Who asks for a revoke: a person, or the clock at the deadline. */
 export type DecisionActor = ({ type: 'slack-user' } & Person) | { type: 'timeout' };

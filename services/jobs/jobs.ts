@@ -1,11 +1,11 @@
 import { keys, type StateStore } from '../kernel/state';
+import type { Person } from '../shared/people';
 
-/** Who asked, as Slack tells us (IDs are checked against config and Slack user groups, never trusted from buttons). */
-export interface SlackActor {
-  userId: string;
-  userName: string;
-  teamId?: string;
-}
+/**
+ * Who asked: the Person a signed Slack payload names (the ID is checked against config and Slack user
+ * groups, never trusted from buttons), with the workspace it came from when the payload said.
+ */
+export type JobActor = Person & { teamId?: string };
 
 /** Where a background job answers: the channel/message it came from and the interaction's response_url. */
 export interface ReplyTarget {
@@ -21,7 +21,7 @@ export interface ReplyTarget {
  */
 export interface Job {
   kind: string;
-  actor: SlackActor;
+  actor: JobActor;
   reply: ReplyTarget;
   /** Kind-specific arguments (plain JSON: jobs cross a Lambda async invoke). */
   args: Record<string, unknown>;
@@ -75,7 +75,7 @@ export async function claimJob(store: StateStore, job: Job, now: Date): Promise<
         ...keys.marker(`slack-request#${job.requestId}#${job.kind}`),
         type: 'marker',
         kind: job.kind,
-        userId: job.actor.userId,
+        userId: job.actor.id,
         createdAt: now.toISOString(),
         expiresAtEpoch: Math.floor(now.getTime() / 1000) + REQUEST_MARKER_SECONDS,
       },

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -24,3 +25,25 @@ export function createLogger(level = 'info', destination?: pino.DestinationStrea
 
 /** A logger that drops everything, for pure unit tests. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+const invocation = new AsyncLocalStorage<Logger>();
+
+/**
+ * The container's logger as services and listeners hold it (built once, in the wiring): each call goes
+ * to the logger of the invocation being handled (`withInvocationLogger`), so every line carries that
+ * invocation's correlation keys (the Lambda request ID first), and to `base` outside one.
+ */
+export function invocationAwareLogger(base: Logger): Logger {
+  return new Proxy(base, {
+    get(target, property) {
+      const current = invocation.getStore() ?? target;
+      const value = Reflect.get(current, property, current) as unknown;
+      return typeof value === 'function' ? value.bind(current) : value;
+    },
+  });
+}
+
+/** Runs one invocation with `logger` (a child with its correlation keys) as the logger of everything it calls. */
+export function withInvocationLogger<T>(logger: Logger, fn: () => T): T {
+  return invocation.run(logger, fn);
+}

@@ -4,12 +4,22 @@ import type { GrantItem } from '../grants/items';
 import { liveGrants } from '../grants/list';
 import { OWN_ACCOUNT, targetNamed } from '../grants/plan';
 import type { StoredAuditEntry } from '../kernel/audit';
-import type { StateStore } from '../kernel/state';
+import { type Refusal, recordRefusal } from '../kernel/refusal';
+import { keys, type StateStore, type StoredItem } from '../kernel/state';
 import type { RunItem, RunStatus } from '../runs/items';
 import { ruleFingerprint } from '../shared/ids';
 import { type RuleFacts, type Severity, sameRuleContent } from '../shared/model';
+import type { Person } from '../shared/people';
 import type { SecurityGroupReader } from '../shared/ports';
 import type { ExceptionItem, ViolationItem, ViolationStatus } from '../violations/items';
+import {
+  auditRefusal,
+  mayReadAudit,
+  mayReadStatus,
+  peopleNamedIn,
+  type ReaderDeps,
+  statusRefusal,
+} from './readers';
 
 export interface StatusDeps {
   config: Config;
@@ -175,8 +185,8 @@ export interface AuditView {
   days: number;
 }
 
-/** Actions that are bookkeeping, not decisions (left out of the latest-decisions view). */
-const BOOKKEEPING = new Set(['notify']);
+/** Actions that are bookkeeping, not decisions (left out of the latest-decisions view; kept in the trail). */
+const BOOKKEEPING = new Set(['notify', 'status-read']);
 
 /**
  * The latest decisions (newest first, reading day partitions backwards from today, at most `days`), or
@@ -205,4 +215,69 @@ export async function loadAudit(
   found.sort((a, b) => b.entryId.localeCompare(a.entryId));
   // `days`: the window the view covers (README's "the last 7 days"), not how far the reading went.
   return { now, subjectId: null, entries: found.slice(0, limit), total: found.length, days: maxDays };
+}
+
+/** What `/sg-status` asks to see. */
+export type StatusRequest =
+  | { view: 'overview' }
+  | { view: 'group'; ref: GroupRef }
+  | { view: 'audit'; subjectId: string | null };
+
+/** What the reader is shown: the view asked for, or the sentence saying who may see it. */
+export type StatusAnswer =
+  | { view: 'overview'; overview: Overview }
+  | { view: 'group'; group: GroupView }
+  | { view: 'audit'; audit: AuditView }
+  | { view: 'refused'; refusal: Refusal };
+
+/** The item an audit history is about, for the people it names (null for alerts and unknown IDs). */
+async function itemOf(deps: StatusDeps, entries: StoredAuditEntry[]): Promise<StoredItem | null> {
+  const first = entries[0];
+  if (!first) return null;
+  const key =
+    first.subjectType === 'grant'
+      ? keys.grant(first.subjectId)
+      : first.subjectType === 'run'
+        ? keys.run(first.subjectId)
+        : first.subjectType === 'violation' || first.subjectType === 'exception'
+          ? keys.violation(first.subjectId)
+          : null;
+  return key ? deps.store.get<StoredItem>(key) : null;
+}
+
+/**
+ * `/sg-status` for one reader: the view asked for when the reader may see it (readers.ts), else the
+ * refusal — audited, with nothing of the view in it. One item's history is read before the check (the
+ * people it names may read it) and is not shown to anyone else.
+ */
+export async function showStatus(
+  deps: StatusDeps & ReaderDeps,
+  reader: Person,
+  request: StatusRequest,
+  homeRegion: string,
+): Promise<StatusAnswer> {
+  const refuse = async (refusal: Refusal): Promise<StatusAnswer> => {
+    await recordRefusal(deps, {
+      subject: { id: reader.id, type: 'request' },
+      action: 'status-read',
+      by: { type: 'slack-user', id: reader.id, name: reader.name },
+      refusal,
+      details: { view: request.view, ...(request.view === 'audit' ? { subjectId: request.subjectId } : {}) },
+    });
+    return { view: 'refused', refusal };
+  };
+  if (request.view === 'audit') {
+    if (request.subjectId === null) {
+      if (!(await mayReadAudit(deps, reader.id))) return refuse(auditRefusal());
+      return { view: 'audit', audit: await loadAudit(deps, null) };
+    }
+    const audit = await loadAudit(deps, request.subjectId);
+    const named = peopleNamedIn(audit.entries, await itemOf(deps, audit.entries));
+    if (!(await mayReadAudit(deps, reader.id, named))) return refuse(auditRefusal());
+    return { view: 'audit', audit };
+  }
+  if (!(await mayReadStatus(deps, reader.id))) return refuse(statusRefusal(deps.config));
+  if (request.view === 'group')
+    return { view: 'group', group: await loadGroupView(deps, request.ref, homeRegion) };
+  return { view: 'overview', overview: await loadOverview(deps) };
 }

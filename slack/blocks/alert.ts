@@ -1,11 +1,10 @@
+import type { ActionsBlock, Button, KnownBlock, SectionBlock } from '@slack/types';
 import { describeRule } from '../../services/detection/policy';
 import type { AlertView, RevokeFailure } from '../../services/shared/ports';
 import type { ViolationItem, ViolationStatus } from '../../services/violations/items';
 import { ActionIds, BlockIds } from '../ids';
-import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
-
-// biome-ignore lint/suspicious/noExplicitAny: Block Kit JSON is loosely typed on purpose here.
-export type Block = { type: string; [key: string]: any };
+import { code, escapeMrkdwn, literal, plainLiteral, quoted, slackDate, truncate } from '../mrkdwn';
+import { divider, header, mrkdwn, plainText, SECTION_LIMIT, section } from './kit';
 
 const SEVERITY_ICON: Record<string, string> = {
   critical: ':red_circle:',
@@ -16,7 +15,6 @@ const SEVERITY_ICON: Record<string, string> = {
 
 /** How many violations get their own buttons; beyond it the message lists them compactly (50-block limit). */
 export const MAX_RULES_WITH_BUTTONS = 18;
-const SECTION_LIMIT = 3000;
 
 const OUTCOME: Partial<Record<ViolationStatus, string>> = {
   REVOKED: ':no_entry: Revoked',
@@ -34,7 +32,7 @@ function who(v: ViolationItem): string {
   if (!v.decidedBy) return '';
   if (v.decidedBy === 'timeout') return ' by timeout';
   if (v.decidedBy.startsWith('U') || v.decidedBy.startsWith('W')) return ` by <@${v.decidedBy}>`;
-  return ` by ${escapeMrkdwn(v.decidedByName ?? v.decidedBy)}`;
+  return ` by ${literal(v.decidedByName ?? v.decidedBy)}`;
 }
 
 /**
@@ -47,7 +45,7 @@ function goneLine(v: ViolationItem): string {
   if (v.decidedBy === 'timeout') return `${base} (removed outside sg-warden) at the deadline`;
   if (v.decidedBy.startsWith('U') || v.decidedBy.startsWith('W'))
     return `${base} (removed outside sg-warden) when <@${v.decidedBy}> pressed Revoke`;
-  return `${base}: removed outside sg-warden by ${escapeMrkdwn(v.decidedByName ?? v.decidedBy)}`;
+  return `${base}: removed outside sg-warden by ${literal(v.decidedByName ?? v.decidedBy)}`;
 }
 
 /** One line of state for a violation: countdown while pending, outcome when decided. */
@@ -63,10 +61,10 @@ export function violationState(v: ViolationItem): string {
   let line = `${base}${who(v)}${when}`;
   if (v.status === 'KEPT') {
     line += v.keptUntil ? ` until ${slackDate(v.keptUntil)}` : ' permanently';
-    if (v.justification) line += `\n>${escapeMrkdwn(v.justification).replace(/\n/g, '\n>')}`;
+    if (v.justification) line += `\n${quoted(v.justification)}`;
   }
   if ((v.status === 'FAILED' || v.status === 'REVOKE_RETRY') && v.lastError)
-    line += `: ${escapeMrkdwn(v.lastError)}`;
+    line += `: ${literal(v.lastError)}`;
   return line;
 }
 
@@ -99,55 +97,46 @@ export function fitSection(parts: {
   return truncate(join(), limit);
 }
 
-function violationSection(v: ViolationItem): Block {
-  const lines = v.reasons.map((r) => `• ${escapeMrkdwn(r)}`);
+function violationSection(v: ViolationItem): SectionBlock {
+  const lines = v.reasons.map((r) => `• ${literal(r)}`);
   if (v.previousKeep) {
     const until = v.previousKeep.until ? slackDate(v.previousKeep.until) : 'now';
     lines.push(
-      `• it was kept by ${escapeMrkdwn(v.previousKeep.byName)} until ${until}; that exception has expired, so it needs a fresh decision`,
+      `• it was kept by ${literal(v.previousKeep.byName)} until ${until}; that exception has expired, so it needs a fresh decision`,
     );
   }
   const reasons = lines.join('\n');
-  const description = v.rule.description ? `_Description:_ ${escapeMrkdwn(v.rule.description)}` : '';
+  const description = v.rule.description ? `_Description:_ ${literal(v.rule.description)}` : '';
   // The violation's ID closes the state line, for `/sg-status audit <ID>`.
   const [stateLine, ...quoted] = violationState(v).split('\n');
   const state = [`${stateLine} · ${code(v.violationId)}`, ...quoted].join('\n');
-  return {
-    type: 'section',
-    block_id: `rule:${v.violationId}`,
-    text: { type: 'mrkdwn', text: fitSection({ rule: ruleLine(v), reasons, description, state }) },
-  };
+  return section(fitSection({ rule: ruleLine(v), reasons, description, state }), `rule:${v.violationId}`);
 }
 
-function revokeButton(actionId: string, value: string, label: string, ruleText: string): Block {
+function revokeButton(actionId: string, value: string, label: string, ruleText: string): Button {
   return {
     type: 'button',
     action_id: actionId,
-    text: { type: 'plain_text', text: label },
+    text: plainText(label),
     style: 'danger',
     value,
     confirm: {
-      title: { type: 'plain_text', text: 'Revoke now?' },
-      text: { type: 'mrkdwn', text: truncate(`This removes ${ruleText} from the security group.`, 300) },
-      confirm: { type: 'plain_text', text: 'Revoke' },
-      deny: { type: 'plain_text', text: 'Cancel' },
+      title: plainText('Revoke now?'),
+      text: mrkdwn(truncate(`This removes ${ruleText} from the security group.`, 300)),
+      confirm: plainText('Revoke'),
+      deny: plainText('Cancel'),
       style: 'danger',
     },
   };
 }
 
-function violationActions(v: ViolationItem): Block {
+function violationActions(v: ViolationItem): ActionsBlock {
   return {
     type: 'actions',
     block_id: BlockIds.violationActions(v.violationId),
     elements: [
       revokeButton(ActionIds.revoke, v.violationId, 'Revoke', code(describeRule(v.rule))),
-      {
-        type: 'button',
-        action_id: ActionIds.keep,
-        text: { type: 'plain_text', text: 'Keep…' },
-        value: v.violationId,
-      },
+      { type: 'button', action_id: ActionIds.keep, text: plainText('Keep…'), value: v.violationId },
     ],
   };
 }
@@ -165,45 +154,51 @@ function headline(view: AlertView): string {
 
 /** The plain-text fallback (notifications, screen readers). */
 export function alertText(view: AlertView): string {
-  // Notifications read it as mrkdwn: the group's name and the principal come from AWS.
-  return escapeMrkdwn(
-    `sg-warden: ${headline(view)} in ${view.alert.account} ${view.alert.region}, by ${view.alert.actor.arn}`,
+  // Notifications read it as mrkdwn, and a top-level text has no `verbatim`: the group's name and the
+  // principal come from AWS, so they are escaped and no address in them is left in a linkable shape.
+  return plainLiteral(
+    escapeMrkdwn(
+      `sg-warden: ${headline(view)} in ${view.alert.account} ${view.alert.region}, by ${view.alert.actor.arn}`,
+    ),
   );
 }
 
 /** The alert message: who did what where, each violating rule with its state and buttons, and act-on-all. */
-export function alertBlocks(view: AlertView): Block[] {
+export function alertBlocks(view: AlertView): KnownBlock[] {
   const { alert } = view;
-  const account = view.accountAlias ? `${alert.account} (${escapeMrkdwn(view.accountAlias)})` : alert.account;
-  const blocks: Block[] = [
-    { type: 'header', text: { type: 'plain_text', text: truncate(headline(view), 150) } },
+  const account = view.accountAlias
+    ? `${literal(alert.account)} (${literal(view.accountAlias)})`
+    : literal(alert.account);
+  const blocks: KnownBlock[] = [
+    header(plainLiteral(headline(view))),
     {
       type: 'section',
       fields: [
-        { type: 'mrkdwn', text: `*Account*\n${account}` },
-        { type: 'mrkdwn', text: `*Region*\n${escapeMrkdwn(alert.region)}` },
-        {
-          type: 'mrkdwn',
-          text: `*Security group*\n${code(alert.groupId)}${alert.groupName ? ` ${escapeMrkdwn(alert.groupName)}` : ''}`,
-        },
-        { type: 'mrkdwn', text: `*When*\n${slackDate(alert.eventTime)}` },
-        { type: 'mrkdwn', text: truncate(`*Who*\n${code(alert.actor.arn)}`, 2000) },
-        { type: 'mrkdwn', text: `*Source IP*\n${escapeMrkdwn(alert.actor.sourceIp ?? 'unknown')}` },
+        mrkdwn(`*Account*\n${account}`),
+        mrkdwn(`*Region*\n${literal(alert.region)}`),
+        mrkdwn(
+          truncate(
+            `*Security group*\n${code(alert.groupId)}${alert.groupName ? ` ${literal(alert.groupName)}` : ''}`,
+            2000,
+          ),
+        ),
+        mrkdwn(`*When*\n${slackDate(alert.eventTime)}`),
+        mrkdwn(truncate(`*Who*\n${code(alert.actor.arn)}`, 2000)),
+        mrkdwn(truncate(`*Source IP*\n${literal(alert.actor.sourceIp ?? 'unknown')}`, 2000)),
       ],
     },
     {
       type: 'context',
       elements: [
-        {
-          type: 'mrkdwn',
-          text: truncate(
-            `${escapeMrkdwn(alert.eventName)} · event ${code(alert.eventId)} · user agent ${code(alert.actor.userAgent ?? 'unknown')}`,
+        mrkdwn(
+          truncate(
+            `${literal(alert.eventName)} · event ${code(alert.eventId)} · user agent ${code(alert.actor.userAgent ?? 'unknown')}`,
             SECTION_LIMIT,
           ),
-        },
+        ),
       ],
     },
-    { type: 'divider' },
+    divider,
   ];
   const withButtons = view.violations.slice(0, MAX_RULES_WITH_BUTTONS);
   for (const v of withButtons) {
@@ -221,7 +216,7 @@ export function alertBlocks(view: AlertView): Block[] {
       }
       text += line;
     }
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text } });
+    blocks.push(section(text));
   }
   const pending = view.violations.filter((v) => v.status === 'PENDING');
   if (pending.length > 1 || (pending.length === 1 && rest.length > 0)) {
@@ -238,7 +233,7 @@ export function alertBlocks(view: AlertView): Block[] {
         {
           type: 'button',
           action_id: ActionIds.keepAll,
-          text: { type: 'plain_text', text: `Keep all ${pending.length}…` },
+          text: plainText(`Keep all ${pending.length}…`),
           value: alert.alertId,
         },
       ],
@@ -253,8 +248,8 @@ export function revokeFailureText(failure: RevokeFailure): string {
   const rule = `${describeRule(v.rule)}${v.rule.ruleId ? ` (${v.rule.ruleId})` : ''}`;
   return (
     `:rotating_light: sg-warden could not revoke ${code(rule)} in ${code(v.groupId)} ` +
-    `(${escapeMrkdwn(v.account)} ${escapeMrkdwn(v.region)}) after ${failure.attempts} attempts. ` +
+    `(${literal(v.account)} ${literal(v.region)}) after ${failure.attempts} attempts. ` +
     `Last error: ${code(failure.error)}. The rule is still open: remove it by hand or fix the permission, ` +
-    `then check it with \`/sg-status ${escapeMrkdwn(v.groupId)}\`.`
+    `then check it with \`/sg-status ${literal(v.groupId)}\`.`
   );
 }

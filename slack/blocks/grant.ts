@@ -1,3 +1,4 @@
+import type { ActionsBlock, KnownBlock, SectionBlock } from '@slack/types';
 import type { Config } from '../../services/config/config';
 import type { GrantItem } from '../../services/grants/items';
 import { LINK_LIFETIME_WORDS } from '../../services/grants/links';
@@ -7,16 +8,10 @@ import { formatDuration, plainTime } from '../../services/shared/duration';
 import type { Person } from '../../services/shared/people';
 import { WHITELIST_USAGE } from '../commands/whitelist';
 import { ActionIds } from '../ids';
-import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
-import type { Block } from './alert';
+import { code, escapeMrkdwn, literal, showControls, slackDate } from '../mrkdwn';
+import { context, plainText, SECTION_LIMIT, type SlackMessage, section, textMessage } from './kit';
 
-/** A message: plain-text fallback plus blocks. */
-export interface SlackMessage {
-  text: string;
-  blocks: Block[];
-}
-
-const SECTION_LIMIT = 3000;
+export type { SlackMessage } from './kit';
 /** Lines one list shows before it says how many more there are. */
 export const MAX_LIST_LINES = 15;
 
@@ -32,19 +27,16 @@ export function timeLeft(iso: string, now: Date): string {
   return `${m}m`;
 }
 
-function section(text: string): Block {
-  return { type: 'section', text: { type: 'mrkdwn', text: truncate(text, SECTION_LIMIT) } };
-}
-
-function context(text: string): Block {
-  return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(text, SECTION_LIMIT) }] };
-}
-
 /**
  * Packs lines under a title into one section within Slack's limits; lines that do not fit are counted
  * ("…and 12 more") with `more`, a hint on how to see them.
  */
-export function listSection(title: string, lines: string[], more: string, maxLines = MAX_LIST_LINES): Block {
+export function listSection(
+  title: string,
+  lines: string[],
+  more: string,
+  maxLines = MAX_LIST_LINES,
+): SectionBlock {
   let text = title;
   let shown = 0;
   const tail = (left: number) => `\n…and ${left} more. ${more}`;
@@ -61,11 +53,13 @@ export function listSection(title: string, lines: string[], more: string, maxLin
 
 /** Where a grant applies: "TCP 22 from 203.0.113.7/32 to `sg-…` (bastion, eu-west-1)". */
 function grantWhere(grant: GrantItem): string {
-  return `${describeAccess(grant.protocol, grant.port)} from ${code(grant.cidr)} to ${code(grant.groupId)} (${escapeMrkdwn(grant.alias)}, ${escapeMrkdwn(grant.region)})`;
+  return `${describeAccess(grant.protocol, grant.port)} from ${code(grant.cidr)} to ${code(grant.groupId)} (${literal(grant.alias)}, ${literal(grant.region)})`;
 }
 
 function grantWherePlain(grant: GrantItem): string {
-  return `${describeAccess(grant.protocol, grant.port)} from ${grant.cidr} to ${grant.groupId} (${grant.alias}, ${grant.region})`;
+  return showControls(
+    `${describeAccess(grant.protocol, grant.port)} from ${grant.cidr} to ${grant.groupId} (${grant.alias}, ${grant.region})`,
+  );
 }
 
 /** The answer to a grant that was made (or that extended the asker's existing grant of the same rule). */
@@ -100,7 +94,7 @@ export function linkMessage(url: string, expiresAt: string, alias: string): Slac
     text: `Open this link from the machine that needs access, within ${LINK_LIFETIME_WORDS}, and press Confirm: ${url}`,
     blocks: [
       section(
-        `:link: <${url}|Open this link> from the machine that needs access to *${escapeMrkdwn(alias)}*, and press *Confirm*. It shows the address it sees before anything is granted.`,
+        `:link: <${url}|Open this link> from the machine that needs access to *${literal(alias)}*, and press *Confirm*. It shows the address it sees before anything is granted.`,
       ),
       context(
         `The link is yours alone, works once and expires ${slackDate(expiresAt, '{time}')} (in ${LINK_LIFETIME_WORDS}). Do not share it: whoever confirms it grants their own address in your name, and you are told which address that was.`,
@@ -136,7 +130,7 @@ export function linkUsedMessage(outcome: GrantOutcome): SlackMessage {
           {
             type: 'button',
             action_id: ActionIds.grantNotMe,
-            text: { type: 'plain_text', text: 'Not me — revoke' },
+            text: plainText('Not me — revoke'),
             style: 'danger',
             value: grant.grantId,
           },
@@ -148,8 +142,7 @@ export function linkUsedMessage(outcome: GrantOutcome): SlackMessage {
 
 /** Told to the owner when their `me` link was confirmed but nothing was granted: the sentence and code. */
 export function linkRefusedMessage(refusal: Refusal): SlackMessage {
-  const text = `:warning: ${escapeMrkdwn(`${refusal.message} (${refusal.code})`)}`;
-  return { text, blocks: [] };
+  return textMessage(`:warning: ${literal(`${refusal.message} (${refusal.code})`)}`);
 }
 
 /** The alert channel's notice when an owner says a grant made through their `me` link was not theirs. */
@@ -159,8 +152,11 @@ export function disownedMessage(grant: GrantItem, by: Person): SlackMessage {
       ? 'It is revoked.'
       : `Its rule could not be removed yet (*${grant.status}*); sg-warden keeps retrying.`;
   return {
+    // The fallback is read as mrkdwn too (notifications): the person's name is escaped, controls shown.
     text: escapeMrkdwn(
-      `${by.name} says grant ${grant.grantId} (${grantWherePlain(grant)}) was not theirs: someone else confirmed their me link from ${hostOf(grant)}. ${state.replace(/\*/g, '')}`,
+      showControls(
+        `${by.name} says grant ${grant.grantId} (${grantWherePlain(grant)}) was not theirs: someone else confirmed their me link from ${hostOf(grant)}. ${state.replace(/\*/g, '')}`,
+      ),
     ),
     blocks: [
       section(
@@ -176,7 +172,7 @@ function grantLine(grant: GrantItem, now: Date, withOwner: boolean): string {
     grant.status === 'ACTIVE'
       ? `until ${slackDate(grant.expiresAt)} (${timeLeft(grant.expiresAt, now)} left)`
       : grant.status === 'REVOKE_FAILED'
-        ? `:x: *REVOKE_FAILED* (tried ${grant.revokeAttempts}×, retrying): ${escapeMrkdwn(grant.lastError ?? 'unknown error')}`
+        ? `:x: *REVOKE_FAILED* (tried ${grant.revokeAttempts}×, retrying): ${literal(grant.lastError ?? 'unknown error')}`
         : `_${grant.status.toLowerCase()}_`;
   return `• ${code(grant.grantId)}${owner} ${grantWhere(grant)} ${state}`;
 }
@@ -210,10 +206,10 @@ export function grantLines(grants: GrantItem[], now: Date): string[] {
 export function whitelistHelp(config: Config, note?: string): SlackMessage {
   const targets = Object.entries(config.whitelist.targets).map(
     ([alias, t]) =>
-      `• *${escapeMrkdwn(alias)}* — ${code(t.groupId)} in ${escapeMrkdwn(t.region)}, ${t.protocol === 'tcp' || t.protocol === 'udp' ? `${t.protocol.toUpperCase()} ${t.ports.join(', ')}` : describeAccess(t.protocol, null)}, ${formatDuration(t.defaultDuration)} by default, at most ${formatDuration(t.maxDuration)}`,
+      `• *${literal(alias)}* — ${code(t.groupId)} in ${literal(t.region)}, ${t.protocol === 'tcp' || t.protocol === 'udp' ? `${t.protocol.toUpperCase()} ${t.ports.join(', ')}` : describeAccess(t.protocol, null)}, ${formatDuration(t.defaultDuration)} by default, at most ${formatDuration(t.maxDuration)}`,
   );
   const lines = [
-    note ? `:grey_question: ${escapeMrkdwn(note)}` : '',
+    note ? `:grey_question: ${literal(note)}` : '',
     '*Temporary access for one address:* `/sg-whitelist <target> <ip|me> [<port>] [for <duration>]`, e.g. `/sg-whitelist bastion 203.0.113.7 for 2h`.',
     `\`me\` sends you a one-time link (${LINK_LIFETIME_WORDS}) that shows the address it sees and grants it when you press Confirm; you are told which address was granted, with *Not me — revoke*.`,
     'One host only (/32 or /128); wide ranges and special addresses (unspecified, loopback, link-local, multicast, broadcast, reserved) are refused. Access is removed automatically at the end.',
@@ -234,23 +230,24 @@ export function whitelistHelp(config: Config, note?: string): SlackMessage {
 /** DM ten minutes before the end, with an Extend button when the target allows more. */
 export function expiringMessage(grant: GrantItem, extendBy: number | null, now: Date): SlackMessage {
   const text = `Your grant ${grant.grantId} (${grantWherePlain(grant)}) ends at ${plainTime(grant.expiresAt)}.`;
-  const blocks: Block[] = [
+  const blocks: KnownBlock[] = [
     section(
       `:hourglass: Your grant ${code(grant.grantId)} — ${grantWhere(grant)} — ends ${slackDate(grant.expiresAt)} (in ${timeLeft(grant.expiresAt, now)}).`,
     ),
   ];
   if (extendBy !== null) {
-    blocks.push({
+    const extend: ActionsBlock = {
       type: 'actions',
       elements: [
         {
           type: 'button',
           action_id: ActionIds.grantExtend,
-          text: { type: 'plain_text', text: `Extend by ${formatDuration(extendBy)}` },
+          text: plainText(`Extend by ${formatDuration(extendBy)}`),
           value: grant.grantId,
         },
       ],
-    });
+    };
+    blocks.push(extend);
   } else {
     blocks.push(context('It cannot be extended further: the target’s longest duration is reached.'));
   }
@@ -264,7 +261,7 @@ export function endedMessage(grant: GrantItem): SlackMessage {
     text: `Your grant ${grant.grantId} ${how}: ${grantWherePlain(grant)} is removed.`,
     blocks: [
       section(
-        `:lock: Your grant ${code(grant.grantId)} ${how}: ${grantWhere(grant)} is removed. \`/sg-whitelist ${escapeMrkdwn(grant.alias)} <ip|me>\` asks for a new one.`,
+        `:lock: Your grant ${code(grant.grantId)} ${how}: ${grantWhere(grant)} is removed. \`/sg-whitelist ${literal(grant.alias)} <ip|me>\` asks for a new one.`,
       ),
     ],
   };
@@ -274,13 +271,15 @@ export function endedMessage(grant: GrantItem): SlackMessage {
 export function revokeFailedMessage(grant: GrantItem): SlackMessage {
   // The fallback is read as mrkdwn too (notifications): EC2's error and the user name are escaped.
   const text = escapeMrkdwn(
-    `Grant ${grant.grantId} (${grantWherePlain(grant)}, for ${grant.userName}) ended but its rule ${grant.ruleId ?? ''} could not be removed: ${grant.lastError ?? 'unknown error'}. sg-warden keeps retrying; it stays listed as REVOKE_FAILED.`,
+    showControls(
+      `Grant ${grant.grantId} (${grantWherePlain(grant)}, for ${grant.userName}) ended but its rule ${grant.ruleId ?? ''} could not be removed: ${grant.lastError ?? 'unknown error'}. sg-warden keeps retrying; it stays listed as REVOKE_FAILED.`,
+    ),
   );
   return {
     text,
     blocks: [
       section(
-        `:x: Grant ${code(grant.grantId)} for <@${grant.userId}> ended, but its rule ${code(grant.ruleId ?? 'unknown')} (${grantWhere(grant)}) could not be removed: ${escapeMrkdwn(grant.lastError ?? 'unknown error')}.\nsg-warden keeps retrying; it stays listed as *REVOKE_FAILED* in \`/sg-status\` until the rule is gone.`,
+        `:x: Grant ${code(grant.grantId)} for <@${grant.userId}> ended, but its rule ${code(grant.ruleId ?? 'unknown')} (${grantWhere(grant)}) could not be removed: ${literal(grant.lastError ?? 'unknown error')}.\nsg-warden keeps retrying; it stays listed as *REVOKE_FAILED* in \`/sg-status\` until the rule is gone.`,
       ),
     ],
   };

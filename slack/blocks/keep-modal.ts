@@ -1,3 +1,4 @@
+import type { KnownBlock, ModalView, PlainTextOption } from '@slack/types';
 import type { Config } from '../../services/config/config';
 import type { DecisionTarget } from '../../services/decisions/requests';
 import { MAX_JUSTIFICATION } from '../../services/decisions/states';
@@ -5,8 +6,8 @@ import { keepChoiceValue, keepDurationFor } from '../../services/decisions/who-m
 import { describeRule } from '../../services/detection/policy';
 import type { ViolationItem } from '../../services/violations/items';
 import { BlockIds, CallbackIds, InputActionIds } from '../ids';
-import { code, escapeMrkdwn, truncate } from '../mrkdwn';
-import type { Block } from './alert';
+import { code, literal, truncate } from '../mrkdwn';
+import { plainText, section } from './kit';
 
 /**
  * The Keep dialog's binding, carried in its private_metadata: what it is about (the rules, and their alert
@@ -100,23 +101,23 @@ export function initialChoices(config: Config): (number | null)[] {
   return [...config.decisions.keepDurations, ...(config.decisions.permanentKeepFor.length > 0 ? [null] : [])];
 }
 
-function option(seconds: number | null, config: Config, exact: boolean) {
+function option(seconds: number | null, config: Config, exact: boolean): PlainTextOption {
   const label =
     seconds === null && !exact
       ? `Permanent (only ${config.decisions.permanentKeepFor.join('/')} rules)`
       : durationLabel(seconds);
-  return { text: { type: 'plain_text', text: truncate(label, 75) }, value: durationValue(seconds) };
+  return { text: plainText(truncate(label, 75)), value: durationValue(seconds) };
 }
 
 /** One or more rules, in words, for the dialog. */
 export function keepSummary(violations: ViolationItem[]): string {
   const lines = violations.map(
     (v) =>
-      `• *${v.severity.toUpperCase()}* ${code(describeRule(v.rule))} in ${code(v.groupId)} (${escapeMrkdwn(v.region)})`,
+      `• *${v.severity.toUpperCase()}* ${code(describeRule(v.rule))} in ${code(v.groupId)} (${literal(v.region)})`,
   );
   const head =
     violations.length === 1
-      ? `${escapeMrkdwn(violations[0]!.reasons[0] ?? '')}`
+      ? literal(violations[0]!.reasons[0] ?? '')
       : `${violations.length} pending rules of this alert:`;
   return truncate(`${head}\n${lines.join('\n')}`, 2900);
 }
@@ -131,66 +132,56 @@ export function keepModal(options: {
   summary: string | null;
   config: Config;
   count?: number;
-}): Record<string, unknown> {
+}): ModalView {
   const { metadata, choices, summary, config } = options;
   const count = options.count ?? ('violationIds' in metadata ? metadata.violationIds.length : 0);
   const options_ = choices.map((c) => option(c, config, summary !== null));
-  const blocks: Block[] = [
-    {
-      type: 'section',
-      block_id: BlockIds.keepSummary,
-      text: {
-        type: 'mrkdwn',
-        text: summary ?? ':hourglass_flowing_sand: Reading the rule…',
-      },
-    },
+  const blocks: KnownBlock[] = [
+    section(summary ?? ':hourglass_flowing_sand: Reading the rule…', BlockIds.keepSummary),
     {
       type: 'input',
       block_id: BlockIds.keepJustification,
-      label: { type: 'plain_text', text: 'Why must it stay open?' },
+      label: plainText('Why must it stay open?'),
       element: {
         type: 'plain_text_input',
         action_id: InputActionIds.justification,
         multiline: true,
         max_length: MAX_JUSTIFICATION,
-        placeholder: { type: 'plain_text', text: "e.g. partner's load test until Friday, ticket CHG-1234" },
+        placeholder: plainText("e.g. partner's load test until Friday, ticket CHG-1234"),
       },
-      hint: { type: 'plain_text', text: 'Recorded in the audit trail and shown on the alert.' },
+      hint: plainText('Recorded in the audit trail and shown on the alert.'),
     },
     {
       type: 'input',
       block_id: BlockIds.keepDuration,
-      label: { type: 'plain_text', text: 'Keep it for' },
+      label: plainText('Keep it for'),
       element: {
         type: 'static_select',
         action_id: InputActionIds.duration,
         options: options_,
         ...(options_[0] ? { initial_option: options_[0] } : {}),
       },
-      hint: {
-        type: 'plain_text',
-        text: 'When it runs out, sg-warden asks again: the rule is never kept silently forever.',
-      },
+      hint: plainText('When it runs out, sg-warden asks again: the rule is never kept silently forever.'),
     },
   ];
   return {
     type: 'modal',
     callback_id: CallbackIds.keepModal,
     private_metadata: encodeKeepMetadata(metadata),
-    title: { type: 'plain_text', text: count > 1 || 'alertId' in metadata ? 'Keep rules' : 'Keep rule' },
-    submit: { type: 'plain_text', text: 'Keep' },
-    close: { type: 'plain_text', text: 'Cancel' },
+    title: plainText(count > 1 || 'alertId' in metadata ? 'Keep rules' : 'Keep rule'),
+    submit: plainText('Keep'),
+    close: plainText('Cancel'),
     blocks,
   };
 }
 
 /** The dialog replaced by a refusal: no submit button, just why. */
-export function keepRefusalModal(text: string): Record<string, unknown> {
+export function keepRefusalModal(text: string): ModalView {
   return {
     type: 'modal',
     callback_id: CallbackIds.keepModal,
-    title: { type: 'plain_text', text: 'Cannot keep' },
-    close: { type: 'plain_text', text: 'Close' },
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:no_entry_sign: ${truncate(text, 2900)}` } }],
+    title: plainText('Cannot keep'),
+    close: plainText('Close'),
+    blocks: [section(`:no_entry_sign: ${truncate(text, 2900)}`)],
   };
 }

@@ -1,3 +1,4 @@
+import type { Button, KnownBlock } from '@slack/types';
 import type { People } from '../../services/config/config';
 import type { RunNote } from '../../services/runs/deps';
 import type { RunItem } from '../../services/runs/items';
@@ -7,9 +8,9 @@ import type { RunSpec } from '../../services/runs/spec';
 import { formatDuration } from '../../services/shared/duration';
 import type { CommandInvocation } from '../../services/shared/ports';
 import { ActionIds, BlockIds } from '../ids';
-import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
+import { code, escapeMrkdwn, literal, showControls, slackDate, truncate } from '../mrkdwn';
 import { count } from '../plural';
-import type { Block } from './alert';
+import { context, mrkdwn, plainText, type SlackMessage, section } from './kit';
 
 /** Room for one section's text (Slack's limit is 3,000), leaving space for the code fences. */
 export const SECTION_BUDGET = 2900;
@@ -35,7 +36,7 @@ function mentionPeople(people: People): string {
 
 function instanceLabel(run: RunItem, id: string): string {
   const name = run.instanceNames[id];
-  return name ? `${code(id)} ${escapeMrkdwn(name)}` : code(id);
+  return name ? `${code(id)} ${literal(name)}` : code(id);
 }
 
 function instancesLine(run: RunItem): string {
@@ -79,11 +80,11 @@ export function runStateLine(run: RunItem, approvers: People | null): string {
     case 'CANCELLED':
       return `:heavy_multiplication_x: ${run.decidedBy ? `Withdrawn${who(run.decidedBy)}` : 'Cancelled'}; nothing was sent`;
     case 'SEND_FAILED':
-      return `:x: Not sent: ${escapeMrkdwn(run.lastError ?? 'SSM refused the command')}`;
+      return `:x: Not sent: ${literal(run.lastError ?? 'SSM refused the command')}`;
     case 'SEND_UNKNOWN':
       return `:warning: sg-warden stopped while sending; check Run Command's history for ${code(run.comment)}`;
     default:
-      return escapeMrkdwn(run.status);
+      return literal(run.status);
   }
 }
 
@@ -163,15 +164,15 @@ export function runResultMessage(
   run: RunItem,
   instanceId: string,
   invocation: CommandInvocation,
-): { text: string; blocks: Block[]; shownChars: number; cutChars: number } {
+): SlackMessage & { shownChars: number; cutChars: number } {
   const exit = invocation.exitCode === null ? 'no exit code' : `exit code ${invocation.exitCode}`;
   const icon =
     (Object.hasOwn(RESULT_ICON, invocation.status) && RESULT_ICON[invocation.status]) || ':warning:';
   const details =
     invocation.statusDetails && invocation.statusDetails !== invocation.status
-      ? ` (${escapeMrkdwn(invocation.statusDetails)})`
+      ? ` (${literal(invocation.statusDetails)})`
       : '';
-  const heading = `${icon} ${instanceLabel(run, instanceId)}: *${escapeMrkdwn(invocation.status)}*${details}, ${exit}`;
+  const heading = `${icon} ${instanceLabel(run, instanceId)}: *${literal(invocation.status)}*${details}, ${exit}`;
   let output = shownOutput(invocation, run.maxOutputChars);
   let pieces = output.totalChars > 0 ? splitEscaped(escapeCode(output.text), SECTION_BUDGET) : [];
   // Escaping can multiply the output (& becomes &amp;): show less until it fits Slack's 50 blocks.
@@ -182,10 +183,8 @@ export function runResultMessage(
     );
     pieces = splitEscaped(escapeCode(output.text), SECTION_BUDGET);
   }
-  const blocks: Block[] = [{ type: 'section', text: { type: 'mrkdwn', text: heading } }];
-  for (const piece of pieces) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: codeBlock(piece) } });
-  }
+  const blocks: KnownBlock[] = [section(heading)];
+  for (const piece of pieces) blocks.push(section(codeBlock(piece)));
   const notes: string[] = [];
   if (output.totalChars === 0) notes.push('No output.');
   else if (output.cutChars === 0) notes.push(`Output: ${n(output.totalChars)} characters, all shown.`);
@@ -205,10 +204,7 @@ export function runResultMessage(
         : 'The whole output is not kept anywhere: set outputS3Bucket or outputLogGroup on the runbook to keep it.',
     );
   }
-  blocks.push({
-    type: 'context',
-    elements: [{ type: 'mrkdwn', text: truncate(notes.join(' '), SECTION_BUDGET) }],
-  });
+  blocks.push(context(truncate(notes.join(' '), SECTION_BUDGET)));
   const text = `Run ${run.runId} on ${instanceId}: ${invocation.status}, ${exit}`;
   return { text, blocks, shownChars: output.shownChars, cutChars: output.cutChars };
 }
@@ -231,28 +227,23 @@ export function commandPieces(run: Pick<RunItem, 'documentParameters'>): string[
 }
 
 /** The announcement of a run in the channel where it was asked; Approve / Reject while it awaits approval. */
-export function runAnnouncement(run: RunItem, approvers: People | null): { text: string; blocks: Block[] } {
+export function runAnnouncement(run: RunItem, approvers: People | null): SlackMessage {
   const title = run.adHoc
     ? `:warning: *Ad-hoc command* on ${code(run.target)}, asked by <@${run.requestedBy}>`
-    : `:gear: *${escapeMrkdwn(run.runbook)}* on ${code(run.target)}, asked by <@${run.requestedBy}>`;
-  const blocks: Block[] = [
-    { type: 'section', text: { type: 'mrkdwn', text: title } },
-    { type: 'section', text: { type: 'mrkdwn', text: truncate(instancesLine(run), SECTION_BUDGET) } },
-  ];
+    : `:gear: *${literal(run.runbook)}* on ${code(run.target)}, asked by <@${run.requestedBy}>`;
+  const blocks: KnownBlock[] = [section(title), section(truncate(instancesLine(run), SECTION_BUDGET))];
   const values = Object.entries(run.values);
   if (!run.adHoc && values.length > 0) {
-    blocks.push({
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
+    blocks.push(
+      section(
         // One per line in a code block, each value exactly as it is passed (inline code would turn a
-        // backtick into a quote and hide leading or doubled spaces).
-        text: truncate(
-          `*Parameters*\n${codeBlock(escapeCode(values.map(([k, v]) => `${k}=${v}`).join('\n')))}`,
+        // backtick into a quote and hide leading or doubled spaces); control characters as visible escapes.
+        truncate(
+          `*Parameters*\n${codeBlock(escapeCode(values.map(([k, v]) => showControls(`${k}=${v}`)).join('\n')))}`,
           SECTION_BUDGET,
         ),
-      },
-    });
+      ),
+    );
   }
   const command = commandPieces(run);
   const hash = shownCommandHash(run);
@@ -261,22 +252,20 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
     // Whole, never cut: what a person approves is all of what SSM receives.
     command.forEach((piece, i) => {
       const heading = i === 0 ? `*Exactly what runs* (SHA-256 ${code(hash)})\n` : '';
-      blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `${heading}${codeBlock(piece)}` } });
+      blocks.push(section(`${heading}${codeBlock(piece)}`));
     });
   } else {
-    blocks.push({
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: `*Exactly what runs* (SHA-256 ${code(hash)}) is ${n(commandText(run).length)} characters, more than one message shows whole: press *Show full command* to read all of it${run.status === 'AWAITING_APPROVAL' ? ' before you approve' : ''}.`,
-      },
-    });
+    blocks.push(
+      section(
+        `*Exactly what runs* (SHA-256 ${code(hash)}) is ${n(commandText(run).length)} characters, more than one message shows whole: press *Show full command* to read all of it${run.status === 'AWAITING_APPROVAL' ? ' before you approve' : ''}.`,
+      ),
+    );
   }
-  blocks.push({ type: 'section', text: { type: 'mrkdwn', text: runStateLine(run, approvers) } });
-  const showCommand = {
+  blocks.push(section(runStateLine(run, approvers)));
+  const showCommand: Button = {
     type: 'button',
     action_id: ActionIds.runShowCommand,
-    text: { type: 'plain_text', text: 'Show full command' },
+    text: plainText('Show full command'),
     value: run.runId,
   };
   if (run.status === 'AWAITING_APPROVAL') {
@@ -288,24 +277,23 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
         {
           type: 'button',
           action_id: ActionIds.runApprove,
-          text: { type: 'plain_text', text: 'Approve' },
+          text: plainText('Approve'),
           style: 'primary',
           // Approving checks this hash against the run as stored: only the command shown can be approved.
           value: `${run.runId} ${shownCommandHash(run)}`,
           confirm: {
-            title: { type: 'plain_text', text: 'Run this command?' },
-            text: {
-              type: 'mrkdwn',
-              text: `It runs on ${count(run.instanceIds.length, 'instance')} exactly the command ${whole ? 'shown above' : 'Show full command shows'}: SHA-256 ${code(hash)}.`,
-            },
-            confirm: { type: 'plain_text', text: 'Approve and run' },
-            deny: { type: 'plain_text', text: 'Cancel' },
+            title: plainText('Run this command?'),
+            text: mrkdwn(
+              `It runs on ${count(run.instanceIds.length, 'instance')} exactly the command ${whole ? 'shown above' : 'Show full command shows'}: SHA-256 ${code(hash)}.`,
+            ),
+            confirm: plainText('Approve and run'),
+            deny: plainText('Cancel'),
           },
         },
         {
           type: 'button',
           action_id: ActionIds.runReject,
-          text: { type: 'plain_text', text: 'Reject' },
+          text: plainText('Reject'),
           style: 'danger',
           value: run.runId,
         },
@@ -314,16 +302,12 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
   } else if (!whole) {
     blocks.push({ type: 'actions', block_id: BlockIds.runActions, elements: [showCommand] });
   }
-  blocks.push({
-    type: 'context',
-    elements: [
-      {
-        type: 'mrkdwn',
-        text: `Run ${code(run.runId)} · ${escapeMrkdwn(run.document)} · ${escapeMrkdwn(run.region)} · timeout ${formatDuration(run.timeoutSeconds)} · command ${code(hash)} · \`/sg-run status ${run.runId}\``,
-      },
-    ],
-  });
-  const text = `${run.adHoc ? 'Ad-hoc command' : run.runbook} on ${run.target} (run ${run.runId}), asked by ${escapeMrkdwn(run.requestedByName)}: ${run.status}`;
+  blocks.push(
+    context(
+      `Run ${code(run.runId)} · ${literal(run.document)} · ${literal(run.region)} · timeout ${formatDuration(run.timeoutSeconds)} · command ${code(hash)} · \`/sg-run status ${run.runId}\``,
+    ),
+  );
+  const text = `${run.adHoc ? 'Ad-hoc command' : run.runbook} on ${run.target} (run ${run.runId}), asked by ${escapeMrkdwn(showControls(run.requestedByName))}: ${run.status}`;
   return { text, blocks };
 }
 
@@ -331,7 +315,7 @@ export function runAnnouncement(run: RunItem, approvers: People | null): { text:
 export function runNoteText(run: RunItem, note: RunNote): string {
   switch (note.kind) {
     case 'not-sent':
-      return `:x: Run ${run.runId} was not sent: ${escapeMrkdwn(note.error)}`;
+      return `:x: Run ${run.runId} was not sent: ${literal(note.error)}`;
     case 'withdrawn':
       return `Run ${run.runId} was withdrawn by <@${note.by}>; nothing was sent.`;
     case 'rejected':
@@ -339,22 +323,22 @@ export function runNoteText(run: RunItem, note: RunNote): string {
     case 'expired':
       return `:hourglass: Run ${run.runId} expired: nobody approved it in time; nothing was sent.`;
     case 'send-unknown':
-      return `:warning: sg-warden stopped while sending run ${run.runId}: check Run Command's history for the comment "${escapeMrkdwn(run.comment)}" before asking again.`;
+      return `:warning: sg-warden stopped while sending run ${run.runId}: check Run Command's history for the comment "${literal(run.comment)}" before asking again.`;
   }
 }
 
 /** `/sg-run status <run>`: where it is, per instance, without the output (that is in the thread). */
 export function runStatusText(run: RunItem, approvers: People | null): string {
   const lines = [
-    `*Run ${code(run.runId)}*: ${run.adHoc ? 'ad-hoc command' : `*${escapeMrkdwn(run.runbook)}*`} on ${code(run.target)}, asked by <@${run.requestedBy}> ${slackDate(run.createdAt)}`,
+    `*Run ${code(run.runId)}*: ${run.adHoc ? 'ad-hoc command' : `*${literal(run.runbook)}*`} on ${code(run.target)}, asked by <@${run.requestedBy}> ${slackDate(run.createdAt)}`,
     runStateLine(run, approvers),
     `Command SHA-256 ${code(shownCommandHash(run))} (${n(commandText(run).length)} characters${run.approvalRequired ? ', as approved' : ''})`,
   ];
-  if (run.commandId) lines.push(`SSM command ${code(run.commandId)} in ${escapeMrkdwn(run.region)}`);
+  if (run.commandId) lines.push(`SSM command ${code(run.commandId)} in ${literal(run.region)}`);
   for (const id of run.instanceIds.slice(0, 20)) {
     const inv = run.invocations[id];
     const state = inv
-      ? `${escapeMrkdwn(inv.status)}${inv.exitCode !== undefined ? `, exit code ${inv.exitCode}` : ''}`
+      ? `${literal(inv.status)}${inv.exitCode !== undefined ? `, exit code ${inv.exitCode}` : ''}`
       : 'not sent';
     lines.push(`• ${instanceLabel(run, id)}: ${state}`);
   }
@@ -373,7 +357,7 @@ function parameterSummary(spec: RunSpec): string {
         : p.type === 'integer'
           ? `a whole number${p.min !== undefined ? ` ≥ ${p.min}` : ''}${p.max !== undefined ? ` ≤ ${p.max}` : ''}`
           : `matching ${p.pattern}`;
-      return `${code(p.name)} (${escapeMrkdwn(kind)}${p.default !== undefined ? `, default ${escapeMrkdwn(p.default)}` : ''})`;
+      return `${code(p.name)} (${literal(kind)}${p.default !== undefined ? `, default ${literal(p.default)}` : ''})`;
     })
     .join(', ');
 }
@@ -385,7 +369,7 @@ export function runbookListText(specs: RunSpec[]): string {
   const lines = specs.map((s) =>
     s.adHoc
       ? `• *adhoc*: \`/sg-run adhoc <target> <command line>\` on ${s.targets.map(code).join(', ')}; always needs a second person's approval`
-      : `• *${escapeMrkdwn(s.name)}*${s.description ? `: ${escapeMrkdwn(s.description)}` : ''}\n    on ${s.targets.map(code).join(', ')} · ${parameterSummary(s)}${s.approvalRequired ? ' · needs approval' : ''}`,
+      : `• *${literal(s.name)}*${s.description ? `: ${literal(s.description)}` : ''}\n    on ${s.targets.map(code).join(', ')} · ${parameterSummary(s)}${s.approvalRequired ? ' · needs approval' : ''}`,
   );
   return truncate(`*Runbooks you may run*\n${lines.join('\n')}`, SECTION_BUDGET);
 }

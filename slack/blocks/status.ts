@@ -1,11 +1,13 @@
+import type { KnownBlock } from '@slack/types';
 import { describeRule } from '../../services/detection/policy';
 import type { StoredAuditEntry } from '../../services/kernel/audit';
+import type { Refusal } from '../../services/kernel/refusal';
 import type { AuditView, GroupView, Overview, RuleMark } from '../../services/status/status';
 import { STATUS_USAGE } from '../commands/status';
-import { code, escapeMrkdwn, slackDate, truncate } from '../mrkdwn';
+import { code, escapeMrkdwn, literal, plainLiteral, slackDate, truncate } from '../mrkdwn';
 import { count } from '../plural';
-import type { Block } from './alert';
-import { grantLines, listSection, type SlackMessage, timeLeft } from './grant';
+import { grantLines, listSection, timeLeft } from './grant';
+import { context, header, type SlackMessage, section } from './kit';
 
 const SEVERITY_ICON: Record<string, string> = {
   critical: ':red_circle:',
@@ -14,18 +16,10 @@ const SEVERITY_ICON: Record<string, string> = {
   low: ':white_circle:',
 };
 
-function header(text: string): Block {
-  return { type: 'header', text: { type: 'plain_text', text: truncate(text, 150) } };
-}
-
-function context(text: string): Block {
-  return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(text, 3000) }] };
-}
-
 /** An account as people know it: its alias from config, with the ID. */
 function accountName(account: string, aliases: Record<string, string>): string {
   const alias = aliases[account];
-  return alias ? `${escapeMrkdwn(alias)} (${escapeMrkdwn(account)})` : escapeMrkdwn(account);
+  return alias ? `${literal(alias)} (${literal(account)})` : literal(account);
 }
 
 /** `/sg-status`: open violations, kept rules, temporary access and runs in flight. */
@@ -43,18 +37,18 @@ export function overviewMessage(
         : v.deadline
           ? `auto-revoke ${slackDate(v.deadline)} (${timeLeft(v.deadline, now)} left)${v.dryRun ? ', dry run' : ''}`
           : 'notify only';
-    return `${SEVERITY_ICON[v.severity] ?? ''} ${code(describeRule(v.rule))} in ${code(v.groupId)} (${accountName(v.account, accountAliases)}, ${escapeMrkdwn(v.region)}) — ${when}${link ? ` · <${link}|message>` : ''} · ${code(v.violationId)}`;
+    return `${SEVERITY_ICON[v.severity] ?? ''} ${code(describeRule(v.rule))} in ${code(v.groupId)} (${accountName(v.account, accountAliases)}, ${literal(v.region)}) — ${when}${link ? ` · <${link}|message>` : ''} · ${code(v.violationId)}`;
   });
   const exceptionLines = overview.exceptions.map(
     (e) =>
-      `:shield: ${code(describeRule(e.rule))} in ${code(e.rule.groupId)} (${accountName(e.account, accountAliases)}, ${escapeMrkdwn(e.region)}) — kept by ${escapeMrkdwn(e.approvedByName)} ${e.expiresAt ? `until ${slackDate(e.expiresAt)} (${timeLeft(e.expiresAt, now)} left)` : 'permanently'} · ${code(e.violationId)}`,
+      `:shield: ${code(describeRule(e.rule))} in ${code(e.rule.groupId)} (${accountName(e.account, accountAliases)}, ${literal(e.region)}) — kept by ${literal(e.approvedByName)} ${e.expiresAt ? `until ${slackDate(e.expiresAt)} (${timeLeft(e.expiresAt, now)} left)` : 'permanently'} · ${code(e.violationId)}`,
   );
   const runLines = overview.runs.map(
     (r) =>
-      `:gear: ${code(r.runId)} ${escapeMrkdwn(r.runbook)} on ${escapeMrkdwn(r.target)} (${r.instanceIds.length} instance${r.instanceIds.length === 1 ? '' : 's'}, ${escapeMrkdwn(r.region)}) by <@${r.requestedBy}> — _${r.status.toLowerCase()}_${r.sentAt ? ` since ${slackDate(r.sentAt)}` : ''}`,
+      `:gear: ${code(r.runId)} ${literal(r.runbook)} on ${literal(r.target)} (${r.instanceIds.length} instance${r.instanceIds.length === 1 ? '' : 's'}, ${literal(r.region)}) by <@${r.requestedBy}> — _${r.status.toLowerCase()}_${r.sentAt ? ` since ${slackDate(r.sentAt)}` : ''}`,
   );
   const counts = `${count(overview.violations.length, 'open violation')}, ${count(overview.exceptions.length, 'kept rule')}, ${count(overview.grants.length, 'grant')}, ${count(overview.runs.length, 'run')} in flight`;
-  const blocks: Block[] = [header('sg-warden status')];
+  const blocks: KnownBlock[] = [header('sg-warden status')];
   blocks.push(
     overview.violations.length
       ? listSection(
@@ -62,7 +56,7 @@ export function overviewMessage(
           violationLines,
           '`/sg-status <sg-id>` shows one group.',
         )
-      : { type: 'section', text: { type: 'mrkdwn', text: '*Open violations:* none :white_check_mark:' } },
+      : section('*Open violations:* none :white_check_mark:'),
   );
   blocks.push(
     overview.exceptions.length
@@ -71,7 +65,7 @@ export function overviewMessage(
           exceptionLines,
           '`/sg-status <sg-id>` shows one group.',
         )
-      : { type: 'section', text: { type: 'mrkdwn', text: '*Kept rules:* none' } },
+      : section('*Kept rules:* none'),
   );
   blocks.push(
     overview.grants.length
@@ -80,7 +74,7 @@ export function overviewMessage(
           grantLines(overview.grants, now),
           '`/sg-status <target>` shows one target.',
         )
-      : { type: 'section', text: { type: 'mrkdwn', text: '*Temporary access:* none' } },
+      : section('*Temporary access:* none'),
   );
   if (overview.runs.length) {
     blocks.push(
@@ -102,12 +96,12 @@ function markText(mark: RuleMark, now: Date): string {
     case 'granted':
       return `:key: granted to <@${mark.grant.userId}> until ${slackDate(mark.grant.expiresAt)} (${timeLeft(mark.grant.expiresAt, now)} left) · ${code(mark.grant.grantId)}${mark.grant.status === 'REVOKE_FAILED' ? ' *REVOKE_FAILED*' : ''}`;
     case 'kept':
-      return `:shield: kept ${mark.exception.expiresAt ? `until ${slackDate(mark.exception.expiresAt)}` : 'permanently'} by ${escapeMrkdwn(mark.exception.approvedByName)} · ${code(mark.exception.violationId)}`;
+      return `:shield: kept ${mark.exception.expiresAt ? `until ${slackDate(mark.exception.expiresAt)}` : 'permanently'} by ${literal(mark.exception.approvedByName)} · ${code(mark.exception.violationId)}`;
     case 'violation': {
       const decision = mark.pending
         ? ` · open: ${code(mark.pending.violationId)}${mark.pending.deadline ? ` auto-revoke ${slackDate(mark.pending.deadline)}` : ''}`
         : '';
-      return `${SEVERITY_ICON[mark.severity] ?? ''} *violation (${mark.severity})*: ${escapeMrkdwn(mark.reasons[0] ?? '')}${decision}`;
+      return `${SEVERITY_ICON[mark.severity] ?? ''} *violation (${mark.severity})*: ${literal(mark.reasons[0] ?? '')}${decision}`;
     }
   }
 }
@@ -118,42 +112,39 @@ export function groupMessage(view: GroupView): SlackMessage {
   const title = `${name} in ${view.region}${view.alias ? ` — target ${view.alias}` : ''}`;
   if (!view.exists) {
     const text = `Security group ${view.groupId} does not exist in ${view.region} (or sg-warden cannot see it). Give the region after the ID if it lives elsewhere: /sg-status ${view.groupId} <region>.`;
-    return {
-      text: escapeMrkdwn(text),
-      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(text) } }],
-    };
+    return { text: escapeMrkdwn(text), blocks: [section(literal(text))] };
   }
   const counts = { ok: 0, violation: 0, kept: 0, granted: 0 };
   for (const r of view.rules) counts[r.mark.kind]++;
   const summary = `${count(view.rules.length, 'rule')}: ${count(counts.violation, 'violation')}, ${counts.granted} granted, ${counts.kept} kept, ${counts.ok} ok`;
   const lines = view.rules.map(
     ({ rule, mark }) =>
-      `${code(describeRule(rule))}${rule.ruleId ? ` ${code(rule.ruleId)}` : ''}${rule.description ? ` _${escapeMrkdwn(truncate(rule.description, 80))}_` : ''}\n    ${markText(mark, view.now)}`,
+      `${code(describeRule(rule))}${rule.ruleId ? ` ${code(rule.ruleId)}` : ''}${rule.description ? ` _${literal(truncate(rule.description, 80))}_` : ''}\n    ${markText(mark, view.now)}`,
   );
-  const blocks: Block[] = [
-    header(title),
+  const blocks: KnownBlock[] = [
+    header(plainLiteral(title)),
     lines.length
       ? listSection(`*Rules (${view.rules.length})*`, lines, 'The AWS console shows every rule.', 20)
-      : { type: 'section', text: { type: 'mrkdwn', text: '_The group has no rules._' } },
+      : section('_The group has no rules._'),
     context(`${summary} · live from EC2 as of ${slackDate(view.now.toISOString(), '{time}')}`),
   ];
   // The fallback text is mrkdwn too: the group's name comes from EC2.
-  return { text: escapeMrkdwn(`${title}: ${summary}.`), blocks };
+  return { text: plainLiteral(escapeMrkdwn(`${title}: ${summary}.`)), blocks };
 }
 
 function actorText(e: StoredAuditEntry): string {
   if (e.actorType === 'slack-user') return `<@${e.actorId}>`;
   if (e.actorType === 'timeout') return 'timeout';
-  return escapeMrkdwn(e.actorName ?? e.actorId);
+  return literal(e.actorName ?? e.actorId);
 }
 
 function auditLine(e: StoredAuditEntry, withSubject: boolean): string {
   const states = e.fromState || e.toState ? ` ${e.fromState ?? '∅'}→${e.toState ?? '∅'}` : '';
   const result =
-    e.result === 'ok' ? '' : ` *${e.result}*${e.error ? `: ${escapeMrkdwn(truncate(e.error, 200))}` : ''}`;
-  const why = e.justification ? ` — “${escapeMrkdwn(truncate(e.justification, 200))}”` : '';
+    e.result === 'ok' ? '' : ` *${e.result}*${e.error ? `: ${literal(truncate(e.error, 200))}` : ''}`;
+  const why = e.justification ? ` — “${literal(truncate(e.justification, 200))}”` : '';
   const subject = withSubject ? ` ${e.subjectType} ${code(e.subjectId)}` : '';
-  return `${slackDate(e.at)}${subject} *${escapeMrkdwn(e.action)}*${states} by ${actorText(e)}${result}${why}`;
+  return `${slackDate(e.at)}${subject} *${literal(e.action)}*${states} by ${actorText(e)}${result}${why}`;
 }
 
 /** `/sg-status audit [<id>]`: the latest decisions, or one item's full history. */
@@ -161,13 +152,13 @@ export function auditMessage(view: AuditView): SlackMessage {
   if (view.subjectId) {
     if (view.entries.length === 0) {
       const text = `No audit entries for ${view.subjectId}. Violation IDs look like v-…, grant IDs like g-….`;
-      return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(text) } }] };
+      return { text: escapeMrkdwn(text), blocks: [section(literal(text))] };
     }
     // Oldest first reads as a story; the newest are kept when it is too long.
     const lines = view.entries.map((e) => auditLine(e, false));
     const shown = lines.slice(0, 30).reverse();
     const omitted = lines.length - shown.length;
-    const blocks: Block[] = [
+    const blocks: KnownBlock[] = [
       header(`History of ${view.subjectId}`),
       listSection(
         `*${view.entries.length} entr${view.entries.length === 1 ? 'y' : 'ies'}*${omitted ? ` (the latest ${shown.length}; ${omitted} earlier ones are in the audit export)` : ''}`,
@@ -180,9 +171,9 @@ export function auditMessage(view: AuditView): SlackMessage {
   }
   if (view.entries.length === 0) {
     const text = `No decisions in the last ${view.days} day${view.days === 1 ? '' : 's'}.`;
-    return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
+    return { text, blocks: [section(text)] };
   }
-  const blocks: Block[] = [
+  const blocks: KnownBlock[] = [
     header('Latest decisions'),
     listSection(
       // Says what it shows: this many, newest first, from the window README names.
@@ -196,10 +187,16 @@ export function auditMessage(view: AuditView): SlackMessage {
   return { text: `Latest ${view.entries.length} decisions.`, blocks };
 }
 
+/** The one sentence for someone who may not see what they asked for: who may. */
+export function statusRefusedMessage(refusal: Refusal): SlackMessage {
+  const text = `:no_entry_sign: ${literal(refusal.message)} (${refusal.code})`;
+  return { text, blocks: [section(text)] };
+}
+
 /** `/sg-status help` (and the answer to anything it does not understand). */
 export function statusHelp(note?: string): SlackMessage {
   const lines = [
-    note ? `:grey_question: ${escapeMrkdwn(note)}` : '',
+    note ? `:grey_question: ${literal(note)}` : '',
     '`/sg-status` — open violations (time left, link to the message), kept rules, temporary access, runs in flight',
     '`/sg-status <sg-id or target> [<region>]` — the group’s live rules, each marked ok, violation, kept or granted',
     '`/sg-status audit [<violation or grant ID>]` — the latest decisions, or one item’s full history',
@@ -207,6 +204,6 @@ export function statusHelp(note?: string): SlackMessage {
   return {
     // The fallback text is mrkdwn too: the note quotes what the person typed.
     text: escapeMrkdwn(`${note ? `${note} ` : ''}Usage: ${STATUS_USAGE.replace(/`/g, '')}`),
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }],
+    blocks: [section(lines.join('\n'))],
   };
 }

@@ -83,7 +83,7 @@ export async function acceptJob(
     return refuseJob(deps, 'mismatch', proof.kind, proof.requestId, { derivedKind: spec.kind });
   const job: Job = { ...spec, receivedAt: proof.sentAt.toISOString(), requestId: proof.requestId };
   if ((await runJob(deps, job)) === 'replayed')
-    return refuseJob(deps, 'replayed', proof.kind, proof.requestId, { slackUser: job.actor.userId });
+    return refuseJob(deps, 'replayed', proof.kind, proof.requestId, { slackUser: job.actor.id });
 }
 
 async function refuseJob(
@@ -109,7 +109,7 @@ async function refuseJob(
  * sentence — never a stack trace. Errors are logged with the job's keys.
  */
 async function runJob(deps: SlackDeps, job: Job): Promise<'ran' | 'replayed'> {
-  const logger = deps.logger.child({ job: job.kind, slackUser: job.actor.userId });
+  const logger = deps.logger.child({ job: job.kind, slackUser: job.actor.id, slackRequestId: job.requestId });
   const client = await deps.slack();
   const reply = new Replier(client, job, logger);
   const runner = runners.get(job.kind);

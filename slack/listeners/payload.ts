@@ -1,21 +1,34 @@
 import type { BlockAction } from '@slack/bolt';
-import type { ReplyTarget, SlackActor } from '../../services/jobs/jobs';
+import type { Job, JobActor, ReplyTarget } from '../../services/jobs/jobs';
+import type { Person } from '../../services/shared/people';
 
-/** The Slack user of an interaction payload (a button press, a dialog submission). */
-export function interactionActor(
+/** A person as a Slack payload names them, with the workspace it came from (for the team guard). */
+export type PayloadPerson = JobActor;
+
+/** The person of an interaction payload (a button press, a dialog submission). */
+export function interactionPerson(
   user: { id: string; username?: string; name?: string },
   teamId?: string,
-): SlackActor {
-  return { userId: user.id, userName: user.username ?? user.name ?? user.id, ...(teamId ? { teamId } : {}) };
+): PayloadPerson {
+  return { id: user.id, name: user.username ?? user.name ?? user.id, ...(teamId ? { teamId } : {}) };
 }
 
-/** The Slack user of a slash command. */
-export function commandActor(command: { user_id: string; user_name?: string; team_id?: string }): SlackActor {
+/** The person of a slash command. */
+export function commandPerson(command: {
+  user_id: string;
+  user_name?: string;
+  team_id?: string;
+}): PayloadPerson {
   return {
-    userId: command.user_id,
-    userName: command.user_name || command.user_id,
+    id: command.user_id,
+    name: command.user_name || command.user_id,
     ...(command.team_id ? { teamId: command.team_id } : {}),
   };
+}
+
+/** The person behind a job, as the signed Slack payload named them. */
+export function personOf(job: Job): Person {
+  return { id: job.actor.id, name: job.actor.name || job.actor.id };
 }
 
 /** Where to answer a button press: the message it is on (channel and ts) and the interaction's response_url. */

@@ -1,15 +1,28 @@
 import type { AnyMiddlewareArgs, App, Middleware } from '@slack/bolt';
+import type { ModalView } from '@slack/types';
 import type { Config } from '../../services/config/config';
+import { lazyModule } from '../../services/shared/lazy-module';
+import { plainText, section } from '../blocks/kit';
 import type { SlackDeps } from '../deps';
 import { type JobRunner, registerJobRunner } from '../jobs';
 import { type JobSpec, registerJobSource, type SlackBody } from '../jobs/sources';
 import { handOff } from './handoff';
+import { personOf } from './payload';
 
 /** Job kinds of the workspace check. */
 export const TeamJobs = { refused: 'request.wrong-workspace' } as const;
 
+/**
+ * The door's answer, at once; the worker's record of it says the same (services/jobs/wrong-workspace.ts),
+ * loaded only there so the door's cold start does not pay for the audit code.
+ */
 export const WRONG_WORKSPACE =
   ':no_entry_sign: This sg-warden serves another Slack workspace, so nothing was done. (WRONG_WORKSPACE)';
+
+const wrongWorkspace = lazyModule(
+  () =>
+    require('../../services/jobs/wrong-workspace') as typeof import('../../services/jobs/wrong-workspace'),
+);
 
 interface Payload {
   type?: string;
@@ -58,11 +71,11 @@ export function wrongWorkspaceJob(body: SlackBody, config: Config): JobSpec | nu
   const payload = payloadOf(body);
   if (isServedWorkspace(payload, config)) return null;
   const teams = teamsOf(payload);
-  const userId = payload.user_id ?? payload.user?.id ?? 'unknown';
-  const userName = payload.user_name ?? payload.user?.username ?? payload.user?.name ?? userId;
+  const id = payload.user_id ?? payload.user?.id ?? 'unknown';
+  const name = payload.user_name ?? payload.user?.username ?? payload.user?.name ?? id;
   return {
     kind: TeamJobs.refused,
-    actor: { userId, userName, ...(teams[0] ? { teamId: teams[0] } : {}) },
+    actor: { id, name, ...(teams[0] ? { teamId: teams[0] } : {}) },
     reply: payload.response_url && !payload.command ? { responseUrl: payload.response_url } : {},
     args: {
       request: requestName(payload),
@@ -101,10 +114,10 @@ export function teamGuard(deps: SlackDeps): Middleware<AnyMiddlewareArgs> {
         response_action: 'update',
         view: {
           type: 'modal',
-          title: { type: 'plain_text', text: 'sg-warden' },
-          close: { type: 'plain_text', text: 'Close' },
-          blocks: [{ type: 'section', text: { type: 'mrkdwn', text: WRONG_WORKSPACE } }],
-        },
+          title: plainText('sg-warden'),
+          close: plainText('Close'),
+          blocks: [section(WRONG_WORKSPACE)],
+        } satisfies ModalView,
       });
     } else {
       await ack?.();
@@ -113,28 +126,20 @@ export function teamGuard(deps: SlackDeps): Middleware<AnyMiddlewareArgs> {
   };
 }
 
-/** Audits a request refused for its workspace, and tells a button presser (commands were told in the ack). */
+/** Has the refusal put on record, and tells a button presser (commands were told in the ack). */
 export const runWrongWorkspaceJob: JobRunner = async (job, deps, reply) => {
-  await deps.store.appendAudit({
-    subjectId: job.actor.userId,
-    subjectType: 'request',
-    action: 'slack-request',
-    fromState: null,
-    toState: null,
-    actorType: 'slack-user',
-    actorId: job.actor.userId,
-    actorName: job.actor.userName,
-    result: 'refused',
-    error: 'The request came from another Slack workspace.',
-    details: {
-      code: 'WRONG_WORKSPACE',
-      request: job.args.request ?? null,
-      teams: job.args.teams ?? [],
-      channel: job.args.channel ?? null,
-      servedTeam: deps.config.slack.teamId ?? null,
+  const teams = Array.isArray(job.args.teams)
+    ? job.args.teams.filter((t): t is string => typeof t === 'string').slice(0, 10)
+    : [];
+  await wrongWorkspace().recordForeignWorkspaceRequest(
+    { ...deps, servedTeam: deps.config.slack.teamId ?? null },
+    {
+      person: personOf(job),
+      request: typeof job.args.request === 'string' ? job.args.request.slice(0, 200) : 'unknown',
+      teams,
+      channel: typeof job.args.channel === 'string' ? job.args.channel : null,
     },
-    at: deps.clock().toISOString(),
-  });
+  );
   if (job.reply.responseUrl) await reply.ephemeral(WRONG_WORKSPACE);
 };
 

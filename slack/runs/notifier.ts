@@ -4,6 +4,7 @@ import type { RunNote, RunNotifier } from '../../services/runs/deps';
 import type { RunItem } from '../../services/runs/items';
 import { specOf } from '../../services/runs/spec';
 import type { CommandInvocation, MessageRef } from '../../services/shared/ports';
+import { textMessage } from '../blocks/kit';
 import { runAnnouncement, runNoteText, runResultMessage } from '../blocks/run';
 
 /**
@@ -57,8 +58,12 @@ export class SlackRunNotifier implements RunNotifier {
 
   async postNote(run: RunItem, note: RunNote): Promise<void> {
     const { channel, ts } = threadOf(run);
-    const text = runNoteText(run, note);
-    await (await this.client()).chat.postMessage({ channel, thread_ts: ts, text, unfurl_links: false });
+    await (await this.client()).chat.postMessage({
+      channel,
+      thread_ts: ts,
+      ...textMessage(runNoteText(run, note)),
+      unfurl_links: false,
+    });
   }
 }
 

@@ -517,10 +517,19 @@ describe('people who may not', () => {
     },
   );
 
-  it('/sg-status is read-only for everyone in the workspace: it answers and changes nothing', async () => {
+  it('/sg-status is read-only: it answers a member of the alert channel and changes nothing', async () => {
     const { exchange } = await refusedWithoutChange(() =>
-      command(suite, '/sg-status', '', { user: OUTSIDER }),
+      command(suite, '/sg-status', '', { user: ENGINEER }),
     );
     expect(exchange.said()).toContain(second.violationIds[0]!);
+  });
+
+  it('case 6: /sg-status refuses someone outside the alert channel with who may, shows nothing, and is audited', async () => {
+    const { exchange, audit } = await refusedWithoutChange(() =>
+      command(suite, '/sg-status', '', { user: OUTSIDER }),
+    );
+    expect(exchange.said()).toContain('NOT_A_STATUS_READER');
+    expect(exchange.said()).not.toContain(second.violationIds[0]!);
+    expect(refusalsBy(audit, OUTSIDER)).toHaveLength(1);
   });
 });

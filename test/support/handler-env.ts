@@ -9,6 +9,11 @@ export const SIGNING_SECRET = 'test-signing-secret-8f14e45fceea167a';
 export const ALERT_CHANNEL = 'C0ALERTS';
 /** The account moto answers as (STS GetCallerIdentity): the bot's own in the handler tests. */
 export const MOTO_ACCOUNT = '123456789012';
+/**
+ * Who is in the alert channel unless a test says otherwise: the engineer and the approver of
+ * slack-requests.ts (their IDs spelled out: that module imports this one). The outsider is not.
+ */
+export const ALERT_CHANNEL_MEMBERS = ['U0ENGINEER', 'U0APPROVER'];
 
 export interface HandlerEnv {
   tableName: string;
@@ -34,7 +39,11 @@ export async function startHandlerEnv(
   const tableName = await createTable();
   const prefix = `/${uniqueName('sg-warden')}`;
   const params = await putSlackSecrets(prefix, BOT_TOKEN, SIGNING_SECRET);
-  const slack = await new SlackEmulator({ token: BOT_TOKEN, ...options.slack }).start();
+  const slack = await new SlackEmulator({
+    token: BOT_TOKEN,
+    channelMembers: { [ALERT_CHANNEL]: ALERT_CHANNEL_MEMBERS },
+    ...options.slack,
+  }).start();
   const dir = mkdtempSync(join(tmpdir(), 'sg-warden-test-'));
   const configPath = join(dir, 'sg-warden.yml');
   const writeConfig = (yaml: string) => writeFileSync(configPath, yaml);

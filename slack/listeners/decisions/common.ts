@@ -1,6 +1,5 @@
 import type { DecisionTarget } from '../../../services/decisions/requests';
-import type { Person } from '../../../services/decisions/states';
-import type { Job, ReplyTarget } from '../../../services/jobs/jobs';
+import type { ReplyTarget } from '../../../services/jobs/jobs';
 import { BadInputError } from '../../../services/shared/errors';
 import type { MessageRef } from '../../../services/shared/ports';
 
@@ -12,11 +11,6 @@ export const DecisionJobs = {
 } as const;
 
 const ID = /^[\w:.-]{1,100}$/;
-
-/** The person behind a job, as the signed Slack payload named them. */
-export function personOf(job: Job): Person {
-  return { id: job.actor.userId, name: job.actor.userName || job.actor.userId };
-}
 
 /** The alert message the request came from, when there is one. */
 export function messageOf(reply: ReplyTarget): MessageRef | null {

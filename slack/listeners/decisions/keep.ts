@@ -28,8 +28,8 @@ import type { JobRunner } from '../../jobs';
 import { blockAction, type JobSpec, type SlackBody, viewSubmission } from '../../jobs/sources';
 import { escapeMrkdwn, slackDate } from '../../mrkdwn';
 import { handOff } from '../handoff';
-import { buttonReply, interactionActor } from '../payload';
-import { DecisionJobs, messageOf, personOf, targetFromArgs, targetFromButton } from './common';
+import { buttonReply, interactionPerson, personOf } from '../payload';
+import { DecisionJobs, messageOf, targetFromArgs, targetFromButton } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 type SubmitArgs = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
@@ -57,7 +57,7 @@ export function keepPrepareJob(body: SlackBody): JobSpec | null {
   const target = targetFromButton(press.actionId === ActionIds.keepAll ? 'all' : 'one', press.value);
   return {
     kind: DecisionJobs.keepPrepare,
-    actor: interactionActor(payload.user, payload.team?.id),
+    actor: interactionPerson(payload.user, payload.team?.id),
     reply,
     args: {
       target,
@@ -87,8 +87,8 @@ export function keepButton(deps: SlackDeps) {
             summary: null,
             config: deps.config,
           }),
-          external_id: spec.args.dialogId,
-        } as never,
+          external_id: String(spec.args.dialogId),
+        },
       });
     } catch (error) {
       deps.logger.warn({ err: describeError(error), slackUser: body.user.id }, 'keep dialog not opened');
@@ -128,7 +128,7 @@ export const runKeepPrepareJob: JobRunner = async (job, deps, reply) => {
   try {
     if (!dialogId) throw new Error('no dialog ID');
     const client = await deps.slack();
-    await client.views.update({ external_id: dialogId, view: { ...view, external_id: dialogId } as never });
+    await client.views.update({ external_id: dialogId, view: { ...view, external_id: dialogId } });
   } catch (error) {
     // The dialog was closed (or never opened): a refusal still reaches the person.
     deps.logger.info({ err: describeError(error) }, 'keep dialog not updated');
@@ -186,7 +186,7 @@ export function keepJob(body: SlackBody, config: Config): JobSpec | null {
   const payload = viewSubmission(body, CallbackIds.keepModal) as unknown as ViewSubmitAction | null;
   if (!payload || typeof payload.view !== 'object' || payload.view === null) return null;
   const read = readKeepSubmission(payload.view, config);
-  const actor = interactionActor(payload.user, payload.team?.id);
+  const actor = interactionPerson(payload.user, payload.team?.id);
   if (!read.ok) {
     if (!read.unbound) return null;
     return {

@@ -7,8 +7,8 @@ import type { JobRunner } from '../../jobs';
 import { blockAction, type JobSpec, type SlackBody } from '../../jobs/sources';
 import { escapeMrkdwn } from '../../mrkdwn';
 import { handOff } from '../handoff';
-import { buttonReply, interactionActor } from '../payload';
-import { DecisionJobs, messageOf, personOf, targetFromArgs, targetFromButton } from './common';
+import { buttonReply, interactionPerson, personOf } from '../payload';
+import { DecisionJobs, messageOf, targetFromArgs, targetFromButton } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -19,7 +19,7 @@ export function revokeJob(body: SlackBody): JobSpec | null {
   const payload = press.payload as unknown as BlockAction;
   return {
     kind: DecisionJobs.revoke,
-    actor: interactionActor(payload.user, payload.team?.id),
+    actor: interactionPerson(payload.user, payload.team?.id),
     reply: buttonReply(payload),
     args: { target: targetFromButton(press.actionId === ActionIds.revokeAll ? 'all' : 'one', press.value) },
   };

@@ -6,8 +6,8 @@ import type { JobRunner } from '../../jobs';
 import { blockAction, type JobSpec, type SlackBody } from '../../jobs/sources';
 import { code } from '../../mrkdwn';
 import { handOff } from '../handoff';
-import { buttonReply, interactionActor } from '../payload';
-import { answerFor, personOf, RunJobs, runDeps, runIdOf } from './common';
+import { buttonReply, interactionPerson, personOf } from '../payload';
+import { answerFor, RunJobs, runDeps, runIdOf } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -27,7 +27,7 @@ export function runDecisionJob(body: SlackBody): JobSpec | null {
   const payload = press.payload as unknown as BlockAction;
   return {
     kind: press.actionId === ActionIds.runApprove ? RunJobs.approve : RunJobs.reject,
-    actor: interactionActor(payload.user, payload.team?.id),
+    actor: interactionPerson(payload.user, payload.team?.id),
     reply: buttonReply(payload),
     args: runButtonValue(press.value),
   };

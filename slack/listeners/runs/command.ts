@@ -8,8 +8,8 @@ import type { SlackDeps } from '../../deps';
 import type { JobRunner } from '../../jobs';
 import { type JobSpec, type SlackBody, slashCommand } from '../../jobs/sources';
 import { handOff } from '../handoff';
-import { commandActor } from '../payload';
-import { answerFor, personOf, RunJobs, runDeps } from './common';
+import { commandPerson, personOf } from '../payload';
+import { answerFor, RunJobs, runDeps } from './common';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
@@ -24,7 +24,7 @@ export function sgRunJob(body: SlackBody): JobSpec | null {
   if (!command || isHelp(text)) return null;
   return {
     kind: RunJobs.command,
-    actor: commandActor(command),
+    actor: commandPerson(command),
     reply: { channel: command.channel_id, responseUrl: command.response_url },
     args: { text, channel: command.channel_id },
   };

@@ -3,7 +3,6 @@ import type { RunDeps } from '../../../services/runs/deps';
 import type { RunItem } from '../../../services/runs/items';
 import { RUN_ID } from '../../../services/runs/params';
 import { BadInputError } from '../../../services/shared/errors';
-import type { Person } from '../../../services/shared/people';
 import type { SlackDeps } from '../../deps';
 import { code, escapeMrkdwn } from '../../mrkdwn';
 
@@ -21,11 +20,6 @@ export function runIdOf(job: Job): string {
   if (typeof runId !== 'string' || !RUN_ID.test(runId))
     throw new BadInputError('This button does not name a run.');
   return runId;
-}
-
-/** The person behind a job, as the signed Slack payload named them. */
-export function personOf(job: Job): Person {
-  return { id: job.actor.userId, name: job.actor.userName || job.actor.userId };
 }
 
 /** The run services' dependencies from the Slack side's (the notifier is the one the wiring built). */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
+import type { ModalView } from '@slack/types';
 import { runFor } from '../../../services/runs/status';
 import { describeError, SgWardenError } from '../../../services/shared/errors';
 import { runCommandLoadingModal, runCommandModal, runCommandRefusalModal } from '../../blocks/run-command';
@@ -9,8 +10,8 @@ import type { JobRunner } from '../../jobs';
 import { blockAction, type JobSpec, type SlackBody } from '../../jobs/sources';
 import { escapeMrkdwn } from '../../mrkdwn';
 import { handOff } from '../handoff';
-import { buttonReply, interactionActor } from '../payload';
-import { personOf, RunJobs, runDeps, runIdOf } from './common';
+import { buttonReply, interactionPerson, personOf } from '../payload';
+import { RunJobs, runDeps, runIdOf } from './common';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -30,7 +31,7 @@ export function showCommandJob(body: SlackBody): JobSpec | null {
   if (typeof payload.trigger_id !== 'string' || payload.trigger_id === '') return null;
   return {
     kind: RunJobs.showCommand,
-    actor: interactionActor(payload.user, payload.team?.id),
+    actor: interactionPerson(payload.user, payload.team?.id),
     reply: buttonReply(payload),
     args: {
       runId: typeof press.value === 'string' ? press.value.slice(0, 40) : '',
@@ -52,7 +53,7 @@ export function showCommandButton(deps: SlackDeps) {
     try {
       await client.views.open({
         trigger_id: body.trigger_id,
-        view: { ...runCommandLoadingModal(String(spec.args.runId)), external_id: viewId } as never,
+        view: { ...runCommandLoadingModal(String(spec.args.runId)), external_id: viewId },
       });
     } catch (error) {
       deps.logger.warn({ err: describeError(error), slackUser: body.user.id }, 'command view not opened');
@@ -70,7 +71,7 @@ export function showCommandButton(deps: SlackDeps) {
 /** Fills the opened view with the run's whole command and its hash — or why not (refused and audited). */
 export const runShowCommandJob: JobRunner = async (job, deps, reply) => {
   const viewId = typeof job.args.viewId === 'string' ? job.args.viewId : null;
-  let view: Record<string, unknown>;
+  let view: ModalView;
   let refusal: string | null = null;
   try {
     view = runCommandModal(await runFor(runDeps(deps), runIdOf(job), personOf(job), 'show-command'));
@@ -83,7 +84,7 @@ export const runShowCommandJob: JobRunner = async (job, deps, reply) => {
     if (!viewId) throw new Error('no view ID');
     await (await deps.slack()).views.update({
       external_id: viewId,
-      view: { ...view, external_id: viewId } as never,
+      view: { ...view, external_id: viewId },
     });
   } catch (error) {
     // The view was closed (or never opened): the person still gets an answer.

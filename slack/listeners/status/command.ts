@@ -5,7 +5,7 @@ import { parseStatusCommand } from '../../commands/status';
 import type { SlackDeps } from '../../deps';
 import { type JobSpec, type SlackBody, slashCommand } from '../../jobs/sources';
 import { handOff } from '../handoff';
-import { commandActor } from '../payload';
+import { commandPerson } from '../payload';
 import { StatusJobs } from './jobs';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
@@ -24,7 +24,7 @@ export function statusJob(body: SlackBody, config: Config): JobSpec | null {
         : { view: 'overview' };
   return {
     kind: StatusJobs.status,
-    actor: commandActor(command),
+    actor: commandPerson(command),
     reply: { channel: command.channel_id, responseUrl: command.response_url },
     args,
   };

@@ -1,10 +1,12 @@
 import type { WebClient } from '@slack/web-api';
 import { mapSettled } from '../../../services/kernel/sweep';
-import { loadAudit, loadGroupView, loadOverview } from '../../../services/status/status';
+import { type StatusRequest, showStatus } from '../../../services/status/status';
 import type { ViolationItem } from '../../../services/violations/items';
 import { MAX_LIST_LINES } from '../../blocks/grant';
-import { auditMessage, groupMessage, overviewMessage } from '../../blocks/status';
+import type { SlackMessage } from '../../blocks/kit';
+import { auditMessage, groupMessage, overviewMessage, statusRefusedMessage } from '../../blocks/status';
 import type { JobRunner } from '../../jobs';
+import { personOf } from '../payload';
 import { answeringRefusals } from '../whitelist/jobs';
 
 export const StatusJobs = { status: 'status.show' } as const;
@@ -24,29 +26,41 @@ async function permalinks(client: WebClient, violations: ViolationItem[]): Promi
   return links;
 }
 
-/** `/sg-status` in its three forms; reads only. */
-export const runStatusJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
-  const view = job.args.view;
-  let message: { text: string; blocks: Parameters<typeof reply.ephemeral>[1] };
-  if (view === 'group') {
-    const groupView = await loadGroupView(
-      deps,
-      {
-        groupId: stringOrNull(job.args.groupId),
-        alias: stringOrNull(job.args.alias),
-        region: stringOrNull(job.args.region),
+/** The request a job's arguments (plain JSON that crossed a Lambda invoke) stand for. */
+function requestOf(args: Record<string, unknown>): StatusRequest {
+  if (args.view === 'group')
+    return {
+      view: 'group',
+      ref: {
+        groupId: stringOrNull(args.groupId),
+        alias: stringOrNull(args.alias),
+        region: stringOrNull(args.region),
       },
-      deps.homeRegion ?? 'us-east-1',
-    );
-    message = groupMessage(groupView);
-  } else if (view === 'audit') {
-    message = auditMessage(await loadAudit(deps, stringOrNull(job.args.subjectId)));
-  } else {
-    const overview = await loadOverview(deps);
-    const links = await permalinks(await deps.slack(), overview.violations).catch(
-      () => new Map<string, string>(),
-    );
-    message = overviewMessage(overview, links, deps.config.accounts.aliases);
+    };
+  if (args.view === 'audit') return { view: 'audit', subjectId: stringOrNull(args.subjectId) };
+  return { view: 'overview' };
+}
+
+/** `/sg-status` in its forms; reads only, and only for those who may read (services/status/readers.ts). */
+export const runStatusJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
+  const answer = await showStatus(deps, personOf(job), requestOf(job.args), deps.homeRegion ?? 'us-east-1');
+  let message: SlackMessage;
+  switch (answer.view) {
+    case 'refused':
+      message = statusRefusedMessage(answer.refusal);
+      break;
+    case 'group':
+      message = groupMessage(answer.group);
+      break;
+    case 'audit':
+      message = auditMessage(answer.audit);
+      break;
+    case 'overview': {
+      const links = await permalinks(await deps.slack(), answer.overview.violations).catch(
+        () => new Map<string, string>(),
+      );
+      message = overviewMessage(answer.overview, links, deps.config.accounts.aliases);
+    }
   }
   await reply.ephemeral(message.text, message.blocks);
 });

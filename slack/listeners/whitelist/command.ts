@@ -1,12 +1,13 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import type { Config } from '../../../services/config/config';
 import { whitelistHelp } from '../../blocks/grant';
+import { textMessage } from '../../blocks/kit';
 import { parseWhitelistCommand, type WhitelistCommand } from '../../commands/whitelist';
 import type { SlackDeps } from '../../deps';
 import { type JobSpec, type SlackBody, slashCommand } from '../../jobs/sources';
-import { escapeMrkdwn } from '../../mrkdwn';
+import { literal } from '../../mrkdwn';
 import { handOff } from '../handoff';
-import { commandActor } from '../payload';
+import { commandPerson } from '../payload';
 import { WhitelistJobs } from './jobs';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
@@ -49,7 +50,7 @@ export function whitelistJob(body: SlackBody, config: Config): JobSpec | null {
   const aliases = Object.keys(config.whitelist.targets);
   const parsed = parseWhitelistCommand(text, aliases);
   if (parsed.kind === 'help') return null;
-  const actor = commandActor(command);
+  const actor = commandPerson(command);
   if (parsed.kind === 'invalid') {
     const [first = ''] = text.trim().toLowerCase().split(/\s+/);
     return {
@@ -80,7 +81,7 @@ export function whitelistCommand(deps: SlackDeps) {
       return;
     }
     if (parsed.kind === 'invalid') {
-      await ack({ response_type: 'ephemeral', text: `:warning: ${escapeMrkdwn(parsed.message)}` });
+      await ack({ response_type: 'ephemeral', ...textMessage(`:warning: ${literal(parsed.message)}`) });
       // Answered at once; the worker puts the refusal (e.g. a wide range or a special address) on record.
       await handOff(deps, WhitelistJobs.refused, async () => {});
       return;

@@ -3,7 +3,7 @@ import type { SlackDeps } from '../../deps';
 import { ActionIds } from '../../ids';
 import { blockAction, type JobSpec, type SlackBody } from '../../jobs/sources';
 import { handOff } from '../handoff';
-import { buttonReply, interactionActor } from '../payload';
+import { buttonReply, interactionPerson } from '../payload';
 import { WhitelistJobs } from './jobs';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
@@ -15,7 +15,7 @@ export function extendJob(body: SlackBody): JobSpec | null {
   const payload = press.payload as unknown as BlockAction;
   return {
     kind: WhitelistJobs.extend,
-    actor: interactionActor(payload.user, payload.team?.id),
+    actor: interactionPerson(payload.user, payload.team?.id),
     reply: buttonReply(payload),
     args: { grantId: typeof press.value === 'string' ? press.value.slice(0, 40) : '' },
   };

@@ -4,12 +4,11 @@ import { extendGrant } from '../../../services/grants/extend';
 import { issueLink } from '../../../services/grants/links';
 import { grantsOf } from '../../../services/grants/list';
 import { requestGrant } from '../../../services/grants/request';
-import type { Job } from '../../../services/jobs/jobs';
 import { BadInputError, SgWardenError } from '../../../services/shared/errors';
-import type { Person } from '../../../services/shared/people';
 import { grantChangedMessage, grantListMessage, grantOutcomeMessage, linkMessage } from '../../blocks/grant';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn } from '../../mrkdwn';
+import { personOf } from '../payload';
 
 /** Job kinds `/sg-whitelist` and the Extend button hand to the worker. */
 export const WhitelistJobs = {
@@ -36,10 +35,6 @@ export function answeringRefusals(runner: JobRunner): JobRunner {
       await reply.ephemeral(`:warning: ${escapeMrkdwn(error.message)} (${error.code})`);
     }
   };
-}
-
-function personOf(job: Job): Person {
-  return { id: job.actor.userId, name: job.actor.userName || job.actor.userId };
 }
 
 function stringArg(args: Record<string, unknown>, name: string): string {
@@ -108,7 +103,7 @@ export const runLinkJob: JobRunner = answeringRefusals(async (job, deps, reply) 
 
 /** `/sg-whitelist list`: the asker's grants. */
 export const runListJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
-  const message = grantListMessage(await grantsOf(deps, job.actor.userId), deps.clock());
+  const message = grantListMessage(await grantsOf(deps, job.actor.id), deps.clock());
   await reply.ephemeral(message.text, message.blocks);
 });
 

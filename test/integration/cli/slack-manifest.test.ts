@@ -21,6 +21,8 @@ describe('sg-warden slack-manifest', () => {
       'usergroups:read',
       'channels:history',
       'groups:history',
+      'channels:read',
+      'groups:read',
     ]);
     expect(out.stdout).not.toContain('sg-warden.invalid');
   });

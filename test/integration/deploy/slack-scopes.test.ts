@@ -26,6 +26,8 @@ const SCOPES_BY_METHOD: Record<string, string[]> = {
   // The alert channel is a public or a private channel, never a DM.
   'conversations.history': ['channels:history', 'groups:history'],
   'conversations.replies': ['channels:history', 'groups:history'],
+  // Who may read /sg-status: the alert channel's members.
+  'conversations.members': ['channels:read', 'groups:read'],
   'users.info': ['users:read'],
 };
 

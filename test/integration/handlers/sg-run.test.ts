@@ -344,6 +344,7 @@ describe('/sg-run', () => {
         text: {
           type: 'mrkdwn',
           text: `\`\`\`searching for [${phrase.replace(/&/g, '&amp;')}]\n\`\`\``,
+          verbatim: true,
         },
       });
       const { readdirSync } = await import('node:fs');

@@ -1,3 +1,4 @@
+import type { SectionBlock } from '@slack/types';
 import { expireException } from '../../../../services/decisions/exceptions';
 import { keepViolation } from '../../../../services/decisions/keep';
 import { keys } from '../../../../services/kernel/state';
@@ -35,9 +36,9 @@ describe('decisions: exceptions', () => {
       expect(fresh.previousKeep).toEqual({ byName: ex.approvedByName, until: ex.expiresAt });
       const section = alertBlocks(env.notifier.posts[0]!).find(
         (b) => b.block_id === `rule:${result.violationId}`,
-      );
-      expect(section?.text.text).toMatch(/kept by .+ until <!date\^\d+\^/);
-      expect(section?.text.text).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
+      ) as SectionBlock | undefined;
+      expect(section?.text?.text).toMatch(/kept by .+ until <!date\^\d+\^/);
+      expect(section?.text?.text).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
 
       // Running twice (overlapping sweeps) creates nothing new.
       expect((await expireException(env.deps, ex)).outcome).toBe('not-due');

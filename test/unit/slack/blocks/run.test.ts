@@ -1,3 +1,4 @@
+import type { SectionBlock } from '@slack/types';
 import { blockKitProblems } from '../../../../local/shared/slack-emulator';
 import { keys } from '../../../../services/kernel/state';
 import type { RunItem } from '../../../../services/runs/items';
@@ -6,6 +7,7 @@ import { MAX_APPROVAL_SCRIPT_CHARS, shownCommandHash } from '../../../../service
 import {
   commandPieces,
   runAnnouncement,
+  runResultMessage,
   runStatusText,
   shownOutput,
   splitEscaped,
@@ -52,6 +54,8 @@ function codeIn(blocks: Section[]): string {
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&');
 }
+
+import { allText, BREAKOUT, BREAKOUT_SHOWN, expectNoLinkTo, expectVerbatim, URL } from './hostile-text';
 
 describe('run blocks', () => {
   describe('shownOutput', () => {
@@ -153,7 +157,59 @@ describe('run announcement', () => {
       timeoutSeconds: 600,
       requestedByName: 'erin.engineer',
     } as unknown as RunItem;
-    const texts = runAnnouncement(run, null).blocks.map((b) => String(b.text?.text ?? ''));
+    const texts = runAnnouncement(run, null).blocks.map((b) => String((b as SectionBlock).text?.text ?? ''));
     expect(texts).toContain('*Parameters*\n```pattern=a `b`  c\nlines=20```');
+  });
+});
+
+describe('run messages: case 9, text from AWS stays text', () => {
+  const instance = 'i-0123456789abcdef0';
+  const run = {
+    runId: 'r-1',
+    runbook: 'restart',
+    adHoc: false,
+    document: 'AWS-RunShellScript',
+    region: 'eu-west-1',
+    target: 'web',
+    instanceIds: [instance],
+    // The Name tag: a tag value from EC2.
+    instanceNames: { [instance]: `web ${URL} ${BREAKOUT}` },
+    values: {},
+    documentParameters: { commands: ['uptime'] },
+    comment: 'sg-warden r-1',
+    timeoutSeconds: 600,
+    maxOutputChars: 2000,
+    requestedBy: 'U0ENGINEER',
+    requestedByName: `erin\n${URL}`,
+    createdAt: '2026-11-23T12:00:00.000Z',
+    approvalRequired: false,
+    status: 'SUCCEEDED',
+    invocations: { [instance]: { status: 'Success', final: true, exitCode: 0 } },
+  } as unknown as RunItem;
+  const invocation = {
+    status: 'Success',
+    statusDetails: `Details ${URL} ${BREAKOUT}`,
+    exitCode: 0,
+    stdout: `served ${URL}\n`,
+    stderr: '',
+    stdoutUrl: null,
+    stderrUrl: null,
+  };
+
+  it('the output header shows the instance’s Name tag and SSM’s details literally, in verbatim sections', () => {
+    const message = runResultMessage(run, instance, invocation);
+    expectVerbatim(message.blocks);
+    expectNoLinkTo(message.blocks);
+    const heading = allText(message.blocks.slice(0, 1));
+    expect(heading).toContain(`web ${URL} ${BREAKOUT_SHOWN}`);
+    expect(heading).toContain(`(Details ${URL} ${BREAKOUT_SHOWN})`);
+  });
+
+  it('the announcement and the status text name the instance literally', () => {
+    const announcement = runAnnouncement(run, null);
+    expectVerbatim(announcement.blocks);
+    expect(allText(announcement.blocks)).toContain(BREAKOUT_SHOWN);
+    expect(announcement.text).not.toMatch(/\n/);
+    expect(runStatusText(run, null)).toContain(`web ${URL} ${BREAKOUT_SHOWN}`);
   });
 });

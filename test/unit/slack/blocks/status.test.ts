@@ -1,5 +1,20 @@
+import type { StoredAuditEntry } from '../../../../services/kernel/audit';
 import type { ExceptionItem, ViolationItem } from '../../../../services/violations/items';
-import { overviewMessage } from '../../../../slack/blocks/status';
+import {
+  auditMessage,
+  groupMessage,
+  overviewMessage,
+  statusRefusedMessage,
+} from '../../../../slack/blocks/status';
+import {
+  allText,
+  BREAKOUT,
+  BREAKOUT_SHOWN,
+  DOMAIN,
+  expectNoLinkTo,
+  expectVerbatim,
+  URL,
+} from './hostile-text';
 
 const now = new Date('2026-11-23T12:00:00.000Z');
 const rule = {
@@ -91,5 +106,64 @@ describe('overviewMessage', () => {
       );
       expect(JSON.stringify(message.blocks)).toContain('(111122223333, eu-west-1)');
     });
+  });
+});
+
+describe('status messages: case 9, text from AWS stays text', () => {
+  it('a group’s name and its rules’ descriptions are shown literally, in verbatim sections', () => {
+    const message = groupMessage({
+      now,
+      groupId: rule.groupId,
+      region: 'eu-west-1',
+      alias: null,
+      groupName: `web ${DOMAIN}\nx`,
+      exists: true,
+      rules: [{ rule: { ...rule, description: `see ${URL} ${BREAKOUT}` }, mark: { kind: 'ok' } }],
+    });
+    expectVerbatim(message.blocks);
+    expectNoLinkTo(message.blocks);
+    const text = allText(message.blocks.slice(1));
+    expect(text).toContain(`_see ${URL} ${BREAKOUT_SHOWN}_`);
+    const header = allText(message.blocks.slice(0, 1));
+    expect(header).not.toContain(DOMAIN);
+    expect(header).not.toMatch(/\n/);
+    expect(message.text).not.toContain(DOMAIN);
+  });
+
+  it('an audit history shows names, errors and justifications literally', () => {
+    const entry = {
+      entryId: '1',
+      subjectId: 'v-1',
+      subjectType: 'violation',
+      action: 'keep',
+      fromState: 'PENDING',
+      toState: 'KEPT',
+      actorType: 'aws-principal',
+      actorId: 'arn',
+      actorName: `arn:aws:iam::1:user/${BREAKOUT}`,
+      result: 'error',
+      error: `denied ${URL} ${BREAKOUT}`,
+      justification: `ticket ${URL}\n*Who*`,
+      at: now.toISOString(),
+    } as StoredAuditEntry;
+    const message = auditMessage({ now, subjectId: 'v-1', entries: [entry], total: 1, days: 0 });
+    expectVerbatim(message.blocks);
+    expectNoLinkTo(message.blocks);
+    const text = allText(message.blocks);
+    expect(text).toContain(`user/${BREAKOUT_SHOWN}`);
+    expect(text).toContain(`denied ${URL} ${BREAKOUT_SHOWN}`);
+    expect(text).toContain(`ticket ${URL}\`\\n\`*Who*`);
+  });
+
+  it('the overview is verbatim, and the refusal is one verbatim sentence', () => {
+    const overview = overviewMessage(
+      { now, violations: [violation({ reasons: [URL] })], exceptions: [exception()], grants: [], runs: [] },
+      new Map(),
+    );
+    expectVerbatim(overview.blocks);
+    const refused = statusRefusedMessage({ code: 'NOT_A_STATUS_READER', message: 'Only <them>.' });
+    expect(refused.blocks).toHaveLength(1);
+    expectVerbatim(refused.blocks);
+    expect(refused.text).toBe(':no_entry_sign: Only &lt;them&gt;. (NOT_A_STATUS_READER)');
   });
 });
