@@ -32,7 +32,8 @@ import {
   withInvocationLogger,
 } from '../services/shared/logger';
 import { type Metrics, noMetrics } from '../services/shared/metrics';
-import type { AccountScope, AlertNotifier, AwsTarget } from '../services/shared/ports';
+import type { AccountScope, AwsTarget } from '../services/shared/ports';
+import type { AlertNotifier } from '../services/violations/ports';
 import { type NotifyPacing, UNPACED } from '../services/violations/post-sweep';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';

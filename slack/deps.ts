@@ -6,12 +6,8 @@ import type { StateStore } from '../services/kernel/state';
 import type { RunNotifier, RunPorts } from '../services/runs/deps';
 import type { Logger } from '../services/shared/logger';
 import type { ChannelDirectory, Directory } from '../services/shared/people';
-import type {
-  AlertNotifier,
-  RuleAuthorizer,
-  RuleRemover,
-  SecurityGroupReader,
-} from '../services/shared/ports';
+import type { RuleAuthorizer, RuleRemover, SecurityGroupReader } from '../services/shared/ports';
+import type { AlertNotifier } from '../services/violations/ports';
 
 /** What Slack listeners and background jobs work with; built once per container by handlers/wiring.ts. */
 export interface SlackDeps extends RunPorts {

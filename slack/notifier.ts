@@ -1,6 +1,7 @@
 import type { ErrorCode, WebClient } from '@slack/web-api';
 import { RateLimitedError } from '../services/shared/errors';
-import type { AlertNotifier, AlertView, MessageRef, RevokeFailure } from '../services/shared/ports';
+import type { MessageRef } from '../services/shared/ports';
+import type { AlertNotifier, AlertView, RevokeFailure } from '../services/violations/ports';
 import { alertBlocks, alertText, revokeFailureText } from './blocks/alert';
 import { textMessage } from './blocks/kit';
 

@@ -2,8 +2,9 @@ import type { Config } from '../config/config';
 import { keys, type StateStore } from '../kernel/state';
 import { describeError, RateLimitedError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { AlertNotifier, AlertView, MessageRef } from '../shared/ports';
+import type { MessageRef } from '../shared/ports';
 import type { AlertItem, ViolationItem } from './items';
+import type { AlertNotifier, AlertView } from './ports';
 
 export interface AlertDeps {
   store: StateStore;

@@ -1,7 +1,7 @@
 import type { ActionsBlock, Button, KnownBlock, SectionBlock } from '@slack/types';
 import { describeRule } from '../../services/detection/policy';
-import type { AlertView, RevokeFailure } from '../../services/shared/ports';
 import type { ViolationItem, ViolationStatus } from '../../services/violations/items';
+import type { AlertView, RevokeFailure } from '../../services/violations/ports';
 import { ActionIds, BlockIds } from '../ids';
 import { code, escapeMrkdwn, literal, plainLiteral, quoted, slackDate, truncate } from '../mrkdwn';
 import { divider, header, mrkdwn, plainText, SECTION_LIMIT, section } from './kit';

@@ -4,15 +4,9 @@ import { keys } from '../../../../services/kernel/state';
 import { AwsCallError } from '../../../../services/shared/errors';
 import { silentLogger } from '../../../../services/shared/logger';
 import type { Direction, RuleFacts } from '../../../../services/shared/model';
-import type {
-  AlertNotifier,
-  AlertView,
-  AwsTarget,
-  GroupInfo,
-  MessageRef,
-  RevokeFailure,
-} from '../../../../services/shared/ports';
+import type { AwsTarget, GroupInfo, MessageRef } from '../../../../services/shared/ports';
 import type { AlertItem, ViolationItem } from '../../../../services/violations/items';
+import type { AlertNotifier, AlertView, RevokeFailure } from '../../../../services/violations/ports';
 import { revokeFailureText } from '../../../../slack/blocks/alert';
 import { MemoryStateStore } from '../../../support/memory-store';
 

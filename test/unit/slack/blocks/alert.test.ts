@@ -1,6 +1,6 @@
 import type { ActionsBlock, Button, SectionBlock } from '@slack/types';
-import type { AlertView } from '../../../../services/shared/ports';
 import type { AlertItem, ViolationItem } from '../../../../services/violations/items';
+import type { AlertView } from '../../../../services/violations/ports';
 import { alertBlocks, alertText, fitSection, revokeFailureText } from '../../../../slack/blocks/alert';
 import {
   actor,

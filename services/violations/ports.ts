@@ -1,0 +1,31 @@
+import type { MessageRef } from '../shared/ports';
+import type { AlertItem, ViolationItem } from './items';
+
+/** What an alert message shows: the event, its violations as they are now, and the time it is rendered. */
+export interface AlertView {
+  alert: AlertItem;
+  violations: ViolationItem[];
+  accountAlias: string | null;
+  now: Date;
+}
+
+/** Tells people about alerts (Slack in production). */
+export interface AlertNotifier {
+  postAlert(channel: string, view: AlertView): Promise<MessageRef>;
+  updateAlert(ref: MessageRef, view: AlertView): Promise<void>;
+  /**
+   * The alert's message in the channel, posted at or after `since` (ISO), or null when there is none:
+   * how a post whose outcome is unknown is checked before posting again. Optional: without it, posts retry blindly.
+   */
+  findAlert?(channel: string, alertId: string, since: string): Promise<MessageRef | null>;
+  /** A revoke that failed for good, told in the channel (in the alert's thread when known). */
+  postRevokeFailure(channel: string, failure: RevokeFailure, threadTs?: string): Promise<void>;
+}
+
+/** A violation sg-warden gave up revoking: the rule is still open and people must act. */
+export interface RevokeFailure {
+  violation: ViolationItem;
+  attempts: number;
+  /** The last error, as one line. */
+  error: string;
+}
