@@ -78,6 +78,8 @@ export async function startBenchEnv(
     functionEnv: (awsEndpoint, extra = {}) => ({
       SG_WARDEN_TABLE: tableName,
       SG_WARDEN_CONFIG: configPath,
+      // The account the functions run in (moto's): events from any other account are refused.
+      SG_WARDEN_ACCOUNT_ID: '123456789012',
       SLACK_BOT_TOKEN_PARAM: params.botTokenParam,
       SLACK_SIGNING_SECRET_PARAM: params.signingSecretParam,
       SLACK_API_URL: slack.apiUrl,
