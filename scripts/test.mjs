@@ -49,9 +49,13 @@ const steps = [
   ['jest', 'npx', ['jest', ...process.argv.slice(2)]],
   // IAM proven by simulation: every AWS call the suites above recorded, evaluated against the packaged
   // roles (test/iam/). Only after a whole run: a part of the suites leaves granted actions unexercised.
+  // The deploy tests package elsewhere (--package), which clears .serverless/: package again first.
   ...(process.argv.length > 2
     ? []
-    : [['iam-simulation', 'npx', ['jest', '--config', 'test/iam/jest.config.js']]]),
+    : [
+        ['package (for the simulation)', 'npx', ['serverless', 'package']],
+        ['iam-simulation', 'npx', ['jest', '--config', 'test/iam/jest.config.js']],
+      ]),
 ];
 for (const [name, cmd, args] of steps) {
   console.error(`[test] ${name}`);
@@ -65,7 +69,7 @@ for (const [name, cmd, args] of steps) {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     // serverless does not exit when esbuild fails (its build service keeps it alive): bound it.
-    ...(name === 'package' ? { timeout: 5 * 60_000 } : {}),
+    ...(name.startsWith('package') ? { timeout: 5 * 60_000 } : {}),
   });
   if (result.status !== 0) {
     console.error(`[test] ${name} failed (exit ${result.status ?? result.signal})`);
