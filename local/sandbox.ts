@@ -24,7 +24,8 @@ import {
   TABLE_NAME,
 } from './seed-account';
 import { repoRoot, startMoto } from './shared/moto-server';
-import { SlackEmulator, type WorkspaceSnapshot } from './shared/slack-emulator';
+import { SlackEmulator } from './shared/slack-emulator';
+import type { WorkspaceSnapshot } from './shared/slack-emulator-types';
 import { SsmEmulator } from './shared/ssm-emulator';
 import { SlackWorkspace } from './slack-workspace';
 import { SimulatedAgents } from './ssm-agents';

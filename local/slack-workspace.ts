@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Logger } from '../services/shared/logger';
 import { ALERT_CHANNEL, SANDBOX_TEAM, SANDBOX_USERS } from './sandbox-config';
-import type { EmulatedMessage, SlackEmulator } from './shared/slack-emulator';
+import type { SlackEmulator } from './shared/slack-emulator';
+import type { EmulatedMessage } from './shared/slack-emulator-types';
 import { signedEvent, slashCommandBody } from './shared/slack-requests';
 
 type Json = Record<string, unknown>;

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SlackEmulator, type SlackEmulatorOptions } from '../../local/shared/slack-emulator';
+import { SlackEmulator } from '../../local/shared/slack-emulator';
+import type { SlackEmulatorOptions } from '../../local/shared/slack-emulator-types';
 import { createTable, putSlackSecrets, uniqueName } from '../../test/support/aws';
 import { ALERT_CHANNEL, BOT_TOKEN, SIGNING_SECRET } from '../../test/support/handler-env';
 

@@ -1,86 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { blockKitProblems } from './block-kit-limits';
 import { LoopbackServer, readBody } from './loopback-http';
-
-/** One Web API call as the emulator received it, arguments decoded (blocks/view parsed from JSON). */
-export interface RecordedCall {
-  method: string;
-  args: Record<string, unknown>;
-  token: string | undefined;
-  at: number;
-}
-
-/** A message as the emulated workspace holds it (after any chat.update). */
-export interface EmulatedMessage {
-  channel: string;
-  ts: string;
-  threadTs?: string;
-  text: string;
-  blocks: unknown[];
-  user?: string;
-  ephemeralTo?: string;
-  updated: number;
-  /** Message metadata (chat.postMessage `metadata`), returned by conversations.history with include_all_metadata. */
-  metadata?: unknown;
-}
-
-/** What a scripted fault makes the emulator answer instead of the real result. */
-export type Fault =
-  | { kind: 'error'; error: string }
-  | { kind: 'rate-limited'; retryAfterSeconds: number }
-  | { kind: 'http'; status: number }
-  | { kind: 'delay'; ms: number };
-
-export interface SlackEmulatorOptions {
-  /** Bot token the emulator accepts; calls with another get `invalid_auth`. */
-  token?: string;
-  /** Enforce Slack's ~1 message per second per channel for chat.postMessage (429 beyond it). */
-  channelRateLimitPerSecond?: number;
-  /** Slack user-group ID → member user IDs, for usergroups.users.list. */
-  userGroups?: Record<string, string[]>;
-  /**
-   * Channel ID → member user IDs, for conversations.members (paged like Slack, by `limit` and `cursor`).
-   * A channel not listed is one the bot cannot see: `channel_not_found`.
-   */
-  channelMembers?: Record<string, string[]>;
-  /** Users in the emulated workspace, for users.info. */
-  users?: Record<string, { name: string; realName?: string; tz?: string }>;
-  /** The emulator's clock (epoch ms) for rate limits and call times; a bench may run it ahead of real time. */
-  now?: () => number;
-}
+import type {
+  EmulatedMessage,
+  Fault,
+  RecordedCall,
+  ResponseContext,
+  SlackEmulatorOptions,
+  ViewInfo,
+  WorkspaceChange,
+  WorkspaceSnapshot,
+} from './slack-emulator-types';
 
 type Handler = (args: Record<string, unknown>) => Record<string, unknown>;
-
-/** Where a response_url's posts land in the emulated workspace (as Slack applies them). */
-export interface ResponseContext {
-  channel: string;
-  /** The user who acted: ephemeral replies are shown to them only. */
-  user: string;
-  /** The message the interaction came from: `replace_original` / `delete_original` act on it. */
-  messageTs?: string;
-  threadTs?: string;
-}
-
-/** How an open modal came to be: the trigger that opened it and the view it was pushed on, if any. */
-export interface ViewInfo {
-  triggerId: string;
-  /** Set by views.push: the view underneath. */
-  parentId?: string;
-  closed: boolean;
-}
-
-/** Something in the emulated workspace changed (for a live page). */
-export type WorkspaceChange =
-  | { kind: 'message'; channel: string; ts: string }
-  | { kind: 'message-deleted'; channel: string; ts: string }
-  | { kind: 'view'; id: string };
-
-/** The workspace's state as plain JSON (for keeping it between runs of the local sandbox). */
-export interface WorkspaceSnapshot {
-  messages: EmulatedMessage[];
-  views: { id: string; view: Record<string, unknown>; info?: ViewInfo }[];
-  tsCounter: number;
-  viewCounter: number;
-}
 
 /**
  * A local stand-in for Slack's Web API: records every call, keeps messages like a workspace,
@@ -553,70 +485,6 @@ function reply(
   if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
   res.writeHead(status, headers);
   res.end(JSON.stringify(body));
-}
-
-/** Slack's Block Kit limits that sg-warden's messages come near (documented per block and element). */
-const LIMITS = {
-  messageBlocks: 50,
-  viewBlocks: 100,
-  sectionText: 3000,
-  sectionFields: 10,
-  fieldText: 2000,
-  headerText: 150,
-  contextElements: 10,
-  actionElements: 25,
-  buttonText: 75,
-  buttonValue: 2000,
-};
-
-type JsonBlock = Record<string, unknown> & { type?: string };
-
-function textOf(value: unknown): string {
-  return typeof value === 'object' && value !== null ? String((value as { text?: unknown }).text ?? '') : '';
-}
-
-/** Why Slack would refuse a call's blocks (`invalid_blocks`), as JSON-pointer-like notes; empty when fine. */
-export function blockKitProblems(method: string, args: Record<string, unknown>): string[] {
-  const isView = method.startsWith('views.');
-  const blocks = isView ? (args.view as { blocks?: unknown } | undefined)?.blocks : args.blocks;
-  if (!Array.isArray(blocks)) return [];
-  const problems: string[] = [];
-  const max = isView ? LIMITS.viewBlocks : LIMITS.messageBlocks;
-  if (blocks.length > max) problems.push(`must be less than ${max + 1} items [/blocks]`);
-  (blocks as JsonBlock[]).forEach((block, i) => {
-    const at = `/blocks/${i}`;
-    if (block.type === 'section') {
-      if (textOf(block.text).length > LIMITS.sectionText)
-        problems.push(`must be less than ${LIMITS.sectionText + 1} characters [${at}/text]`);
-      const fields = Array.isArray(block.fields) ? block.fields : [];
-      if (fields.length > LIMITS.sectionFields)
-        problems.push(`must be less than ${LIMITS.sectionFields + 1} items [${at}/fields]`);
-      fields.forEach((f, j) => {
-        if (textOf(f).length > LIMITS.fieldText)
-          problems.push(`must be less than ${LIMITS.fieldText + 1} characters [${at}/fields/${j}]`);
-      });
-    }
-    if (block.type === 'header' && textOf(block.text).length > LIMITS.headerText)
-      problems.push(`must be less than ${LIMITS.headerText + 1} characters [${at}/text]`);
-    if (
-      block.type === 'context' &&
-      Array.isArray(block.elements) &&
-      block.elements.length > LIMITS.contextElements
-    )
-      problems.push(`must be less than ${LIMITS.contextElements + 1} items [${at}/elements]`);
-    if (block.type === 'actions' && Array.isArray(block.elements)) {
-      if (block.elements.length > LIMITS.actionElements)
-        problems.push(`must be less than ${LIMITS.actionElements + 1} items [${at}/elements]`);
-      (block.elements as JsonBlock[]).forEach((e, j) => {
-        if (e.type !== 'button') return;
-        if (textOf(e.text).length > LIMITS.buttonText)
-          problems.push(`must be less than ${LIMITS.buttonText + 1} characters [${at}/elements/${j}/text]`);
-        if (String(e.value ?? '').length > LIMITS.buttonValue)
-          problems.push(`must be less than ${LIMITS.buttonValue + 1} characters [${at}/elements/${j}/value]`);
-      });
-    }
-  });
-  return problems;
 }
 
 const JSON_FIELDS = ['blocks', 'attachments', 'view', 'metadata'];

@@ -1,208 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import './zod-setup';
 // The namespace import lets esbuild keep only the zod parts used here: `{ z }` is a namespace object
 // that it keeps whole (every locale, JSON Schema conversion: ~560 KiB more in each bundle).
 import * as z from 'zod';
-import { parseCidr } from '../shared/cidr';
-import { parseDuration } from '../shared/duration';
 import { ConfigError } from '../shared/errors';
 import type { Severity } from '../shared/model';
+import { alarmsSchema, auditSchema, httpSchema, kmsSchema, logsSchema } from './deploy-schema';
+import {
+  duration,
+  groupId,
+  people,
+  portNumber,
+  protocol,
+  severity,
+  slackChannel,
+  slackUser,
+  slackUserGroup,
+} from './fields';
 import { checkParameterValue, placeholdersIn } from './param-rules';
-
-// These schemas parse one file once per cold start: zod's JIT (a parser compiled with `new Function`
-// per object schema, on its first parse) costs more than it saves then. Read when a schema is built,
-// so it is set before any is.
-z.config({ jitless: true });
-
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const seconds = parseDuration(value);
-  if (seconds === null) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration such as 30m, 2h or 1d` });
-    return z.NEVER;
-  }
-  return seconds;
-});
-
-const cidr = z.string().refine((v) => parseCidr(v) !== null, { message: 'is not an IPv4 or IPv6 CIDR' });
-const groupId = z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'is not a security-group ID (sg-…)');
-const slackUser = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'is not a Slack user ID (U…)');
-const slackUserGroup = z.string().regex(/^S[A-Z0-9]{2,}$/, 'is not a Slack user-group ID (S…)');
-const slackChannel = z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'is not a Slack channel ID (C…)');
-const severity = z.enum(['critical', 'high', 'medium', 'low']);
-const protocol = z.enum(['tcp', 'udp', 'icmp', 'icmpv6', 'all']);
-const portNumber = z
-  .number({ message: 'is not a port number (0–65535)' })
-  .int('is not a port number (0–65535)')
-  .min(0, 'is not a port number (0–65535)')
-  .max(65535, 'is not a port number (0–65535)');
-
-/**
- * One port that may be open to the internet: `tcp/80` (as README writes it) or `{ protocol: tcp, port: 80 }`.
- */
-const allowedPort = z.union(
-  [
-    z.string().transform((value, ctx) => {
-      const match = /^(tcp|udp)\/(\d{1,5})$/.exec(value.trim());
-      const port = match ? Number(match[2]) : Number.NaN;
-      if (!match || port > 65535) {
-        ctx.addIssue({ code: 'custom', message: `"${value}" is not a port such as tcp/80 or udp/53` });
-        return z.NEVER;
-      }
-      return { protocol: match[1] as 'tcp' | 'udp', port };
-    }),
-    z
-      .object({
-        protocol: z.enum(['tcp', 'udp'], { message: 'is not tcp or udp' }),
-        port: portNumber,
-      })
-      .strict(),
-  ],
-  { message: 'is not a port such as tcp/80 or { protocol: tcp, port: 80 }' },
-);
-/** An AWS service principal, as CloudTrail names the service that made a call (invokedBy). */
-const SERVICE_PRINCIPAL = /^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$/;
-
-/** Who may do something: Slack user IDs and/or user-group IDs. Both empty means "anyone in the channel". */
-const people = z
-  .object({ users: z.array(slackUser).default([]), userGroups: z.array(slackUserGroup).default([]) })
-  .strict()
-  .default({ users: [], userGroups: [] });
-
-const groupSelector = z
-  .object({ ids: z.array(groupId).default([]), tags: z.record(z.string(), z.string()).default({}) })
-  .strict()
-  .refine((s) => s.ids.length > 0 || Object.keys(s.tags).length > 0, { message: 'needs ids or tags' });
-
-const DEFAULT_ADMIN_PORTS = [
-  20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000, 5432, 5500, 5601, 8080,
-  8088, 8888, 9200, 9300, 139, 1521, 2049, 2375, 2376, 5900, 6379, 9092, 11211, 27017, 27018,
-];
-
-/** An ARN pattern: `*` stands for any run of characters within one ARN segment, `**` for any run at all. */
-const arnPattern = z
-  .string()
-  .min(1)
-  .superRefine((v, ctx) => {
-    if (SERVICE_PRINCIPAL.test(v)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${v}" names a service, not a principal: match the service with invokedBy, together with arn (the principal, such as arn:aws:iam::123456789012:role/deploy) or stack`,
-      });
-    } else if (!v.startsWith('arn:')) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${v}" is not an ARN pattern: expected the principal that made the call, such as arn:aws:iam::123456789012:role/deploy-* (* stays within one segment, ** crosses : and /)`,
-      });
-    }
-  });
-
-/**
- * Who a principal rule is about: the principal that made the call (`arn`, its own ARN or its role's),
- * the group's CloudFormation stack (`stack`), and only together with one of those the service that
- * made the call for it (`invokedBy`). Every condition given must match.
- */
-const principalRuleSchema = z
-  .object({
-    /** The principal that made the call: its ARN, or for an assumed role the role's ARN. */
-    arn: arnPattern.optional(),
-    /** The service that made the call for the principal (CloudTrail's userIdentity.invokedBy), e.g. cloudformation.amazonaws.com. */
-    invokedBy: z
-      .string()
-      .regex(SERVICE_PRINCIPAL, 'is not an AWS service principal such as cloudformation.amazonaws.com')
-      .optional(),
-    /** The group's CloudFormation stack name (its aws:cloudformation:stack-name tag); `*` stands for any run of characters. */
-    stack: z.string().min(1).optional(),
-    action: z.enum(['notify', 'ignore']),
-    /** Lets the rule apply to critical findings too; without it they stay alerts with a deadline. */
-    allowCritical: z.boolean().default(false),
-    reason: z.string().optional(),
-  })
-  .strict()
-  .superRefine((rule, ctx) => {
-    if (rule.arn === undefined && rule.stack === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          rule.invokedBy !== undefined
-            ? `invokedBy alone would exempt every caller that goes through ${rule.invokedBy}: add arn (the principal, such as arn:aws:iam::123456789012:role/deploy) or stack (the stack name)`
-            : 'needs arn (the principal, such as arn:aws:iam::123456789012:role/deploy) or stack (the stack name)',
-      });
-    }
-  });
-
-const exposureStep = z.enum(['raise', 'keep', 'lower'], { message: 'must be raise, keep or lower' });
-
-/** Per exposure class: raise, keep or lower a finding's severity by one step. */
-const exposureSchema = z
-  .object({
-    /** false: no exposure lookups; severities are the rules' own. */
-    enabled: z.boolean({ message: 'must be true or false' }).default(true),
-    internet: exposureStep.default('raise'),
-    internal: exposureStep.default('keep'),
-    unattached: exposureStep.default('lower'),
-    unknown: z
-      .enum(['raise', 'keep'], {
-        message: 'must be raise or keep (an exposure that could not be read never lowers a severity)',
-      })
-      .default('keep'),
-  })
-  .strict();
-
-const policySchema = z
-  .object({
-    evaluateEgress: z.boolean().default(false),
-    adminPorts: z.array(portNumber).default(DEFAULT_ADMIN_PORTS),
-    allowedPorts: z.array(allowedPort).default([
-      { protocol: 'tcp', port: 80 },
-      { protocol: 'tcp', port: 443 },
-    ]),
-    /** Seconds until auto-revoke per severity; null = notify only. */
-    timeouts: z
-      .object({
-        critical: duration.nullable().default(300),
-        high: duration.nullable().default(900),
-        medium: duration.nullable().default(3600),
-        low: duration.nullable().default(null),
-      })
-      .strict()
-      .default({ critical: 300, high: 900, medium: 3600, low: null }),
-    dryRun: z
-      .union([
-        z.boolean(),
-        z
-          .object({ critical: z.boolean(), high: z.boolean(), medium: z.boolean(), low: z.boolean() })
-          .partial()
-          .strict(),
-      ])
-      .default(false),
-    exceptions: z
-      .object({
-        groupIds: z.array(groupId).default([]),
-        /** A group carrying one of these tag keys (and the value, when given) is exempt. */
-        tags: z
-          .array(z.object({ key: z.string().min(1), value: z.string().optional() }).strict())
-          .default([]),
-        sourceCidrs: z.array(cidr).default([]),
-      })
-      .strict()
-      .default({ groupIds: [], tags: [], sourceCidrs: [] }),
-    principals: z.array(principalRuleSchema).default([]),
-    onlyFrom: z
-      .array(
-        z
-          .object({
-            name: z.string().min(1),
-            groups: groupSelector,
-            allowedSources: z.array(groupId).min(1),
-            severity,
-          })
-          .strict(),
-      )
-      .default([]),
-    /** What a group's exposure does to a finding's severity (services/exposure/severity.ts). */
-    exposure: exposureSchema.default(exposureSchema.parse({})),
-  })
-  .strict();
+import { policySchema } from './policy-schema';
 
 const decisionsSchema = z
   .object({
@@ -499,100 +316,6 @@ const runbooksSchema = z
       ctx.addIssue({ code: 'custom', path: ['adHoc'], message: 'is required when allowAdHoc is true' });
     if (rb.adHoc) checkTargets(rb.adHoc.targets, rb.adHoc.region, ['adHoc', 'targets']);
   });
-
-/**
- * The HTTP API in front of the Slack door and the `me` link: API Gateway's route throttling (every route),
- * so a flood of requests is turned away at API Gateway (429) before it costs a Lambda invocation.
- */
-const httpSchema = z
-  .object({
-    throttle: z
-      .object({
-        /** Requests per second, steady. */
-        rate: z.number().positive().max(10_000).default(25),
-        /** Requests let through at once above the steady rate. */
-        burst: z.number().int().min(1).max(5_000).default(50),
-      })
-      .strict()
-      .default({ rate: 25, burst: 50 }),
-  })
-  .strict();
-
-/**
- * The audit trail's optional archive: every entry, as it is written, copied to an S3 bucket with Object
- * Lock (write-once storage), created by the deploy when a bucket name is given.
- */
-const auditSchema = z
-  .object({
-    archiveBucket: z
-      .string()
-      .regex(
-        /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
-        'is not an S3 bucket name (3–63 lowercase letters, digits and hyphens)',
-      )
-      .optional(),
-    /** How long each archived entry is locked (Object Lock default retention), in days. */
-    archiveRetentionDays: z.number().int().min(1).max(36_500).default(365),
-    /** GOVERNANCE: privileged users may lift a lock; COMPLIANCE: nobody may, not even the account's root. */
-    archiveMode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE'),
-  })
-  .strict();
-
-/** CloudWatch Logs' retention choices, in days. */
-export const LOG_RETENTION_DAYS = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-] as const;
-
-/** Settings the deploy reads (serverless.yml through infra/iam-from-config.js); the functions ignore them. */
-const alarmsSchema = z
-  .object({
-    /** SNS topic the alarms notify (ALARM and OK); none: the alarms only change state. */
-    topicArn: z
-      .string()
-      .regex(
-        /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
-        'is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)',
-      )
-      .optional(),
-    /** Hours without any security-group CloudTrail event before the canary alarms; 0 turns it off. */
-    silenceHours: z
-      .number({ message: 'is not a number of hours (0–168)' })
-      .int('is not a whole number of hours (0–168)')
-      .min(0, 'is not a number of hours (0–168)')
-      .max(168, 'is longer than CloudWatch can watch (168 hours, 7 days)')
-      .default(24),
-  })
-  .strict()
-  .default({ silenceHours: 24 });
-
-const kmsSchema = z
-  .object({
-    /** A customer-managed key of your own for the table, the queue and the logs. */
-    keyArn: z
-      .string()
-      .regex(
-        /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/,
-        'is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)',
-      )
-      .optional(),
-    /** Let the deploy create a customer-managed key (rotated yearly) for the table, the queue and the logs. */
-    create: z.boolean({ message: 'is not true or false' }).default(false),
-  })
-  .strict()
-  .refine((k) => !(k.keyArn && k.create), { message: 'sets both keyArn and create: choose one' })
-  .default({ create: false });
-
-const logsSchema = z
-  .object({
-    retentionDays: z
-      .number({ message: `is not one of CloudWatch's retention periods (${LOG_RETENTION_DAYS.join(', ')})` })
-      .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
-        message: `is not one of CloudWatch's retention periods (${LOG_RETENTION_DAYS.join(', ')})`,
-      })
-      .default(90),
-  })
-  .strict()
-  .default({ retentionDays: 90 });
 
 const configSchema = z
   .object({

@@ -1,7 +1,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, EventBridgeEvent } from 'aws-lambda';
 import { dueHandlers, type Wiring } from '../../handlers/wiring';
-import type { SlackEmulatorOptions } from '../../local/shared/slack-emulator';
+import type { SlackEmulatorOptions } from '../../local/shared/slack-emulator-types';
 import type { StoredAuditEntry } from '../../services/kernel/audit';
 import { keys } from '../../services/kernel/state';
 import { type SweepSummary, sweep } from '../../services/kernel/sweep';

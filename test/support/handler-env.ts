@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SlackEmulator, type SlackEmulatorOptions } from '../../local/shared/slack-emulator';
+import { SlackEmulator } from '../../local/shared/slack-emulator';
+import type { SlackEmulatorOptions } from '../../local/shared/slack-emulator-types';
 import { createTable, putSlackSecrets, uniqueName } from './aws';
 
 export const BOT_TOKEN = 'xoxb-test-0000-sg-warden';

@@ -6,7 +6,7 @@ import type {
   EventBridgeEvent,
 } from 'aws-lambda';
 import { dueHandlers, type Wiring } from '../../../handlers/wiring';
-import type { RecordedCall } from '../../../local/shared/slack-emulator';
+import type { RecordedCall } from '../../../local/shared/slack-emulator-types';
 import { REVOKE_LEASE_SECONDS } from '../../../services/decisions/states';
 import type { StoredAuditEntry } from '../../../services/kernel/audit';
 import type { Transition } from '../../../services/kernel/state';

@@ -1,4 +1,4 @@
-import type { RecordedCall } from '../../../local/shared/slack-emulator';
+import type { RecordedCall } from '../../../local/shared/slack-emulator-types';
 import {
   alertOf,
   command,

@@ -1,4 +1,5 @@
-import { SlackEmulator, type WorkspaceChange } from '../../../local/shared/slack-emulator';
+import { SlackEmulator } from '../../../local/shared/slack-emulator';
+import type { WorkspaceChange } from '../../../local/shared/slack-emulator-types';
 
 const TOKEN = 'xoxb-emulator-test';
 let slack: SlackEmulator;

@@ -1,4 +1,4 @@
-import { blockKitProblems } from '../../../local/shared/slack-emulator';
+import { blockKitProblems } from '../../../local/shared/block-kit-limits';
 
 const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });
 

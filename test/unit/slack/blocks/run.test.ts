@@ -1,5 +1,5 @@
 import type { SectionBlock } from '@slack/types';
-import { blockKitProblems } from '../../../../local/shared/slack-emulator';
+import { blockKitProblems } from '../../../../local/shared/block-kit-limits';
 import { keys } from '../../../../services/kernel/state';
 import type { RunItem } from '../../../../services/runs/items';
 import { MAX_ADHOC_LENGTH } from '../../../../services/runs/params';
