@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   AuthorizeSecurityGroupEgressCommand,
   AuthorizeSecurityGroupIngressCommand,
+  CreateManagedPrefixListCommand,
   CreateSecurityGroupCommand,
   CreateVpcCommand,
   DescribeSecurityGroupRulesCommand,
@@ -255,6 +256,50 @@ afterAll(async () => {
 });
 
 describe('a member account, through the member role', () => {
+  it('judges a rule whose source is a member-account prefix list by the list entries, read there', async () => {
+    const list = await member.send(
+      new CreateManagedPrefixListCommand({
+        PrefixListName: uniqueName('pl'),
+        AddressFamily: 'IPv4',
+        MaxEntries: 5,
+        Entries: [{ Cidr: '0.0.0.0/0' }],
+      }),
+    );
+    const prefixListId = list.PrefixList!.PrefixListId!;
+    const groupId = await memberGroup();
+    const out = await member.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: groupId,
+        IpPermissions: [
+          { IpProtocol: 'tcp', FromPort: 22, ToPort: 22, PrefixListIds: [{ PrefixListId: prefixListId }] },
+        ],
+      }),
+    );
+    const ruleId = out.SecurityGroupRules![0]!.SecurityGroupRuleId!;
+    const record = authorizeIngressRecord({
+      groupId,
+      region: REGION,
+      account: MEMBER,
+      rules: [{ ruleId, fromPort: 22, prefixListId }],
+    });
+    await cloudtrail(eventBridgeEvent(record) as unknown as EventBridgeEvent<string, unknown>);
+    const alert = await getItem<{ violationIds: string[] }>(
+      env.tableName,
+      `ALERT#${record.eventID}`,
+      'ALERT',
+    );
+    const violation = await getItem<ViolationItem>(
+      env.tableName,
+      `VIOLATION#${alert!.violationIds[0]}`,
+      'VIOLATION',
+    );
+    expect(violation).toMatchObject({
+      account: MEMBER,
+      rule: expect.objectContaining({ source: prefixListId }),
+    });
+    expect(violation!.reasons[0]).toContain(`prefix list ${prefixListId} holds 0.0.0.0/0`);
+  });
+
   it('detects world-open inbound and outbound rules there, and the clock revokes both there', async () => {
     const inbound = await raise('ingress');
     const outbound = await raise('egress');
