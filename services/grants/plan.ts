@@ -3,7 +3,7 @@ import type { Config, WhitelistTarget } from '../config/config';
 import { type AuditActor, type AuditEntry, auditEntry, SYSTEM_ACTOR, TIMEOUT_ACTOR } from '../kernel/audit';
 import type { Refusal } from '../kernel/refusal';
 import { type DueKind, keys } from '../kernel/state';
-import { plusSeconds } from '../kernel/time';
+import { backoffSeconds, plusSeconds } from '../kernel/time';
 import { parseCidr } from '../shared/cidr';
 import { formatDuration } from '../shared/duration';
 import type { RuleFacts } from '../shared/model';
@@ -110,7 +110,7 @@ export function activeDue(expiresAt: string, now: Date, warned: boolean): { kind
 
 /** How long until a failed removal is tried again, after `attempts` failures. */
 export function revokeBackoffSeconds(attempts: number): number {
-  return Math.min(MAX_REVOKE_BACKOFF_SECONDS, REVOKE_BACKOFF_BASE_SECONDS * 2 ** (attempts - 1));
+  return backoffSeconds(attempts, REVOKE_BACKOFF_BASE_SECONDS, MAX_REVOKE_BACKOFF_SECONDS);
 }
 
 /** "TCP 22", "UDP 53", "ICMP", "all traffic". */

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config';
 import { keys, type StateStore } from '../kernel/state';
+import { backoffSeconds, plusSeconds } from '../kernel/time';
 import { describeError, RateLimitedError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { MessageRef } from '../shared/ports';
@@ -21,10 +22,6 @@ const MAX_BACKOFF_SECONDS = 900;
 const LOOKBACK_SECONDS = 60;
 /** Failed message updates retried by sweeps before the message is left as it is (about a day). */
 export const MAX_REFRESH_ATTEMPTS = 12;
-
-function plusSeconds(now: Date, seconds: number): string {
-  return new Date(now.getTime() + seconds * 1000).toISOString();
-}
 
 /** Loads an alert with its violations as they are now. */
 export async function loadAlertView(deps: AlertDeps, alertId: string): Promise<AlertView | null> {
@@ -125,7 +122,7 @@ export async function postAlertOutcome(
       return 'rate-limited';
     }
     const attempts = claimed.notifyAttempts + 1;
-    const backoff = Math.min(MAX_BACKOFF_SECONDS, 30 * 2 ** (attempts - 1));
+    const backoff = backoffSeconds(attempts, 30, MAX_BACKOFF_SECONDS);
     logger.warn({ alertId, attempts, err: describeError(error) }, 'alert not posted; will retry');
     await store.transition({
       key: keys.alert(alertId),
@@ -224,7 +221,7 @@ export async function refreshAlertMessage(deps: AlertDeps, alertId: string): Pro
 async function scheduleRefresh(deps: AlertDeps, alert: AlertItem): Promise<void> {
   const attempts = (alert.refreshAttempts ?? 0) + 1;
   const giveUp = attempts > MAX_REFRESH_ATTEMPTS;
-  const backoff = Math.min(MAX_BACKOFF_SECONDS, 30 * 2 ** (attempts - 1));
+  const backoff = backoffSeconds(attempts, 30, MAX_BACKOFF_SECONDS);
   await deps.store
     .patch(
       keys.alert(alert.alertId),
