@@ -6,6 +6,7 @@ import type { AuditView, GroupView, Overview, RuleMark } from '../../services/st
 import { STATUS_USAGE } from '../commands/status';
 import { code, escapeMrkdwn, literal, plainLiteral, slackDate, truncate } from '../mrkdwn';
 import { count } from '../plural';
+import { refusalText } from '../refusal-text';
 import { grantLines, listSection, timeLeft } from './grant';
 import { context, header, type SlackMessage, section } from './kit';
 
@@ -189,7 +190,7 @@ export function auditMessage(view: AuditView): SlackMessage {
 
 /** The one sentence for someone who may not see what they asked for: who may. */
 export function statusRefusedMessage(refusal: Refusal): SlackMessage {
-  const text = `:no_entry_sign: ${literal(refusal.message)} (${refusal.code})`;
+  const text = `:no_entry_sign: ${literal(refusalText(refusal))}`;
   return { text, blocks: [section(text)] };
 }
 
