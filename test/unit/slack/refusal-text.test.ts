@@ -2,6 +2,7 @@ import { RefusedError, refusalOf } from '../../../services/kernel/refusal';
 import { linkRefusedMessage } from '../../../slack/blocks/grant';
 import { statusRefusedMessage } from '../../../slack/blocks/status';
 import { revokeNote } from '../../../slack/listeners/decisions/revoke';
+import { personText } from '../../../slack/person';
 import { refusalText } from '../../../slack/refusal-text';
 
 const refusal = { code: 'NOT_AUTHORISED', message: 'You are not on the list of people who may do this.' };
@@ -45,5 +46,17 @@ describe('refusalText', () => {
         'REVOKE_RETRY',
       ]);
     });
+  });
+});
+
+describe('personText', () => {
+  it('shows a person by Slack mention wherever their user ID is known', () => {
+    expect(personText('U0APPROVER', 'alex')).toBe('<@U0APPROVER>');
+    expect(personText('W0ENTERPRISE', 'sam')).toBe('<@W0ENTERPRISE>');
+  });
+
+  it('shows the stored name, escaped, only where there is no Slack ID', () => {
+    expect(personText('arn:aws:iam::1:user/ops', 'ops <admin>')).toBe('ops &lt;admin&gt;');
+    expect(personText(null, 'alex')).toBe('alex');
   });
 });
