@@ -4,7 +4,9 @@ import type { GrantDeps, GrantNotifier } from '../services/grants/deps';
 import type { LinkItem } from '../services/grants/items';
 import { consumeLink, inspectLink, LINK_LIFETIME_WORDS, TOKEN_PATTERN } from '../services/grants/links';
 import { describeAccess, targetNamed } from '../services/grants/plan';
+import type { Refusal } from '../services/kernel/refusal';
 import { formatDuration, plainTime } from '../services/shared/duration';
+import { refusalText } from '../slack/refusal-text';
 import { escapeHtml } from './html';
 
 // The `me` link's confirmation page: plain HTML served by the ip-capture Lambda (and, the same code, by
@@ -66,26 +68,31 @@ function message(statusCode: number, title: string, sentence: string): WebResult
   return page(statusCode, title, `<p>${escapeHtml(sentence)}</p>`);
 }
 
+/** A page that refuses: its sentence ends with the stable code, like every refusal in Slack. */
+function refusalPage(statusCode: number, title: string, refusal: Refusal): WebResult {
+  return message(statusCode, title, refusalText(refusal));
+}
+
 const NOT_VALID = () =>
-  message(
-    404,
-    'This link is not valid',
-    'sg-warden does not know this link. Ask for a new one in Slack with /sg-whitelist <target> me.',
-  );
+  refusalPage(404, 'This link is not valid', {
+    code: 'LINK_NOT_VALID',
+    message: 'sg-warden does not know this link. Ask for a new one in Slack with /sg-whitelist <target> me.',
+  });
 const USED = () =>
-  message(
-    410,
-    'This link has already been used',
-    'Each link works once. Ask for a new one in Slack with /sg-whitelist <target> me.',
-  );
+  refusalPage(410, 'This link has already been used', {
+    code: 'LINK_USED',
+    message: 'Each link works once. Ask for a new one in Slack with /sg-whitelist <target> me.',
+  });
 const EXPIRED = () =>
-  message(
-    410,
-    'This link has expired',
-    `Links work for ${LINK_LIFETIME_WORDS}. Ask for a new one in Slack with /sg-whitelist <target> me.`,
-  );
+  refusalPage(410, 'This link has expired', {
+    code: 'LINK_EXPIRED',
+    message: `Links work for ${LINK_LIFETIME_WORDS}. Ask for a new one in Slack with /sg-whitelist <target> me.`,
+  });
 const INCOMPLETE = () =>
-  message(400, 'The form was incomplete', 'Open the link from Slack again and press Confirm.');
+  refusalPage(400, 'The form was incomplete', {
+    code: 'FORM_INCOMPLETE',
+    message: 'Open the link from Slack again and press Confirm.',
+  });
 
 function describeLink(link: LinkItem, deps: Pick<GrantDeps, 'config'>): string {
   const target = targetNamed(deps.config, link.alias);
@@ -117,7 +124,10 @@ export async function handleLinkPage(deps: LinkPageDeps, request: LinkPageReques
     if (found.state === 'used') return USED();
     if (found.state === 'expired') return EXPIRED();
     if (!address.ok) {
-      return message(422, 'This address cannot be granted', `${address.reason} Nothing was granted.`);
+      return refusalPage(422, 'This address cannot be granted', {
+        code: 'BAD_ADDRESS',
+        message: `${address.reason} Nothing was granted.`,
+      });
     }
     const shown = escapeHtml(address.host.address);
     const body =
@@ -129,13 +139,19 @@ export async function handleLinkPage(deps: LinkPageDeps, request: LinkPageReques
   }
 
   if (request.method !== 'POST') {
-    const refused = message(405, 'Method not allowed', 'Open the link from Slack.');
+    const refused = refusalPage(405, 'Method not allowed', {
+      code: 'METHOD_NOT_ALLOWED',
+      message: 'Open the link from Slack.',
+    });
     return { ...refused, headers: { ...refused.headers, allow: 'GET, POST' } };
   }
   const form = request.form;
   if (!form?.token || !sameToken(form.token, request.token) || !form.address) return INCOMPLETE();
   if (!address.ok) {
-    return message(422, 'This address cannot be granted', `${address.reason} Nothing was granted.`);
+    return refusalPage(422, 'This address cannot be granted', {
+      code: 'BAD_ADDRESS',
+      message: `${address.reason} Nothing was granted.`,
+    });
   }
   const result = await consumeLink(
     deps,
@@ -147,10 +163,10 @@ export async function handleLinkPage(deps: LinkPageDeps, request: LinkPageReques
   if (result.state === 'unknown') return NOT_VALID();
   if (result.state === 'used') return USED();
   if (result.state === 'expired') return EXPIRED();
-  if (result.state === 'elsewhere') return message(409, 'Your address changed', result.refusal.message);
+  if (result.state === 'elsewhere') return refusalPage(409, 'Your address changed', result.refusal);
   if (result.state === 'refused') {
     const status = result.refusal.code === 'NOT_AUTHORISED' ? 403 : 422;
-    return message(status, 'Nothing was granted', `${result.refusal.message} (${result.refusal.code})`);
+    return refusalPage(status, 'Nothing was granted', result.refusal);
   }
   const { grant } = result.outcome;
   const title = result.outcome.kind === 'granted' ? 'Access granted' : 'You already had this access';

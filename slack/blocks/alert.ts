@@ -4,6 +4,7 @@ import type { ViolationItem, ViolationStatus } from '../../services/violations/i
 import type { AlertView, RevokeFailure } from '../../services/violations/ports';
 import { ActionIds, BlockIds } from '../ids';
 import { code, escapeMrkdwn, literal, plainLiteral, quoted, slackDate, truncate } from '../mrkdwn';
+import { personText } from '../person';
 import { divider, header, mrkdwn, plainText, SECTION_LIMIT, section } from './kit';
 
 const SEVERITY_ICON: Record<string, string> = {
@@ -31,8 +32,7 @@ const OUTCOME: Partial<Record<ViolationStatus, string>> = {
 function who(v: ViolationItem): string {
   if (!v.decidedBy) return '';
   if (v.decidedBy === 'timeout') return ' by timeout';
-  if (v.decidedBy.startsWith('U') || v.decidedBy.startsWith('W')) return ` by <@${v.decidedBy}>`;
-  return ` by ${literal(v.decidedByName ?? v.decidedBy)}`;
+  return ` by ${personText(v.decidedBy, v.decidedByName)}`;
 }
 
 /**

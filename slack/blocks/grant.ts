@@ -9,6 +9,7 @@ import type { Person } from '../../services/shared/people';
 import { WHITELIST_USAGE } from '../commands/whitelist';
 import { ActionIds } from '../ids';
 import { code, escapeMrkdwn, literal, showControls, slackDate } from '../mrkdwn';
+import { refusalText } from '../refusal-text';
 import { context, plainText, SECTION_LIMIT, type SlackMessage, section, textMessage } from './kit';
 
 export type { SlackMessage } from './kit';
@@ -142,7 +143,7 @@ export function linkUsedMessage(outcome: GrantOutcome): SlackMessage {
 
 /** Told to the owner when their `me` link was confirmed but nothing was granted: the sentence and code. */
 export function linkRefusedMessage(refusal: Refusal): SlackMessage {
-  return textMessage(`:warning: ${literal(`${refusal.message} (${refusal.code})`)}`);
+  return textMessage(`:warning: ${literal(refusalText(refusal))}`);
 }
 
 /** The alert channel's notice when an owner says a grant made through their `me` link was not theirs. */

@@ -5,7 +5,9 @@ import type { Refusal } from '../../services/kernel/refusal';
 import type { AuditView, GroupView, Overview, RuleMark } from '../../services/status/status';
 import { STATUS_USAGE } from '../commands/status';
 import { code, escapeMrkdwn, literal, plainLiteral, slackDate, truncate } from '../mrkdwn';
+import { personText } from '../person';
 import { count } from '../plural';
+import { refusalText } from '../refusal-text';
 import { grantLines, listSection, timeLeft } from './grant';
 import { context, header, type SlackMessage, section } from './kit';
 
@@ -41,7 +43,7 @@ export function overviewMessage(
   });
   const exceptionLines = overview.exceptions.map(
     (e) =>
-      `:shield: ${code(describeRule(e.rule))} in ${code(e.rule.groupId)} (${accountName(e.account, accountAliases)}, ${literal(e.region)}) — kept by ${literal(e.approvedByName)} ${e.expiresAt ? `until ${slackDate(e.expiresAt)} (${timeLeft(e.expiresAt, now)} left)` : 'permanently'} · ${code(e.violationId)}`,
+      `:shield: ${code(describeRule(e.rule))} in ${code(e.rule.groupId)} (${accountName(e.account, accountAliases)}, ${literal(e.region)}) — kept by ${personText(e.approvedBy, e.approvedByName)} ${e.expiresAt ? `until ${slackDate(e.expiresAt)} (${timeLeft(e.expiresAt, now)} left)` : 'permanently'} · ${code(e.violationId)}`,
   );
   const runLines = overview.runs.map(
     (r) =>
@@ -96,7 +98,7 @@ function markText(mark: RuleMark, now: Date): string {
     case 'granted':
       return `:key: granted to <@${mark.grant.userId}> until ${slackDate(mark.grant.expiresAt)} (${timeLeft(mark.grant.expiresAt, now)} left) · ${code(mark.grant.grantId)}${mark.grant.status === 'REVOKE_FAILED' ? ' *REVOKE_FAILED*' : ''}`;
     case 'kept':
-      return `:shield: kept ${mark.exception.expiresAt ? `until ${slackDate(mark.exception.expiresAt)}` : 'permanently'} by ${literal(mark.exception.approvedByName)} · ${code(mark.exception.violationId)}`;
+      return `:shield: kept ${mark.exception.expiresAt ? `until ${slackDate(mark.exception.expiresAt)}` : 'permanently'} by ${personText(mark.exception.approvedBy, mark.exception.approvedByName)} · ${code(mark.exception.violationId)}`;
     case 'violation': {
       const decision = mark.pending
         ? ` · open: ${code(mark.pending.violationId)}${mark.pending.deadline ? ` auto-revoke ${slackDate(mark.pending.deadline)}` : ''}`
@@ -133,9 +135,11 @@ export function groupMessage(view: GroupView): SlackMessage {
 }
 
 function actorText(e: StoredAuditEntry): string {
-  if (e.actorType === 'slack-user') return `<@${e.actorId}>`;
   if (e.actorType === 'timeout') return 'timeout';
-  return literal(e.actorName ?? e.actorId);
+  // Only a Slack user's ID is mentioned; an AWS principal's ID stays a name.
+  return e.actorType === 'slack-user'
+    ? personText(e.actorId, e.actorName)
+    : literal(e.actorName ?? e.actorId);
 }
 
 function auditLine(e: StoredAuditEntry, withSubject: boolean): string {
@@ -189,7 +193,7 @@ export function auditMessage(view: AuditView): SlackMessage {
 
 /** The one sentence for someone who may not see what they asked for: who may. */
 export function statusRefusedMessage(refusal: Refusal): SlackMessage {
-  const text = `:no_entry_sign: ${literal(refusal.message)} (${refusal.code})`;
+  const text = `:no_entry_sign: ${literal(refusalText(refusal))}`;
   return { text, blocks: [section(text)] };
 }
 

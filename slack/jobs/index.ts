@@ -1,15 +1,15 @@
 import { claimJob, type Job } from '../../services/jobs/jobs';
 import type { AuditActor } from '../../services/kernel/audit';
-import { recordRefusal } from '../../services/kernel/refusal';
+import { recordRefusal, refusalOf } from '../../services/kernel/refusal';
 import {
   BadInputError,
   describeError,
   NotAuthorisedError,
   NotFoundError,
-  SgWardenError,
 } from '../../services/shared/errors';
 import type { SlackDeps } from '../deps';
 import { escapeMrkdwn } from '../mrkdwn';
+import { refusalText } from '../refusal-text';
 import { Replier } from '../replier';
 import { checkProof, MAX_JOB_AGE_SECONDS, type ProofFailure } from './proof';
 import { jobFromBody, parseSlackBody } from './sources';
@@ -116,7 +116,11 @@ async function runJob(deps: SlackDeps, job: Job): Promise<'ran' | 'replayed'> {
   if (!runner) {
     logger.error('no runner for job kind');
     await reply
-      .ephemeral(`sg-warden cannot handle "${escapeMrkdwn(job.kind)}" requests (UNKNOWN_JOB).`)
+      .ephemeral(
+        escapeMrkdwn(
+          refusalText({ code: 'UNKNOWN_JOB', message: `sg-warden cannot handle "${job.kind}" requests.` }),
+        ),
+      )
       .catch(() => {});
     return 'ran';
   }
@@ -130,10 +134,13 @@ async function runJob(deps: SlackDeps, job: Job): Promise<'ran' | 'replayed'> {
       error instanceof BadInputError || error instanceof NotAuthorisedError || error instanceof NotFoundError;
     if (isUserMistake) logger.info({ err: describeError(error) }, 'job refused the request');
     else logger.error({ err: describeError(error) }, 'job failed');
-    const sentence =
-      error instanceof SgWardenError
-        ? `${error.message} (${error.code})`
-        : 'Something went wrong on our side; nothing was changed that is not shown above. Try again, or check /sg-status. (INTERNAL)';
+    const sentence = refusalText(
+      refusalOf(error) ?? {
+        code: 'INTERNAL',
+        message:
+          'Something went wrong on our side; nothing was changed that is not shown above. Try again, or check /sg-status.',
+      },
+    );
     // Error messages can quote user or AWS input: escape them like everything else we echo.
     await reply.ephemeral(`:warning: ${escapeMrkdwn(sentence)}`).catch(() => {});
   }

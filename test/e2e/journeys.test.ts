@@ -188,7 +188,7 @@ describe('npm start in a browser, as a person uses it', () => {
       const status = slack.ephemeral(/Kept rules \(1\)/);
       await status.waitFor();
       expect(await status.textContent()).toMatch(
-        /TCP 3389 \(RDP\) from 0\.0\.0\.0\/0.*kept by alex\.approver/,
+        /TCP 3389 \(RDP\) from 0\.0\.0\.0\/0.*kept by @Alex Approver/,
       );
       await slack.screenshot('2-keep');
     },

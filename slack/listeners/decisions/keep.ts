@@ -27,6 +27,7 @@ import { ActionIds, BlockIds, CallbackIds, InputActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
 import { blockAction, type JobSpec, type SlackBody, viewSubmission } from '../../jobs/sources';
 import { escapeMrkdwn, slackDate } from '../../mrkdwn';
+import { refusalText } from '../../refusal-text';
 import { handOff } from '../handoff';
 import { buttonReply, interactionPerson, personOf } from '../payload';
 import { DecisionJobs, messageOf, targetFromArgs, targetFromButton } from './common';
@@ -111,7 +112,7 @@ export const runKeepPrepareJob: JobRunner = async (job, deps, reply) => {
   const prepared = await prepareKeep(deps, personOf(job), target, messageOf(job.reply));
   const view =
     'refusal' in prepared
-      ? keepRefusalModal(escapeMrkdwn(prepared.refusal.message))
+      ? keepRefusalModal(escapeMrkdwn(refusalText(prepared.refusal)))
       : metadata
         ? keepModal({
             // Now that the rules were read and found on this message, the binding names their alert too.
@@ -133,7 +134,7 @@ export const runKeepPrepareJob: JobRunner = async (job, deps, reply) => {
     // The dialog was closed (or never opened): a refusal still reaches the person.
     deps.logger.info({ err: describeError(error) }, 'keep dialog not updated');
     if ('refusal' in prepared)
-      await reply.ephemeral(`:no_entry_sign: ${escapeMrkdwn(prepared.refusal.message)}`);
+      await reply.ephemeral(`:no_entry_sign: ${escapeMrkdwn(refusalText(prepared.refusal))}`);
   }
 };
 
@@ -246,11 +247,11 @@ export const runKeepJob: JobRunner = async (job, deps, reply) => {
     durationSeconds,
   );
   if (outcome.refused) {
-    await reply.ephemeral(`:no_entry_sign: ${escapeMrkdwn(outcome.refused.message)}`);
+    await reply.ephemeral(`:no_entry_sign: ${escapeMrkdwn(refusalText(outcome.refused))}`);
     return;
   }
   const kept = outcome.results.filter((r) => r.ok);
-  const refused = outcome.results.flatMap((r) => (r.ok ? [] : [r.refusal.message]));
+  const refused = outcome.results.flatMap((r) => (r.ok ? [] : [refusalText(r.refusal)]));
   const lines: string[] = [];
   if (kept.length > 0) {
     const until = kept[0]!.exception.expiresAt;

@@ -6,6 +6,7 @@ import { ActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
 import { blockAction, type JobSpec, type SlackBody } from '../../jobs/sources';
 import { escapeMrkdwn } from '../../mrkdwn';
+import { refusalText } from '../../refusal-text';
 import { handOff } from '../handoff';
 import { buttonReply, interactionPerson, personOf } from '../payload';
 import { DecisionJobs, messageOf, targetFromArgs, targetFromButton } from './common';
@@ -36,18 +37,35 @@ export function revokeButton(deps: SlackDeps) {
   };
 }
 
-/** A sentence for a revoke that did not end as asked (a revoke that worked shows on the message itself). */
+/**
+ * A sentence for a revoke that did not end as asked (a revoke that worked shows on the message itself),
+ * ending with its code like every refusal.
+ */
 export function revokeNote(result: RevokeResult): string | null {
   switch (result.outcome) {
     case 'not-pending':
     case 'lost-race':
-      return result.violation ? alreadyDecided(result.violation) : 'Someone else decided this rule first.';
+      return refusalText({
+        code: 'ALREADY_DECIDED',
+        message: result.violation
+          ? alreadyDecided(result.violation)
+          : 'Someone else decided this rule first.',
+      });
     case 'not-found':
-      return 'sg-warden does not know this rule, so nothing was changed.';
+      return refusalText({
+        code: 'NOT_FOUND',
+        message: 'sg-warden does not know this rule, so nothing was changed.',
+      });
     case 'error':
-      return `Revoking a rule failed on our side (${result.error ?? 'unknown error'}); the alert shows where it stands, and a rule still pending can be revoked again.`;
+      return refusalText({
+        code: 'REVOKE_ERROR',
+        message: `Revoking a rule failed on our side (${result.error ?? 'unknown error'}); the alert shows where it stands, and a rule still pending can be revoked again.`,
+      });
     case 'REVOKE_RETRY':
-      return `EC2 refused the revoke (${result.error ?? 'unknown error'}). sg-warden will try again; the alert shows progress.`;
+      return refusalText({
+        code: 'REVOKE_RETRY',
+        message: `EC2 refused the revoke (${result.error ?? 'unknown error'}). sg-warden will try again; the alert shows progress.`,
+      });
     default:
       return null;
   }
@@ -57,7 +75,7 @@ export function revokeNote(result: RevokeResult): string | null {
 export const runRevokeJob: JobRunner = async (job, deps, reply) => {
   const outcome = await revokeForPerson(deps, personOf(job), targetFromArgs(job.args), messageOf(job.reply));
   if (outcome.refused) {
-    await reply.ephemeral(`:no_entry_sign: ${escapeMrkdwn(outcome.refused.message)}`);
+    await reply.ephemeral(`:no_entry_sign: ${escapeMrkdwn(refusalText(outcome.refused))}`);
     return;
   }
   const notes = [...new Set(outcome.results.map(revokeNote).filter((n): n is string => n !== null))];

@@ -9,6 +9,7 @@ import { ActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
 import { blockAction, type JobSpec, type SlackBody } from '../../jobs/sources';
 import { escapeMrkdwn } from '../../mrkdwn';
+import { refusalText } from '../../refusal-text';
 import { handOff } from '../handoff';
 import { buttonReply, interactionPerson, personOf } from '../payload';
 import { RunJobs, runDeps, runIdOf } from './common';
@@ -77,7 +78,7 @@ export const runShowCommandJob: JobRunner = async (job, deps, reply) => {
     view = runCommandModal(await runFor(runDeps(deps), runIdOf(job), personOf(job), 'show-command'));
   } catch (error) {
     if (!(error instanceof SgWardenError)) throw error;
-    refusal = `${error.message} (${error.code})`;
+    refusal = refusalText({ code: error.code, message: error.message });
     view = runCommandRefusalModal(escapeMrkdwn(refusal));
   }
   try {

@@ -6,6 +6,7 @@ import { parseWhitelistCommand, type WhitelistCommand } from '../../commands/whi
 import type { SlackDeps } from '../../deps';
 import { type JobSpec, type SlackBody, slashCommand } from '../../jobs/sources';
 import { literal } from '../../mrkdwn';
+import { refusalText } from '../../refusal-text';
 import { handOff } from '../handoff';
 import { commandPerson } from '../payload';
 import { WhitelistJobs } from './jobs';
@@ -81,7 +82,10 @@ export function whitelistCommand(deps: SlackDeps) {
       return;
     }
     if (parsed.kind === 'invalid') {
-      await ack({ response_type: 'ephemeral', ...textMessage(`:warning: ${literal(parsed.message)}`) });
+      await ack({
+        response_type: 'ephemeral',
+        ...textMessage(`:warning: ${literal(refusalText({ code: 'BAD_INPUT', message: parsed.message }))}`),
+      });
       // Answered at once; the worker puts the refusal (e.g. a wide range or a special address) on record.
       await handOff(deps, WhitelistJobs.refused, async () => {});
       return;

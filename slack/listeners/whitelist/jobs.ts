@@ -8,6 +8,7 @@ import { BadInputError, SgWardenError } from '../../../services/shared/errors';
 import { grantChangedMessage, grantListMessage, grantOutcomeMessage, linkMessage } from '../../blocks/grant';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn } from '../../mrkdwn';
+import { refusalText } from '../../refusal-text';
 import { personOf } from '../payload';
 
 /** Job kinds `/sg-whitelist` and the Extend button hand to the worker. */
@@ -32,7 +33,9 @@ export function answeringRefusals(runner: JobRunner): JobRunner {
     } catch (error) {
       if (!(error instanceof SgWardenError)) throw error;
       deps.logger.info({ job: job.kind, code: error.code }, 'request refused');
-      await reply.ephemeral(`:warning: ${escapeMrkdwn(error.message)} (${error.code})`);
+      await reply.ephemeral(
+        `:warning: ${escapeMrkdwn(refusalText({ code: error.code, message: error.message }))}`,
+      );
     }
   };
 }

@@ -279,6 +279,8 @@ describe('deciding through Slack: Revoke', () => {
     const [reply] = responsesTo(responseUrl);
     expect(reply).toMatchObject({ response_type: 'ephemeral', replace_original: false });
     expect(String(reply!.text)).toContain('not on the list of people who may revoke');
+    // Every refusal a person reads ends with its stable code (slack/refusal-text.ts).
+    expect(String(reply!.text)).toMatch(/ \(NOT_AUTHORISED\)$/);
     expect((await auditOf(r.violationId)).at(-1)).toMatchObject({
       action: 'revoke',
       result: 'refused',
@@ -297,6 +299,7 @@ describe('deciding through Slack: Revoke', () => {
     await press('violation_revoke', value(other), { ts: r.ts, responseUrl });
     await drain();
     expect(String(responsesTo(responseUrl)[0]?.text)).toContain(sentence);
+    expect(String(responsesTo(responseUrl)[0]?.text)).toMatch(/ \([A-Z_]+\)$/);
     expect(revokesOf(other.ruleId)).toBe(0);
     expect(await violation(other.violationId)).toMatchObject({ status: 'PENDING' });
   });
@@ -428,6 +431,7 @@ describe('deciding through Slack: Keep', () => {
       channel: ALERT_CHANNEL,
       text: expect.stringContaining(sentence),
     });
+    expect(String(ephemeral?.args.text)).toMatch(/ \([A-Z_]+\)$/);
     expect((await auditOf(r.violationId)).at(-1)).toMatchObject({
       action: 'keep',
       result: 'refused',

@@ -177,7 +177,7 @@ describe('/sg-status', () => {
     expect(text).toMatch(new RegExp(`<https://emulated\\.slack/archives/${ALERT_CHANNEL}/p\\d+\\|message>`));
     expect(text).toContain('Kept rules (1)');
     expect(text).toContain('ingress TCP 3389 (RDP) from 0.0.0.0/0');
-    expect(text).toContain(`kept by ${APPROVER.name} until`);
+    expect(text).toContain(`kept by <@${APPROVER.id}> until`);
     expect(text).toContain('Temporary access (1)');
     expect(text).toContain(grantId);
     expect(text).toContain(`<@${ENGINEER.id}>`);

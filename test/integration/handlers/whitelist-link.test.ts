@@ -209,6 +209,9 @@ describe('/sg-whitelist … me: the one-time link', () => {
 
     expect(second.statusCode).toBe(410);
     expect(second.body).toContain('already been used');
+    expect(second.body).toContain(
+      '<p>Each link works once. Ask for a new one in Slack with /sg-whitelist &lt;target&gt; me. (LINK_USED)</p>',
+    );
     expect(look.statusCode).toBe(410);
     expect(await grantsFrom(`${host}/32`)).toHaveLength(1);
   });
@@ -319,6 +322,7 @@ describe('/sg-whitelist … me: the one-time link', () => {
         const page = await ipCapture(ipEvent('POST', token, host, { token }));
         expect(page.statusCode).toBe(403);
         expect(page.body).toContain('Nothing was granted');
+        expect(page.body).toMatch(/ \(NOT_AUTHORISED\)<\/p><\/body>/);
       } finally {
         allowed.users = before;
       }
@@ -378,7 +382,9 @@ describe('/sg-whitelist … me: the one-time link', () => {
 
       expect(elsewhere.statusCode).toBe(409);
       expect(elsewhere.headers).toMatchObject({ 'content-type': 'text/html; charset=utf-8' });
-      expect(elsewhere.body).toContain(`The page showed ${shown}, but the confirmation came from ${other}`);
+      expect(elsewhere.body).toContain(
+        `<p>The page showed ${shown}, but the confirmation came from ${other}. Nothing was granted; open the link again from the machine that needs access (the link still works until it expires). (ADDRESS_CHANGED)</p>`,
+      );
       expect(noAddress.statusCode).toBe(400);
       expect(await grantsFrom(`${shown}/32`)).toEqual([]);
       expect(await grantsFrom(`${other}/32`)).toEqual([]);

@@ -186,6 +186,7 @@ describe('/sg-whitelist', () => {
       const rulesBefore = (await rulesOf(bastion)).length;
       const answer = await whitelist(`bastion ${address}`);
       expect(answer.ack).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(why) });
+      expect(String(answer.ack?.text)).toMatch(/ \(BAD_INPUT\)$/);
       expect(answer.replies).toHaveLength(0);
       expect(await rulesOf(bastion)).toHaveLength(rulesBefore);
     });

@@ -99,6 +99,25 @@ describe('overviewMessage', () => {
       expect(text).toContain('(444455556666, us-east-2)');
     });
 
+    it('names who kept a rule by Slack mention where the ID is known, the stored name only where not', () => {
+      const withId = overviewMessage(
+        { now, violations: [], exceptions: [exception()], grants: [], runs: [] },
+        new Map(),
+      );
+      expect(JSON.stringify(withId.blocks)).toContain('kept by <@U0APPROVER> permanently');
+      const withoutId = overviewMessage(
+        {
+          now,
+          violations: [],
+          exceptions: [exception({ approvedBy: 'arn:aws:iam::1:user/ops' })],
+          grants: [],
+          runs: [],
+        },
+        new Map(),
+      );
+      expect(JSON.stringify(withoutId.blocks)).toContain('kept by alex permanently');
+    });
+
     it('names the account by ID alone without aliases', () => {
       const message = overviewMessage(
         { now, violations: [violation()], exceptions: [], grants: [], runs: [] },

@@ -8,13 +8,15 @@ describe('revokeNote', () => {
       violation: null,
       error: 'DynamoDB: InternalServerError',
     });
-    expect(note).toContain('failed on our side (DynamoDB: InternalServerError)');
+    expect(note).toBe(
+      'Revoking a rule failed on our side (DynamoDB: InternalServerError); the alert shows where it stands, and a rule still pending can be revoked again. (REVOKE_ERROR)',
+    );
     expect(note).not.toContain('Someone else');
   });
 
   it('says someone else decided first when a race was lost', () => {
     expect(revokeNote({ violationId: 'v-1', outcome: 'lost-race', violation: null })).toBe(
-      'Someone else decided this rule first.',
+      'Someone else decided this rule first. (ALREADY_DECIDED)',
     );
   });
 });
