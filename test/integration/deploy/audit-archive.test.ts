@@ -1,12 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as s3 from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { AUDIT_KEY_PREFIX } from '../../../services/aws/dynamodb-store';
 import { ARCHIVE_PREFIX, AUDIT_ARCHIVE_CODE } from '../../../services/deploy/audit-archive';
 import { motoUrl, uniqueName } from '../../support/aws';
+import { packageDeploy } from '../../support/package-deploy';
 
 // #12.4 the optional archive of the audit trail (audit.archiveBucket): `serverless package` with it
 // (template.test.ts packages without it), and the archive function's own code against moto's S3.
@@ -26,27 +25,10 @@ let template: { Resources: Record<string, Resource>; Outputs: Json };
 let templatePath: string;
 
 beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'sg-warden-archive-'));
-  const configPath = join(dir, 'sg-warden.yml');
-  writeFileSync(configPath, ARCHIVE_CONFIG);
-  const out = spawnSync(
-    'npx',
-    ['serverless', 'package', '--stage', 'prod', '--region', 'eu-west-1', '--package', join(dir, 'out')],
-    {
-      cwd: root,
-      env: {
-        ...process.env,
-        SG_WARDEN_CONFIG: undefined,
-        SG_WARDEN_IAM_CONFIG: configPath,
-        SLS_TELEMETRY_DISABLED: '1',
-      },
-      encoding: 'utf8',
-      timeout: 170_000,
-    },
-  );
-  if (out.status !== 0) throw new Error(`serverless package failed:\n${out.stdout}\n${out.stderr}`);
-  templatePath = join(dir, 'out', 'cloudformation-template-update-stack.json');
-  template = JSON.parse(readFileSync(templatePath, 'utf8'));
+  // One package at a time across test files (they share the service's build folder).
+  const packaged = packageDeploy(ARCHIVE_CONFIG, { prefix: 'sg-warden-archive' });
+  templatePath = packaged.templatePath;
+  template = packaged.template as typeof template;
 }, 180_000);
 
 function statementsOf(roleId: string): { Sid: string; Action: string[]; Resource: unknown }[] {

@@ -1,10 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation ${…} placeholders in expected templates, on purpose
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { METRIC_CATALOG } from '../../../services/shared/metrics';
-import { withPackageLock } from '../../support/package-lock';
+import { packageDeploy } from '../../support/package-deploy';
 
 /**
  * Operating the deploy: the alarms (each with its metric), the dashboard, the optional KMS key and the
@@ -13,7 +9,6 @@ import { withPackageLock } from '../../support/package-lock';
  * given as a param.
  */
 
-const root = join(__dirname, '..', '..', '..');
 const FUNCTIONS = ['cloudtrailEvent', 'slackHttp', 'slackWorker', 'sweeper', 'ipCapture'];
 const CONFIG_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:sg-warden-ops';
 const PARAM_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:sg-warden-pager';
@@ -25,39 +20,7 @@ interface Template {
 }
 
 function packageWith(config: string, params: string[] = []): Template {
-  const dir = mkdtempSync(join(tmpdir(), 'sg-warden-operations-'));
-  const configPath = join(dir, 'sg-warden.yml');
-  writeFileSync(configPath, config);
-  const out = withPackageLock(() =>
-    spawnSync(
-      'npx',
-      [
-        'serverless',
-        'package',
-        '--stage',
-        'prod',
-        '--region',
-        'eu-west-1',
-        '--package',
-        join(dir, 'out'),
-        ...params,
-      ],
-      {
-        cwd: root,
-        // Everything config-driven from this file; the packaged config stays the repo's (never deployed).
-        env: {
-          ...process.env,
-          SG_WARDEN_CONFIG: undefined,
-          SG_WARDEN_IAM_CONFIG: configPath,
-          SLS_TELEMETRY_DISABLED: '1',
-        },
-        encoding: 'utf8',
-        timeout: 170_000,
-      },
-    ),
-  );
-  if (out.status !== 0) throw new Error(`serverless package failed:\n${out.stdout}\n${out.stderr}`);
-  return JSON.parse(readFileSync(join(dir, 'out', 'cloudformation-template-update-stack.json'), 'utf8'));
+  return packageDeploy(config, { params, prefix: 'sg-warden-operations' }).template as Template;
 }
 
 const upper = (name: string) => `${name[0]!.toUpperCase()}${name.slice(1)}`;

@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation ${…} placeholders in expected templates, on purpose
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
@@ -9,6 +9,7 @@ import { REVOKE_LEASE_SECONDS as DECISION_LEASE_SECONDS } from '../../../service
 import { REVOKE_LEASE_SECONDS as GRANT_LEASE_SECONDS } from '../../../services/grants/plan';
 import { HANDOFF_SECONDS } from '../../../slack/jobs/proof';
 import { readCfnYaml } from '../../support/cfn-yaml';
+import { packageDeploy } from '../../support/package-deploy';
 import { withPackageLock } from '../../support/package-lock';
 
 /**
@@ -143,46 +144,15 @@ interface Statement {
 const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 let template: { Resources: Record<string, { Type: string; Properties: Json }>; Outputs?: Json };
-let packageDir: string;
 let fullConfigPath: string;
 
 beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'sg-warden-package-'));
-  const configPath = join(dir, 'sg-warden.yml');
-  fullConfigPath = configPath;
-  writeFileSync(configPath, FULL_CONFIG);
-  packageDir = join(dir, 'out');
-  const out = withPackageLock(() =>
-    spawnSync(
-      'npx',
-      [
-        'serverless',
-        'package',
-        '--stage',
-        'prod',
-        '--region',
-        'eu-west-1',
-        '--package',
-        packageDir,
-        '--param=organizationId=o-abcde12345',
-        `--param=alarmTopicArn=${ALARM_TOPIC}`,
-      ],
-      {
-        cwd: root,
-        // IAM from the every-feature config; the packaged config stays the repo's (never deployed).
-        env: {
-          ...process.env,
-          SG_WARDEN_CONFIG: undefined,
-          SG_WARDEN_IAM_CONFIG: configPath,
-          SLS_TELEMETRY_DISABLED: '1',
-        },
-        encoding: 'utf8',
-        timeout: 170_000,
-      },
-    ),
-  );
-  if (out.status !== 0) throw new Error(`serverless package failed:\n${out.stdout}\n${out.stderr}`);
-  template = JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'));
+  // IAM from the every-feature config; the packaged config stays the repo's (never deployed).
+  const packaged = packageDeploy(FULL_CONFIG, {
+    params: ['--param=organizationId=o-abcde12345', `--param=alarmTopicArn=${ALARM_TOPIC}`],
+  });
+  fullConfigPath = packaged.configPath;
+  template = packaged.template as typeof template;
 }, 180_000);
 
 function functionsByName(): Record<string, Json> {
