@@ -207,17 +207,5 @@ export function modifyRulesRecord(options: {
   };
 }
 
-/** Wraps a record the way EventBridge delivers it to the detection Lambda. */
-export function eventBridgeEvent(record: Json): Json {
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'AWS API Call via CloudTrail',
-    source: 'aws.ec2',
-    account: record.recipientAccountId,
-    time: record.eventTime,
-    region: record.awsRegion,
-    resources: [],
-    detail: record,
-  };
-}
+/** Wraps a record the way EventBridge delivers it to the detection Lambda (the sandbox's own wrapper). */
+export { eventBridgeEvent } from '../../local/cloudtrail-records';
