@@ -16,6 +16,7 @@ import { SsmSecretSource } from '../services/aws/ssm-secrets';
 import { accountScope } from '../services/config/accounts';
 import { loadConfig } from '../services/config/config';
 import { decisionDueHandlers } from '../services/decisions/sweep';
+import type { GrantChangeNotifier } from '../services/grants/changed-rule';
 import { grantDueHandlers } from '../services/grants/sweep';
 import { InlineJobQueue } from '../services/jobs/inline-queue';
 import type { DueKind } from '../services/kernel/state';
@@ -37,7 +38,6 @@ import type { AlertNotifier } from '../services/violations/ports';
 import { type NotifyPacing, UNPACED } from '../services/violations/post-sweep';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
-import { SlackGrantChangeNotifier } from '../slack/grant-change-notifier';
 import { SlackGrantNotifier } from '../slack/grants/notifier';
 import { acceptJob } from '../slack/jobs';
 import { runDeps } from '../slack/listeners/runs/common';
@@ -59,7 +59,7 @@ export interface Wiring extends SlackDeps {
   /** The accounts sg-warden watches and may act in (its own, `accounts.watched`, `accounts.roleName`). */
   accounts: AccountScope;
   /** Tells a grant's owner when the grant ended because its rule was changed outside sg-warden. */
-  grantOwners: SlackGrantChangeNotifier;
+  grantOwners: GrantChangeNotifier;
   /** Operational metrics (EMF lines in the log); handlers flush them before they return. */
   metrics: Metrics;
   /** Set when jobs run in this process (local sandbox, tests): waits for them to finish. */
@@ -267,7 +267,7 @@ export function buildWiring(): Wiring {
     notifier,
     runNotifier: new SlackRunNotifier({ client: slack, config }),
     accounts,
-    grantOwners: new SlackGrantChangeNotifier({ client: slack }),
+    grantOwners: grantNotifier,
     grantNotifier,
     metrics,
     directory,

@@ -1,5 +1,8 @@
 import type { ActionsBlock, KnownBlock, SectionBlock } from '@slack/types';
 import type { Config } from '../../services/config/config';
+import { grantedAccess } from '../../services/detection/own-rules';
+import { describeRule } from '../../services/detection/policy';
+import type { RuleChange } from '../../services/grants/changed-rule';
 import type { GrantItem } from '../../services/grants/items';
 import { LINK_LIFETIME_WORDS } from '../../services/grants/links';
 import { describeAccess, type GrantOutcome } from '../../services/grants/plan';
@@ -8,7 +11,7 @@ import { formatDuration, plainTime } from '../../services/shared/duration';
 import type { Person } from '../../services/shared/people';
 import { WHITELIST_USAGE } from '../commands/whitelist';
 import { ActionIds } from '../ids';
-import { code, escapeMrkdwn, literal, showControls, slackDate } from '../mrkdwn';
+import { code, escapeMrkdwn, literal, plainLiteral, showControls, slackDate } from '../mrkdwn';
 import { refusalText } from '../refusal-text';
 import { context, plainText, SECTION_LIMIT, type SlackMessage, section, textMessage } from './kit';
 
@@ -317,5 +320,24 @@ export function grantChangedMessage(
   return {
     text: `Revoked ${grant.grantId}: ${grantWherePlain(grant)} is removed.`,
     blocks: [section(`:lock: Revoked ${code(grant.grantId)}: ${grantWhere(grant)} is removed.`)],
+  };
+}
+
+/** The owner's DM when someone changed the rule of their grant: what was granted, what the rule is now, who. */
+export function grantEndedByChangeMessage(grant: GrantItem, change: RuleChange): SlackMessage {
+  const now = describeRule(change.rule);
+  // The fallback has no `verbatim`: the principal comes from AWS, so nothing in it is left linkable.
+  const text = plainLiteral(
+    escapeMrkdwn(
+      `Your grant ${grant.grantId} (${grantedAccess(grant)} in ${grant.groupId}) has ended: a rule sg-warden made for a grant was changed by ${change.by.id} to ${now}. The rule is now judged like any other; ask for a new grant with /sg-whitelist ${grant.alias}.`,
+    ),
+  );
+  return {
+    text,
+    blocks: [
+      section(
+        `:warning: Your grant ${code(grant.grantId)} (${literal(grantedAccess(grant))} in ${code(grant.groupId)}) has ended: a rule sg-warden made for a grant was changed by ${code(change.by.id)}.\nThe rule ${code(change.rule.ruleId ?? 'unknown')} is now ${code(now)}, and is judged like any other rule (the alert channel decides about it). Ask for a new grant with \`/sg-whitelist ${literal(grant.alias)} <ip|me>\`.`,
+      ),
+    ],
   };
 }

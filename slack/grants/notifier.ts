@@ -1,5 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import type { Config } from '../../services/config/config';
+import type { GrantChangeNotifier, RuleChange } from '../../services/grants/changed-rule';
 import type { GrantNotifier } from '../../services/grants/deps';
 import type { GrantItem, LinkItem } from '../../services/grants/items';
 import type { GrantOutcome } from '../../services/grants/plan';
@@ -11,6 +12,7 @@ import {
   disownedMessage,
   endedMessage,
   expiringMessage,
+  grantEndedByChangeMessage,
   linkRefusedMessage,
   linkUsedMessage,
   revokeFailedMessage,
@@ -22,7 +24,7 @@ import {
  * the channel a `me` link was asked from (ephemeral), and the alert channel when a grant's rule could
  * not be removed or its owner says a grant was not theirs. Built once in handlers/wiring.ts.
  */
-export class SlackGrantNotifier implements GrantNotifier {
+export class SlackGrantNotifier implements GrantNotifier, GrantChangeNotifier {
   private readonly client: () => Promise<WebClient>;
   private readonly config: Config;
   private readonly logger: Logger;
@@ -63,6 +65,11 @@ export class SlackGrantNotifier implements GrantNotifier {
 
   async disowned(grant: GrantItem, by: Person): Promise<void> {
     await this.toAlertChannel(disownedMessage(grant, by));
+  }
+
+  /** The grant ended because someone changed its rule: the owner is told by direct message. */
+  async grantEndedByChange(grant: GrantItem, change: RuleChange): Promise<void> {
+    await this.direct(grant.userId, grantEndedByChangeMessage(grant, change));
   }
 
   /**
