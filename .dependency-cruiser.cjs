@@ -29,6 +29,13 @@ module.exports = {
       to: { path: '^(handlers|local|cli)/' },
     },
     {
+      name: 'web-is-not-slack',
+      severity: 'error',
+      comment: 'web/ (the me page) shares services with slack/, never slack/ itself.',
+      from: { path: '^web/' },
+      to: { path: '^(slack|handlers|local|cli)/' },
+    },
+    {
       name: 'shared-parts-stay-shared',
       severity: 'error',
       comment: 'kernel/, shared/ and config/ are used by every feature room and import none of them.',

@@ -5,8 +5,8 @@ import type { LinkItem } from '../services/grants/items';
 import { consumeLink, inspectLink, LINK_LIFETIME_WORDS, TOKEN_PATTERN } from '../services/grants/links';
 import { describeAccess, targetNamed } from '../services/grants/plan';
 import type { Refusal } from '../services/kernel/refusal';
+import { refusalText } from '../services/kernel/refusal';
 import { formatDuration, plainTime } from '../services/shared/duration';
-import { refusalText } from '../slack/refusal-text';
 import { escapeHtml } from './html';
 
 // The `me` link's confirmation page: plain HTML served by the ip-capture Lambda (and, the same code, by

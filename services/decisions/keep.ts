@@ -1,11 +1,12 @@
 import { tryTransition } from '../kernel/state';
+import type { Person } from '../shared/people';
 import type { MessageRef } from '../shared/ports';
 import { refreshAlertMessage } from '../violations/alerts';
 import type { ExceptionItem, ViolationItem } from '../violations/items';
 import { currentViolation, type DecisionDeps } from './deps';
 import { planKeep } from './plans';
 import { type DecisionTarget, isRefusal, isWholeAlert, refuse, resolveTarget, subjectOf } from './requests';
-import { alreadyDecided, type DecisionRefusal, type Person } from './states';
+import { alreadyDecided, type DecisionRefusal } from './states';
 import {
   checkJustification,
   checkKeep,

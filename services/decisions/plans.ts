@@ -5,13 +5,13 @@ import { plusSeconds } from '../kernel/time';
 import { AwsCallError, describeError } from '../shared/errors';
 import { ruleFingerprint } from '../shared/ids';
 import type { Finding, RuleFacts } from '../shared/model';
+import type { Person } from '../shared/people';
 import { newViolation } from '../violations/factory';
 import type { AlertItem, ExceptionItem, ViolationItem, ViolationStatus } from '../violations/items';
 import {
   EXCEPTION_MOVES,
   isGoneError,
   mayHaveApplied,
-  type Person,
   REVOKE_LEASE_SECONDS,
   retryBackoffSeconds,
   VIOLATION_MOVES,

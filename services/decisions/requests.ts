@@ -1,10 +1,11 @@
 import type { AuditSubject } from '../kernel/audit';
 import { recordRefusal } from '../kernel/refusal';
 import { keys } from '../kernel/state';
+import type { Person } from '../shared/people';
 import type { MessageRef } from '../shared/ports';
 import type { AlertItem, ViolationItem } from '../violations/items';
 import { currentViolation, type DecisionDeps } from './deps';
-import type { DecisionRefusal, Person } from './states';
+import type { DecisionRefusal } from './states';
 
 /**
  * What a person asked to act on: some rules (a button on one rule; a dialog for it, which also names the

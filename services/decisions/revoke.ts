@@ -2,6 +2,7 @@ import { keys, tryTransition } from '../kernel/state';
 import { mapSettled } from '../kernel/sweep';
 import { describeError } from '../shared/errors';
 import type { RuleFacts } from '../shared/model';
+import type { Person } from '../shared/people';
 import type { MessageRef } from '../shared/ports';
 import { refreshAlertMessage } from '../violations/alerts';
 import type { AlertItem, ViolationItem } from '../violations/items';
@@ -24,7 +25,6 @@ import {
   type DecisionRefusal,
   decisionActor,
   isClaimable,
-  type Person,
   targetOf,
 } from './states';
 import { checkRevoke } from './who-may';

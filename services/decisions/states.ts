@@ -11,9 +11,6 @@ import type { ExceptionItem, ViolationItem, ViolationStatus } from '../violation
  * allowed between them (as data), the limits, and the words for a decision already taken. No I/O.
  */
 
-/** A Slack user deciding: the one Person of services/shared/people.ts. */
-export type { Person } from '../shared/people';
-
 /** Who asks for a revoke: a person, or the clock at the deadline. */
 export type DecisionActor = ({ type: 'slack-user' } & Person) | { type: 'timeout' };
 

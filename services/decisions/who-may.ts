@@ -1,10 +1,11 @@
 import type { Config } from '../config/config';
 import { matchesPattern } from '../detection/policy';
 import { formatDuration } from '../shared/duration';
+import type { Person } from '../shared/people';
 import { isAllowed } from '../shared/people';
 import type { ViolationItem } from '../violations/items';
 import type { DecisionDeps } from './deps';
-import { alreadyDecided, capitalise, type DecisionRefusal, MAX_JUSTIFICATION, type Person } from './states';
+import { alreadyDecided, capitalise, type DecisionRefusal, MAX_JUSTIFICATION } from './states';
 
 /**
  * Who may decide what: the revokers and approvers lists, the self-approval rule, which severities may be

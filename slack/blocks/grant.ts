@@ -7,12 +7,12 @@ import type { GrantItem } from '../../services/grants/items';
 import { LINK_LIFETIME_WORDS } from '../../services/grants/links';
 import { describeAccess, type GrantOutcome } from '../../services/grants/plan';
 import type { Refusal } from '../../services/kernel/refusal';
+import { refusalText } from '../../services/kernel/refusal';
 import { formatDuration, plainTime } from '../../services/shared/duration';
 import type { Person } from '../../services/shared/people';
 import { WHITELIST_USAGE } from '../commands/whitelist';
 import { ActionIds } from '../ids';
 import { code, escapeMrkdwn, literal, plainLiteral, showControls, slackDate } from '../mrkdwn';
-import { refusalText } from '../refusal-text';
 import { context, plainText, SECTION_LIMIT, type SlackMessage, section, textMessage } from './kit';
 
 export type { SlackMessage } from './kit';

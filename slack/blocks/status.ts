@@ -2,12 +2,12 @@ import type { KnownBlock } from '@slack/types';
 import { describeRule } from '../../services/detection/policy';
 import type { StoredAuditEntry } from '../../services/kernel/audit';
 import type { Refusal } from '../../services/kernel/refusal';
+import { refusalText } from '../../services/kernel/refusal';
 import type { AuditView, GroupView, Overview, RuleMark } from '../../services/status/status';
 import { STATUS_USAGE } from '../commands/status';
 import { code, escapeMrkdwn, literal, plainLiteral, slackDate, truncate } from '../mrkdwn';
 import { personText } from '../person';
 import { count } from '../plural';
-import { refusalText } from '../refusal-text';
 import { grantLines, listSection, timeLeft } from './grant';
 import { context, header, type SlackMessage, section } from './kit';
 

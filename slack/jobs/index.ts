@@ -1,6 +1,6 @@
 import { claimJob, type Job } from '../../services/jobs/jobs';
 import type { AuditActor } from '../../services/kernel/audit';
-import { recordRefusal, refusalOf } from '../../services/kernel/refusal';
+import { recordRefusal, refusalOf, refusalText } from '../../services/kernel/refusal';
 import {
   BadInputError,
   describeError,
@@ -9,7 +9,6 @@ import {
 } from '../../services/shared/errors';
 import type { SlackDeps } from '../deps';
 import { escapeMrkdwn } from '../mrkdwn';
-import { refusalText } from '../refusal-text';
 import { Replier } from '../replier';
 import { checkProof, MAX_JOB_AGE_SECONDS, type ProofFailure } from './proof';
 import { jobFromBody, parseSlackBody } from './sources';

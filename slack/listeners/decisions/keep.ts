@@ -11,6 +11,7 @@ import type { Config } from '../../../services/config/config';
 import { keepForPerson, prepareKeep } from '../../../services/decisions/keep';
 import { type DecisionTarget, isWholeAlert } from '../../../services/decisions/requests';
 import { MAX_JUSTIFICATION } from '../../../services/decisions/states';
+import { refusalText } from '../../../services/kernel/refusal';
 import { describeError } from '../../../services/shared/errors';
 import {
   decodeKeepMetadata,
@@ -27,7 +28,6 @@ import { ActionIds, BlockIds, CallbackIds, InputActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
 import { blockAction, type JobSpec, type SlackBody, viewSubmission } from '../../jobs/sources';
 import { escapeMrkdwn, slackDate } from '../../mrkdwn';
-import { refusalText } from '../../refusal-text';
 import { handOff } from '../handoff';
 import { buttonReply, interactionPerson, personOf } from '../payload';
 import { DecisionJobs, messageOf, targetFromArgs, targetFromButton } from './common';

@@ -1,12 +1,12 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { type RevokeResult, revokeForPerson } from '../../../services/decisions/revoke';
 import { alreadyDecided } from '../../../services/decisions/states';
+import { refusalText } from '../../../services/kernel/refusal';
 import type { SlackDeps } from '../../deps';
 import { ActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
 import { blockAction, type JobSpec, type SlackBody } from '../../jobs/sources';
 import { escapeMrkdwn } from '../../mrkdwn';
-import { refusalText } from '../../refusal-text';
 import { handOff } from '../handoff';
 import { buttonReply, interactionPerson, personOf } from '../payload';
 import { DecisionJobs, messageOf, targetFromArgs, targetFromButton } from './common';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { ModalView } from '@slack/types';
+import { refusalText } from '../../../services/kernel/refusal';
 import { runFor } from '../../../services/runs/status';
 import { describeError, SgWardenError } from '../../../services/shared/errors';
 import { runCommandLoadingModal, runCommandModal, runCommandRefusalModal } from '../../blocks/run-command';
@@ -9,7 +10,6 @@ import { ActionIds } from '../../ids';
 import type { JobRunner } from '../../jobs';
 import { blockAction, type JobSpec, type SlackBody } from '../../jobs/sources';
 import { escapeMrkdwn } from '../../mrkdwn';
-import { refusalText } from '../../refusal-text';
 import { handOff } from '../handoff';
 import { buttonReply, interactionPerson, personOf } from '../payload';
 import { RunJobs, runDeps, runIdOf } from './common';

@@ -1,12 +1,12 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import type { Config } from '../../../services/config/config';
+import { refusalText } from '../../../services/kernel/refusal';
 import { whitelistHelp } from '../../blocks/grant';
 import { textMessage } from '../../blocks/kit';
 import { parseWhitelistCommand, type WhitelistCommand } from '../../commands/whitelist';
 import type { SlackDeps } from '../../deps';
 import { type JobSpec, type SlackBody, slashCommand } from '../../jobs/sources';
 import { literal } from '../../mrkdwn';
-import { refusalText } from '../../refusal-text';
 import { handOff } from '../handoff';
 import { commandPerson } from '../payload';
 import { WhitelistJobs } from './jobs';

@@ -4,11 +4,11 @@ import { extendGrant } from '../../../services/grants/extend';
 import { issueLink } from '../../../services/grants/links';
 import { grantsOf } from '../../../services/grants/list';
 import { requestGrant } from '../../../services/grants/request';
+import { refusalText } from '../../../services/kernel/refusal';
 import { BadInputError, SgWardenError } from '../../../services/shared/errors';
 import { grantChangedMessage, grantListMessage, grantOutcomeMessage, linkMessage } from '../../blocks/grant';
 import type { JobRunner } from '../../jobs';
 import { escapeMrkdwn } from '../../mrkdwn';
-import { refusalText } from '../../refusal-text';
 import { personOf } from '../payload';
 
 /** Job kinds `/sg-whitelist` and the Extend button hand to the worker. */

@@ -279,7 +279,7 @@ describe('deciding through Slack: Revoke', () => {
     const [reply] = responsesTo(responseUrl);
     expect(reply).toMatchObject({ response_type: 'ephemeral', replace_original: false });
     expect(String(reply!.text)).toContain('not on the list of people who may revoke');
-    // Every refusal a person reads ends with its stable code (slack/refusal-text.ts).
+    // Every refusal a person reads ends with its stable code (refusalText in services/kernel/refusal.ts).
     expect(String(reply!.text)).toMatch(/ \(NOT_AUTHORISED\)$/);
     expect((await auditOf(r.violationId)).at(-1)).toMatchObject({
       action: 'revoke',

@@ -1,9 +1,8 @@
-import { RefusedError, refusalOf } from '../../../services/kernel/refusal';
+import { RefusedError, refusalOf, refusalText } from '../../../services/kernel/refusal';
 import { linkRefusedMessage } from '../../../slack/blocks/grant';
 import { statusRefusedMessage } from '../../../slack/blocks/status';
 import { revokeNote } from '../../../slack/listeners/decisions/revoke';
 import { personText } from '../../../slack/person';
-import { refusalText } from '../../../slack/refusal-text';
 
 const refusal = { code: 'NOT_AUTHORISED', message: 'You are not on the list of people who may do this.' };
 
