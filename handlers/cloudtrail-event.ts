@@ -32,13 +32,15 @@ export async function handler(
     let violations = 0;
     // Prefix lists are read at most once per invocation, and never believed beyond it.
     const prefixLists = cachedPrefixLists(wiring.ec2);
+    // Each group's exposure is looked up at most once per invocation, and never believed beyond it.
+    const exposure = wiring.newExposureLookup();
     try {
       for (const sgEvent of sgEvents) {
         // The canary (an alarm watches for silence) and how late CloudTrail delivered the call.
         wiring.metrics.add('CloudTrailEvents', 1);
         const lateMs = wiring.clock().getTime() - Date.parse(sgEvent.eventTime);
         if (lateMs >= 0) wiring.metrics.add('DetectionLatency', lateMs / 1000);
-        const result = await detect({ ...wiring, groups: wiring.ec2, prefixLists }, sgEvent);
+        const result = await detect({ ...wiring, groups: wiring.ec2, prefixLists, exposure }, sgEvent);
         logger.info(
           {
             outcome: result.outcome,

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { STSClient } from '@aws-sdk/client-sts';
@@ -7,15 +8,17 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { WebClient } from '@slack/web-api';
 import { DynamoDbStateStore } from '../services/aws/dynamodb-store';
 import { Ec2InstanceFinder } from '../services/aws/ec2-instances';
+import { Ec2Network, perTarget } from '../services/aws/ec2-network';
 import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
 import { LambdaJobQueue } from '../services/aws/lambda-job-queue';
 import { MemberAccountCredentials } from '../services/aws/member-credentials';
-import { documentSdk, dynamoDbSdk, ec2Sdk, lambdaSdk, ssmSdk, stsSdk } from '../services/aws/sdk';
+import { documentSdk, dynamoDbSdk, ec2Sdk, elbv2Sdk, lambdaSdk, ssmSdk, stsSdk } from '../services/aws/sdk';
 import { SsmCommandRunner } from '../services/aws/ssm-command-runner';
 import { SsmSecretSource } from '../services/aws/ssm-secrets';
 import { accountScope } from '../services/config/accounts';
 import { loadConfig } from '../services/config/config';
 import { decisionDueHandlers } from '../services/decisions/sweep';
+import { ExposureLookup } from '../services/exposure/lookup';
 import type { GrantChangeNotifier } from '../services/grants/changed-rule';
 import { grantDueHandlers } from '../services/grants/sweep';
 import { InlineJobQueue } from '../services/jobs/inline-queue';
@@ -60,6 +63,10 @@ export interface Wiring extends SlackDeps {
   accounts: AccountScope;
   /** Tells a grant's owner when the grant ended because its rule was changed outside sg-warden. */
   grantOwners: GrantChangeNotifier;
+  /** What groups are attached to (EC2 and ELBv2 reads, in the group's account through its member role). */
+  network: Ec2Network;
+  /** A fresh exposure lookup, cached for one invocation only: make one per invocation. */
+  newExposureLookup: () => ExposureLookup;
   /** Operational metrics (EMF lines in the log); handlers flush them before they return. */
   metrics: Metrics;
   /** Set when jobs run in this process (local sandbox, tests): waits for them to finish. */
@@ -150,23 +157,39 @@ export function buildWiring(): Wiring {
     : undefined;
   let stsClient: STSClient | undefined;
   const ec2Clients = new Map<string, EC2Client>();
-  const ec2 = new Ec2SecurityGroups({
-    clientFor: (target: AwsTarget) => {
-      // Another account is reached only through its member role, never with the bot's own credentials.
+  const ec2ClientFor = (target: AwsTarget) => {
+    // Another account is reached only through its member role, never with the bot's own credentials.
+    const cannotAct = accounts.cannotAct(target.account);
+    if (cannotAct) throw new AccountAccessError(target.account, cannotAct);
+    const key = `${target.account}/${target.region}`;
+    let client = ec2Clients.get(key);
+    if (!client) {
+      // Another account: the member-account role there (config accounts.roleName), assumed via STS.
+      const credentials = memberCredentials?.forTarget(target);
+      client = new (ec2Sdk().EC2Client)({
+        ...awsClientOptions(target.region),
+        ...(credentials ? { credentials } : {}),
+      });
+      ec2Clients.set(key, client);
+    }
+    return client;
+  };
+  const ec2 = new Ec2SecurityGroups({ clientFor: ec2ClientFor });
+  // Exposure reads (interfaces, route tables, tags) through the same EC2 clients; ELBv2 through its own,
+  // in the same account and with the same member role.
+  const elbClientFor = perTarget((target: AwsTarget): ElasticLoadBalancingV2Client => {
+    const credentials = memberCredentials?.forTarget(target);
+    return new (elbv2Sdk().ElasticLoadBalancingV2Client)({
+      ...awsClientOptions(target.region),
+      ...(credentials ? { credentials } : {}),
+    });
+  });
+  const network = new Ec2Network({
+    ec2For: ec2ClientFor,
+    elbFor: (target) => {
       const cannotAct = accounts.cannotAct(target.account);
       if (cannotAct) throw new AccountAccessError(target.account, cannotAct);
-      const key = `${target.account}/${target.region}`;
-      let client = ec2Clients.get(key);
-      if (!client) {
-        // Another account: the member-account role there (config accounts.roleName), assumed via STS.
-        const credentials = memberCredentials?.forTarget(target);
-        client = new (ec2Sdk().EC2Client)({
-          ...awsClientOptions(target.region),
-          ...(credentials ? { credentials } : {}),
-        });
-        ec2Clients.set(key, client);
-      }
-      return client;
+      return elbClientFor(target);
     },
   });
 
@@ -266,6 +289,8 @@ export function buildWiring(): Wiring {
     slack,
     notifier,
     runNotifier: new SlackRunNotifier({ client: slack, config }),
+    network,
+    newExposureLookup: () => new ExposureLookup({ reader: network, metrics }),
     accounts,
     grantOwners: grantNotifier,
     grantNotifier,
@@ -335,9 +360,11 @@ export function dueHandlers(
   deps: SlackDeps,
   pacing: NotifyPacing = UNPACED,
 ): Partial<Record<DueKind, DueHandler>> {
+  // The exposure looked up again before an auto-revoke: once per group per sweep.
+  const exposure = deps.newExposureLookup?.();
   return {
     ...runDueHandlers(runDeps(deps)),
     ...grantDueHandlers(deps, deps.grantNotifier),
-    ...decisionDueHandlers(deps, pacing),
+    ...decisionDueHandlers(exposure ? { ...deps, exposure } : deps, pacing),
   };
 }

@@ -1,5 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import type { Config } from '../services/config/config';
+import type { ExposureLookup } from '../services/exposure/lookup';
 import type { GrantNotifier } from '../services/grants/deps';
 import type { JobQueue } from '../services/jobs/jobs';
 import type { StateStore } from '../services/kernel/state';
@@ -29,4 +30,6 @@ export interface SlackDeps extends RunPorts {
   publicUrl?: string;
   /** The region the bot runs in: where `/sg-status sg-…` looks for a group no target names. */
   homeRegion?: string;
+  /** A fresh exposure lookup for one invocation (`/sg-status <group>`, the sweep); unset: none is made. */
+  newExposureLookup?: () => ExposureLookup;
 }

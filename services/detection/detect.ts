@@ -1,3 +1,5 @@
+import { gradeFindings, type ViolationExposure } from '../exposure/grade';
+import type { ExposureLookup } from '../exposure/lookup';
 import type { GrantChangeNotifier } from '../grants/changed-rule';
 import { endGrantForChangedRule } from '../grants/changed-rule';
 import type { GrantItem } from '../grants/items';
@@ -33,6 +35,8 @@ export interface DetectionDeps extends AlertDeps {
   accounts: AccountScope;
   /** Tells a grant's owner when the grant ended because its rule was changed. */
   grantOwners: GrantChangeNotifier;
+  /** The groups' exposure (policy.exposure); give each invocation its own. Unset: severities are the rules' own. */
+  exposure?: ExposureLookup;
 }
 
 export interface DetectionResult {
@@ -58,8 +62,12 @@ export function planViolations(
   findings: Finding[],
   groupName: string | null,
   now: string,
+  exposures: readonly (ViolationExposure | null)[] = [],
 ): ViolationItem[] {
-  return findings.map((f, index) => newViolation(alert, f, { index, groupName, now }));
+  return findings.map((f, index) => {
+    const exposure = exposures[index];
+    return newViolation(alert, f, { index, groupName, now, ...(exposure ? { exposure } : {}) });
+  });
 }
 
 function createdAudit(v: ViolationItem, now: string): AuditEntry {
@@ -76,6 +84,9 @@ function createdAudit(v: ViolationItem, now: string): AuditEntry {
     details: {
       eventId: v.eventId,
       severity: v.severity,
+      ...(v.exposure
+        ? { exposure: v.exposure.exposure, severityBeforeExposure: v.exposure.from ?? v.severity }
+        : {}),
       rule: v.rule,
       reasons: v.reasons,
       deadline: v.deadline,
@@ -271,11 +282,20 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     }
   }
   const byRule = new Map(candidates.map((c) => [c.rule, c]));
-  const findings = evaluate(
-    candidates.map((c) => c.rule),
+  // The group's exposure steps each finding's severity (policy.exposure), read in its own account and
+  // region; not where sg-warden cannot act (its findings are notify-only anyway).
+  const graded = await gradeFindings(
+    unreachable ? undefined : deps.exposure,
+    target,
+    evaluate(
+      candidates.map((c) => c.rule),
+      deps.config.policy,
+      { actor: event.actor, groupTags: group?.tags ?? null, prefixLists },
+    ),
     deps.config.policy,
-    { actor: event.actor, groupTags: group?.tags ?? null, prefixLists },
-  ).map((f): Finding => {
+    clock,
+  );
+  const findings = graded.map(({ finding: f }): Finding => {
     const c = byRule.get(f.rule);
     const reasons = [...(c?.leading ?? []), ...f.reasons, ...(c?.trailing ?? [])];
     // Nothing can be revoked where sg-warden cannot act: tell, never count down.
@@ -303,7 +323,13 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     notifyAttempts: 0,
     createdAt: nowIso,
   };
-  const violations = planViolations(alert, findings, group?.name ?? null, nowIso);
+  const violations = planViolations(
+    alert,
+    findings,
+    group?.name ?? null,
+    nowIso,
+    graded.map((g) => g.exposure),
+  );
   alert.violationIds = violations.map((v) => v.violationId);
   if (!existing) {
     const created = await store.createAll([alert as unknown as Record<string, unknown>], []);

@@ -255,7 +255,9 @@ const TYPE_WORDS: Record<AttachmentType, string> = {
 };
 
 /** How an attachment is named in a sentence: "i-0abc (web-1, 3.248.1.9)", "load balancer web (internet-facing)". */
-export function attachmentLabel(a: Attachment): string {
+export function attachmentLabel(
+  a: Pick<Attachment, 'type' | 'id' | 'name' | 'publicIp' | 'exposure'>,
+): string {
   if (a.type === 'load-balancer') {
     const scheme = { internet: 'internet-facing', internal: 'internal', unknown: 'scheme unknown' }[
       a.exposure

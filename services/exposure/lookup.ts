@@ -1,3 +1,4 @@
+import type { Metrics } from '../shared/metrics';
 import type { AwsTarget } from '../shared/ports';
 import { classify, type Exposure, type NetworkFacts, planThirdRead, type Read } from './classify';
 import type { NetworkReader } from './ports';
@@ -71,10 +72,13 @@ export async function lookUpExposure(
  */
 export class ExposureLookup {
   private readonly reader: NetworkReader;
+  private readonly metrics: Metrics | undefined;
   private readonly cache = new Map<string, Promise<Exposure>>();
 
-  constructor(options: { reader: NetworkReader }) {
+  /** `metrics`: each lookup made is counted by class (ExposureLookups), a failed read too (ExposureUnreadable). */
+  constructor(options: { reader: NetworkReader; metrics?: Metrics }) {
     this.reader = options.reader;
+    this.metrics = options.metrics;
   }
 
   /** The group's exposure in this account and region; never rejects (a failed read gives `unknown`). */
@@ -82,7 +86,11 @@ export class ExposureLookup {
     const key = `${target.account}|${target.region}|${groupId}`;
     let pending = this.cache.get(key);
     if (!pending) {
-      pending = lookUpExposure(this.reader, target, groupId);
+      pending = lookUpExposure(this.reader, target, groupId).then((exposure) => {
+        this.metrics?.add('ExposureLookups', 1, { exposure: exposure.exposure });
+        if (exposure.failures.length > 0) this.metrics?.add('ExposureUnreadable', 1);
+        return exposure;
+      });
       this.cache.set(key, pending);
     }
     return pending;

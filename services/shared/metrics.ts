@@ -57,6 +57,18 @@ export const METRIC_CATALOG = {
     dimensions: [],
     meaning: 'time from the API call (CloudTrail eventTime) to its evaluation',
   },
+  ExposureLookups: {
+    unit: 'Count',
+    dimensions: ['exposure'],
+    meaning:
+      'exposure lookups made (once per group per invocation), by class: internet, internal, unattached, unknown',
+  },
+  ExposureUnreadable: {
+    unit: 'Count',
+    dimensions: [],
+    meaning:
+      'exposure lookups in which an AWS read failed (the group is then unknown where that read decided)',
+  },
 } as const satisfies Record<string, { unit: MetricUnit; dimensions: readonly string[]; meaning: string }>;
 
 export type MetricName = keyof typeof METRIC_CATALOG;

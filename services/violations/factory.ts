@@ -1,3 +1,4 @@
+import type { ViolationExposure } from '../exposure/grade';
 import { keys } from '../kernel/state';
 import { plusSeconds } from '../kernel/time';
 import { violationIdFor } from '../shared/ids';
@@ -27,6 +28,8 @@ export function newViolation(
     reasons?: string[];
     /** A re-ask: who kept the rule until when (the alert shows it as a date, like every message). */
     previousKeep?: ViolationItem['previousKeep'];
+    /** The group's exposure when it was raised (the finding is already graded by it). */
+    exposure?: ViolationExposure;
   },
 ): ViolationItem {
   const violationId = violationIdFor(alert.alertId, finding.rule, options.index);
@@ -50,6 +53,7 @@ export function newViolation(
     severity: finding.severity,
     reasons: options.reasons ?? finding.reasons,
     ...(options.previousKeep ? { previousKeep: options.previousKeep } : {}),
+    ...(options.exposure ? { exposure: options.exposure } : {}),
     action: finding.action,
     dryRun: finding.dryRun,
     actor: alert.actor,

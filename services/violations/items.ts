@@ -1,3 +1,4 @@
+import type { ViolationExposure } from '../exposure/grade';
 import type { AuditActor } from '../kernel/audit';
 import type { StoredItem } from '../kernel/state';
 import type { Actor, Finding, RuleFacts, Severity } from '../shared/model';
@@ -89,6 +90,10 @@ export interface ViolationItem extends StoredItem {
   revokeBy?: AuditActor;
   /** Asked again because a Keep ran out: who kept it, until when (shown as a date in the reader's time). */
   previousKeep?: { byName: string; until: string | null };
+  /** The group's exposure when the violation was raised (class, first attachments, the severity step). */
+  exposure?: ViolationExposure;
+  /** The group's exposure as the clock found it just before its auto-revoke. */
+  exposureAtRevoke?: ViolationExposure;
   channel?: string;
   ts?: string;
 }
