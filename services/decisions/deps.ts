@@ -1,4 +1,5 @@
 import { evaluateRule } from '../detection/policy';
+import type { ExposureLookup } from '../exposure/lookup';
 import { keys } from '../kernel/state';
 import { describeError } from '../shared/errors';
 import { ruleFingerprint } from '../shared/ids';
@@ -12,6 +13,8 @@ import type { ExceptionItem, ViolationItem } from '../violations/items';
 export interface DecisionDeps extends AlertDeps {
   ec2: SecurityGroupReader & RuleRemover;
   directory: Directory;
+  /** Looks the group's exposure up again before an auto-revoke (one per sweep); unset: not looked up. */
+  exposure?: ExposureLookup;
 }
 
 /** A violation as stored now. */

@@ -1,3 +1,4 @@
+import { recordedExposure, type ViolationExposure } from '../exposure/grade';
 import { keys, tryTransition } from '../kernel/state';
 import { mapSettled } from '../kernel/sweep';
 import { describeError } from '../shared/errors';
@@ -166,6 +167,7 @@ async function settleClaim(
   const next = planRevoke(claimed, mode, facts);
   if (next.call === 'none') return finishClaim(deps, claimed, next.settle);
   const rule = next.rule;
+  const exposure = await exposureBeforeAutoRevoke(deps, claimed);
   let answer: { requestId: string | null } | { error: unknown };
   try {
     answer = await deps.ec2.revokeRules(target, rule.groupId, rule.direction, [rule.ruleId!]);
@@ -177,7 +179,44 @@ async function settleClaim(
       { violationId: claimed.violationId, ruleId: rule.ruleId, requestId: answer.requestId },
       'rule revoked',
     );
-  return finishClaim(deps, claimed, planRevokeAnswer(claimed, mode, rule, answer, maxAttempts));
+  return finishClaim(
+    deps,
+    claimed,
+    withExposure(planRevokeAnswer(claimed, mode, rule, answer, maxAttempts), exposure),
+  );
+}
+
+/**
+ * The clock looks the group's exposure up again just before it revokes (once per group per sweep), for
+ * the record: the audit entry and the message say what the rule exposed when it was removed. A lookup
+ * that fails is recorded as `unknown`; nothing here ever holds the revoke back.
+ */
+async function exposureBeforeAutoRevoke(
+  deps: DecisionDeps,
+  claimed: ViolationItem,
+): Promise<ViolationExposure | null> {
+  if (!deps.exposure || !deps.config.policy.exposure.enabled) return null;
+  if ((claimed.revokeBy?.type ?? 'timeout') !== 'timeout') return null;
+  try {
+    const found = await deps.exposure.exposureOf(targetOf(claimed), claimed.groupId);
+    return recordedExposure(found, deps.clock().toISOString());
+  } catch (error) {
+    deps.logger.warn(
+      { violationId: claimed.violationId, err: describeError(error) },
+      'exposure not looked up before the auto-revoke',
+    );
+    return null;
+  }
+}
+
+/** A settlement that also records the exposure found before the revoke (on the item and in the audit entry). */
+function withExposure(settlement: Settlement, exposure: ViolationExposure | null): Settlement {
+  if (!exposure) return settlement;
+  return {
+    ...settlement,
+    details: { ...settlement.details, exposure: exposure.exposure, exposureReason: exposure.reason },
+    set: { ...settlement.set, exposureAtRevoke: exposure },
+  };
 }
 
 /** Writes a settlement (conditional on the claim); a failed attempt is logged, and a final failure told. */

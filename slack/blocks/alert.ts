@@ -1,11 +1,13 @@
 import type { ActionsBlock, Button, KnownBlock, SectionBlock } from '@slack/types';
 import { describeRule } from '../../services/detection/policy';
+import { violationExposureLine } from '../../services/exposure/context';
+import { SEVERITIES } from '../../services/shared/model';
 import type { ViolationItem, ViolationStatus } from '../../services/violations/items';
 import type { AlertView, RevokeFailure } from '../../services/violations/ports';
 import { ActionIds, BlockIds } from '../ids';
 import { code, escapeMrkdwn, literal, plainLiteral, quoted, slackDate, truncate } from '../mrkdwn';
 import { personText } from '../person';
-import { divider, header, mrkdwn, plainText, SECTION_LIMIT, section } from './kit';
+import { context, divider, header, mrkdwn, plainText, SECTION_LIMIT, section } from './kit';
 
 const SEVERITY_ICON: Record<string, string> = {
   critical: ':red_circle:',
@@ -97,8 +99,13 @@ export function fitSection(parts: {
   return truncate(join(), limit);
 }
 
-function violationSection(v: ViolationItem): SectionBlock {
+/** Slack's limit on the blocks of one message. */
+const MAX_BLOCKS = 50;
+
+function violationSection(v: ViolationItem, inlineExposure = false): SectionBlock {
   const lines = v.reasons.map((r) => `• ${literal(r)}`);
+  const exposure = inlineExposure ? violationExposureLine(v) : null;
+  if (exposure) lines.unshift(`_${literal(exposure)}_`);
   if (v.previousKeep) {
     const until = v.previousKeep.until ? slackDate(v.previousKeep.until) : 'now';
     lines.push(
@@ -145,7 +152,11 @@ function headline(view: AlertView): string {
   const pending = view.violations.filter(
     (v) => v.status === 'PENDING' || v.status === 'REVOKING' || v.status === 'REVOKE_RETRY',
   );
-  const worst = view.violations[0]?.severity ?? 'low';
+  // The final severities (after exposure): the worst of them leads the message.
+  const worst =
+    SEVERITIES.find((s) => view.violations.some((v) => v.severity === s)) ??
+    view.violations[0]?.severity ??
+    'low';
   const group = view.alert.groupName ? `${view.alert.groupId} (${view.alert.groupName})` : view.alert.groupId;
   const count = view.violations.length === 1 ? 'a risky rule' : `${view.violations.length} risky rules`;
   const state = pending.length === 0 ? ' — all decided' : '';
@@ -201,11 +212,24 @@ export function alertBlocks(view: AlertView): KnownBlock[] {
     divider,
   ];
   const withButtons = view.violations.slice(0, MAX_RULES_WITH_BUTTONS);
+  const rest = view.violations.slice(MAX_RULES_WITH_BUTTONS);
+  // Each violation's exposure is a context line of its own while the message stays within Slack's 50
+  // blocks; past that it leads the violation's section instead.
+  const pendingCount = view.violations.filter((v) => v.status === 'PENDING').length;
+  const lines = withButtons.filter((v) => violationExposureLine(v) !== null).length;
+  const planned =
+    blocks.length +
+    withButtons.length +
+    withButtons.filter((v) => v.status === 'PENDING').length +
+    (rest.length > 0 ? 1 : 0) +
+    (pendingCount > 1 || (pendingCount === 1 && rest.length > 0) ? 1 : 0);
+  const ownLines = planned + lines <= MAX_BLOCKS;
   for (const v of withButtons) {
-    blocks.push(violationSection(v));
+    blocks.push(violationSection(v, !ownLines));
+    const exposure = ownLines ? violationExposureLine(v) : null;
+    if (exposure) blocks.push(context(literal(exposure)));
     if (v.status === 'PENDING') blocks.push(violationActions(v));
   }
-  const rest = view.violations.slice(MAX_RULES_WITH_BUTTONS);
   if (rest.length > 0) {
     let text = `*${rest.length} more rules* (decide them with the buttons below, or see \`/sg-status\`):`;
     for (const v of rest) {
