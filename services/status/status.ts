@@ -1,5 +1,7 @@
 import type { Config, WhitelistTarget } from '../config/config';
 import { evaluate } from '../detection/policy';
+import type { Exposure } from '../exposure/classify';
+import type { ExposureLookup } from '../exposure/lookup';
 import type { GrantItem } from '../grants/items';
 import { liveGrants } from '../grants/list';
 import { OWN_ACCOUNT, targetNamed } from '../grants/plan';
@@ -26,6 +28,8 @@ export interface StatusDeps {
   store: StateStore;
   ec2: SecurityGroupReader;
   clock: () => Date;
+  /** For `/sg-status <group>`: the group's exposure (policy.exposure); unset: not shown. */
+  exposure?: ExposureLookup;
 }
 
 /** Violations still waiting for an outcome. */
@@ -84,6 +88,8 @@ export interface GroupView {
   groupName: string | null;
   /** False when the group does not exist in the region. */
   exists: boolean;
+  /** What the group is attached to and whether the internet reaches it; null or absent when not looked up. */
+  exposure?: Exposure | null;
   rules: { rule: RuleFacts; mark: RuleMark }[];
 }
 
@@ -123,10 +129,13 @@ export async function loadGroupView(deps: StatusDeps, ref: GroupRef, homeRegion:
   const now = deps.clock();
   const where = resolveGroupRef(deps.config, ref, homeRegion);
   const target = { account: where.account, region: where.region };
-  const [group, rules, overview] = await Promise.all([
+  const lookup = deps.config.policy.exposure.enabled ? deps.exposure : undefined;
+  const [group, rules, overview, exposure] = await Promise.all([
     deps.ec2.describeGroup(target, where.groupId),
     deps.ec2.describeGroupRules(target, where.groupId),
     loadOverview(deps),
+    // Never rejects: a failed read is `unknown`.
+    lookup ? lookup.exposureOf(target, where.groupId) : null,
   ]);
   const base = {
     now,
@@ -135,7 +144,7 @@ export async function loadGroupView(deps: StatusDeps, ref: GroupRef, homeRegion:
     alias: where.alias,
     groupName: group?.name ?? null,
   };
-  if (!group) return { ...base, exists: false, rules: [] };
+  if (!group) return { ...base, exists: false, exposure: null, rules: [] };
   const grantsByRule = new Map(
     overview.grants.filter((g) => g.ruleId && g.region === where.region).map((g) => [g.ruleId!, g]),
   );
@@ -171,7 +180,7 @@ export async function loadGroupView(deps: StatusDeps, ref: GroupRef, homeRegion:
       order[a.mark.kind] - order[b.mark.kind] ||
       Number(a.rule.direction === 'egress') - Number(b.rule.direction === 'egress'),
   );
-  return { ...base, exists: true, rules: marked };
+  return { ...base, exists: true, exposure, rules: marked };
 }
 
 export interface AuditView {

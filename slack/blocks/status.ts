@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { describeRule } from '../../services/detection/policy';
+import { attachmentLabel, type Exposure } from '../../services/exposure/classify';
 import type { StoredAuditEntry } from '../../services/kernel/audit';
 import type { Refusal } from '../../services/kernel/refusal';
 import { refusalText } from '../../services/kernel/refusal';
@@ -125,6 +126,7 @@ export function groupMessage(view: GroupView): SlackMessage {
   );
   const blocks: KnownBlock[] = [
     header(plainLiteral(title)),
+    ...(view.exposure ? [section(exposureText(view.exposure))] : []),
     lines.length
       ? listSection(`*Rules (${view.rules.length})*`, lines, 'The AWS console shows every rule.', 20)
       : section('_The group has no rules._'),
@@ -132,6 +134,30 @@ export function groupMessage(view: GroupView): SlackMessage {
   ];
   // The fallback text is mrkdwn too: the group's name comes from EC2.
   return { text: plainLiteral(escapeMrkdwn(`${title}: ${summary}.`)), blocks };
+}
+
+/** How many of a group's attachments `/sg-status <group>` lists, each with why. */
+const STATUS_ATTACHMENTS = 10;
+
+const EXPOSURE_ICON: Record<Exposure['exposure'], string> = {
+  internet: ':globe_with_meridians:',
+  internal: ':house:',
+  unattached: ':zzz:',
+  unknown: ':grey_question:',
+};
+
+/** The group's exposure: its class and why, then each attachment (the most exposed first) and its reason. */
+function exposureText(exposure: Exposure): string {
+  const lines = [
+    `${EXPOSURE_ICON[exposure.exposure]} *Exposure: ${exposure.exposure}* — ${literal(exposure.reason)}`,
+  ];
+  for (const a of exposure.attachments.slice(0, STATUS_ATTACHMENTS))
+    lines.push(`• ${literal(attachmentLabel(a))}: ${a.exposure}, ${literal(a.reason)}`);
+  const rest = exposure.attachments.length - STATUS_ATTACHMENTS;
+  if (rest > 0) lines.push(`…and ${rest} more (\`sg-warden exposure <sg-id>\` lists them all)`);
+  if (exposure.failures.length > 0 && exposure.attachments.length > 0)
+    lines.push(`_Not read: ${literal(exposure.failures.join('; '))}_`);
+  return lines.join('\n');
 }
 
 function actorText(e: StoredAuditEntry): string {

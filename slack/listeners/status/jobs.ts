@@ -43,7 +43,14 @@ function requestOf(args: Record<string, unknown>): StatusRequest {
 
 /** `/sg-status` in its forms; reads only, and only for those who may read (services/status/readers.ts). */
 export const runStatusJob: JobRunner = answeringRefusals(async (job, deps, reply) => {
-  const answer = await showStatus(deps, personOf(job), requestOf(job.args), deps.homeRegion ?? 'us-east-1');
+  // One group's exposure is looked up for `/sg-status <group>` (once, for this job only).
+  const exposure = deps.newExposureLookup?.();
+  const answer = await showStatus(
+    exposure ? { ...deps, exposure } : deps,
+    personOf(job),
+    requestOf(job.args),
+    deps.homeRegion ?? 'us-east-1',
+  );
   let message: SlackMessage;
   switch (answer.view) {
     case 'refused':
