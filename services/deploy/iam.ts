@@ -53,8 +53,8 @@ export const ROLES_USING = {
   /** Every function that calls EC2 on a security group may have to do it in a member account. */
   memberAccounts: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'IpCaptureRole'],
   /**
-   * Exposure will be looked up when a violation is raised (detection), before an auto-revoke (sweeper,
-   * worker) and in /sg-status (worker); not granted to them until that is wired (see configIamResources).
+   * Exposure is looked up when a violation is raised (detection), before an auto-revoke (sweeper) and in
+   * `/sg-status <group>` (worker).
    */
   exposure: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole'],
 } as const;
@@ -185,8 +185,7 @@ export function configIamResources(config: Config): CfnResources {
     ['Runbooks', asCfn(runs.worker), ['SlackWorkerRole']],
     ['RunResults', asCfn(runs.sweeper), ['SweeperRole']],
     ['MemberAccounts', memberAccountStatements(config), ROLES_USING.memberAccounts],
-    // Exposure's reads (exposureStatements) are granted when the functions look exposure up: until then
-    // only `sg-warden exposure` (the caller's own credentials) reads it, and no role holds unused rights.
+    ['Exposure', exposureStatements(config), ROLES_USING.exposure],
   ];
   const Resources: CfnResources['Resources'] = {};
   for (const [name, statements, roles] of policies) {

@@ -222,6 +222,20 @@ function lambdaRequests(call: RecordedAwsCall, at: CallAccount): AuthorizationRe
   return [{ action: 'lambda:InvokeFunction', account: at.account, resource: arn, context: {} }];
 }
 
+/** ELBv2 reads (exposure's DescribeLoadBalancers): Describe* calls have no resource-level permissions. */
+function elbRequests(call: RecordedAwsCall, at: CallAccount): AuthorizationRequest[] {
+  const action = new URLSearchParams(call.body).get('Action') ?? '';
+  if (!/^Describe/.test(action)) throw new Error(`an ELB call that is not a read: ${action}`);
+  return [
+    {
+      action: `elasticloadbalancing:${action}`,
+      account: at.account,
+      resource: '*',
+      context: {},
+    },
+  ];
+}
+
 /** The authorization requests of one recorded call, in the account it ran in. */
 export function authorizationRequests(call: RecordedAwsCall, at: CallAccount): AuthorizationRequest[] {
   switch (call.service) {
@@ -235,6 +249,8 @@ export function authorizationRequests(call: RecordedAwsCall, at: CallAccount): A
       return stsRequests(call, at);
     case 'lambda':
       return lambdaRequests(call, at);
+    case 'elasticloadbalancing':
+      return elbRequests(call, at);
     default:
       throw new Error(
         `no mapping to IAM for ${call.service} calls yet: add one in test/support/iam-requests.ts`,

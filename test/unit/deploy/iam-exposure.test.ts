@@ -19,10 +19,21 @@ describe('deploy IAM for exposure', () => {
         Resource: '*',
       },
     ]);
-    // Not granted to any function role until the functions look exposure up (least privilege).
-    expect(
-      Object.keys(configIamResources(config()).Resources).filter((id) => id.includes('Exposure')),
-    ).toEqual([]);
+    // Granted to exactly the functions that look exposure up: detection, the worker (/sg-status) and the
+    // sweeper (before an auto-revoke); never the door or ipCapture.
+    const granted = Object.entries(configIamResources(config()).Resources).filter(([id]) =>
+      id.includes('Exposure'),
+    );
+    expect(granted.map(([id]) => id).sort()).toEqual([
+      'CloudtrailEventRoleExposurePolicy',
+      'SlackWorkerRoleExposurePolicy',
+      'SweeperRoleExposurePolicy',
+    ]);
+    for (const [, policy] of granted)
+      expect(policy.Properties.PolicyDocument).toEqual({
+        Version: '2012-10-17',
+        Statement: exposureStatements(config()),
+      });
     expect(EXPOSURE_ACTIONS.every((a) => /:(Describe)\w+$/.test(a))).toBe(true);
   });
 
