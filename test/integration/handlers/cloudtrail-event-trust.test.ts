@@ -45,6 +45,8 @@ beforeAll(async () => {
   env = await startHandlerEnv({
     config: baseConfig(`policy:
   timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }
+  # These tests are about what detection trusts, not exposure (test/integration/handlers/exposure.test.ts).
+  exposure: { enabled: false }
   principals:
     - arn: "arn:aws:iam::*:role/*-ci-deploy"
       action: notify

@@ -15,7 +15,10 @@ let handler: Handler;
 
 beforeAll(async () => {
   env = await startHandlerEnv({
-    config: baseConfig('policy:\n  timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }\n'),
+    config: baseConfig(
+      // A group nothing uses keeps its severity here: these tests are about detection itself (exposure has its own).
+      'policy:\n  timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }\n  exposure: { unattached: keep }\n',
+    ),
   });
   ({ handler } = await import('../../../handlers/cloudtrail-event'));
 });

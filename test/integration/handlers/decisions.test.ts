@@ -52,6 +52,8 @@ beforeAll(async () => {
   env = await startHandlerEnv({
     config: baseConfig(`policy:
   timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }
+  # A group nothing uses keeps its severity here: these tests are about other things (exposure has its own).
+  exposure: { unattached: keep }
 decisions:
   revokers: { users: [${ENGINEER.id}, ${APPROVER.id}] }
   approvers: { users: [${ENGINEER.id}, ${APPROVER.id}] }

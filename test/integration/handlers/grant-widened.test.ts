@@ -33,7 +33,10 @@ let bastion: string;
 beforeAll(async () => {
   bastion = (await createGroup(REGION)).groupId;
   env = await startHandlerEnv({
-    config: baseConfig(`whitelist:
+    config: baseConfig(`policy:
+  # A group nothing uses keeps its severity here: these tests are about other things (exposure has its own).
+  exposure: { unattached: keep }
+whitelist:
   targets:
     bastion:
       groupId: ${bastion}

@@ -65,7 +65,9 @@ function pointsNamed(points: EmfPoint[], name: string): EmfPoint[] {
 }
 
 beforeAll(async () => {
-  env = await startHandlerEnv({ config: baseConfig('policy:\n  timeouts: { high: 15m }\n') });
+  env = await startHandlerEnv({
+    config: baseConfig('policy:\n  timeouts: { high: 15m }\n  exposure: { unattached: keep }\n'),
+  });
   process.env.SG_WARDEN_METRICS = 'emf';
   process.env.SG_WARDEN_STAGE = 'metrics-test';
   const write = process.stdout.write.bind(process.stdout);
@@ -137,6 +139,17 @@ describe('metrics in the embedded metric format', () => {
         values: [1],
       },
     ]);
+    // The group's exposure, looked up once: nothing uses the group (#14).
+    expect(pointsNamed(detected, 'ExposureLookups')).toEqual([
+      {
+        namespace: 'sg-warden',
+        name: 'ExposureLookups',
+        unit: 'Count',
+        dimensions: { stage: 'metrics-test', exposure: 'unattached' },
+        values: [1],
+      },
+    ]);
+    expect(pointsNamed(detected, 'ExposureUnreadable')).toEqual([]);
     expect(pointsNamed(detected, 'SlackRateLimited')).toEqual([
       {
         namespace: 'sg-warden',
@@ -186,6 +199,10 @@ describe('metrics in the embedded metric format', () => {
     expect(due.DEADLINE).toBeGreaterThanOrEqual(1);
     expect(due.NOTIFY).toBeGreaterThanOrEqual(1);
     expect(pointsNamed(swept, 'RevokeFailures')).toEqual([]);
+    // Looked up again, for the record, before the auto-revoke.
+    expect(pointsNamed(swept, 'ExposureLookups').map((p) => [p.dimensions.exposure, p.values])).toEqual([
+      ['unattached', [1]],
+    ]);
   });
 
   it('an invocation that changed nothing writes only its own counters', async () => {

@@ -80,7 +80,10 @@ beforeAll(async () => {
     createGroup(REGION).then((g) => g.groupId),
   ]);
   env = await startHandlerEnv({
-    config: baseConfig(`whitelist:
+    config: baseConfig(`policy:
+  # A group nothing uses keeps its severity here: these tests are about other things (exposure has its own).
+  exposure: { unattached: keep }
+whitelist:
   targets:
     web:
       groupId: ${web}
