@@ -93,8 +93,12 @@ export async function buildNetworkWorld(
   };
 }
 
-export async function createWorldGroup(world: NetworkWorld, prefix = 'exposure'): Promise<string> {
-  const out = await ec2Client(world.region).send(
+export async function createWorldGroup(
+  world: NetworkWorld,
+  prefix = 'exposure',
+  ec2: EC2Client = ec2Client(world.region),
+): Promise<string> {
+  const out = await ec2.send(
     new CreateSecurityGroupCommand({
       GroupName: uniqueName(prefix),
       Description: 'exposure test',
@@ -107,9 +111,9 @@ export async function createWorldGroup(world: NetworkWorld, prefix = 'exposure')
 /** Launches one instance in a subnet with these groups, a Name tag, and a public IPv4 address when asked. */
 export async function launchInWorld(
   world: NetworkWorld,
-  options: { subnetId: string; groupIds: string[]; name: string; publicIp: boolean },
+  options: { subnetId: string; groupIds: string[]; name: string; publicIp: boolean; ec2?: EC2Client },
 ): Promise<{ instanceId: string; publicIp: string | null; networkInterfaceId: string }> {
-  const out = await ec2Client(world.region).send(
+  const out = await (options.ec2 ?? ec2Client(world.region)).send(
     new RunInstancesCommand({
       ImageId: 'ami-12c6146b',
       InstanceType: 't3.micro',
@@ -143,10 +147,18 @@ export async function launchInWorld(
  */
 export async function createAlbInWorld(
   world: NetworkWorld,
-  options: { name: string; scheme: 'internet-facing' | 'internal'; groupIds: string[]; elasticIp?: boolean },
+  options: {
+    name: string;
+    scheme: 'internet-facing' | 'internal';
+    groupIds: string[];
+    elasticIp?: boolean;
+    /** Another account's clients (a member account); default: moto's own account. */
+    ec2?: EC2Client;
+    elb?: ElasticLoadBalancingV2Client;
+  },
 ): Promise<{ arn: string; arnTail: string; networkInterfaceIds: string[]; publicIps: string[] }> {
   const subnets = options.scheme === 'internet-facing' ? world.publicSubnets : world.privateSubnets;
-  const out = await elbClient(world.region).send(
+  const out = await (options.elb ?? elbClient(world.region)).send(
     new CreateLoadBalancerCommand({
       Name: options.name,
       Subnets: [...subnets],
@@ -157,7 +169,7 @@ export async function createAlbInWorld(
   );
   const arn = out.LoadBalancers![0]!.LoadBalancerArn!;
   const arnTail = arn.slice(arn.indexOf(':loadbalancer/') + ':loadbalancer/'.length);
-  const ec2 = ec2Client(world.region);
+  const ec2 = options.ec2 ?? ec2Client(world.region);
   const networkInterfaceIds: string[] = [];
   const publicIps: string[] = [];
   for (const subnetId of subnets) {
