@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   AuthorizeSecurityGroupIngressCommand,
+  CreateNetworkInterfaceCommand,
   CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateVpcCommand,
@@ -55,7 +56,8 @@ const GROUPS: { role: GroupRole; name: string; description: string }[] = [
 
 /**
  * Seeds a fresh emulated account: the sg-warden table, the Slack secrets in Parameter Store, a VPC,
- * four security groups with the rules a small production VPC has, and two tagged web instances.
+ * four security groups with the rules a small production VPC has, two tagged web instances, and the
+ * database's network interface (so the groups are attached, as in a real account: exposure grades by it).
  */
 export async function seedAccount(endpoint: string): Promise<{ botToken: string; signingSecret: string }> {
   const { ec2, ssm, dynamodb } = clients(endpoint);
@@ -162,6 +164,15 @@ export async function seedAccount(endpoint: string): Promise<{ botToken: string;
       }),
     );
   }
+  // The database: a managed PostgreSQL's interface in the private subnet (RDS creates one per instance),
+  // so db-postgres is `internal` like web-public and app-private, not `unattached`.
+  await ec2.send(
+    new CreateNetworkInterfaceCommand({
+      SubnetId: subnet.Subnet!.SubnetId!,
+      Groups: [ids.db],
+      Description: 'RDSNetworkInterface',
+    }),
+  );
   return { botToken, signingSecret };
 }
 
