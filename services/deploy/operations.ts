@@ -146,6 +146,22 @@ export function alarmSpecs(config: Config, options: OperationsOptions): AlarmSpe
       missing: 'notBreaching',
     },
   ];
+  if (config.policy.exposure.enabled) {
+    specs.push({
+      id: 'ExposureUnreadableAlarm',
+      name: 'exposure-unreadable',
+      description: `An exposure lookup could not read AWS (severities were not graded by what is exposed there). ${SEE}`,
+      namespace: METRICS_NAMESPACE,
+      metric: 'ExposureUnreadable',
+      dimensions: stage,
+      statistic: 'Sum',
+      period: 900,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparison: 'GreaterThanThreshold',
+      missing: 'notBreaching',
+    });
+  }
   for (const name of options.functions) {
     const logicalId = functionLogicalId(name);
     specs.push({
@@ -332,10 +348,19 @@ export function dashboardBody(options: OperationsOptions, alarmIds: string[]): s
       16,
       18,
     ),
+    widget(
+      'Exposure lookups (by class) and lookups that could not read AWS',
+      [
+        expression(search('ExposureLookups', ['exposure'], 'Sum', stage), 'exposure', ''),
+        own('ExposureUnreadable', stage, 'Sum', 'unreadable'),
+      ],
+      0,
+      24,
+    ),
     {
       type: 'alarm',
       x: 0,
-      y: 24,
+      y: 30,
       width: 24,
       height: 4,
       properties: { title: 'Alarms', alarms: alarmIds.map((id) => `\${${id}.Arn}`) },

@@ -112,6 +112,18 @@ describe('alarms', () => {
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
     },
+    ExposureUnreadableAlarm: {
+      AlarmName: 'sg-warden-prod-exposure-unreadable',
+      Namespace: 'sg-warden',
+      MetricName: 'ExposureUnreadable',
+      Dimensions: [{ Name: 'stage', Value: 'prod' }],
+      Statistic: 'Sum',
+      Period: 900,
+      EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
     CloudTrailSilenceAlarm: {
       AlarmName: 'sg-warden-prod-cloudtrail-silent',
       Namespace: 'sg-warden',
