@@ -7,6 +7,14 @@ import { ms, msPair, round, roundStat, type Stat, summarize } from '../lib/stats
 import { type LiveRule, violatingEvent, worldOpenRules } from '../lib/world';
 
 const ONE_RULE_GOAL_MS = 150;
+/** The reads an exposure lookup makes (services/aws/ec2-network.ts); #14 allows at most 3 per group. */
+const EXPOSURE_READS = new Set([
+  'DescribeNetworkInterfaces',
+  'DescribeRouteTables',
+  'DescribeTags',
+  'DescribeLoadBalancers',
+]);
+const EXPOSURE_CALLS_PER_GROUP = 3;
 
 /**
  * Figure 3: EventBridge event in → the alert's chat.postMessage recorded by the Slack emulator, on a warm
@@ -59,13 +67,24 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
       if (result.error) throw new Error(`detection failed: ${result.error}`);
       const violations = (result.result as { violations?: number } | null)?.violations ?? 0;
       const calls = proxy.callsWithin(result.startedAt, result.endedAt);
-      return { latencyMs: postedAt - t0, handlerMs: result.durationMs, violations, awsCalls: calls.length };
+      const exposureCalls = calls.filter((c) => EXPOSURE_READS.has(c.action)).length;
+      // Every rule of one event is on one group.
+      const groups = new Set(rules.map((r) => r.groupId)).size;
+      return {
+        latencyMs: postedAt - t0,
+        handlerMs: result.durationMs,
+        violations,
+        awsCalls: calls.length,
+        exposureCalls,
+        exposureCallsPerGroup: exposureCalls / groups,
+      };
     };
 
     for (let i = 0; i < warmups; i++) await measure([single[i]!]);
     const rows: string[][] = [];
     const perSize: Record<string, unknown> = {};
     const stats = new Map<number, Stat>();
+    let worstExposurePerGroup = 0;
     for (const size of sizes) {
       const results = [];
       for (const rules of eventsFor(size.rules)) {
@@ -76,6 +95,8 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
       const handler = summarize(results.map((r) => r.handlerMs));
       const violations = [...new Set(results.map((r) => r.violations))];
       const awsCalls = summarize(results.map((r) => r.awsCalls));
+      const exposureCalls = summarize(results.map((r) => r.exposureCalls));
+      worstExposurePerGroup = Math.max(worstExposurePerGroup, ...results.map((r) => r.exposureCallsPerGroup));
       stats.set(size.rules, latency);
       rows.push([
         `${size.rules} rule${size.rules > 1 ? 's' : ''}`,
@@ -83,6 +104,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         msPair(handler),
         (latency.median / size.rules).toFixed(1),
         String(awsCalls.median),
+        String(exposureCalls.median),
         violations.join(', '),
       ]);
       perSize[String(size.rules)] = {
@@ -90,6 +112,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         eventToMessageMs: roundStat(latency),
         handlerMs: roundStat(handler),
         awsCallsPerEvent: awsCalls.median,
+        exposureCallsPerEvent: exposureCalls.median,
         violationsStored: violations,
       };
     }
@@ -126,6 +149,11 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         met: slopeHigh <= slopeLow * 1.25 + 0.5,
         detail: `${ms(slopeLow)} per extra rule from 1 to 10, ${ms(slopeHigh)} per extra rule from 10 to 60 (60 rules = ${(t60.median / one.median).toFixed(1)} × one rule)`,
       },
+      {
+        goal: `exposure: at most ${EXPOSURE_CALLS_PER_GROUP} AWS calls per group per event`,
+        met: worstExposurePerGroup <= EXPOSURE_CALLS_PER_GROUP,
+        detail: `at most ${worstExposurePerGroup} per group (the AWS calls column includes them)`,
+      },
     ];
     return {
       figure: 'detection',
@@ -136,6 +164,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         'handler med/p99',
         'ms per rule',
         'AWS calls',
+        'exposure calls',
         'violations stored',
       ],
       rows,
@@ -143,6 +172,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
       notes: [
         'one warm detection container (bundled handler in its own process) against moto and the Slack emulator on loopback, AWS not slowed; rules created in moto beforehand, one AuthorizeSecurityGroupIngress per rule',
         `per-rule slopes: ${ms(slopeLow)} (1→10), ${ms(slopeHigh)} (10→60)`,
+        "exposure calls: the group's lookup (DescribeNetworkInterfaces, then route tables and one more only when the group is attached); the bench's groups are used by nothing, so one call",
         `the calls are sequential, so latency ≈ calls × emulator latency; moto per call (median, via the proxy): ${callLatencyText}`,
       ],
       data: {
