@@ -199,3 +199,59 @@ describe('alertBlocks: case 9, text from AWS stays text', () => {
     expect(notice).toContain(`Last error: \`denied ${BREAKOUT_IN_CODE.slice(1)}`);
   });
 });
+
+describe('the exposure line of each violation', () => {
+  const exposure = {
+    exposure: 'internet' as const,
+    reason: 'reachable from the internet through i-01 (web-1, 3.248.1.9)',
+    attachments: [
+      {
+        type: 'instance' as const,
+        id: 'i-01',
+        name: 'web-1',
+        publicIp: '3.248.1.9',
+        subnetId: 'subnet-1',
+        routesToInternet: true,
+        exposure: 'internet' as const,
+        reason: 'public address 3.248.1.9 in a subnet routed to igw-1',
+      },
+    ],
+    attachmentCount: 1,
+    failures: [],
+    at: DEADLINE,
+    from: 'high' as const,
+    change: 'raised' as const,
+  };
+  const LINE = 'Exposure: internet · i-01 (web-1, 3.248.1.9) · high → critical';
+
+  function viewOf(count: number): AlertView {
+    const base = truncationView('d');
+    const violations = Array.from({ length: count }, (_, i) => ({
+      ...base.violations[0]!,
+      violationId: `v-${i}`,
+      severity: 'critical',
+      rule: { ...base.violations[0]!.rule, ruleId: `sgr-${i}`, fromPort: 1000 + i, toPort: 1000 + i },
+      exposure,
+    })) as ViolationItem[];
+    return { ...base, violations };
+  }
+
+  it('is a context block under the violation’s section, and the header is the final severity', () => {
+    const blocks = alertBlocks(viewOf(1));
+    const at = blocks.findIndex((b) => b.block_id === 'rule:v-0');
+    expect(blocks[at + 1]).toEqual({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: LINE, verbatim: true }],
+    });
+    expect(blocks[at + 2]?.type).toBe('actions');
+    expect(alertText(viewOf(1))).toContain('CRITICAL: a risky rule');
+  });
+
+  it('moves into each section when its own blocks would pass Slack’s 50', () => {
+    const blocks = alertBlocks(viewOf(20));
+    expect(blocks.length).toBeLessThanOrEqual(50);
+    const sections = blocks.filter((b) => b.block_id?.startsWith('rule:')) as SectionBlock[];
+    expect(sections).toHaveLength(18);
+    for (const s of sections) expect(s.text!.text).toContain(`_${LINE}_`);
+  });
+});
