@@ -45,6 +45,8 @@ beforeAll(async () => {
     bastion: { groupId: ${bastion}, region: ${REGION}, ports: [22], allowed: { users: [${ENGINEER.id}] } }
 policy:
   timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }
+  # A group nothing uses keeps its severity here: these tests are about other things (exposure has its own).
+  exposure: { unattached: keep }
 decisions:
   revokers: { users: [${ENGINEER.id}, ${APPROVER.id}] }
   approvers: { users: [${APPROVER.id}] }
