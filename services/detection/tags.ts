@@ -26,6 +26,7 @@ export interface TagSetterItem extends StoredItem {
   eventName: string;
   /** CloudTrail's time of that call: an older event never overwrites a newer one. */
   eventTime: string;
+  createdAt: string;
   updatedAt: string;
 }
 
@@ -90,7 +91,8 @@ export async function recordTagChange(store: StateStore, change: TagRecordChange
   for (let attempt = 0; attempt < 3; attempt++) {
     const current = await store.get<TagSetterItem>(key);
     if (!current) {
-      const item = { ...key, type: 'tagset', status, version: 1, ...fields };
+      // createdAt keys the status index (every item on it has one).
+      const item = { ...key, type: 'tagset', status, version: 1, createdAt: change.now, ...fields };
       if (await store.createAll([item], [audit(null)])) return true;
       continue;
     }
