@@ -17,7 +17,7 @@ import {
   ruleDescriptionsRecord,
   tagsRecord,
 } from '../../support/cloudtrail-factory';
-import { auditOf } from '../../support/grants';
+import { auditOf, rulesOf } from '../../support/grants';
 import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
 
 // What can silence sg-warden without adding a rule (README "Watched changes"), through the real detection
@@ -426,6 +426,48 @@ describe('watched changes', () => {
       });
       expect(await deliver(later)).toEqual({ processed: 1, violations: 0 });
       expect(posts()).toHaveLength(1);
+    });
+  });
+
+  describe('a pending violation whose group is tagged exempt afterwards', () => {
+    async function pendingThenTagged(
+      by: string,
+    ): Promise<{ violationId: string; ruleId: string; groupId: string }> {
+      const { groupId } = await createGroup(REGION);
+      const ruleId = await worldOpen(groupId, 22);
+      const opened = authorizeIngressRecord({
+        groupId,
+        rules: [{ ruleId, fromPort: 22, cidr: '0.0.0.0/0' }],
+      });
+      await deliver(opened);
+      const [violation] = await violationsOf(await alertOf(String(opened.eventID)));
+      await deliver(await tagGroup(groupId, by));
+      return { violationId: String(violation!.violationId), ruleId, groupId };
+    }
+
+    async function sweepPastDeadlines(): Promise<void> {
+      const { sweep } = await import('../../../services/kernel/sweep');
+      const { dueHandlers, getWiring } = await import('../../../handlers/wiring');
+      const wiring = getWiring();
+      await sweep(wiring, dueHandlers(wiring), new Date(Date.now() + 16 * 60_000));
+    }
+
+    it('is still revoked at its deadline when the tagger is not trusted, and resolved when they are', async () => {
+      const untrusted = await pendingThenTagged(EVE);
+      const trusted = await pendingThenTagged(ADMIN);
+
+      await sweepPastDeadlines();
+
+      expect(await getItem(`VIOLATION#${untrusted.violationId}`, 'VIOLATION')).toMatchObject({
+        status: 'AUTO_REVOKED',
+      });
+      expect((await rulesOf(untrusted.groupId)).map((r) => r.SecurityGroupRuleId)).not.toContain(
+        untrusted.ruleId,
+      );
+      expect(await getItem(`VIOLATION#${trusted.violationId}`, 'VIOLATION')).toMatchObject({
+        status: 'RESOLVED',
+      });
+      expect((await rulesOf(trusted.groupId)).map((r) => r.SecurityGroupRuleId)).toContain(trusted.ruleId);
     });
   });
 
