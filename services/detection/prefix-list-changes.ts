@@ -69,6 +69,7 @@ export async function handlePrefixListChange(deps: WatchDeps, event: SgEvent): P
         `Prefix list ${listId} now holds ${holds}, which the policy counts as the internet (${event.eventName} by ${event.actor.arn}${event.actor.sourceIp ? ` from ${event.actor.sourceIp}` : ''}): every rule that names the list opens to it.`,
       ],
       findings: judged.findings,
+      foundBy: 'prefix-list',
     });
     result.outcome = raised.outcome === 'stored' ? 'stored' : 'duplicate';
     result.violations += raised.violations;

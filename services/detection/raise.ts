@@ -116,6 +116,8 @@ export interface RaiseRequest {
   groupName: string | null;
   notices: string[];
   findings: Finding[];
+  /** What found the violations, for the audit and the ViolationsRaised metric (services/metrics). */
+  foundBy: 'tag-change' | 'prefix-list';
 }
 
 export interface RaiseResult {
@@ -124,7 +126,7 @@ export interface RaiseResult {
   posted: boolean;
 }
 
-function violationAudit(v: ViolationItem, now: string): AuditEntry {
+function violationAudit(v: ViolationItem, now: string, foundBy: string): AuditEntry {
   return {
     subjectId: v.violationId,
     subjectType: 'violation',
@@ -143,6 +145,7 @@ function violationAudit(v: ViolationItem, now: string): AuditEntry {
       deadline: v.deadline,
       dryRun: v.dryRun,
       sourceIp: v.actor.sourceIp,
+      foundBy,
     },
     at: now,
   };
@@ -193,7 +196,10 @@ export async function raiseAlert(deps: AlertDeps, request: RaiseRequest): Promis
   }
   for (const v of violations) {
     // One by one: a redelivery that got part way finds some already there, and skips them.
-    await store.createAll([v as unknown as Record<string, unknown>], [violationAudit(v, nowIso)]);
+    await store.createAll(
+      [v as unknown as Record<string, unknown>],
+      [violationAudit(v, nowIso, request.foundBy)],
+    );
   }
   const stored = await tryTransition(store, {
     key,

@@ -70,6 +70,7 @@ export async function handleTagChange(deps: WatchDeps, event: SgEvent): Promise<
         groupName: null,
         notices: [],
         findings: [],
+        foundBy: 'tag-change',
       });
       result.outcome = 'duplicate';
       result.posted ||= again.posted;
@@ -160,6 +161,7 @@ export async function handleTagChange(deps: WatchDeps, event: SgEvent): Promise<
       groupName: group?.name ?? null,
       notices,
       findings,
+      foundBy: 'tag-change',
     });
     log.info({ groupId, alertId, violations: raised.violations, outcome: raised.outcome }, 'tag change told');
     result.outcome = raised.outcome === 'stored' ? 'stored' : 'duplicate';
