@@ -22,6 +22,7 @@ function deployIam() {
         "export * from './services/deploy/operations';",
         "export * from './services/deploy/encryption';",
         "export * from './services/deploy/audit-archive';",
+        "export { SECURITY_GROUP_EVENT_NAMES } from './services/detection/cloudtrail';",
         '',
       ].join('\n'),
       resolveDir: root,
@@ -151,6 +152,11 @@ module.exports = {
       alarmActions: deploy.alarmActions(config(), await optionalParam(resolveVariable, 'alarmTopicArn')),
     });
   },
+  /**
+   * `eventName: ${file(infra/iam-from-config.js):eventNames}`: the CloudTrail event names detection reads
+   * (services/detection/cloudtrail.ts), so the EventBridge rule and the parser cannot drift apart.
+   */
+  eventNames: async () => [...deployIam().SECURITY_GROUP_EVENT_NAMES],
   /** `logRetentionInDays`: the param logRetentionInDays, else config logs.retentionDays. */
   logRetentionDays: async ({ resolveVariable }) => {
     const fromParam = await optionalParam(resolveVariable, 'logRetentionInDays');

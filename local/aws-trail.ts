@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { SECURITY_GROUP_EVENT_NAMES } from '../services/detection/cloudtrail';
 import type { Logger } from '../services/shared/logger';
 import { PERSONAS, type Persona, personaOf, signatureScope } from './aws-personas';
 import type { ProxyAnswer, ProxyExchange, ProxyRequest } from './aws-recorder';
@@ -26,6 +27,16 @@ export interface TrailDelivery {
   error?: string;
 }
 
+/**
+ * serverless.yml takes the rule's event names from the parser (`${file(infra/iam-from-config.js):eventNames}`,
+ * resolved at package time): the same list here.
+ */
+function withEventNames(pattern: Json): Json {
+  const detail = pattern.detail as Json | undefined;
+  if (typeof detail?.eventName !== 'string') return pattern;
+  return { ...pattern, detail: { ...detail, eventName: [...SECURITY_GROUP_EVENT_NAMES] } };
+}
+
 /** The EventBridge pattern of the detection function's rule, as serverless.yml deploys it. */
 export function readDetectionPattern(repoRoot: string): Json {
   const doc = parse(readFileSync(join(repoRoot, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
@@ -34,7 +45,7 @@ export function readDetectionPattern(repoRoot: string): Json {
   for (const fn of Object.values(doc.functions ?? {})) {
     for (const event of fn.events ?? []) {
       const pattern = event.eventBridge?.pattern;
-      if (pattern && matchesPattern(pattern.source, 'aws.ec2')) return pattern;
+      if (pattern && matchesPattern(pattern.source, 'aws.ec2')) return withEventNames(pattern);
     }
   }
   throw new Error('serverless.yml has no EventBridge rule for CloudTrail security-group events');

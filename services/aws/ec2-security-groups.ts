@@ -184,6 +184,33 @@ export class Ec2SecurityGroups implements SecurityGroupReader, RuleRemover, Rule
     return cidrs;
   }
 
+  async groupsUsingPrefixList(target: AwsTarget, prefixListId: string): Promise<string[]> {
+    const client = await this.clientFor(target);
+    const { GetManagedPrefixListAssociationsCommand } = ec2Sdk();
+    const groups = new Set<string>();
+    let nextToken: string | undefined;
+    try {
+      do {
+        const out = await client.send(
+          new GetManagedPrefixListAssociationsCommand({
+            PrefixListId: prefixListId,
+            NextToken: nextToken,
+            MaxResults: 255,
+          }),
+        );
+        // Route tables use lists too; only security groups have rules to judge.
+        for (const a of out.PrefixListAssociations ?? [])
+          if (a.ResourceId?.startsWith('sg-')) groups.add(a.ResourceId);
+        nextToken = out.NextToken;
+      } while (nextToken);
+    } catch (error) {
+      const err = awsError('GetManagedPrefixListAssociations', error);
+      if (PREFIX_LIST_NOT_FOUND.has(err.awsCode)) return [];
+      throw err;
+    }
+    return [...groups].sort();
+  }
+
   async describeRulesTagged(target: AwsTarget, key: string, value: string): Promise<RuleFacts[]> {
     return this.rulesMatching(target, [{ Name: `tag:${key}`, Values: [value] }]);
   }

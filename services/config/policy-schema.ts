@@ -145,9 +145,14 @@ export const policySchema = z
           .array(z.object({ key: z.string().min(1), value: z.string().optional() }).strict())
           .default([]),
         sourceCidrs: z.array(cidr).default([]),
+        /**
+         * Who may exempt a group by tag: a tag in `tags` (or `sg-warden:protected`) exempts only when its
+         * last setter's ARN (or assumed role's ARN) matches one of these ARN patterns. Default: nobody.
+         */
+        trustedTaggers: z.array(arnPattern).default([]),
       })
       .strict()
-      .default({ groupIds: [], tags: [], sourceCidrs: [] }),
+      .default({ groupIds: [], tags: [], sourceCidrs: [], trustedTaggers: [] }),
     principals: z.array(principalRuleSchema).default([]),
     onlyFrom: z
       .array(

@@ -1,4 +1,5 @@
 import { evaluateRule } from '../detection/policy';
+import { tagSettersFor } from '../detection/tags';
 import type { ExposureLookup } from '../exposure/lookup';
 import { keys } from '../kernel/state';
 import { describeError } from '../shared/errors';
@@ -39,7 +40,10 @@ export async function readLiveRule(
   return live.find((r) => r.ruleId && sameRuleContent(r, rule)) ?? null;
 }
 
-/** Re-evaluates a live rule against the policy with the group's current tags (null tags when unreadable). */
+/**
+ * Re-evaluates a live rule against the policy with the group's current tags (null tags when unreadable)
+ * and who set them: an exemption tag an untrusted caller added does not resolve a violation.
+ */
 export async function evaluateLive(
   deps: DecisionDeps,
   target: AwsTarget,
@@ -52,7 +56,8 @@ export async function evaluateLive(
   } catch (error) {
     deps.logger.warn({ groupId: live.groupId, err: describeError(error) }, 'group tags unavailable');
   }
-  return evaluateRule(live, deps.config.policy, { actor, groupTags: tags });
+  const tagSetters = await tagSettersFor(deps.store, deps.config.policy, target, live.groupId, tags);
+  return evaluateRule(live, deps.config.policy, { actor, groupTags: tags, tagSetters });
 }
 
 /** An ACTIVE, unexpired exception for the rule as it is now, if any. */

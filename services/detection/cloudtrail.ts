@@ -9,6 +9,7 @@ import type {
   SgEventKind,
   SourceKind,
 } from '../shared/model';
+import { createdGroupTags, describedRuleIds, prefixListChangeOf, tagChangeOf } from './watched-records';
 
 type Json = Record<string, unknown>;
 
@@ -20,9 +21,19 @@ const EVENT_KINDS: Record<string, { kind: SgEventKind; direction: Direction | nu
   RevokeSecurityGroupEgress: { kind: 'revoke', direction: 'egress' },
   CreateSecurityGroup: { kind: 'create-group', direction: null },
   DeleteSecurityGroup: { kind: 'delete-group', direction: null },
+  // Calls that can silence sg-warden without adding a rule (README "Watched changes").
+  UpdateSecurityGroupRuleDescriptionsIngress: { kind: 'describe-rules', direction: 'ingress' },
+  UpdateSecurityGroupRuleDescriptionsEgress: { kind: 'describe-rules', direction: 'egress' },
+  CreateTags: { kind: 'tags-added', direction: null },
+  DeleteTags: { kind: 'tags-removed', direction: null },
+  CreateManagedPrefixList: { kind: 'prefix-list', direction: null },
+  ModifyManagedPrefixList: { kind: 'prefix-list', direction: null },
 };
 
-/** The CloudTrail event names sg-warden reads; the EventBridge rule matches exactly these. */
+/**
+ * The CloudTrail event names sg-warden reads; the EventBridge rule matches exactly these (serverless.yml
+ * takes them from here; infra/region-forwarder.yml lists them too, and a test keeps the two the same).
+ */
 export const SECURITY_GROUP_EVENT_NAMES = Object.keys(EVENT_KINDS);
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -337,8 +348,25 @@ export function parseRecord(record: Json, regionHint?: string, envelope: Envelop
       lookupReason: null,
     };
   }
+  if (known.kind === 'describe-rules' && known.direction) {
+    const groupId = str(params.groupId) ?? 'unknown';
+    return {
+      ...base,
+      groupId,
+      rules: rulesFromRequest(params, groupId, known.direction),
+      ruleIds: describedRuleIds(eventName, params),
+      needsLookup: true,
+      lookupReason: 'a description is not a grant: the rule is judged as EC2 has it',
+    };
+  }
+  const none = { rules: [], ruleIds: [], needsLookup: false, lookupReason: null };
+  if (known.kind === 'tags-added' || known.kind === 'tags-removed')
+    return { ...base, groupId: null, ...none, tagChange: tagChangeOf(params) };
+  if (known.kind === 'prefix-list')
+    return { ...base, groupId: null, ...none, prefixList: prefixListChangeOf(eventName, params, response) };
   const groupId = str(params.groupId) ?? (response ? str(response.groupId) : null);
-  return { ...base, groupId, rules: [], ruleIds: [], needsLookup: false, lookupReason: null };
+  const tagChange = known.kind === 'create-group' ? createdGroupTags(params, groupId) : null;
+  return { ...base, groupId, ...none, ...(tagChange ? { tagChange } : {}) };
 }
 
 /**

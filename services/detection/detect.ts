@@ -21,10 +21,15 @@ import type { AlertItem, ExceptionItem, ViolationItem } from '../violations/item
 import { intakeRefusal, refuseEvent } from './intake';
 import { eventActor, ownRuleVerdict } from './own-rules';
 import { evaluate } from './policy';
+import { handlePrefixListChange } from './prefix-list-changes';
 import { prefixListEntriesFor } from './prefix-lists';
 import { principalName } from './principal-name';
+import { openViolationRuleIds } from './raise';
 import { confirmRemovals } from './removals';
 import { type CheckedRule, resolveRules } from './rules';
+import { handleTagChange } from './tag-changes';
+import { tagSettersFor } from './tags';
+import { resolveWatchedRules } from './watched-rules';
 
 export { principalName } from './principal-name';
 
@@ -173,7 +178,14 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     const outcome = gone > 0 ? 'resolved-gone' : refused > 0 ? 'unconfirmed' : 'not-a-rule-change';
     return { ...result, outcome };
   }
-  if (event.kind !== 'authorize' && event.kind !== 'modify')
+  // Calls that can silence sg-warden without adding a rule (README "Watched changes").
+  if (event.kind === 'tags-added' || event.kind === 'tags-removed')
+    return { ...result, ...(await handleTagChange(deps, event)) };
+  if (event.kind === 'prefix-list') return { ...result, ...(await handlePrefixListChange(deps, event)) };
+  if (event.kind === 'create-group' && event.tagChange) await handleTagChange(deps, event);
+  const watched =
+    event.kind === 'describe-rules' || (event.kind === 'create-group' && deps.config.policy.evaluateEgress);
+  if (event.kind !== 'authorize' && event.kind !== 'modify' && !watched)
     return { ...result, outcome: 'not-a-rule-change' };
   if (event.kind === 'authorize' && event.rules.length === 0) {
     log.warn({ groupId: event.groupId }, 'authorize event names no rule sg-warden can read; not evaluated');
@@ -196,7 +208,9 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   let groupKnown = false;
   if (!unreachable) {
     try {
-      const resolved = await resolveRules(deps.groups, event);
+      const resolved = watched
+        ? await resolveWatchedRules(deps.groups, event)
+        : await resolveRules(deps.groups, event);
       checked = resolved.rules;
       for (const why of resolved.mismatched)
         result.skipped.push({ ruleId: null, why: `event does not match EC2: ${why}` });
@@ -235,8 +249,14 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
 
   const candidates: Candidate[] = [];
   const now = clock();
+  // A watched call adds no rule: a rule whose violation is still open is not raised again.
+  const open = watched ? await openViolationRuleIds(store, target) : null;
   for (const { rule, confirmed } of checked) {
     const candidate: Candidate = { rule, leading: [], trailing: [] };
+    if (rule.ruleId && open?.has(rule.ruleId)) {
+      result.skipped.push({ ruleId: rule.ruleId, why: 'its violation is still open' });
+      continue;
+    }
     const verdict = await ownRuleVerdict(deps, event, rule);
     if (verdict.kind === 'own') {
       result.skipped.push({ ruleId: rule.ruleId, why: `granted by sg-warden (${verdict.grantId})` });
@@ -282,6 +302,10 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     }
   }
   const byRule = new Map(candidates.map((c) => [c.rule, c]));
+  // An exemption tag counts only when a trusted tagger set it (tags.ts).
+  const tagSetters = group
+    ? await tagSettersFor(store, deps.config.policy, target, group.groupId, group.tags)
+    : null;
   // The group's exposure steps each finding's severity (policy.exposure), read in its own account and
   // region; not where sg-warden cannot act (its findings are notify-only anyway).
   const graded = await gradeFindings(
@@ -290,7 +314,7 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     evaluate(
       candidates.map((c) => c.rule),
       deps.config.policy,
-      { actor: event.actor, groupTags: group?.tags ?? null, prefixLists },
+      { actor: event.actor, groupTags: group?.tags ?? null, prefixLists, tagSetters },
     ),
     deps.config.policy,
     clock,

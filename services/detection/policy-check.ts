@@ -27,8 +27,9 @@ export function principalsCoveredBy(pattern: string): string[] {
 }
 
 /**
- * Things in a valid config that are probably not meant: for now, principal rules whose ARN pattern
- * covers every principal of an account (each change there would be notify-only or ignored).
+ * Things in a valid config that are probably not meant: principal rules whose ARN pattern covers every
+ * principal of an account (each change there would be notify-only or ignored), and trusted taggers that
+ * cover every principal of an account (anyone there could exempt a group by tagging it).
  */
 export function policyWarnings(config: Config): string[] {
   const warnings: string[] = [];
@@ -39,6 +40,13 @@ export function policyWarnings(config: Config): string[] {
     const narrowed = rule.stack !== undefined ? ` (narrowed only by stack "${rule.stack}")` : '';
     warnings.push(
       `policy.principals.${i}.arn: "${rule.arn}" matches ${covered.join(', ')} of an account${narrowed}, so every change there is ${rule.action === 'ignore' ? 'ignored' : 'notify-only'}. Name the principals, e.g. arn:aws:iam::123456789012:role/payments-ci-deploy.`,
+    );
+  });
+  config.policy.exceptions.trustedTaggers.forEach((pattern, i) => {
+    const covered = principalsCoveredBy(pattern);
+    if (covered.length === 0) return;
+    warnings.push(
+      `policy.exceptions.trustedTaggers.${i}: "${pattern}" matches ${covered.join(', ')} of an account, so anyone there can exempt a group from sg-warden by tagging it. Name the principals, e.g. arn:aws:iam::123456789012:role/network-admins.`,
     );
   });
   return warnings;

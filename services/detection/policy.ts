@@ -1,4 +1,5 @@
 import type { PolicyConfig } from '../config/config';
+import { PROTECTED_TAG } from '../deploy/iam';
 import { isInternetCidr, isWithin, parseCidr } from '../shared/cidr';
 import type { Actor, Finding, RuleFacts, Severity } from '../shared/model';
 
@@ -12,6 +13,19 @@ export interface EvaluationContext {
    * is not here cannot be judged by its source (offline evaluation) and raises nothing from the baseline.
    */
   prefixLists?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Who last set each of the group's tags, as sg-warden recorded it (services/detection/tags.ts). A tag in
+   * `policy.exceptions.tags` exempts only when its setter here is a trusted tagger and set this value.
+   */
+  tagSetters?: Readonly<Record<string, TagSetter>> | null;
+}
+
+/** Who last set a group's tag (CreateTags or CreateSecurityGroup, confirmed in EC2), and the value set. */
+export interface TagSetter {
+  value: string;
+  arn: string;
+  /** For an assumed role, the role's own ARN. */
+  roleArn: string | null;
 }
 
 /** The tag CloudFormation puts on every group it creates: the stack's name. */
@@ -218,20 +232,69 @@ function onlyFromViolations(
   return { severity, reasons };
 }
 
-/** The exemption that applies to a rule (group ID, group tag, allowed source), or null. */
+/** True when the principal matches one of `policy.exceptions.trustedTaggers` (its own ARN or its role's). */
+export function isTrustedTagger(policy: PolicyConfig, setter: Pick<TagSetter, 'arn' | 'roleArn'>): boolean {
+  const arns = [setter.arn, setter.roleArn].filter((n): n is string => n?.startsWith('arn:') === true);
+  return policy.exceptions.trustedTaggers.some((pattern) =>
+    arns.some((arn) => matchesArnPattern(pattern, arn)),
+  );
+}
+
+/**
+ * True for a tag that would take a group out of sg-warden's hands: one of `policy.exceptions.tags`, or
+ * `sg-warden:protected` (the roles may not revoke on such a group).
+ */
+export function isExemptionTag(policy: PolicyConfig, key: string, value: string): boolean {
+  if (key === PROTECTED_TAG) return true;
+  return policy.exceptions.tags.some((t) => t.key === key && (t.value === undefined || t.value === value));
+}
+
+/** True for a tag key whose removal (or change) can end an exemption: what detection watches. */
+export function isWatchedTagKey(policy: PolicyConfig, key: string): boolean {
+  return key === PROTECTED_TAG || policy.exceptions.tags.some((t) => t.key === key);
+}
+
+/**
+ * The group's exemption tags and whether each counts: only when its last setter (as recorded) set this
+ * very value and is a trusted tagger. `ignored` says, per tag that does not count, why.
+ */
+export function tagExemptions(
+  policy: PolicyConfig,
+  tags: Record<string, string> | null,
+  setters: Readonly<Record<string, TagSetter>> | null | undefined,
+): { exempt: string | null; ignored: string[] } {
+  const ignored: string[] = [];
+  if (!tags) return { exempt: null, ignored };
+  for (const [key, value] of Object.entries(tags)) {
+    if (!isExemptionTag(policy, key, value)) continue;
+    const setter = setters?.[key];
+    if (setter && setter.value === value && isTrustedTagger(policy, setter))
+      return { exempt: `group tag ${key}=${value}, set by ${setter.arn}`, ignored: [] };
+    const why =
+      !setter || setter.value !== value
+        ? 'who set it is not on record (set before sg-warden watched tags, or its CloudTrail event has not arrived)'
+        : `it was set by ${setter.arn}, which is not a trusted tagger (policy.exceptions.trustedTaggers)`;
+    // The roles' IAM still refuses revokes on a protected group, whoever tagged it.
+    const iam =
+      key === PROTECTED_TAG ? '; while the tag stays, IAM stops sg-warden revoking here: revoke by hand' : '';
+    ignored.push(`group tag ${key}=${value} is ignored: ${why}, so it exempts nothing${iam}`);
+  }
+  return { exempt: null, ignored };
+}
+
+/**
+ * The exemption that applies to a rule (group ID, group tag set by a trusted tagger, allowed source), or
+ * null. Without `setters` no tag exempts.
+ */
 export function exemptionFor(
   rule: RuleFacts,
   policy: PolicyConfig,
   tags: Record<string, string> | null,
+  setters?: Readonly<Record<string, TagSetter>> | null,
 ): string | null {
   if (policy.exceptions.groupIds.includes(rule.groupId)) return `group ${rule.groupId} is exempt`;
-  if (tags) {
-    for (const t of policy.exceptions.tags) {
-      const value = tags[t.key];
-      if (value !== undefined && (t.value === undefined || t.value === value))
-        return `group tag ${t.key}=${value}`;
-    }
-  }
+  const byTag = tagExemptions(policy, tags, setters).exempt;
+  if (byTag) return byTag;
   if (rule.sourceKind === 'ipv4' || rule.sourceKind === 'ipv6') {
     const source = parseCidr(rule.source);
     if (source) {
@@ -281,6 +344,27 @@ export function principalRuleFor(
   return policy.principals.find((p) => principalRuleMatches(p, actor, groupTags)) ?? null;
 }
 
+/**
+ * The entries of a prefix list that the policy counts as the internet (0.0.0.0/0, ::/0, wide public
+ * ranges), leaving out entries inside `policy.exceptions.sourceCidrs`: what a rule naming the list opens to.
+ */
+export function internetEntries(entries: readonly string[], policy: PolicyConfig): string[] {
+  return entries.filter((cidr) => {
+    const entry: RuleFacts = {
+      groupId: '',
+      ruleId: null,
+      direction: 'ingress',
+      protocol: 'all',
+      fromPort: null,
+      toPort: null,
+      source: cidr,
+      sourceKind: cidr.includes(':') ? 'ipv6' : 'ipv4',
+      description: null,
+    };
+    return isOpenToInternet(entry) && exemptionFor(entry, policy, null) === null;
+  });
+}
+
 /** True when the policy says never to revoke findings of this severity. */
 export function isDryRun(policy: PolicyConfig, severity: Severity): boolean {
   return typeof policy.dryRun === 'boolean' ? policy.dryRun : policy.dryRun[severity] === true;
@@ -324,7 +408,7 @@ function prefixListBaseline(
 /** Evaluates one rule against the policy; null when it breaks nothing or is exempt. */
 export function evaluateRule(rule: RuleFacts, policy: PolicyConfig, ctx: EvaluationContext): Finding | null {
   if (rule.direction === 'egress' && !policy.evaluateEgress) return null;
-  if (exemptionFor(rule, policy, ctx.groupTags)) return null;
+  if (exemptionFor(rule, policy, ctx.groupTags, ctx.tagSetters)) return null;
 
   const fromBaseline =
     rule.sourceKind === 'prefix-list' ? prefixListBaseline(rule, policy, ctx) : baseline(rule, policy);
@@ -336,7 +420,12 @@ export function evaluateRule(rule: RuleFacts, policy: PolicyConfig, ctx: Evaluat
         ? fromBaseline.severity
         : fromOnly.severity
       : (fromBaseline?.severity ?? fromOnly!.severity);
-  const reasons = [...(fromBaseline?.reasons ?? []), ...(fromOnly?.reasons ?? [])];
+  const reasons = [
+    ...(fromBaseline?.reasons ?? []),
+    ...(fromOnly?.reasons ?? []),
+    // An exemption tag that did not count is said, so nobody believes the group exempt.
+    ...tagExemptions(policy, ctx.groupTags, ctx.tagSetters).ignored,
+  ];
 
   let timeoutSeconds = policy.timeouts[severity];
   let action: Finding['action'] = timeoutSeconds === null ? 'notify' : 'alert';

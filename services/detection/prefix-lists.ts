@@ -20,13 +20,15 @@ export function cachedPrefixLists(reader: PrefixListReader): PrefixListReader {
       }
       return entries;
     },
+    // Who uses a list is asked only when the list changes: once per event, nothing to keep.
+    groupsUsingPrefixList: (target, prefixListId) => reader.groupsUsingPrefixList(target, prefixListId),
   };
 }
 
 /**
  * The entries of every prefix list these rules name, read in the rules' account and region: what
- * `evaluate()` takes as `prefixLists`. The same call serves an event naming a rule and (later) an edit
- * of the list itself, so both judge a list the same way.
+ * `evaluate()` takes as `prefixLists`. The same call serves an event naming a rule and an edit of the
+ * list itself (prefix-list-changes.ts), so both judge a list the same way.
  */
 export async function prefixListEntriesFor(
   reader: PrefixListReader,

@@ -34,6 +34,11 @@ export const keys = {
   ipLink: (tokenHash: string) => ({ pk: `IPLINK#${tokenHash}`, sk: 'IPLINK' }),
   run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
   marker: (name: string) => ({ pk: `MARKER#${name}`, sk: 'MARKER' }),
+  /** Who last set one tag of one security group (services/detection/tags.ts). */
+  tagSetter: (account: string, region: string, groupId: string, tagKey: string) => ({
+    pk: `TAGSET#${account}#${region}#${groupId}#${tagKey}`,
+    sk: 'TAGSET',
+  }),
 };
 
 export type ItemKey = { pk: string; sk: string };

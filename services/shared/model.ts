@@ -56,7 +56,20 @@ export type SgEventKind =
   | 'revoke'
   | 'create-group'
   | 'delete-group'
-  | 'describe-rules';
+  | 'describe-rules'
+  /** CreateTags / DeleteTags: only security groups among the resources matter. */
+  | 'tags-added'
+  | 'tags-removed'
+  /** CreateManagedPrefixList / ModifyManagedPrefixList. */
+  | 'prefix-list';
+
+/** Tags a call set or removed (CreateTags, DeleteTags, CreateSecurityGroup's tag specifications). */
+export interface TagChange {
+  /** The security groups among the call's resources (sg-…); other resource IDs are left out. */
+  groupIds: string[];
+  /** Each tag as the call names it; value null: DeleteTags without a value (any value). */
+  tags: { key: string; value: string | null }[];
+}
 
 /** One successful security-group API call, normalised from any CloudTrail shape. */
 export interface SgEvent {
@@ -82,6 +95,10 @@ export interface SgEvent {
    * is not recorded: taken as ingress). Only a hint, for when EC2 cannot be asked.
    */
   requested?: RuleFacts[];
+  /** CreateTags / DeleteTags, and CreateSecurityGroup with tags: what was tagged how (a hint; EC2 decides). */
+  tagChange?: TagChange;
+  /** Create/ModifyManagedPrefixList: the list, and the entries the call says it added (a hint; EC2 decides). */
+  prefixList?: { id: string | null; added: string[] };
   /** Set when the record contradicts itself or its envelope (account, region): the event is refused. */
   mismatch?: string;
 }

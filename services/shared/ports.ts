@@ -85,6 +85,8 @@ export interface AccountScope {
 export interface PrefixListReader {
   /** The list's entries (CIDRs); [] when the list does not exist. */
   prefixListEntries(target: AwsTarget, prefixListId: string): Promise<string[]>;
+  /** The security groups with a rule that names the list (GetManagedPrefixListAssociations); [] when none or no list. */
+  groupsUsingPrefixList(target: AwsTarget, prefixListId: string): Promise<string[]>;
 }
 
 export interface GroupInfo {

@@ -1,5 +1,6 @@
 import type { Config, WhitelistTarget } from '../config/config';
 import { evaluate } from '../detection/policy';
+import { tagSettersFor } from '../detection/tags';
 import type { Exposure } from '../exposure/classify';
 import type { ExposureLookup } from '../exposure/lookup';
 import type { GrantItem } from '../grants/items';
@@ -145,6 +146,8 @@ export async function loadGroupView(deps: StatusDeps, ref: GroupRef, homeRegion:
     groupName: group?.name ?? null,
   };
   if (!group) return { ...base, exists: false, exposure: null, rules: [] };
+  // Exemption tags count only as detection counts them: set by a trusted tagger.
+  const tagSetters = await tagSettersFor(deps.store, deps.config.policy, target, where.groupId, group.tags);
   const grantsByRule = new Map(
     overview.grants.filter((g) => g.ruleId && g.region === where.region).map((g) => [g.ruleId!, g]),
   );
@@ -158,7 +161,11 @@ export async function loadGroupView(deps: StatusDeps, ref: GroupRef, homeRegion:
           e.fingerprint === ruleFingerprint(e.account, e.region, rule)),
     );
     if (exception) return { rule, mark: { kind: 'kept' as const, exception } };
-    const [finding] = evaluate([rule], deps.config.policy, { actor: null, groupTags: group.tags });
+    const [finding] = evaluate([rule], deps.config.policy, {
+      actor: null,
+      groupTags: group.tags,
+      tagSetters,
+    });
     if (finding) {
       const pending =
         overview.violations.find(

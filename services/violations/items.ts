@@ -55,6 +55,11 @@ export interface AlertItem extends StoredItem {
   createdAt: string;
   /** Set when this alert re-opens a kept rule whose exception expired. */
   reopenedFrom?: string;
+  /**
+   * What the alert tells besides its violations (plain text; Slack escapes it): a watched change such as
+   * an exemption tag or a prefix list gaining the internet (services/detection/raise.ts).
+   */
+  notices?: string[];
 }
 
 /** One violating rule and the decision about it. */

@@ -158,6 +158,8 @@ function headline(view: AlertView): string {
     view.violations[0]?.severity ??
     'low';
   const group = view.alert.groupName ? `${view.alert.groupId} (${view.alert.groupName})` : view.alert.groupId;
+  // A watched change (an exemption tag, …) that raised no rule is told as what it is.
+  if (view.violations.length === 0) return `Watched change on ${group}`;
   const count = view.violations.length === 1 ? 'a risky rule' : `${view.violations.length} risky rules`;
   const state = pending.length === 0 ? ' — all decided' : '';
   return `${worst.toUpperCase()}: ${count} on ${group}${state}`;
@@ -211,6 +213,10 @@ export function alertBlocks(view: AlertView): KnownBlock[] {
     },
     divider,
   ];
+  // What a watched change did (who tagged, which prefix list gained the internet), before its rules.
+  // One section for all of them, so a call with many tags stays within Slack's 50 blocks.
+  const notices = view.alert.notices ?? [];
+  if (notices.length > 0) blocks.push(section(notices.map((n) => `:mag: ${literal(n)}`).join('\n')));
   const withButtons = view.violations.slice(0, MAX_RULES_WITH_BUTTONS);
   const rest = view.violations.slice(MAX_RULES_WITH_BUTTONS);
   // Each violation's exposure is a context line of its own while the message stays within Slack's 50

@@ -207,5 +207,111 @@ export function modifyRulesRecord(options: {
   };
 }
 
+/** Who made a watched call and from where (an SSO admin from 198.51.100.23 unless told). */
+interface CallerOptions {
+  region?: string;
+  account?: string;
+  principalArn?: string;
+  sourceIp?: string;
+}
+
+function watchedRecord(eventName: string, options: CallerOptions, params: Json, response: Json | null): Json {
+  const account = options.account ?? '123456789012';
+  return {
+    ...envelopeFields(account, options.region ?? 'us-east-1', eventName),
+    ...(options.sourceIp ? { sourceIPAddress: options.sourceIp } : {}),
+    userIdentity: identity(account, options.principalArn),
+    requestParameters: params,
+    responseElements: response ?? { requestId: randomUUID(), _return: true },
+  };
+}
+
+/** A CreateTags / DeleteTags record (the shape of test/fixtures/cloudtrail/create_tags_*.json). */
+export function tagsRecord(
+  options: CallerOptions & {
+    eventName: 'CreateTags' | 'DeleteTags';
+    resourceIds: string[];
+    tags: { key: string; value?: string }[];
+    errorCode?: string;
+  },
+): Json {
+  const record = watchedRecord(
+    options.eventName,
+    options,
+    {
+      resourcesSet: { items: options.resourceIds.map((resourceId) => ({ resourceId })) },
+      tagSet: { items: options.tags },
+    },
+    null,
+  );
+  return options.errorCode
+    ? {
+        ...record,
+        errorCode: options.errorCode,
+        errorMessage: 'You are not authorized to perform this operation.',
+        responseElements: null,
+      }
+    : record;
+}
+
+/** A ModifyManagedPrefixList record adding entries (test/fixtures/cloudtrail/modify_managed_prefix_list_add_world.json). */
+export function modifyPrefixListRecord(
+  options: CallerOptions & { prefixListId: string; addCidrs: string[]; version?: number },
+): Json {
+  return watchedRecord(
+    'ModifyManagedPrefixList',
+    options,
+    {
+      ModifyManagedPrefixListRequest: {
+        PrefixListId: options.prefixListId,
+        CurrentVersion: options.version ?? 1,
+        AddEntry: options.addCidrs.map((Cidr, i) => ({ Cidr, tag: i + 1 })),
+      },
+    },
+    {
+      ModifyManagedPrefixListResponse: {
+        requestId: randomUUID(),
+        prefixList: { prefixListId: options.prefixListId, state: 'modify-in-progress' },
+      },
+    },
+  );
+}
+
+/** A CreateSecurityGroup record (the shape of the corpus's Terraform event). */
+export function createGroupRecord(
+  options: CallerOptions & { groupId: string; groupName: string; vpcId?: string },
+): Json {
+  return watchedRecord(
+    'CreateSecurityGroup',
+    options,
+    {
+      groupName: options.groupName,
+      groupDescription: options.groupName,
+      ...(options.vpcId ? { vpcId: options.vpcId } : {}),
+    },
+    { requestId: randomUUID(), _return: true, groupId: options.groupId },
+  );
+}
+
+/** An UpdateSecurityGroupRuleDescriptionsIngress record by rule ID. */
+export function ruleDescriptionsRecord(
+  options: CallerOptions & { groupId: string; descriptions: { ruleId: string; description: string }[] },
+): Json {
+  return watchedRecord(
+    'UpdateSecurityGroupRuleDescriptionsIngress',
+    options,
+    {
+      groupId: options.groupId,
+      securityGroupRuleDescriptionSet: {
+        items: options.descriptions.map((d) => ({
+          securityGroupRuleId: d.ruleId,
+          description: d.description,
+        })),
+      },
+    },
+    null,
+  );
+}
+
 /** Wraps a record the way EventBridge delivers it to the detection Lambda (the sandbox's own wrapper). */
 export { eventBridgeEvent } from '../../local/cloudtrail-records';

@@ -112,6 +112,13 @@ function ec2Requests(call: RecordedAwsCall, at: CallAccount): AuthorizationReque
         },
       }));
     }
+    case 'GetManagedPrefixListEntries':
+    case 'GetManagedPrefixListAssociations': {
+      // Judged on the list itself (resource type prefix-list).
+      const listId = form.get('PrefixListId');
+      if (!listId) throw new Error(`${action} names no prefix list: ${call.body}`);
+      return [{ action: `ec2:${action}`, ...base, resource: arn('prefix-list', listId), context: region }];
+    }
     default:
       // Describe* and the like: no resource-level permissions.
       return [{ action: `ec2:${action}`, ...base, resource: '*', context: region }];

@@ -11,6 +11,8 @@ Usage: python moto-serial.py -H 127.0.0.1 -p PORT   (the same arguments as `pyth
 Other launchers can call `patch()` and then run moto's main themselves.
 """
 
+import importlib.util
+import os
 import sys
 import threading
 
@@ -34,6 +36,16 @@ def patch():
     DynamoHandler.call_action = call_action
 
 
+def _patch_prefix_list_associations():
+    """moto lacks GetManagedPrefixListAssociations: moto-prefix-list-associations.py adds it."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "moto-prefix-list-associations.py")
+    spec = importlib.util.spec_from_file_location("moto_prefix_list_associations", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.patch()
+
+
 if __name__ == "__main__":
     patch()
+    _patch_prefix_list_associations()
     main(sys.argv[1:])

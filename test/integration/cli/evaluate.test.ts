@@ -282,6 +282,31 @@ describe('sg-warden policy check', () => {
     expect(stderr).toContain('policy.principals.0: invokedBy alone would exempt every caller');
   });
 
+  it('#13 validates policy.exceptions.trustedTaggers: an ARN pattern or exit 2, and a warning for a whole account', () => {
+    const check = (pattern: string) =>
+      runCli([
+        'policy',
+        'check',
+        writeTmp(
+          'taggers.yml',
+          `slack:\n  alertChannel: C0TEST\npolicy:\n  exceptions:\n    trustedTaggers: ["${pattern}"]\n`,
+        ),
+      ]);
+
+    const named = check('arn:aws:iam::123456789012:role/network-admins');
+    expect(named).toMatchObject({ code: 0, stderr: '' });
+    const notArn = check('network-admins');
+    expect(notArn.code).toBe(2);
+    expect(notArn.stderr).toContain(
+      'policy.exceptions.trustedTaggers.0: "network-admins" is not an ARN pattern',
+    );
+    const wide = check('arn:aws:iam::*:role/*');
+    expect(wide.code).toBe(0);
+    expect(wide.stderr).toContain(
+      'sg-warden: warning: policy.exceptions.trustedTaggers.0: "arn:aws:iam::*:role/*" matches every role',
+    );
+  });
+
   it('exits 2 for YAML that does not parse', () => {
     const path = writeTmp('broken.yml', 'slack: [unclosed\n');
     const { code, stderr } = runCli(['policy', 'check', path]);

@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { AUDIT_KEY_PREFIX } from '../../../services/aws/dynamodb-store';
 import { REVOKE_LEASE_SECONDS as DECISION_LEASE_SECONDS } from '../../../services/decisions/states';
+import { SECURITY_GROUP_EVENT_NAMES } from '../../../services/detection/cloudtrail';
 import { REVOKE_LEASE_SECONDS as GRANT_LEASE_SECONDS } from '../../../services/grants/plan';
 import { HANDOFF_SECONDS } from '../../../slack/jobs/proof';
 import { readCfnYaml } from '../../support/cfn-yaml';
@@ -88,6 +89,8 @@ const EXPECTED: Record<string, string[]> = {
     ...READ_GROUPS,
     // A rule whose source is a prefix list is judged by the list's entries (#19 case 4).
     'ec2:GetManagedPrefixListEntries',
+    // A list that gains the internet raises the rules of the groups that use it (#13).
+    'ec2:GetManagedPrefixListAssociations',
     ...SECRETS,
     ...MEMBER,
     ...FAILED_EVENTS,
@@ -274,7 +277,10 @@ describe('deploy template', () => {
         list(s.Action).includes('ec2:GetManagedPrefixListEntries'),
       );
       expect(read.map((s) => [list(s.Action), s.Resource])).toEqual([
-        [['ec2:GetManagedPrefixListEntries'], { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:*:*:prefix-list/*' }],
+        [
+          ['ec2:GetManagedPrefixListEntries', 'ec2:GetManagedPrefixListAssociations'],
+          { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:*:*:prefix-list/*' },
+        ],
       ]);
     });
 
@@ -588,14 +594,29 @@ describe('deploy template', () => {
       const pattern = rules[0]!.Properties.EventPattern as Json;
       expect(pattern.source).toEqual(['aws.ec2']);
       expect(pattern['detail-type']).toEqual(['AWS API Call via CloudTrail']);
+      // Every call detection reads (the parser's list is the rule's one source), the watched ones included.
+      expect((pattern.detail as Json).eventName).toEqual([...SECURITY_GROUP_EVENT_NAMES]);
       expect((pattern.detail as Json).eventName).toEqual([
         'AuthorizeSecurityGroupIngress',
         'AuthorizeSecurityGroupEgress',
         'ModifySecurityGroupRules',
         'RevokeSecurityGroupIngress',
         'RevokeSecurityGroupEgress',
+        'CreateSecurityGroup',
         'DeleteSecurityGroup',
+        'UpdateSecurityGroupRuleDescriptionsIngress',
+        'UpdateSecurityGroupRuleDescriptionsEgress',
+        'CreateTags',
+        'DeleteTags',
+        'CreateManagedPrefixList',
+        'ModifyManagedPrefixList',
       ]);
+      // The per-region forwarder (plain CloudFormation, no variables) must send exactly these.
+      const forwarder = readCfnYaml(join(root, 'infra', 'region-forwarder.yml')) as {
+        Resources: Record<string, { Properties: { EventPattern?: Json } }>;
+      };
+      const forwarded = forwarder.Resources.ForwardRule!.Properties.EventPattern!;
+      expect((forwarded.detail as Json).eventName).toEqual([...SECURITY_GROUP_EVENT_NAMES]);
       expect(JSON.stringify(rules[0]!.Properties.Targets)).toContain('CloudtrailEventLambdaFunction');
     });
 

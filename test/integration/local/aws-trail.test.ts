@@ -225,7 +225,7 @@ describe('the sandbox trail (CloudTrail + EventBridge for every security-group c
     });
   });
 
-  it('writes CreateSecurityGroup like CloudTrail but delivers only what the deploy’s rule matches', async () => {
+  it('writes CreateSecurityGroup like CloudTrail and delivers it: the deploy’s rule takes new groups (#13)', async () => {
     const out = await ec2As('ci').send(
       new CreateSecurityGroupCommand({
         GroupName: 'from-terraform',
@@ -234,7 +234,12 @@ describe('the sandbox trail (CloudTrail + EventBridge for every security-group c
       }),
     );
     const delivery = await trail.delivered(out.$metadata.requestId!);
-    // serverless.yml's EventBridge rule leaves CreateSecurityGroup out: detection never sees it.
-    expect(delivery).toMatchObject({ eventName: 'CreateSecurityGroup', matched: false });
+    // serverless.yml's EventBridge rule takes CreateSecurityGroup (its default egress, its tags): detection sees it.
+    expect(delivery).toMatchObject({
+      eventName: 'CreateSecurityGroup',
+      matched: true,
+      result: { processed: 1 },
+    });
+    expect((delivered.at(-1)!.detail as Json).eventName).toBe('CreateSecurityGroup');
   });
 });

@@ -40,7 +40,7 @@ policy:
   allowedPorts: [tcp/80, tcp/443]
   timeouts: { critical: 5m, high: 15m, medium: 60m, low: null }
   dryRun: { high: true }
-  exceptions: { groupIds: [sg-0123456789abcdef0], tags: [{ key: "sg-warden:exempt" }], sourceCidrs: [10.0.0.0/8] }
+  exceptions: { groupIds: [sg-0123456789abcdef0], tags: [{ key: "sg-warden:exempt" }], sourceCidrs: [10.0.0.0/8], trustedTaggers: ["arn:aws:iam::123456789012:role/network-admins"] }
   principals: [{ arn: "arn:aws:iam::*:role/*-ci-deploy", action: notify, reason: CI }]
   onlyFrom: [{ name: db, groups: { ids: [sg-0123456789abcdef0] }, allowedSources: [sg-0aaaaaaaaaaaaaaaa], severity: high }]
   exposure: { enabled: true, internet: raise, internal: keep, unattached: lower, unknown: keep }

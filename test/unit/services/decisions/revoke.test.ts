@@ -6,6 +6,7 @@ import {
   revokeViolation,
 } from '../../../../services/decisions/revoke';
 import { REVOKE_LEASE_SECONDS, retryBackoffSeconds } from '../../../../services/decisions/states';
+import { keys } from '../../../../services/kernel/state';
 import { ALICE, BOB, MESSAGE, seed, setup, sshRule, status, T0 } from './fixtures';
 
 describe('decisions: revoke', () => {
@@ -70,11 +71,54 @@ describe('decisions: revoke', () => {
       expect(env.ec2.revokes).toHaveLength(0);
     });
 
-    it('ends as RESOLVED when the group became exempt by tag', async () => {
-      const env = setup({}, { exceptions: { tags: [{ key: 'sg-warden:exempt' }] } });
+    /** Records who set the exemption tag, as detection does on a confirmed CreateTags. */
+    async function tagSetBy(env: ReturnType<typeof setup>, arn: string, value = 'load test'): Promise<void> {
+      const key = keys.tagSetter('123456789012', 'us-east-1', sshRule().groupId, 'sg-warden:exempt');
+      const actor = {
+        arn,
+        type: 'AssumedRole',
+        roleArn: null,
+        invokedBy: null,
+        sourceIp: null,
+        userAgent: null,
+      };
+      await env.store.createAll(
+        [{ ...key, type: 'tagset', status: 'SET', version: 1, tagKey: 'sg-warden:exempt', value, actor }],
+        [],
+      );
+    }
+    const ADMIN_ROLE = 'arn:aws:iam::123456789012:role/network-admins';
+
+    it('ends as RESOLVED when the group became exempt by a tag a trusted tagger set', async () => {
+      const env = setup(
+        {},
+        { exceptions: { tags: [{ key: 'sg-warden:exempt' }], trustedTaggers: [ADMIN_ROLE] } },
+      );
       await seed(env);
       env.ec2.tags = { 'sg-warden:exempt': 'load test' };
+      await tagSetBy(env, ADMIN_ROLE);
       expect((await revokeViolation(env.deps, 'v-1', { type: 'timeout' })).outcome).toBe('RESOLVED');
+    });
+
+    it('still revokes when the exemption tag was set by someone who is not a trusted tagger, or nobody on record', async () => {
+      const env = setup(
+        {},
+        { exceptions: { tags: [{ key: 'sg-warden:exempt' }], trustedTaggers: [ADMIN_ROLE] } },
+      );
+      await seed(env);
+      env.ec2.tags = { 'sg-warden:exempt': 'load test' };
+      expect((await revokeViolation(env.deps, 'v-1', { type: 'timeout' })).outcome).toBe('AUTO_REVOKED');
+
+      const untrusted = setup(
+        {},
+        { exceptions: { tags: [{ key: 'sg-warden:exempt' }], trustedTaggers: [ADMIN_ROLE] } },
+      );
+      await seed(untrusted);
+      untrusted.ec2.tags = { 'sg-warden:exempt': 'load test' };
+      await tagSetBy(untrusted, 'arn:aws:iam::123456789012:user/eve');
+      expect((await revokeViolation(untrusted.deps, 'v-1', { type: 'timeout' })).outcome).toBe(
+        'AUTO_REVOKED',
+      );
     });
 
     it('never auto-revokes a rule kept under another alert, but a person still may', async () => {

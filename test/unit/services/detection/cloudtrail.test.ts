@@ -537,11 +537,17 @@ describe('cloudtrail', () => {
       expect([...SECURITY_GROUP_EVENT_NAMES].sort()).toEqual([
         'AuthorizeSecurityGroupEgress',
         'AuthorizeSecurityGroupIngress',
+        'CreateManagedPrefixList',
         'CreateSecurityGroup',
+        'CreateTags',
         'DeleteSecurityGroup',
+        'DeleteTags',
+        'ModifyManagedPrefixList',
         'ModifySecurityGroupRules',
         'RevokeSecurityGroupEgress',
         'RevokeSecurityGroupIngress',
+        'UpdateSecurityGroupRuleDescriptionsEgress',
+        'UpdateSecurityGroupRuleDescriptionsIngress',
       ]);
     });
   });

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type PolicyConfig, validateConfig } from '../../../../services/config/config';
+import { PROTECTED_TAG } from '../../../../services/deploy/iam';
 import { decodeJson, parseCloudTrail } from '../../../../services/detection/cloudtrail';
 import {
   adminPortsTouched,
@@ -10,6 +11,7 @@ import {
   evaluate,
   evaluateRule,
   exemptionFor,
+  internetEntries,
   isAllowedPort,
   isAllProtocols,
   isDryRun,
@@ -18,6 +20,7 @@ import {
   isWholePortRange,
   matchesPattern,
   principalRuleFor,
+  type TagSetter,
 } from '../../../../services/detection/policy';
 import type { Actor, Finding, RuleFacts, Severity } from '../../../../services/shared/model';
 
@@ -57,6 +60,16 @@ function actor(overrides: Partial<Actor> = {}): Actor {
     userAgent: 'aws-cli/2.22.4',
     ...overrides,
   };
+}
+
+/** The trusted tagger of these tests: a role, and one of its sessions (a setter matches by either ARN). */
+const NETWORK_ADMIN = 'arn:aws:iam::123456789012:role/network-admins';
+const NETWORK_ADMIN_SESSION = 'arn:aws:sts::123456789012:assumed-role/network-admins/ana@example.com';
+
+/** A tag's setter as sg-warden records it; an assumed-role session carries its role's ARN. */
+function setBy(arn: string, value: string): TagSetter {
+  const role = /^arn:aws:sts::(\d{12}):assumed-role\/([^/]+)\//.exec(arn);
+  return { value, arn, roleArn: role ? `arn:aws:iam::${role[1]}:role/${role[2]}` : null };
 }
 
 function context(overrides: Partial<EvaluationContext> = {}): EvaluationContext {
@@ -292,24 +305,94 @@ describe('policy', () => {
       expect(exemptionFor(ssh, p, {})).toBe(`group ${GROUP} is exempt`);
     });
 
-    it('exempts a group carrying the tag key, whatever its value', () => {
-      const p = policy({ exceptions: { tags: [{ key: 'sg-warden:exempt' }] } });
+    it('exempts a group carrying the tag key, whatever its value, when a trusted tagger set it', () => {
+      const p = policy({
+        exceptions: { tags: [{ key: 'sg-warden:exempt' }], trustedTaggers: [NETWORK_ADMIN] },
+      });
+      const tagged = (value: string) =>
+        context({
+          groupTags: { 'sg-warden:exempt': value },
+          tagSetters: { 'sg-warden:exempt': setBy(NETWORK_ADMIN_SESSION, value) },
+        });
 
-      expect(
-        evaluateRule(ssh, p, context({ groupTags: { 'sg-warden:exempt': 'load test until Friday' } })),
-      ).toBeNull();
-      expect(evaluateRule(ssh, p, context({ groupTags: { 'sg-warden:exempt': '' } }))).toBeNull();
+      expect(evaluateRule(ssh, p, tagged('load test until Friday'))).toBeNull();
+      expect(evaluateRule(ssh, p, tagged(''))).toBeNull();
       expect(severityOf(ssh, p, context({ groupTags: { team: 'payments' } }))).toBe('high');
-      expect(exemptionFor(ssh, p, { 'sg-warden:exempt': 'load test' })).toBe(
-        'group tag sg-warden:exempt=load test',
-      );
+      expect(
+        exemptionFor(
+          ssh,
+          p,
+          { 'sg-warden:exempt': 'load test' },
+          { 'sg-warden:exempt': setBy(NETWORK_ADMIN_SESSION, 'load test') },
+        ),
+      ).toBe(`group tag sg-warden:exempt=load test, set by ${NETWORK_ADMIN_SESSION}`);
     });
 
     it('exempts a group by tag key and value only when the value matches', () => {
-      const p = policy({ exceptions: { tags: [{ key: 'env', value: 'sandbox' }] } });
+      const p = policy({
+        exceptions: { tags: [{ key: 'env', value: 'sandbox' }], trustedTaggers: [NETWORK_ADMIN] },
+      });
+      const tagged = (value: string) =>
+        context({ groupTags: { env: value }, tagSetters: { env: setBy(NETWORK_ADMIN_SESSION, value) } });
 
-      expect(evaluateRule(ssh, p, context({ groupTags: { env: 'sandbox' } }))).toBeNull();
-      expect(severityOf(ssh, p, context({ groupTags: { env: 'prod' } }))).toBe('high');
+      expect(evaluateRule(ssh, p, tagged('sandbox'))).toBeNull();
+      expect(severityOf(ssh, p, tagged('prod'))).toBe('high');
+    });
+
+    it('ignores an exemption tag whose setter is not trusted, not on record, or set another value, and says why', () => {
+      const p = policy({
+        exceptions: { tags: [{ key: 'sg-warden:exempt' }], trustedTaggers: [NETWORK_ADMIN] },
+      });
+      const tags = { 'sg-warden:exempt': 'yes' };
+      const eve = 'arn:aws:sts::123456789012:assumed-role/developer/eve@example.com';
+
+      const untrusted = evaluateRule(
+        ssh,
+        p,
+        context({ groupTags: tags, tagSetters: { 'sg-warden:exempt': setBy(eve, 'yes') } }),
+      );
+      const unrecorded = evaluateRule(ssh, p, context({ groupTags: tags }));
+      const otherValue = evaluateRule(
+        ssh,
+        p,
+        context({ groupTags: tags, tagSetters: { 'sg-warden:exempt': setBy(NETWORK_ADMIN_SESSION, 'no') } }),
+      );
+
+      expect(untrusted?.severity).toBe('high');
+      expect(untrusted?.reasons).toContain(
+        `group tag sg-warden:exempt=yes is ignored: it was set by ${eve}, which is not a trusted tagger (policy.exceptions.trustedTaggers), so it exempts nothing`,
+      );
+      expect(unrecorded?.reasons.at(-1)).toMatch(
+        /^group tag sg-warden:exempt=yes is ignored: who set it is not on record/,
+      );
+      expect(otherValue?.reasons.at(-1)).toMatch(
+        /^group tag sg-warden:exempt=yes is ignored: who set it is not on record/,
+      );
+      expect(exemptionFor(ssh, p, tags)).toBeNull();
+    });
+
+    it('treats sg-warden:protected like an exemption tag: only a trusted tagger’s takes the group out of sg-warden’s hands', () => {
+      const p = policy({ exceptions: { trustedTaggers: [NETWORK_ADMIN] } });
+      const tags = { [PROTECTED_TAG]: 'true' };
+
+      expect(
+        evaluateRule(
+          ssh,
+          p,
+          context({ groupTags: tags, tagSetters: { [PROTECTED_TAG]: setBy(NETWORK_ADMIN_SESSION, 'true') } }),
+        ),
+      ).toBeNull();
+      const untrusted = evaluateRule(ssh, p, context({ groupTags: tags }));
+      expect(untrusted?.severity).toBe('high');
+      expect(untrusted?.reasons.at(-1)).toContain('while the tag stays, IAM stops sg-warden revoking here');
+    });
+
+    it('counts a prefix-list entry as the internet as a rule source would be, allow-listed ranges aside', () => {
+      const p = policy({ exceptions: { sourceCidrs: ['203.0.113.0/24'] } });
+
+      expect(
+        internetEntries(['10.0.0.0/8', '0.0.0.0/0', '::/0', '203.0.113.0/24', '198.51.100.7/32'], p),
+      ).toEqual(['0.0.0.0/0', '::/0']);
     });
 
     it('cannot exempt by tag when the tags are unknown (offline evaluation)', () => {
@@ -787,10 +870,19 @@ describe('policy', () => {
       expect(finding).toMatchObject({ severity: 'high', action: 'alert', timeoutSeconds: 900 });
     });
 
-    it('exempts a group tagged sg-warden:exempt under the repository policy', () => {
+    it('exempts a group tagged sg-warden:exempt under the repository policy once a trusted tagger set it (none by default)', () => {
       const tags = { 'sg-warden:exempt': 'vendor VPN until June' };
+      const tagSetters = { 'sg-warden:exempt': setBy(NETWORK_ADMIN_SESSION, 'vendor VPN until June') };
+      const trusting = {
+        ...repoPolicy,
+        exceptions: { ...repoPolicy.exceptions, trustedTaggers: [NETWORK_ADMIN] },
+      };
 
-      expect(evaluateRule(rule(port(22)), repoPolicy, context({ groupTags: tags }))).toBeNull();
+      expect(evaluateRule(rule(port(22)), trusting, context({ groupTags: tags, tagSetters }))).toBeNull();
+      expect(repoPolicy.exceptions.trustedTaggers).toEqual([]);
+      expect(
+        evaluateRule(rule(port(22)), repoPolicy, context({ groupTags: tags, tagSetters }))?.severity,
+      ).toBe('high');
     });
   });
 });
