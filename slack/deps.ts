@@ -4,6 +4,7 @@ import type { GrantNotifier } from '../services/grants/deps';
 import type { JobQueue } from '../services/jobs/jobs';
 import type { StateStore } from '../services/kernel/state';
 import type { RunNotifier, RunPorts } from '../services/runs/deps';
+import type { SessionPorts } from '../services/sessions/deps';
 import type { Logger } from '../services/shared/logger';
 import type { ChannelDirectory, Directory } from '../services/shared/people';
 import type { RuleAuthorizer, RuleRemover, SecurityGroupReader } from '../services/shared/ports';
@@ -29,4 +30,6 @@ export interface SlackDeps extends RunPorts {
   publicUrl?: string;
   /** The region the bot runs in: where `/sg-status sg-…` looks for a group no target names. */
   homeRegion?: string;
+  /** Run Command for ending sessions (`endSessions`, `policy.endSessionsOnRevoke`). */
+  sessions?: SessionPorts;
 }

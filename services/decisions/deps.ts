@@ -1,5 +1,6 @@
 import { evaluateRule } from '../detection/policy';
 import { keys } from '../kernel/state';
+import type { SessionPorts } from '../sessions/deps';
 import { describeError } from '../shared/errors';
 import { ruleFingerprint } from '../shared/ids';
 import { type Finding, type RuleFacts, sameRuleContent } from '../shared/model';
@@ -12,6 +13,8 @@ import type { ExceptionItem, ViolationItem } from '../violations/items';
 export interface DecisionDeps extends AlertDeps {
   ec2: SecurityGroupReader & RuleRemover;
   directory: Directory;
+  /** Run Command for `policy.endSessionsOnRevoke`; absent: sessions are not ended in this process. */
+  sessions?: SessionPorts;
 }
 
 /** A violation as stored now. */

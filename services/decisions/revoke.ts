@@ -1,3 +1,4 @@
+import { TIMEOUT_ACTOR } from '../kernel/audit';
 import { keys, tryTransition } from '../kernel/state';
 import { mapSettled } from '../kernel/sweep';
 import { describeError } from '../shared/errors';
@@ -18,6 +19,7 @@ import {
   type Settlement,
 } from './plans';
 import { type DecisionTarget, isRefusal, isWholeAlert, refuse, resolveTarget, subjectOf } from './requests';
+import { endViolationSessions, trackingAtRevoke } from './sessions';
 import {
   alreadyDecided,
   auditActor,
@@ -166,6 +168,8 @@ async function settleClaim(
   const next = planRevoke(claimed, mode, facts);
   if (next.call === 'none') return finishClaim(deps, claimed, next.settle);
   const rule = next.rule;
+  // Read before the revoke: whether its connections outlive it depends on the group's other rules.
+  const tracking = await trackingAtRevoke(deps, target, rule);
   let answer: { requestId: string | null } | { error: unknown };
   try {
     answer = await deps.ec2.revokeRules(target, rule.groupId, rule.direction, [rule.ruleId!]);
@@ -177,7 +181,17 @@ async function settleClaim(
       { violationId: claimed.violationId, ruleId: rule.ruleId, requestId: answer.requestId },
       'rule revoked',
     );
-  return finishClaim(deps, claimed, planRevokeAnswer(claimed, mode, rule, answer, maxAttempts));
+  const settlement = planRevokeAnswer(claimed, mode, rule, answer, maxAttempts);
+  if (settlement.to !== 'REVOKED' && settlement.to !== 'AUTO_REVOKED')
+    return finishClaim(deps, claimed, settlement);
+  const result = await finishClaim(deps, claimed, {
+    ...settlement,
+    set: { ...settlement.set, connections: tracking },
+    details: { ...settlement.details, connections: tracking.verdict },
+  });
+  if (result.outcome === settlement.to && result.violation)
+    await endViolationSessions(deps, result.violation, rule, tracking, claimed.revokeBy ?? TIMEOUT_ACTOR);
+  return result;
 }
 
 /** Writes a settlement (conditional on the claim); a failed attempt is logged, and a final failure told. */

@@ -1,6 +1,6 @@
+import type { StateStore } from '../kernel/state';
 import type { Logger } from '../shared/logger';
 import type { CommandRunner, GroupInstanceFinder } from '../shared/ports';
-import type { StateStore } from '../kernel/state';
 import type { SessionsItem } from './items';
 
 /** The AWS side of ending sessions, built once per container by handlers/wiring.ts. */

@@ -34,12 +34,13 @@ export const END_SESSIONS_SCRIPT: readonly string[] = [
   `say() { echo "${END_SESSIONS_MARK} $*"; }`,
   "case \"$from\" in ''|*[!0-9]*) say 'error=bad-port'; exit 2;; esac",
   "case \"$to\" in ''|*[!0-9]*) say 'error=bad-port'; exit 2;; esac",
-  "if [ \"$from\" -gt \"$to\" ] || [ \"$to\" -gt 65535 ]; then say 'error=bad-port'; exit 2; fi",
+  'if [ "$from" -gt "$to" ] || [ "$to" -gt 65535 ]; then say \'error=bad-port\'; exit 2; fi',
   'case "$address" in',
   "  any) peer='';;",
   "  ''|*[!0-9a-fA-F:./]*|*/*/*) say 'error=bad-address'; exit 2;;",
-  '  */*:*) say \'error=bad-address\'; exit 2;;',
+  "  */*:*) say 'error=bad-address'; exit 2;;",
   '  *:*/*) peer="dst $address";;',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, on purpose
   '  */*) host=${address%/*}; bits=${address#*/}; peer="( dst $address or dst ::ffff:$host/$((96 + bits)) )";;',
   "  *) say 'error=bad-address'; exit 2;;",
   'esac',
@@ -62,7 +63,11 @@ export function endSessionsDocumentContent(): Record<string, unknown> {
         description: 'The peer: a CIDR (x.x.x.x/n or an IPv6 CIDR), or any.',
         allowedPattern: PARAMETER_PATTERNS.address,
       },
-      fromPort: { type: 'String', description: 'First local port.', allowedPattern: PARAMETER_PATTERNS.fromPort },
+      fromPort: {
+        type: 'String',
+        description: 'First local port.',
+        allowedPattern: PARAMETER_PATTERNS.fromPort,
+      },
       toPort: { type: 'String', description: 'Last local port.', allowedPattern: PARAMETER_PATTERNS.toPort },
     },
     mainSteps: [

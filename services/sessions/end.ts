@@ -40,7 +40,13 @@ export interface SessionRequest {
 /** What became of the request, right after the rule was removed. */
 export type SessionsStart =
   /** One command was sent; the count follows when every instance has answered. */
-  | { kind: 'sent'; sessionsId: string; scope: SessionScope; instanceIds: string[]; skipped: SessionsItem['skipped'] }
+  | {
+      kind: 'sent';
+      sessionsId: string;
+      scope: SessionScope;
+      instanceIds: string[];
+      skipped: SessionsItem['skipped'];
+    }
   /** Nothing to end: no running instance has the group. */
   | { kind: 'none'; reason: string }
   /** It could not be done (no SSM-managed instance, SSM refused, another account, not deployed). */
@@ -68,7 +74,10 @@ async function record(
       }),
     );
   } catch (error) {
-    deps.logger.error({ subject: request.subject, err: describeError(error) }, 'end-sessions audit not written');
+    deps.logger.error(
+      { subject: request.subject, err: describeError(error) },
+      'end-sessions audit not written',
+    );
   }
   if (result !== 'ok')
     deps.logger.warn({ subject: request.subject, reason: start.reason }, 'sessions not ended');
@@ -88,7 +97,10 @@ export async function endSessions(deps: SessionDeps, request: SessionRequest): P
   const { scope } = planned;
   const ports = deps.sessions;
   if (!ports?.document)
-    return record(deps, request, { kind: 'failed', reason: 'the end-sessions document is not deployed here' });
+    return record(deps, request, {
+      kind: 'failed',
+      reason: 'the end-sessions document is not deployed here',
+    });
   if (!ports.isOwnAccount(request.account))
     return record(deps, request, {
       kind: 'failed',
@@ -112,9 +124,15 @@ export async function endSessions(deps: SessionDeps, request: SessionRequest): P
       else if (info.pingStatus !== 'Online')
         skipped.push({ instanceId: instance.instanceId, why: `offline (SSM: ${info.pingStatus})` });
       else if (info.platformType !== 'Linux')
-        skipped.push({ instanceId: instance.instanceId, why: `not Linux (${info.platformType ?? 'unknown'})` });
+        skipped.push({
+          instanceId: instance.instanceId,
+          why: `not Linux (${info.platformType ?? 'unknown'})`,
+        });
       else if (ready.length >= MAX_INSTANCES)
-        skipped.push({ instanceId: instance.instanceId, why: `Run Command takes at most ${MAX_INSTANCES} at once` });
+        skipped.push({
+          instanceId: instance.instanceId,
+          why: `Run Command takes at most ${MAX_INSTANCES} at once`,
+        });
       else ready.push(instance);
     }
     if (ready.length === 0)
@@ -248,7 +266,10 @@ export async function pollSessions(
     try {
       answer = await ports.commands.getInvocation(seen.region, seen.commandId, instanceId);
     } catch (error) {
-      deps.logger.warn({ sessionsId: seen.sessionsId, instanceId, err: describeError(error) }, 'invocation not read');
+      deps.logger.warn(
+        { sessionsId: seen.sessionsId, instanceId, err: describeError(error) },
+        'invocation not read',
+      );
       continue;
     }
     const next = readInvocation(before, answer, now, seen.giveUpAt);
@@ -280,7 +301,9 @@ export async function pollSessions(
     due: null,
     result: totals.failed.length === 0 ? 'ok' : 'error',
     ...(totals.failed.length
-      ? { error: `${totals.failed.length} of ${seen.instanceIds.length} instances gave no count: ${totals.failed.join(', ')}` }
+      ? {
+          error: `${totals.failed.length} of ${seen.instanceIds.length} instances gave no count: ${totals.failed.join(', ')}`,
+        }
       : {}),
     details: {
       sessionsId: seen.sessionsId,

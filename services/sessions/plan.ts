@@ -24,7 +24,8 @@ export interface SessionSource {
 }
 
 const CIDR_TEXT = /^[0-9a-fA-F:.]{2,45}\/[0-9]{1,3}$/;
-const isPort = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 65535;
+const isPort = (n: unknown): n is number =>
+  Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 65535;
 
 /**
  * The scope of the command for a grant or a rule, or why there is none. Everything is checked as what it
@@ -37,7 +38,8 @@ export function sessionScope(source: SessionSource): { scope: SessionScope } | {
     return { refused: `only TCP connections can be ended, and this allows ${protocol}` };
   const parsed = CIDR_TEXT.test(source.cidr) ? parseCidr(source.cidr) : null;
   if (!parsed) return { refused: `"${source.cidr}" is not an IPv4 or IPv6 CIDR` };
-  const allPorts = protocol === 'all' || protocol === '-1' || (source.fromPort === null && source.toPort === null);
+  const allPorts =
+    protocol === 'all' || protocol === '-1' || (source.fromPort === null && source.toPort === null);
   const fromPort = allPorts ? 0 : source.fromPort;
   const toPort = allPorts ? 65535 : source.toPort;
   if (!isPort(fromPort) || !isPort(toPort) || fromPort > toPort)
@@ -61,7 +63,9 @@ export function documentParameters(scope: SessionScope): Record<string, string[]
 /** "port 22", "ports 1000–2000" or "every port". */
 export function describePorts(scope: Pick<SessionScope, 'fromPort' | 'toPort'>): string {
   if (scope.fromPort === 0 && scope.toPort === 65535) return 'every port';
-  return scope.fromPort === scope.toPort ? `port ${scope.fromPort}` : `ports ${scope.fromPort}–${scope.toPort}`;
+  return scope.fromPort === scope.toPort
+    ? `port ${scope.fromPort}`
+    : `ports ${scope.fromPort}–${scope.toPort}`;
 }
 
 /** "203.0.113.7/32" or "any address". */
@@ -94,3 +98,10 @@ export const SCRIPT_ERRORS: Readonly<Record<string, string>> = {
   'no-ss': 'the instance has no ss (iproute2)',
   'ss-failed': 'ss -K failed on the instance (is the kernel built with CONFIG_INET_DIAG_DESTROY?)',
 };
+
+/** AWS's default TCP established timeout for connection tracking on most instance types. */
+export const TCP_ESTABLISHED_TIMEOUT_SECONDS = 432_000;
+
+/** Said wherever a grant's sessions are not ended: what happens to an open connection, and for how long. */
+export const STAYS_UNTIL_IDLE =
+  'An open connection is not cut when the rule is removed: it stays until it has been idle for AWS’s connection-tracking timeout — for TCP, 5 days (432,000 s) by default on most instance types.';

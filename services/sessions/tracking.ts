@@ -55,18 +55,25 @@ function permitsAllResponses(rule: RuleFacts, protocol: string, family: string):
  * Whether the flows `revoked` allowed were tracked, given every rule of its group as EC2 had them when it
  * was revoked (`groupRules`, the revoked rule among them or not); `null` rules: they could not be read.
  */
-export function connectionTracking(revoked: RuleFacts, groupRules: readonly RuleFacts[] | null): ConnectionTracking {
+export function connectionTracking(
+  revoked: RuleFacts,
+  groupRules: readonly RuleFacts[] | null,
+): ConnectionTracking {
   const other = revoked.direction === 'ingress' ? 'outbound' : 'inbound';
   if (!isWorldOpen(revoked)) {
-    const what = revoked.sourceKind === 'security-group' || revoked.sourceKind === 'prefix-list'
-      ? `allowed ${revoked.source}, not every address`
-      : `allowed ${revoked.source}, not all of ${revoked.sourceKind === 'ipv6' ? '::/0' : '0.0.0.0/0'}`;
+    const what =
+      revoked.sourceKind === 'security-group' || revoked.sourceKind === 'prefix-list'
+        ? `allowed ${revoked.source}, not every address`
+        : `allowed ${revoked.source}, not all of ${revoked.sourceKind === 'ipv6' ? '::/0' : '0.0.0.0/0'}`;
     return { verdict: 'tracked', untracked: [], reason: `the rule ${what}, so AWS tracked its connections` };
   }
   const candidates = trackableProtocols(revoked);
   if (candidates.length === 0) {
     const p = String(revoked.protocol);
-    const why = p === 'icmp' || p === 'icmpv6' || p === '1' || p === '58' ? 'ICMP is always tracked' : `AWS tracks protocol ${p}`;
+    const why =
+      p === 'icmp' || p === 'icmpv6' || p === '1' || p === '58'
+        ? 'ICMP is always tracked'
+        : `AWS tracks protocol ${p}`;
     return { verdict: 'tracked', untracked: [], reason: why };
   }
   if (groupRules === null)
@@ -93,7 +100,13 @@ export function connectionTracking(revoked: RuleFacts, groupRules: readonly Rule
     };
   const open = `it was open to ${world} and an ${other} rule allows all ${untracked.join(' and ').toUpperCase()} traffic to ${world}, so AWS did not track ${untracked.join(' or ').toUpperCase()} flows`;
   const isAll = String(revoked.protocol) === 'all' || String(revoked.protocol) === '-1';
-  if (untracked.length === candidates.length && !isAll) return { verdict: 'untracked', untracked, reason: open };
-  const rest = isAll ? [...candidates.filter((p) => !untracked.includes(p)).map((p) => p.toUpperCase()), 'ICMP and other protocols'] : [];
+  if (untracked.length === candidates.length && !isAll)
+    return { verdict: 'untracked', untracked, reason: open };
+  const rest = isAll
+    ? [
+        ...candidates.filter((p) => !untracked.includes(p)).map((p) => p.toUpperCase()),
+        'ICMP and other protocols',
+      ]
+    : [];
   return { verdict: 'partly', untracked, reason: `${open}; ${rest.join(', ')} were tracked` };
 }

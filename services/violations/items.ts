@@ -1,5 +1,6 @@
 import type { AuditActor } from '../kernel/audit';
 import type { StoredItem } from '../kernel/state';
+import type { ConnectionTracking } from '../sessions/tracking';
 import type { Actor, Finding, RuleFacts, Severity } from '../shared/model';
 
 export type ViolationStatus =
@@ -91,6 +92,8 @@ export interface ViolationItem extends StoredItem {
   previousKeep?: { byName: string; until: string | null };
   channel?: string;
   ts?: string;
+  /** Set when sg-warden revoked the rule: whether AWS tracked its connections (so they may outlive it). */
+  connections?: ConnectionTracking;
 }
 
 /** A kept rule: later events about the same rule raise nothing until it expires. */
