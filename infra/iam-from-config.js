@@ -22,6 +22,7 @@ function deployIam() {
         "export * from './services/deploy/operations';",
         "export * from './services/deploy/encryption';",
         "export * from './services/deploy/audit-archive';",
+        "export * from './services/deploy/sessions';",
         '',
       ].join('\n'),
       resolveDir: root,
@@ -150,6 +151,15 @@ module.exports = {
       logRetentionInDays: fromParam === undefined ? config().logs.retentionDays : Number(fromParam),
       alarmActions: deploy.alarmActions(config(), await optionalParam(resolveVariable, 'alarmTopicArn')),
     });
+  },
+  /**
+   * `resources: - ${file(infra/iam-from-config.js):sessions}`: the end-sessions document and its IAM, when
+   * the config ends sessions (services/deploy/sessions.ts); a target in another region is refused.
+   */
+  sessions: async ({ resolveVariable }) => {
+    const { stage } = await deployContext(resolveVariable);
+    const region = await resolveVariable('self:provider.region');
+    return deployIam().sessionsResources(config(), { stage, region });
   },
   /** `logRetentionInDays`: the param logRetentionInDays, else config logs.retentionDays. */
   logRetentionDays: async ({ resolveVariable }) => {

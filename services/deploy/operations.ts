@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the dashboard body is a CloudFormation Fn::Sub template, on purpose
 import type { Config } from '../config/config';
 import { METRICS_NAMESPACE } from '../shared/metrics';
+import { endsSessions } from './sessions';
 
 /**
  * What an operator watches, for serverless.yml (through infra/iam-from-config.js): the alarms and the
@@ -155,6 +156,22 @@ export function alarmSpecs(config: Config, options: OperationsOptions): AlarmSpe
       namespace: 'AWS/Lambda',
       metric: 'Errors',
       dimensions: [{ Name: 'FunctionName', Value: ref(logicalId) }],
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparison: 'GreaterThanThreshold',
+      missing: 'notBreaching',
+    });
+  }
+  if (endsSessions(config)) {
+    specs.push({
+      id: 'SessionsNotEndedAlarm',
+      name: 'sessions-not-ended',
+      description: `Sessions sg-warden was configured to end were not (not sent, refused, or an instance gave no count): a connection may outlive its rule. ${SEE}`,
+      namespace: METRICS_NAMESPACE,
+      metric: 'SessionEndFailures',
+      dimensions: stage,
       statistic: 'Sum',
       period: 300,
       evaluationPeriods: 1,
