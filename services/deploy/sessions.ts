@@ -45,19 +45,19 @@ export function sessionsProblems(config: Config, region: string): string[] {
     );
 }
 
-/** The document and the policies, for serverless.yml's resources; `{}` when the config ends no sessions. */
-export function sessionsResources(config: Config, options: { stage: string; region: string }): CfnResources {
+/**
+ * The IAM policies alone (AWS::IAM::Policy per role), for the document called `documentName`; `{}` when
+ * the config ends no sessions. Named `…-from-config` like every policy the config decides.
+ */
+export function sessionsPolicies(config: Config, documentName: string): CfnResources {
   if (!endsSessions(config)) return { Resources: {} };
-  const problems = sessionsProblems(config, options.region);
-  if (problems.length > 0) throw new Error(`config/sg-warden.yml: ${problems.join('; ')}`);
-  const name = sessionsDocumentName(options.stage);
   const send: CfnStatement[] = [
     {
       Sid: 'EndSessionsSend',
       Effect: 'Allow',
       Action: ['ssm:SendCommand'],
       Resource: [
-        { 'Fn::Sub': `arn:${PARTITION}:ssm:${REGION}:${ACCOUNT}:document/${name}` },
+        { 'Fn::Sub': `arn:${PARTITION}:ssm:${REGION}:${ACCOUNT}:document/${documentName}` },
         { 'Fn::Sub': `arn:${PARTITION}:ec2:${REGION}:${ACCOUNT}:instance/*` },
       ],
     },
@@ -80,22 +80,34 @@ export function sessionsResources(config: Config, options: { stage: string; regi
       PolicyDocument: { Version: '2012-10-17', Statement: statements },
     },
   });
-  const Resources: CfnResources['Resources'] = {
-    EndSessionsDocument: {
-      Type: 'AWS::SSM::Document',
-      Properties: {
-        Name: name,
-        DocumentType: 'Command',
-        DocumentFormat: 'JSON',
-        // A named document is updated in place (a new default version), never replaced.
-        UpdateMethod: 'NewVersion',
-        Content: endSessionsDocumentContent(),
+  const Resources: CfnResources['Resources'] = {};
+  for (const role of ROLES_ENDING_SESSIONS.send)
+    Resources[`${role}EndSessionsPolicy`] = policy(role, 'end-sessions-from-config', send);
+  for (const role of ROLES_ENDING_SESSIONS.poll)
+    Resources[`${role}EndSessionsResultsPolicy`] = policy(role, 'end-sessions-results-from-config', poll);
+  return { Resources };
+}
+
+/** The document and the policies, for serverless.yml's resources; `{}` when the config ends no sessions. */
+export function sessionsResources(config: Config, options: { stage: string; region: string }): CfnResources {
+  if (!endsSessions(config)) return { Resources: {} };
+  const problems = sessionsProblems(config, options.region);
+  if (problems.length > 0) throw new Error(`config/sg-warden.yml: ${problems.join('; ')}`);
+  const name = sessionsDocumentName(options.stage);
+  return {
+    Resources: {
+      EndSessionsDocument: {
+        Type: 'AWS::SSM::Document',
+        Properties: {
+          Name: name,
+          DocumentType: 'Command',
+          DocumentFormat: 'JSON',
+          // A named document is updated in place (a new default version), never replaced.
+          UpdateMethod: 'NewVersion',
+          Content: endSessionsDocumentContent(),
+        },
       },
+      ...sessionsPolicies(config, name).Resources,
     },
   };
-  for (const role of ROLES_ENDING_SESSIONS.send)
-    Resources[`${role}EndSessionsPolicy`] = policy(role, 'end-sessions', send);
-  for (const role of ROLES_ENDING_SESSIONS.poll)
-    Resources[`${role}EndSessionsResultsPolicy`] = policy(role, 'end-sessions-results', poll);
-  return { Resources };
 }
