@@ -174,6 +174,7 @@ export async function endSessions(deps: SessionDeps, request: SessionRequest): P
       instanceNames: Object.fromEntries(ready.filter((i) => i.name).map((i) => [i.instanceId, i.name!])),
       skipped,
       invocations: {},
+      createdAt: now.toISOString(),
       sentAt: now.toISOString(),
       giveUpAt: plusSeconds(now, GIVE_UP_SECONDS),
       dueKind: 'SESSIONS_POLL',

@@ -27,6 +27,7 @@ export interface SessionsItem extends StoredItem {
   /** Instances behind the group that were not sent the command, and why. */
   skipped: { instanceId: string; why: string }[];
   invocations: Record<string, SessionInvocation>;
+  createdAt: string;
   sentAt: string;
   /** Past this time an instance SSM has not finished is recorded as Undetermined. */
   giveUpAt: string;
