@@ -349,10 +349,19 @@ export function dashboardBody(options: OperationsOptions, alarmIds: string[]): s
       16,
       18,
     ),
+    widget(
+      'Sessions closed (by grant, violation) and not ended',
+      [
+        expression(search('SessionsEnded', ['subject'], 'Sum', stage), 'sessionsEnded', ''),
+        own('SessionEndFailures', stage, 'Sum', 'not ended'),
+      ],
+      0,
+      24,
+    ),
     {
       type: 'alarm',
       x: 0,
-      y: 24,
+      y: 30,
       width: 24,
       height: 4,
       properties: { title: 'Alarms', alarms: alarmIds.map((id) => `\${${id}.Arn}`) },
