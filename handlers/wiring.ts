@@ -27,6 +27,7 @@ import type { DueHandler } from '../services/kernel/sweep';
 import { recordAudit } from '../services/metrics/audit-metrics';
 import { EmfMetrics } from '../services/metrics/emf-metrics';
 import { runDueHandlers } from '../services/runs/sweep';
+import { sessionDueHandlers } from '../services/sessions/sweep';
 import { AccountAccessError } from '../services/shared/errors';
 import { lazyModule } from '../services/shared/lazy-module';
 import {
@@ -46,6 +47,7 @@ import { acceptJob } from '../slack/jobs';
 import { runDeps } from '../slack/listeners/runs/common';
 import { SlackNotifier } from '../slack/notifier';
 import { SlackRunNotifier } from '../slack/runs/notifier';
+import { SlackSessionNotifier } from '../slack/sessions/notifier';
 
 /**
  * The composition root: configuration, SDK clients, adapters and services, built once per Lambda
@@ -301,6 +303,13 @@ export function buildWiring(): Wiring {
     instances,
     commands,
     homeRegion: awsClientOptions().region,
+    // Ending sessions: the stack's own end-sessions document (services/deploy/sessions.ts), own account only.
+    sessions: {
+      document: process.env.SG_WARDEN_SESSIONS_DOCUMENT || null,
+      isOwnAccount: (account) => accounts.isOwn(account),
+      instances,
+      commands,
+    },
     ...(slackApiUrl ? { slackApiUrl } : {}),
     ...(process.env.SG_WARDEN_PUBLIC_URL ? { publicUrl: process.env.SG_WARDEN_PUBLIC_URL } : {}),
   };
@@ -352,7 +361,7 @@ export function getWiring(): Wiring {
 }
 
 /**
- * The sweeper's work, by due kind: each feature's handlers (runs: RUN_*; grants: GRANT_*; decisions:
+ * The sweeper's work, by due kind: each feature's handlers (runs: RUN_*; sessions: SESSIONS_POLL; grants: GRANT_*; decisions:
  * RECONCILE, REVOKE_RETRY, DEADLINE, EXCEPTION_EXPIRY and NOTIFY, which comes last so that revoking at a
  * deadline never waits behind alerts paced to Slack's rate limit). Build one per sweep.
  */
@@ -364,6 +373,7 @@ export function dueHandlers(
   const exposure = deps.newExposureLookup?.();
   return {
     ...runDueHandlers(runDeps(deps)),
+    ...sessionDueHandlers(deps, new SlackSessionNotifier({ client: deps.slack, config: deps.config })),
     ...grantDueHandlers(deps, deps.grantNotifier),
     ...decisionDueHandlers(exposure ? { ...deps, exposure } : deps, pacing),
   };

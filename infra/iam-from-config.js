@@ -23,6 +23,7 @@ function deployIam() {
         "export * from './services/deploy/encryption';",
         "export * from './services/deploy/audit-archive';",
         "export { SECURITY_GROUP_EVENT_NAMES } from './services/detection/cloudtrail';",
+        "export * from './services/deploy/sessions';",
         '',
       ].join('\n'),
       resolveDir: root,
@@ -157,6 +158,15 @@ module.exports = {
    * (services/detection/cloudtrail.ts), so the EventBridge rule and the parser cannot drift apart.
    */
   eventNames: async () => [...deployIam().SECURITY_GROUP_EVENT_NAMES],
+  /**
+   * `resources: - ${file(infra/iam-from-config.js):sessions}`: the end-sessions document and its IAM, when
+   * the config ends sessions (services/deploy/sessions.ts); a target in another region is refused.
+   */
+  sessions: async ({ resolveVariable }) => {
+    const { stage } = await deployContext(resolveVariable);
+    const region = await resolveVariable('self:provider.region');
+    return deployIam().sessionsResources(config(), { stage, region });
+  },
   /** `logRetentionInDays`: the param logRetentionInDays, else config logs.retentionDays. */
   logRetentionDays: async ({ resolveVariable }) => {
     const fromParam = await optionalParam(resolveVariable, 'logRetentionInDays');

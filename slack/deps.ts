@@ -5,6 +5,7 @@ import type { GrantNotifier } from '../services/grants/deps';
 import type { JobQueue } from '../services/jobs/jobs';
 import type { StateStore } from '../services/kernel/state';
 import type { RunNotifier, RunPorts } from '../services/runs/deps';
+import type { SessionPorts } from '../services/sessions/deps';
 import type { Logger } from '../services/shared/logger';
 import type { ChannelDirectory, Directory } from '../services/shared/people';
 import type { RuleAuthorizer, RuleRemover, SecurityGroupReader } from '../services/shared/ports';
@@ -32,4 +33,6 @@ export interface SlackDeps extends RunPorts {
   homeRegion?: string;
   /** A fresh exposure lookup for one invocation (`/sg-status <group>`, the sweep); unset: none is made. */
   newExposureLookup?: () => ExposureLookup;
+  /** Run Command for ending sessions (`endSessions`, `policy.endSessionsOnRevoke`). */
+  sessions?: SessionPorts;
 }

@@ -39,6 +39,7 @@ export const EMOJI: Record<string, string> = {
   bell: '🔔',
   warning: '⚠️',
   lock: '🔒',
+  scissors: '✂️',
   unlock: '🔓',
   key: '🔑',
   rocket: '🚀',

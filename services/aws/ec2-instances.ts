@@ -1,5 +1,5 @@
 import type { EC2Client, Filter, Instance } from '@aws-sdk/client-ec2';
-import type { InstanceFinder, InstanceInfo } from '../shared/ports';
+import type { GroupInstanceFinder, InstanceFinder, InstanceInfo } from '../shared/ports';
 import { awsError } from './ec2-security-groups';
 import { ec2Sdk } from './sdk';
 
@@ -17,8 +17,8 @@ function toInfo(instance: Instance): InstanceInfo | null {
   };
 }
 
-/** Finds instances for `/sg-run` targets through EC2 DescribeInstances. */
-export class Ec2InstanceFinder implements InstanceFinder {
+/** Finds instances for `/sg-run` targets, and those behind a security group, through EC2 DescribeInstances. */
+export class Ec2InstanceFinder implements InstanceFinder, GroupInstanceFinder {
   private readonly clientFor: Ec2RegionClientProvider;
 
   constructor(options: { clientFor: Ec2RegionClientProvider }) {
@@ -35,6 +35,11 @@ export class Ec2InstanceFinder implements InstanceFinder {
     const filters = Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] }));
     if (filters.length === 0) return [];
     return this.describe(region, filters);
+  }
+
+  /** The instances with this security group (DescribeInstances, filter `instance.group-id`). */
+  async instancesInGroup(region: string, groupId: string): Promise<InstanceInfo[]> {
+    return this.describe(region, [{ Name: 'instance.group-id', Values: [groupId] }]);
   }
 
   private async describe(region: string, filters: Filter[]): Promise<InstanceInfo[]> {

@@ -64,10 +64,19 @@ const whitelistTargetSchema = z
     defaultDuration: duration.default(3600),
     maxDuration: duration.default(28800),
     allowed: people,
+    /**
+     * When a grant's rule is removed, also end the owner's established TCP connections to the granted port
+     * on the group's SSM-managed Linux instances (one SSM command, services/sessions/).
+     */
+    endSessions: z.boolean({ message: 'must be true or false' }).default(false),
   })
   .strict()
   .refine((t) => t.defaultDuration <= t.maxDuration, {
     message: 'defaultDuration is longer than maxDuration',
+  })
+  .refine((t) => !t.endSessions || t.protocol === 'tcp' || t.protocol === 'all', {
+    path: ['endSessions'],
+    message: 'ends TCP connections only: the target must grant tcp (or all)',
   });
 
 /** Documents whose `commands` sg-warden writes itself, and the shell that runs them. */
@@ -381,7 +390,18 @@ const configSchema = z
     kms: kmsSchema,
     logs: logsSchema,
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // Run Command goes out with sg-warden's own credentials: a member account's instances are out of reach.
+    for (const [alias, t] of Object.entries(c.whitelist.targets)) {
+      if (t.endSessions && t.account && c.accounts.watched.includes(t.account))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['whitelist', 'targets', alias, 'endSessions'],
+          message: `sessions are ended only in sg-warden's own account, and ${t.account} is a member account (accounts.watched)`,
+        });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type PolicyConfig = Config['policy'];

@@ -168,5 +168,10 @@ export const policySchema = z
       .default([]),
     /** What a group's exposure does to a finding's severity (services/exposure/severity.ts). */
     exposure: exposureSchema.default(exposureSchema.parse({})),
+    /**
+     * After a violation's rule is revoked (a person or the clock), also end the established TCP connections
+     * from its source to its ports on the group's SSM-managed Linux instances (services/sessions/).
+     */
+    endSessionsOnRevoke: z.boolean({ message: 'must be true or false' }).default(false),
   })
   .strict();

@@ -2,6 +2,7 @@ import { evaluateRule } from '../detection/policy';
 import { tagSettersFor } from '../detection/tags';
 import type { ExposureLookup } from '../exposure/lookup';
 import { keys } from '../kernel/state';
+import type { SessionPorts } from '../sessions/deps';
 import { describeError } from '../shared/errors';
 import { ruleFingerprint } from '../shared/ids';
 import { type Finding, type RuleFacts, sameRuleContent } from '../shared/model';
@@ -16,6 +17,8 @@ export interface DecisionDeps extends AlertDeps {
   directory: Directory;
   /** Looks the group's exposure up again before an auto-revoke (one per sweep); unset: not looked up. */
   exposure?: ExposureLookup;
+  /** Run Command for `policy.endSessionsOnRevoke`; absent: sessions are not ended in this process. */
+  sessions?: SessionPorts;
 }
 
 /** A violation as stored now. */

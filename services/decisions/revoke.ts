@@ -1,4 +1,5 @@
 import { recordedExposure, type ViolationExposure } from '../exposure/grade';
+import { TIMEOUT_ACTOR } from '../kernel/audit';
 import { keys, tryTransition } from '../kernel/state';
 import { mapSettled } from '../kernel/sweep';
 import { describeError } from '../shared/errors';
@@ -19,6 +20,7 @@ import {
   type Settlement,
 } from './plans';
 import { type DecisionTarget, isRefusal, isWholeAlert, refuse, resolveTarget, subjectOf } from './requests';
+import { endViolationSessions, trackingAtRevoke } from './sessions';
 import {
   alreadyDecided,
   auditActor,
@@ -167,7 +169,12 @@ async function settleClaim(
   const next = planRevoke(claimed, mode, facts);
   if (next.call === 'none') return finishClaim(deps, claimed, next.settle);
   const rule = next.rule;
-  const exposure = await exposureBeforeAutoRevoke(deps, claimed);
+  // Read before the revoke, together: what the group exposed, and whether the rule's connections outlive
+  // it (that depends on the group's other rules). Neither ever holds the revoke back.
+  const [exposure, tracking] = await Promise.all([
+    exposureBeforeAutoRevoke(deps, claimed),
+    trackingAtRevoke(deps, target, rule),
+  ]);
   let answer: { requestId: string | null } | { error: unknown };
   try {
     answer = await deps.ec2.revokeRules(target, rule.groupId, rule.direction, [rule.ruleId!]);
@@ -179,11 +186,17 @@ async function settleClaim(
       { violationId: claimed.violationId, ruleId: rule.ruleId, requestId: answer.requestId },
       'rule revoked',
     );
-  return finishClaim(
-    deps,
-    claimed,
-    withExposure(planRevokeAnswer(claimed, mode, rule, answer, maxAttempts), exposure),
-  );
+  const settlement = withExposure(planRevokeAnswer(claimed, mode, rule, answer, maxAttempts), exposure);
+  if (settlement.to !== 'REVOKED' && settlement.to !== 'AUTO_REVOKED')
+    return finishClaim(deps, claimed, settlement);
+  const result = await finishClaim(deps, claimed, {
+    ...settlement,
+    set: { ...settlement.set, connections: tracking },
+    details: { ...settlement.details, connections: tracking.verdict },
+  });
+  if (result.outcome === settlement.to && result.violation)
+    await endViolationSessions(deps, result.violation, rule, tracking, claimed.revokeBy ?? TIMEOUT_ACTOR);
+  return result;
 }
 
 /**

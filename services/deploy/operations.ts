@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the dashboard body is a CloudFormation Fn::Sub template, on purpose
 import type { Config } from '../config/config';
 import { METRICS_NAMESPACE } from '../shared/metrics';
+import { endsSessions } from './sessions';
 
 /**
  * What an operator watches, for serverless.yml (through infra/iam-from-config.js): the alarms and the
@@ -171,6 +172,22 @@ export function alarmSpecs(config: Config, options: OperationsOptions): AlarmSpe
       namespace: 'AWS/Lambda',
       metric: 'Errors',
       dimensions: [{ Name: 'FunctionName', Value: ref(logicalId) }],
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparison: 'GreaterThanThreshold',
+      missing: 'notBreaching',
+    });
+  }
+  if (endsSessions(config)) {
+    specs.push({
+      id: 'SessionsNotEndedAlarm',
+      name: 'sessions-not-ended',
+      description: `Sessions sg-warden was configured to end were not (not sent, refused, or an instance gave no count): a connection may outlive its rule. ${SEE}`,
+      namespace: METRICS_NAMESPACE,
+      metric: 'SessionEndFailures',
+      dimensions: stage,
       statistic: 'Sum',
       period: 300,
       evaluationPeriods: 1,
@@ -355,6 +372,15 @@ export function dashboardBody(options: OperationsOptions, alarmIds: string[]): s
         own('ExposureUnreadable', stage, 'Sum', 'unreadable'),
       ],
       0,
+      24,
+    ),
+    widget(
+      'Sessions closed (by grant, violation) and not ended',
+      [
+        expression(search('SessionsEnded', ['subject'], 'Sum', stage), 'sessionsEnded', ''),
+        own('SessionEndFailures', stage, 'Sum', 'not ended'),
+      ],
+      8,
       24,
     ),
     {

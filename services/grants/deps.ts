@@ -1,6 +1,8 @@
 import type { Config } from '../config/config';
 import { type Refusal, RefusedError, recordRefusal } from '../kernel/refusal';
 import { keys, type StateStore } from '../kernel/state';
+import type { SessionPorts } from '../sessions/deps';
+import type { SessionsStart } from '../sessions/end';
 import { describeError, NotFoundError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { Directory, Person } from '../shared/people';
@@ -16,14 +18,19 @@ export interface GrantDeps {
   directory: Directory;
   clock: () => Date;
   logger: Logger;
+  /** Run Command for `endSessions` targets; absent: sessions are not ended in this process. */
+  sessions?: SessionPorts;
 }
+
+/** What became of a grant's sessions when its rule went: `off` when its target does not end them. */
+export type GrantSessions = { kind: 'off' } | SessionsStart;
 
 /** Tells people about grants (Slack in production); failures are logged, never undo state. */
 export interface GrantNotifier {
   /** The owner's grant ends in a few minutes (at `now`); `extendBy` seconds may be added with a button. */
   expiring(grant: GrantItem, extendBy: number | null, now: Date): Promise<void>;
-  /** The owner's grant ended and its rule is gone. */
-  ended(grant: GrantItem): Promise<void>;
+  /** The owner's grant ended and its rule is gone; what became of their open sessions. */
+  ended(grant: GrantItem, sessions: GrantSessions): Promise<void>;
   /** The grant's rule could not be removed; it stays listed as REVOKE_FAILED and is retried. */
   revokeFailed(grant: GrantItem): Promise<void>;
   /** A grant that never finished was cleaned up. */

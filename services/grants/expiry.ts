@@ -5,7 +5,7 @@ import { step } from '../kernel/step';
 import { plusSeconds } from '../kernel/time';
 import { describeError, StateConflictError } from '../shared/errors';
 import type { Person } from '../shared/people';
-import { type GrantDeps, type GrantNotifier, loadGrant, refuse, tell } from './deps';
+import { type GrantDeps, type GrantNotifier, type GrantSessions, loadGrant, refuse, tell } from './deps';
 import type { GrantItem } from './items';
 import {
   awsTargetOf,
@@ -17,15 +17,22 @@ import {
   revokeBackoffSeconds,
 } from './plan';
 import { failPending } from './request';
+import { endGrantSessions } from './sessions';
 import { GRANT_MOVES } from './states';
 import { mayDisown, mayRevoke, type Ruling } from './who-may';
 
 export type RemovalOutcome = 'removed' | 'already-gone' | 'failed' | 'skipped';
 
+/** The claim is bookkeeping (not audited), so the trail says the state the grant was really in. */
+function fromSeen<T extends { audit: { fromState: string | null } | null }>(grant: GrantItem, t: T): T {
+  return t.audit ? { ...t, audit: { ...t.audit, fromState: grant.status } } : t;
+}
+
 /**
  * Removes a grant's rule: claims the grant (→ REVOKING, with a lease), revokes by rule ID, and ends it
  * as `endAs` — also when the rule is already gone. A failed revoke leaves the grant REVOKE_FAILED and
- * due again with backoff, so it is never forgotten while its rule exists.
+ * due again with backoff, so it is never forgotten while its rule exists. Once the rule is gone, the
+ * sessions it let in are ended where the target asks for it (`sessions`: endGrantSessions).
  */
 export async function removeGrantRule(
   deps: GrantDeps,
@@ -34,7 +41,7 @@ export async function removeGrantRule(
   by: AuditActor,
   now: Date,
   reason: Record<string, unknown> = {},
-): Promise<{ outcome: RemovalOutcome; grant: GrantItem }> {
+): Promise<{ outcome: RemovalOutcome; grant: GrantItem; sessions?: GrantSessions }> {
   const claimed = await tryTransition<GrantItem>(
     deps.store,
     step(grant, {
@@ -51,13 +58,11 @@ export async function removeGrantRule(
   if (!claimed) return { outcome: 'skipped', grant };
   const target = awsTargetOf(claimed);
   const action = endAs === 'REVOKED' ? 'revoke' : 'expire';
-  // The claim is bookkeeping (not audited), so the trail says the state the grant was really in.
-  const fromSeen = <T extends { audit: { fromState: string | null } | null }>(t: T): T =>
-    t.audit ? { ...t, audit: { ...t.audit, fromState: grant.status } } : t;
   const finish = async (details: Record<string, unknown>, requestId?: string | null) => {
     const at = deps.clock().toISOString();
     return deps.store.transition<GrantItem>(
       fromSeen(
+        grant,
         step(claimed, {
           to: endAs,
           action,
@@ -75,38 +80,60 @@ export async function removeGrantRule(
   if (!claimed.ruleId) {
     return { outcome: 'already-gone', grant: await finish({ note: 'no rule was recorded' }) };
   }
+  let ended: GrantItem | null = null;
+  let outcome: RemovalOutcome = 'removed';
   try {
     const out = await deps.ec2.revokeRules(target, claimed.groupId, 'ingress', [claimed.ruleId]);
-    return { outcome: 'removed', grant: await finish({}, out.requestId) };
+    ended = await finish({}, out.requestId);
   } catch (error) {
     const stillThere = await deps.ec2
       .describeRules(target, [claimed.ruleId])
       .then((rules) => rules.length > 0)
       .catch(() => true);
-    if (!stillThere) return { outcome: 'already-gone', grant: await finish({ alreadyGone: true }) };
-    const attempts = claimed.revokeAttempts + 1;
-    const retryAt = plusSeconds(now, revokeBackoffSeconds(attempts));
-    deps.logger.warn(
-      { grantId: claimed.grantId, attempts, err: describeError(error) },
-      'grant rule not removed; will retry',
-    );
-    const failed = await deps.store.transition<GrantItem>(
-      fromSeen(
-        step(claimed, {
-          to: 'REVOKE_FAILED',
-          action,
-          by,
-          at: deps.clock().toISOString(),
-          set: { revokeAttempts: attempts, lastError: describeError(error) },
-          due: { kind: 'GRANT_EXPIRY', at: retryAt },
-          result: 'error',
-          error: describeError(error),
-          details: { ruleId: claimed.ruleId, attempts, retryAt, ...reason },
-        }),
-      ),
-    );
-    return { outcome: 'failed', grant: failed };
+    if (!stillThere) {
+      ended = await finish({ alreadyGone: true });
+      outcome = 'already-gone';
+    }
+    if (!ended) return failRemoval(deps, grant, claimed, action, by, now, reason, error);
   }
+  // The rule is gone; a connection it let in is not (security groups track connections).
+  return { outcome, grant: ended, sessions: await endGrantSessions(deps, ended, by) };
+}
+
+/** A revoke EC2 refused while the rule is still there: REVOKE_FAILED, due again with backoff. */
+async function failRemoval(
+  deps: GrantDeps,
+  grant: GrantItem,
+  claimed: GrantItem,
+  action: string,
+  by: AuditActor,
+  now: Date,
+  reason: Record<string, unknown>,
+  error: unknown,
+): Promise<{ outcome: RemovalOutcome; grant: GrantItem }> {
+  const attempts = claimed.revokeAttempts + 1;
+  const retryAt = plusSeconds(now, revokeBackoffSeconds(attempts));
+  deps.logger.warn(
+    { grantId: claimed.grantId, attempts, err: describeError(error) },
+    'grant rule not removed; will retry',
+  );
+  const failed = await deps.store.transition<GrantItem>(
+    fromSeen(
+      grant,
+      step(claimed, {
+        to: 'REVOKE_FAILED',
+        action,
+        by,
+        at: deps.clock().toISOString(),
+        set: { revokeAttempts: attempts, lastError: describeError(error) },
+        due: { kind: 'GRANT_EXPIRY', at: retryAt },
+        result: 'error',
+        error: describeError(error),
+        details: { ruleId: claimed.ruleId, attempts, retryAt, ...reason },
+      }),
+    ),
+  );
+  return { outcome: 'failed', grant: failed };
 }
 
 /** Ends a grant at a person's request once a who-may rule allowed it; a lost race is GRANT_CHANGED. */
@@ -203,7 +230,9 @@ export async function expireGrant(
   if (plan.kind === 'reconcile') return reconcilePending(deps, notifier, grant);
   const result = await removeGrantRule(deps, grant, plan.endAs, plan.by, now);
   if (result.outcome === 'removed' || result.outcome === 'already-gone') {
-    await tell(deps, grantId, 'ended', () => notifier.ended(result.grant));
+    await tell(deps, grantId, 'ended', () =>
+      notifier.ended(result.grant, result.sessions ?? { kind: 'off' }),
+    );
   } else if (result.outcome === 'failed' && result.grant.revokeAttempts === 1) {
     await tell(deps, grantId, 'revoke-failed', () => notifier.revokeFailed(result.grant));
   }

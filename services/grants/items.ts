@@ -49,6 +49,8 @@ export interface GrantItem extends StoredItem {
   warnedAt?: string;
   /** Set on FAILED: EC2's code. */
   failureCode?: string;
+  /** Its target ended sessions when it was granted (`endSessions`): what the confirmation promised. */
+  endSessions?: boolean;
 }
 
 /**

@@ -176,6 +176,7 @@ export function planGrant(input: {
     userName: input.person.name,
     via: input.via,
     ...(input.channel ? { channel: input.channel } : {}),
+    ...(target.endSessions ? { endSessions: true } : {}),
     createdAt: now.toISOString(),
     expiresAt: plusSeconds(now, checked.durationSeconds),
     revokeAttempts: 0,

@@ -11,7 +11,8 @@ export type DueKind =
   | 'GRANT_EXPIRY'
   | 'GRANT_WARN'
   | 'RUN_POLL'
-  | 'RUN_APPROVAL_EXPIRY';
+  | 'RUN_APPROVAL_EXPIRY'
+  | 'SESSIONS_POLL'; // an end-sessions command in flight (services/sessions/)
 
 /** Any stored item has these keys; `version` goes up by one on every transition. */
 export interface StoredItem {
@@ -33,6 +34,7 @@ export const keys = {
   grant: (grantId: string) => ({ pk: `GRANT#${grantId}`, sk: 'GRANT' }),
   ipLink: (tokenHash: string) => ({ pk: `IPLINK#${tokenHash}`, sk: 'IPLINK' }),
   run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
+  sessions: (sessionsId: string) => ({ pk: `SESSIONS#${sessionsId}`, sk: 'SESSIONS' }),
   marker: (name: string) => ({ pk: `MARKER#${name}`, sk: 'MARKER' }),
   /** Who last set one tag of one security group (services/detection/tags.ts). */
   tagSetter: (account: string, region: string, groupId: string, tagKey: string) => ({

@@ -9,6 +9,8 @@ type SubjectItem = StoredItem &
     | { type: 'grant'; grantId: string }
     | { type: 'run'; runId: string }
     | { type: 'exception'; violationId: string }
+    /** Work done for another item (e.g. ending a grant's sessions): audited on that item. */
+    | { type: 'sessions'; subject: AuditSubject }
   );
 
 /** What the audit trail calls an item: its type and its own ID. */
@@ -24,6 +26,8 @@ export function subjectOf(item: SubjectItem): AuditSubject {
       return { id: item.runId, type: 'run' };
     case 'exception':
       return { id: item.violationId, type: 'exception' };
+    case 'sessions':
+      return item.subject;
   }
 }
 

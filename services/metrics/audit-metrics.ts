@@ -46,6 +46,13 @@ function seconds(from: unknown, to: string): number | null {
  * (when the store has it): it dates the alert, for the time to a decision.
  */
 export function recordAudit(metrics: Metrics, entry: AuditEntry, item?: Record<string, unknown>): void {
+  if (entry.action === 'end-sessions' || entry.action === 'sessions-ended') {
+    // Sessions that should have been ended and were not (not sent, refused, or an instance gave no count).
+    if (entry.result !== 'ok') metrics.add('SessionEndFailures', 1);
+    const ended = entry.details?.ended;
+    if (typeof ended === 'number') metrics.add('SessionsEnded', ended, { subject: entry.subjectType });
+    return;
+  }
   // A refused request changed nothing; a failure that moved an item (e.g. to FAILED) did.
   if (entry.result === 'refused' || !entry.toState || entry.fromState === entry.toState) return;
   const to = entry.toState;

@@ -69,6 +69,17 @@ export const METRIC_CATALOG = {
     meaning:
       'exposure lookups in which an AWS read failed (the group is then unknown where that read decided)',
   },
+  SessionsEnded: {
+    unit: 'Count',
+    dimensions: ['subject'],
+    meaning: 'established TCP connections closed by the end-sessions command, for a grant or a violation',
+  },
+  SessionEndFailures: {
+    unit: 'Count',
+    dimensions: [],
+    meaning:
+      'sessions that should have been ended and were not (not sent, refused, an instance gave no count)',
+  },
 } as const satisfies Record<string, { unit: MetricUnit; dimensions: readonly string[]; meaning: string }>;
 
 export type MetricName = keyof typeof METRIC_CATALOG;

@@ -23,6 +23,11 @@ export interface InstanceFinder {
   instancesByTags(region: string, tags: Record<string, string>): Promise<InstanceInfo[]>;
 }
 
+/** Finds the EC2 instances a security group is attached to, in one region. */
+export interface GroupInstanceFinder {
+  instancesInGroup(region: string, groupId: string): Promise<InstanceInfo[]>;
+}
+
 /** An instance as Systems Manager knows it. */
 export interface ManagedInstance {
   instanceId: string;

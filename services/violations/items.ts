@@ -1,6 +1,7 @@
 import type { ViolationExposure } from '../exposure/grade';
 import type { AuditActor } from '../kernel/audit';
 import type { StoredItem } from '../kernel/state';
+import type { ConnectionTracking } from '../sessions/tracking';
 import type { Actor, Finding, RuleFacts, Severity } from '../shared/model';
 
 export type ViolationStatus =
@@ -101,6 +102,8 @@ export interface ViolationItem extends StoredItem {
   exposureAtRevoke?: ViolationExposure;
   channel?: string;
   ts?: string;
+  /** Set when sg-warden revoked the rule: whether AWS tracked its connections (so they may outlive it). */
+  connections?: ConnectionTracking;
 }
 
 /** A kept rule: later events about the same rule raise nothing until it expires. */

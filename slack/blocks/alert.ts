@@ -1,6 +1,7 @@
 import type { ActionsBlock, Button, KnownBlock, SectionBlock } from '@slack/types';
 import { describeRule } from '../../services/detection/policy';
 import { violationExposureLine } from '../../services/exposure/context';
+import type { ConnectionTracking } from '../../services/sessions/tracking';
 import { SEVERITIES } from '../../services/shared/model';
 import type { ViolationItem, ViolationStatus } from '../../services/violations/items';
 import type { AlertView, RevokeFailure } from '../../services/violations/ports';
@@ -67,7 +68,27 @@ export function violationState(v: ViolationItem): string {
   }
   if ((v.status === 'FAILED' || v.status === 'REVOKE_RETRY') && v.lastError)
     line += `: ${literal(v.lastError)}`;
+  if ((v.status === 'REVOKED' || v.status === 'AUTO_REVOKED') && v.connections)
+    line += `\n${connectionsLine(v.connections)}`;
   return line;
+}
+
+/**
+ * What the revoke did to live connections (services/sessions/tracking.ts): cut at once when AWS did not
+ * track them, or still open until idle when it did.
+ */
+export function connectionsLine(c: ConnectionTracking): string {
+  const reason = literal(c.reason);
+  switch (c.verdict) {
+    case 'untracked':
+      return `:scissors: Live connections were cut: ${reason}, so removing the rule ended them at once (flows through a load balancer or NAT gateway are always tracked and may persist).`;
+    case 'partly':
+      return `:scissors: Live ${c.untracked.join(' and ').toUpperCase()} connections were cut: ${reason}; those may persist until idle.`;
+    case 'tracked':
+      return `:warning: Live connections may persist: ${reason}. An open connection stays until it has been idle for the tracking timeout (TCP: 5 days by default on most instance types).`;
+    default:
+      return `:warning: Live connections may persist: ${reason}.`;
+  }
 }
 
 function ruleLine(v: ViolationItem): string {

@@ -3,17 +3,20 @@ import type { Config } from '../../services/config/config';
 import { grantedAccess } from '../../services/detection/own-rules';
 import { describeRule } from '../../services/detection/policy';
 import type { RuleChange } from '../../services/grants/changed-rule';
+import type { GrantSessions } from '../../services/grants/deps';
 import type { GrantItem } from '../../services/grants/items';
 import { LINK_LIFETIME_WORDS } from '../../services/grants/links';
 import { describeAccess, type GrantOutcome } from '../../services/grants/plan';
 import type { Refusal } from '../../services/kernel/refusal';
 import { refusalText } from '../../services/kernel/refusal';
+import { STAYS_UNTIL_IDLE } from '../../services/sessions/plan';
 import { formatDuration, plainTime } from '../../services/shared/duration';
 import type { Person } from '../../services/shared/people';
 import { WHITELIST_USAGE } from '../commands/whitelist';
 import { ActionIds } from '../ids';
 import { code, escapeMrkdwn, literal, plainLiteral, showControls, slackDate } from '../mrkdwn';
 import { context, plainText, SECTION_LIMIT, type SlackMessage, section, textMessage } from './kit';
+import { grantSessionsLine } from './sessions';
 
 export type { SlackMessage } from './kit';
 /** Lines one list shows before it says how many more there are. */
@@ -88,8 +91,16 @@ export function grantOutcomeMessage(outcome: GrantOutcome): SlackMessage {
       section(
         `:white_check_mark: Granted ${code(grant.grantId)}: ${grantWhere(grant)} until ${until} (rule ${code(grant.ruleId ?? 'unknown')}).\n${later}`,
       ),
+      context(sessionsPromise(grant)),
     ],
   };
+}
+
+/** What happens to an open connection when the grant ends: closed by sg-warden, or left until idle. */
+function sessionsPromise(grant: GrantItem): string {
+  return grant.endSessions
+    ? 'When it ends, sg-warden also closes your open TCP connections to it on the target’s instances (SSM Run Command), and tells you how many.'
+    : STAYS_UNTIL_IDLE;
 }
 
 /** The answer to `/sg-whitelist … me`: the one-time link. */
@@ -258,15 +269,20 @@ export function expiringMessage(grant: GrantItem, extendBy: number | null, now: 
   return { text, blocks };
 }
 
-/** DM when a grant's rule is gone (expired, revoked early, or retried successfully). */
-export function endedMessage(grant: GrantItem): SlackMessage {
+/**
+ * DM when a grant's rule is gone (expired, revoked early, or retried successfully), with what became of
+ * open connections: being closed, or left until idle (and for how long).
+ */
+export function endedMessage(grant: GrantItem, sessions: GrantSessions = { kind: 'off' }): SlackMessage {
   const how = grant.status === 'REVOKED' ? 'was revoked' : 'expired';
+  const idle = sessions.kind === 'sent' || sessions.kind === 'none' ? '' : ` ${STAYS_UNTIL_IDLE}`;
   return {
-    text: `Your grant ${grant.grantId} ${how}: ${grantWherePlain(grant)} is removed.`,
+    text: `Your grant ${grant.grantId} ${how}: ${grantWherePlain(grant)} is removed.${idle}`,
     blocks: [
       section(
         `:lock: Your grant ${code(grant.grantId)} ${how}: ${grantWhere(grant)} is removed. \`/sg-whitelist ${literal(grant.alias)} <ip|me>\` asks for a new one.`,
       ),
+      context(grantSessionsLine(sessions)),
     ],
   };
 }

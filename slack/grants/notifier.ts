@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { Config } from '../../services/config/config';
 import type { GrantChangeNotifier, RuleChange } from '../../services/grants/changed-rule';
-import type { GrantNotifier } from '../../services/grants/deps';
+import type { GrantNotifier, GrantSessions } from '../../services/grants/deps';
 import type { GrantItem, LinkItem } from '../../services/grants/items';
 import type { GrantOutcome } from '../../services/grants/plan';
 import type { Refusal } from '../../services/kernel/refusal';
@@ -39,8 +39,8 @@ export class SlackGrantNotifier implements GrantNotifier, GrantChangeNotifier {
     await this.direct(grant.userId, expiringMessage(grant, extendBy, now));
   }
 
-  async ended(grant: GrantItem): Promise<void> {
-    await this.direct(grant.userId, endedMessage(grant));
+  async ended(grant: GrantItem, sessions: GrantSessions): Promise<void> {
+    await this.direct(grant.userId, endedMessage(grant, sessions));
   }
 
   async revokeFailed(grant: GrantItem): Promise<void> {

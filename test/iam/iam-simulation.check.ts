@@ -100,7 +100,7 @@ const EVERY_FEATURE_CONFIG = `slack:
   alertChannel: C0ALERTS
 whitelist:
   targets:
-    bastion: { groupId: sg-0123456789abcdef0, region: eu-west-1, ports: [22] }
+    bastion: { groupId: sg-0123456789abcdef0, region: eu-west-1, ports: [22], endSessions: true }
 runbooks:
   targets:
     web: { region: eu-west-1, tags: { Role: web } }

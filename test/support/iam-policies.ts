@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '../../services/config/config';
 import { configIamResources } from '../../services/deploy/iam';
+import { sessionsDocumentName, sessionsPolicies } from '../../services/deploy/sessions';
 
 /**
  * The roles of the packaged template as IAM would see them in the tests' world (test/iam/): their
@@ -139,7 +140,9 @@ export function staticStatements(t: { Resources: Record<string, Resource> }, rol
 export function configStatements(configText: string | null, roleId: string): Statement[] {
   if (!configText) return [];
   const config = parseConfig(configText, 'recorded config');
-  return Object.values(configIamResources(config).Resources)
+  // The packaged template is stage dev: its end-sessions document is the one the tests name.
+  const sessions = sessionsPolicies(config, sessionsDocumentName('dev')).Resources;
+  return [...Object.values(configIamResources(config).Resources), ...Object.values(sessions)]
     .filter((r) => (r.Properties.Roles as { Ref: string }[]).some((ref) => ref.Ref === roleId))
     .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
 }

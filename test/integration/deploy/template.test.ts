@@ -26,7 +26,7 @@ const FULL_CONFIG = `slack:
   alertChannel: C0ALERTS
 whitelist:
   targets:
-    bastion: { groupId: sg-0123456789abcdef0, region: eu-west-1, ports: [22], allowed: { users: [U0ALICE] } }
+    bastion: { groupId: sg-0123456789abcdef0, region: eu-west-1, ports: [22], endSessions: true, allowed: { users: [U0ALICE] } }
 runbooks:
   targets:
     web: { region: eu-west-1, tags: { Role: web } }
@@ -121,6 +121,10 @@ const EXPECTED: Record<string, string[]> = {
     ...READ_GROUPS,
     ...REVOKE,
     'ssm:GetCommandInvocation',
+    // Ending a grant's sessions at expiry (whitelist endSessions, #22): the stack's own document only.
+    'ssm:SendCommand',
+    'ec2:DescribeInstances',
+    'ssm:DescribeInstanceInformation',
     ...SECRETS,
     ...MEMBER,
     ...FAILED_EVENTS,
@@ -303,8 +307,49 @@ describe('deploy template', () => {
           { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:eu-west-1:${AWS::AccountId}:instance/i-0123456789abcdef0' },
         ]),
         JSON.stringify([{ 'Fn::Sub': 'arn:${AWS::Partition}:ec2:eu-west-1:${AWS::AccountId}:instance/*' }]),
+        JSON.stringify([
+          {
+            'Fn::Sub':
+              'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:document/sg-warden-prod-end-sessions',
+          },
+          { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*' },
+        ]),
       ]);
       expect(send[2]!.Condition).toEqual({ StringEquals: { 'ssm:resourceTag/Role': 'web' } });
+    });
+
+    it('#22 ends sessions only through the stack’s own end-sessions document, which runs one fixed script', () => {
+      const doc = template.Resources.EndSessionsDocument!;
+      expect(doc.Type).toBe('AWS::SSM::Document');
+      expect(doc.Properties).toMatchObject({
+        Name: 'sg-warden-prod-end-sessions',
+        DocumentType: 'Command',
+        UpdateMethod: 'NewVersion',
+      });
+      const content = doc.Properties.Content as {
+        parameters: Record<string, { allowedPattern: string }>;
+        mainSteps: { action: string; inputs: { runCommand: string[] } }[];
+      };
+      expect(Object.keys(content.parameters).sort()).toEqual(['address', 'fromPort', 'toPort']);
+      for (const p of Object.values(content.parameters)) expect(p.allowedPattern).toMatch(/^\^.*\$$/);
+      expect(content.mainSteps.map((s) => s.action)).toEqual(['aws:runShellScript']);
+      expect(content.mainSteps[0]!.inputs.runCommand.join('\n')).toContain(
+        'ss -K -H -t -n state established',
+      );
+      const fns = functionsByName();
+      for (const name of ['slackWorker', 'sweeper']) {
+        const send = statementsOf(roleOf(fns[name]!)).filter((s) => s.Sid === 'EndSessionsSend');
+        expect(send).toHaveLength(1);
+        expect(JSON.stringify(send[0]!.Resource)).toContain('document/sg-warden-prod-end-sessions');
+        expect(JSON.stringify(send[0]!.Resource)).not.toContain('AWS-RunShellScript');
+        expect((fns[name]!.Environment as { Variables: Json }).Variables.SG_WARDEN_SESSIONS_DOCUMENT).toBe(
+          'sg-warden-prod-end-sessions',
+        );
+      }
+      for (const name of ['cloudtrailEvent', 'slackHttp', 'ipCapture'])
+        expect(statementsOf(roleOf(fns[name]!)).some((s) => list(s.Action).includes('ssm:SendCommand'))).toBe(
+          false,
+        );
     });
 
     it('reads only the two Slack secrets under /sg-warden/<stage>/, and invokes only the worker', () => {
