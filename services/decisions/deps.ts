@@ -1,3 +1,4 @@
+import type { SlackUserLookup } from '../actors/ports';
 import { evaluateRule } from '../detection/policy';
 import { keys } from '../kernel/state';
 import { describeError } from '../shared/errors';
@@ -12,6 +13,8 @@ import type { ExceptionItem, ViolationItem } from '../violations/items';
 export interface DecisionDeps extends AlertDeps {
   ec2: SecurityGroupReader & RuleRemover;
   directory: Directory;
+  /** Finds a change's author in Slack by e-mail, so they can never keep it (absent: the principal map only). */
+  users?: SlackUserLookup;
 }
 
 /** A violation as stored now. */
@@ -36,20 +39,33 @@ export async function readLiveRule(
   return live.find((r) => r.ruleId && sameRuleContent(r, rule)) ?? null;
 }
 
-/** Re-evaluates a live rule against the policy with the group's current tags (null tags when unreadable). */
+/** The group's tags as EC2 has them now, or null when they cannot be read. */
+export async function liveGroupTags(
+  deps: DecisionDeps,
+  target: AwsTarget,
+  groupId: string,
+): Promise<Record<string, string> | null> {
+  try {
+    return (await deps.ec2.describeGroup(target, groupId))?.tags ?? null;
+  } catch (error) {
+    deps.logger.warn({ groupId, err: describeError(error) }, 'group tags unavailable');
+    return null;
+  }
+}
+
+/**
+ * Re-evaluates a live rule against the policy with the group's current tags (null tags when unreadable;
+ * pass `tags` when they were just read).
+ */
 export async function evaluateLive(
   deps: DecisionDeps,
   target: AwsTarget,
   live: RuleFacts,
   actor: ViolationItem['actor'] | null,
+  tags?: Record<string, string> | null,
 ): Promise<Finding | null> {
-  let tags: Record<string, string> | null = null;
-  try {
-    tags = (await deps.ec2.describeGroup(target, live.groupId))?.tags ?? null;
-  } catch (error) {
-    deps.logger.warn({ groupId: live.groupId, err: describeError(error) }, 'group tags unavailable');
-  }
-  return evaluateRule(live, deps.config.policy, { actor, groupTags: tags });
+  const groupTags = tags !== undefined ? tags : await liveGroupTags(deps, target, live.groupId);
+  return evaluateRule(live, deps.config.policy, { actor, groupTags });
 }
 
 /** An ACTIVE, unexpired exception for the rule as it is now, if any. */

@@ -34,6 +34,8 @@ export const keys = {
   ipLink: (tokenHash: string) => ({ pk: `IPLINK#${tokenHash}`, sk: 'IPLINK' }),
   run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
   marker: (name: string) => ({ pk: `MARKER#${name}`, sk: 'MARKER' }),
+  /** Asking the author of an alert's change by direct message (services/actors). */
+  ask: (alertId: string) => ({ pk: `ASK#${alertId}`, sk: 'ASK' }),
 };
 
 export type ItemKey = { pk: string; sk: string };

@@ -9,6 +9,7 @@ type SubjectItem = StoredItem &
     | { type: 'grant'; grantId: string }
     | { type: 'run'; runId: string }
     | { type: 'exception'; violationId: string }
+    | { type: 'ask'; alertId: string }
   );
 
 /** What the audit trail calls an item: its type and its own ID. */
@@ -24,6 +25,9 @@ export function subjectOf(item: SubjectItem): AuditSubject {
       return { id: item.runId, type: 'run' };
     case 'exception':
       return { id: item.violationId, type: 'exception' };
+    // Asking a change's author is part of its alert's story: on the alert's trail.
+    case 'ask':
+      return { id: item.alertId, type: 'alert' };
   }
 }
 

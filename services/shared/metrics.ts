@@ -57,6 +57,12 @@ export const METRIC_CATALOG = {
     dimensions: [],
     meaning: 'time from the API call (CloudTrail eventTime) to its evaluation',
   },
+  ActorAsks: {
+    unit: 'Count',
+    dimensions: ['outcome'],
+    meaning:
+      'direct messages to a change’s author: ASKED, FAILED (not asked), and their answers NEEDED, REVOKED',
+  },
 } as const satisfies Record<string, { unit: MetricUnit; dimensions: readonly string[]; meaning: string }>;
 
 export type MetricName = keyof typeof METRIC_CATALOG;
