@@ -274,7 +274,10 @@ export class SlackEmulator {
     'chat.postMessage': (args) => {
       const asked = String(args.channel ?? '');
       if (!asked) return { ok: false, error: 'channel_not_found' };
-      // Like Slack: a user's ID as the channel posts in the bot's direct message with them.
+      // Like Slack: a user's ID as the channel posts in the bot's direct message with them (a user the
+      // workspace does not have, when it lists its users, has no such channel).
+      if (USER_ID.test(asked) && this.options.users && !this.options.users[asked])
+        return { ok: false, error: 'channel_not_found' };
       const channel = USER_ID.test(asked) ? dmChannelFor(asked) : asked;
       const ts = this.nextTs();
       const message: EmulatedMessage = {

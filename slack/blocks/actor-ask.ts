@@ -93,7 +93,9 @@ export function askMessage(view: AskView): SlackMessage {
     section(`${state(view)}\nThe alert is in <#${view.channel}>.`, 'actor_state'),
   ];
   const pending = view.violations.some((v) => v.status === 'PENDING');
-  const open = view.ask.status === 'ASKED' || view.ask.status === 'NEEDED';
+  // SENDING: the message being sent is the question itself.
+  const asking = view.ask.status === 'SENDING' || view.ask.status === 'ASKED';
+  const open = asking || view.ask.status === 'NEEDED';
   if (pending && open) {
     const actions: ActionsBlock = {
       type: 'actions',
@@ -115,7 +117,7 @@ export function askMessage(view: AskView): SlackMessage {
         },
       ],
     };
-    if (view.ask.status === 'ASKED')
+    if (asking)
       actions.elements.push({
         type: 'button',
         action_id: ActionIds.actorNeed,
