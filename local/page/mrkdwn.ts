@@ -61,6 +61,8 @@ export const EMOJI: Record<string, string> = {
   white_circle_with_check: '✅',
   heavy_multiplication_x: '✖️',
   speech_balloon: '💬',
+  raising_hand: '🙋',
+  leftwards_arrow_with_hook: '↩️',
   point_right: '👉',
   hourglass_done: '⌛',
   hourglass_not_done: '⏳',

@@ -294,12 +294,12 @@ describe('npm start in a browser, as a person uses it', () => {
         await keep.waitFor({ state: 'detached' });
         await alert.getByText(/Kept by @Alex Approver/).waitFor();
         expect(await liveRule(ruleId)).toHaveLength(1);
+        await slack.screenshot('9-routed-alert');
 
         // Nothing about it in #security-alerts.
         await channels.getByRole('button', { name: '# security-alerts' }).click();
         await slack.page.getByRole('heading', { name: '# security-alerts' }).waitFor();
         expect(await slack.page.locator('[data-testid=message]', { hasText: ruleId }).count()).toBe(0);
-        await slack.screenshot('9-routed-alert');
       },
       JOURNEY_MS,
     );

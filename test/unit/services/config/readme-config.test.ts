@@ -33,7 +33,7 @@ describe('README and the config schema', () => {
     );
     // Every key the reference lists, with a value of the form it documents.
     const everyKey = parse(`
-slack: { alertChannel: C0ALERTS, teamId: T0TEAM }
+slack: { alertChannel: C0ALERTS, teamId: T0TEAM, routes: [{ name: payments, tags: { team: payments }, channel: C0PAYMENTS }] }
 policy:
   evaluateEgress: true
   adminPorts: [22]
@@ -51,6 +51,7 @@ decisions:
   permanentKeepFor: [low]
   principalToSlack: { "arn:aws:iam::111122223333:user/alice": U0ALICE }
   revokeAttempts: 5
+  askActor: true
 whitelist: { targets: {}, rulesPerGroupLimit: 60 }
 runbooks: { allowAdHoc: false }
 accounts: { aliases: { "111122223333": prod }, roleName: sg-warden-member, watched: ["111122223333"], organizationId: o-abcde12345 }
