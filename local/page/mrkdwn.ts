@@ -62,7 +62,6 @@ export const EMOJI: Record<string, string> = {
   heavy_multiplication_x: '✖️',
   speech_balloon: '💬',
   raising_hand: '🙋',
-  leftwards_arrow_with_hook: '↩️',
   point_right: '👉',
   hourglass_done: '⌛',
   hourglass_not_done: '⏳',
