@@ -27,7 +27,7 @@ import {
   isClaimable,
   targetOf,
 } from './states';
-import { checkRevoke } from './who-may';
+import { checkRevoke, checkRevokerAnywhere } from './who-may';
 
 /** What a revoke call did: the final (or retry) state it wrote, or why it wrote nothing. */
 export type RevokeOutcome =
@@ -257,8 +257,11 @@ export async function revokeForPerson(
 ): Promise<PersonRevokeResult> {
   const subject = subjectOf(target, person);
   const resolved = await resolveTarget(deps, target, message);
-  if (isRefusal(resolved))
-    return { refused: await refuse(deps, person, subject, 'revoke', resolved), results: [] };
+  if (isRefusal(resolved)) {
+    // Someone who may revoke nothing hears that first, whatever else is wrong with the request.
+    const refusal = (await checkRevokerAnywhere(deps, person)) ?? resolved;
+    return { refused: await refuse(deps, person, subject, 'revoke', refusal), results: [] };
+  }
   const chosen =
     target && isWholeAlert(target)
       ? resolved.violations.filter((v) => v.status === 'PENDING')

@@ -36,6 +36,26 @@ export async function checkRevoke(
 }
 
 /**
+ * The refusal for someone who may revoke nothing at all: on no route's list nor `decisions.revokers`. Asked
+ * when a request's binding cannot be read, so that a person who may not revoke hears that first, as before
+ * routes; null when they may revoke something.
+ */
+export async function checkRevokerAnywhere(
+  deps: Pick<DecisionDeps, 'config' | 'directory'>,
+  person: Person,
+): Promise<DecisionRefusal | null> {
+  const lists = [
+    deps.config.decisions.revokers,
+    ...deps.config.slack.routes.flatMap((r) => r.revokers ?? []),
+  ];
+  for (const people of lists) if (await isAllowed(people, person.id, deps.directory)) return null;
+  return {
+    code: 'NOT_AUTHORISED',
+    message: 'You are not on the list of people who may revoke rules, so nothing was changed.',
+  };
+}
+
+/**
  * The self-approval rule: the Slack user who made the change may not keep it. They are the user the
  * principal maps to (`decisions.principalToSlack`), or the one found for the principal's e-mail and stored
  * with the violation (`actorUser`).
