@@ -3,6 +3,7 @@ import { evaluateCommand } from './evaluate';
 import { exposureCliCommand } from './exposure';
 import { policyCommand } from './policy';
 import { type CommandModule, EXIT, type Io, runProgram } from './program';
+import { routeCommand } from './route';
 import { slackManifestCommand } from './slack-manifest';
 
 export { EXIT, type Io };
@@ -11,6 +12,7 @@ export { EXIT, type Io };
 export const COMMANDS: CommandModule[] = [
   evaluateCommand,
   policyCommand,
+  routeCommand,
   auditCommand,
   exposureCliCommand,
   slackManifestCommand,

@@ -23,7 +23,7 @@ export const policyCommand: CommandModule = (program, { io, exit }) => {
       const p = config.policy;
       io.stdout.write(
         `${path}: valid. ${p.adminPorts.length} admin ports, ${p.principals.length} principal rules, ${p.onlyFrom.length} only-from rules, ` +
-          `${Object.keys(config.whitelist.targets).length} whitelist targets, ${Object.keys(config.runbooks.items).length} runbooks; ` +
+          `${Object.keys(config.whitelist.targets).length} whitelist targets, ${Object.keys(config.runbooks.items).length} runbooks, ${config.slack.routes.length} routes; ` +
           `egress ${p.evaluateEgress ? 'evaluated' : 'not evaluated'}; dry run ${JSON.stringify(p.dryRun)}.\n`,
       );
       for (const warning of policyWarnings(config)) io.stderr.write(`sg-warden: warning: ${warning}\n`);

@@ -40,6 +40,7 @@ import { type Metrics, noMetrics } from '../services/shared/metrics';
 import type { AccountScope, AwsTarget } from '../services/shared/ports';
 import type { AlertNotifier } from '../services/violations/ports';
 import { type NotifyPacing, UNPACED } from '../services/violations/post-sweep';
+import { SlackActorNotifier } from '../slack/actors/notifier';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
 import { SlackGrantNotifier } from '../slack/grants/notifier';
@@ -256,6 +257,8 @@ export function buildWiring(): Wiring {
       (await resolveNotifier()).postRevokeFailure(channel, failure, threadTs),
   };
   const directory = new SlackDirectory({ client: slack });
+  // A change's author, asked by direct message (found by decisions.principalToSlack or their e-mail).
+  const actorNotifier = new SlackActorNotifier({ client: slack });
   const grantNotifier = new SlackGrantNotifier({ client: slack, config, logger });
   // `/sg-run`: EC2 (targets) and SSM Run Command clients per region, created on first use.
   const instanceClients = new Map<string, EC2Client>();
@@ -298,6 +301,8 @@ export function buildWiring(): Wiring {
     grantNotifier,
     metrics,
     directory,
+    users: directory,
+    actorNotifier,
     clock: () => new Date(),
     jobs: { enqueue: async () => {} },
     instances,

@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../services/shared/logger';
-import { ALERT_CHANNEL, APPROVERS_GROUP, SANDBOX_USERS } from './sandbox-config';
-import type { SlackEmulator } from './shared/slack-emulator';
+import { ALERT_CHANNEL, APPROVERS_GROUP, SANDBOX_USERS, TEAM_CHANNELS } from './sandbox-config';
+import { dmChannelFor, type SlackEmulator } from './shared/slack-emulator';
 import { type InputValue, isSandboxUser, type SlackWorkspace, type UserId, withIds } from './slack-workspace';
 
 type Json = Record<string, unknown>;
@@ -94,16 +94,37 @@ function inputsOf(value: unknown): Record<string, Record<string, InputValue>> {
     : {};
 }
 
-/** What one user sees: the channel's messages (their own ephemerals only) and their open modals. */
+const TEAM_CHANNEL_IDS: readonly string[] = TEAM_CHANNELS.map((c) => c.id);
+
+/**
+ * The page's name for a conversation: `alerts` (the alert channel), `dm` (the app's direct messages to
+ * `me`: their D… channel, or their user ID in a workspace saved before DM channels), a team channel's ID;
+ * null for any other.
+ */
+function conversationOf(channel: string, me: UserId): string | null {
+  if (channel === ALERT_CHANNEL.id) return 'alerts';
+  if (channel === me || channel === dmChannelFor(me)) return 'dm';
+  return TEAM_CHANNEL_IDS.includes(channel) ? channel : null;
+}
+
+/** The workspace's channel of a conversation the page names, for a message `ts` in it. */
+function channelOf(slack: SlackEmulator, conversation: unknown, me: UserId, ts: string): string {
+  if (conversation === 'dm') {
+    const dm = dmChannelFor(me);
+    return slack.messages.has(`${dm}/${ts}`) ? dm : me;
+  }
+  if (typeof conversation === 'string' && TEAM_CHANNEL_IDS.includes(conversation)) return conversation;
+  return ALERT_CHANNEL.id;
+}
+
+/** What one user sees: the channels' messages (their own ephemerals only) and their open modals. */
 export function workspaceState(slack: SlackEmulator, workspace: SlackWorkspace, me: UserId): Json {
-  // The alert channel, and the app's direct messages to `me` (chat.postMessage with a user ID as channel).
+  // The alert channel, the teams' channels, and the app's direct messages to `me`.
   const messages = [...slack.messages.values()]
-    .filter(
-      (m) => (m.channel === ALERT_CHANNEL.id || m.channel === me) && (!m.ephemeralTo || m.ephemeralTo === me),
-    )
+    .filter((m) => conversationOf(m.channel, me) !== null && (!m.ephemeralTo || m.ephemeralTo === me))
     .sort((a, b) => Number(a.ts) - Number(b.ts))
     .map((m) => ({
-      channel: m.channel === me ? 'dm' : 'alerts',
+      channel: conversationOf(m.channel, me),
       ts: m.ts,
       threadTs: m.threadTs ?? null,
       text: m.text,
@@ -183,6 +204,7 @@ export async function startPageServer(
           return send(res, 200, {
             ...backend.info(),
             channel: ALERT_CHANNEL,
+            teamChannels: TEAM_CHANNELS.map(({ id, name }) => ({ id, name })),
             users: Object.entries(SANDBOX_USERS).map(([id, u]) => ({ id, ...u })),
             userGroups: { [APPROVERS_GROUP]: 'security-approvers' },
           });
@@ -256,7 +278,12 @@ export async function startPageServer(
           res,
           200,
           await workspace.messageAction(userOf(input.user), {
-            channel: input.channel === 'dm' ? userOf(input.user) : ALERT_CHANNEL.id,
+            channel: channelOf(
+              backend.slack,
+              input.channel,
+              userOf(input.user),
+              text(input.ts, 'The message'),
+            ),
             ts: text(input.ts, 'The message'),
             blockId: text(input.blockId, 'blockId'),
             actionId: text(input.actionId, 'actionId'),

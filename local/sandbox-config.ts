@@ -13,6 +13,19 @@ export const APPROVERS_GROUP = 'S0APPROVERS';
 /** The local workspace's team ID. */
 export const SANDBOX_TEAM = 'T0SGWARDEN';
 export const ALERT_CHANNEL = { id: 'C0SGWARDEN', name: 'security-alerts' };
+/**
+ * The teams' channels (slack.routes): an alert on a group tagged `team=<team>` goes to its team's channel;
+ * payments' critical alerts mention the approvers' group, platform's are decided by Alex alone.
+ */
+export const TEAM_CHANNELS = [
+  { id: 'C0PAYMENTS', name: 'team-payments', team: 'payments' },
+  { id: 'C0PLATFORM', name: 'team-platform', team: 'platform' },
+] as const;
+/** The sandbox users' e-mail addresses in Slack (users.lookupByEmail finds an SSO session's author by it). */
+export const SANDBOX_EMAILS: Record<keyof typeof SANDBOX_USERS, string> = {
+  U0ENGINEER: 'erin.engineer@example.com',
+  U0APPROVER: 'alex.approver@example.com',
+};
 /** The AWS principal the "make a change" panel acts as by default: Erin's SSO session. */
 export const ENGINEER_PRINCIPAL = persona('erin').arn;
 
@@ -61,7 +74,19 @@ export function writeSandboxConfig(options: {
   const approvers = { users: [], userGroups: [APPROVERS_GROUP] };
   const sandbox: Json = {
     // The page's requests come from this workspace (test/support/slack-requests.ts uses the same team).
-    slack: { alertChannel: ALERT_CHANNEL.id, teamId: SANDBOX_TEAM },
+    slack: {
+      alertChannel: ALERT_CHANNEL.id,
+      teamId: SANDBOX_TEAM,
+      routes: [
+        { name: 'payments', tags: { team: 'payments' }, channel: 'C0PAYMENTS', mention: APPROVERS_GROUP },
+        {
+          name: 'platform',
+          tags: { team: 'platform' },
+          channel: 'C0PLATFORM',
+          approvers: { users: ['U0APPROVER'] },
+        },
+      ],
+    },
     policy: { timeouts: { critical: '2m', high: '10m', medium: '30m', low: null } },
     decisions: {
       approvers,

@@ -11,7 +11,14 @@ import { RecordingAwsProxy } from './aws-recorder';
 import { readDetectionPattern, SandboxTrail } from './aws-trail';
 import { type LambdaHandler, LocalLambda, scheduledEvent } from './lambda-runtime';
 import { startPageServer } from './page-server';
-import { ALERT_CHANNEL, APPROVERS_GROUP, SANDBOX_USERS, writeSandboxConfig } from './sandbox-config';
+import {
+  ALERT_CHANNEL,
+  APPROVERS_GROUP,
+  SANDBOX_EMAILS,
+  SANDBOX_USERS,
+  TEAM_CHANNELS,
+  writeSandboxConfig,
+} from './sandbox-config';
 import { parseArgs, type SandboxOptions, USAGE } from './sandbox-options';
 import {
   ACCOUNT,
@@ -21,6 +28,7 @@ import {
   readSecrets,
   SIGNING_SECRET_PARAM,
   seedAccount,
+  seedTeamGroups,
   TABLE_NAME,
 } from './seed-account';
 import { repoRoot, startMoto } from './shared/moto-server';
@@ -110,7 +118,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       logger.info({ table: TABLE_NAME }, 'aws account seeded');
     }
     const { botToken, signingSecret } = await readSecrets(proxy.url);
-    const world = await discoverWorld(proxy.url);
+    let world = await discoverWorld(proxy.url);
+    if (!world.groups.payments || !world.groups.platform) {
+      // A state folder from before the teams' groups: add them (routes send their alerts to team channels).
+      await seedTeamGroups(proxy.url, world.vpcId, world.groups);
+      world = await discoverWorld(proxy.url);
+    }
     // Run Command: moto's is an instant empty success without DescribeInstanceInformation, so the
     // tests' SSM emulator answers it, with the seeded instances online and agents that simulate output.
     const ssm = await new SsmEmulator({ upstream: proxy.url }).start();
@@ -134,11 +147,16 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       now: () => Date.now() + clockOffsetMs,
       token: botToken,
       users: Object.fromEntries(
-        Object.entries(SANDBOX_USERS).map(([id, u]) => [id, { name: u.name, realName: u.realName }]),
+        Object.entries(SANDBOX_USERS).map(([id, u]) => [
+          id,
+          { name: u.name, realName: u.realName, email: SANDBOX_EMAILS[id as keyof typeof SANDBOX_USERS] },
+        ]),
       ),
       userGroups: { [APPROVERS_GROUP]: ['U0APPROVER'] },
-      // Both people are in the alert channel: its members may read /sg-status.
-      channelMembers: { [ALERT_CHANNEL.id]: Object.keys(SANDBOX_USERS) },
+      // Both people are in the alert channel (its members may read /sg-status) and the teams' channels.
+      channelMembers: Object.fromEntries(
+        [ALERT_CHANNEL.id, ...TEAM_CHANNELS.map((c) => c.id)].map((id) => [id, Object.keys(SANDBOX_USERS)]),
+      ),
     }).start();
     cleanups.push(() => slack.stop());
     if (!options.reset && existsSync(slackFile)) {

@@ -26,13 +26,18 @@ export const SIGNING_SECRET_PARAM = '/sg-warden/slack-signing-secret';
 export const ROLE_TAG = 'sg-warden-sandbox:role';
 
 export type GroupRole = 'web' | 'app' | 'bastion' | 'db';
+/** Groups that belong to a team (tag `team`), routed to its channel (sandbox-config.ts TEAM_CHANNELS). */
+export type TeamGroupRole = 'payments' | 'platform';
+
+type SeededGroup = { groupId: string; name: string; description: string };
 
 /** The emulated account as the sandbox seeded it. */
 export interface World {
   region: string;
   account: string;
   vpcId: string;
-  groups: Record<GroupRole, { groupId: string; name: string; description: string }>;
+  /** The team groups came later: a state folder from before them has none until the next start adds them. */
+  groups: Record<GroupRole, SeededGroup> & Partial<Record<TeamGroupRole, SeededGroup>>;
   instances: { instanceId: string; name: string; tags: Record<string, string> }[];
 }
 
@@ -53,6 +58,43 @@ const GROUPS: { role: GroupRole; name: string; description: string }[] = [
   { role: 'bastion', name: 'bastion-ssh', description: 'SSH bastion: office range only' },
   { role: 'db', name: 'db-postgres', description: 'PostgreSQL: 5432 from the app tier' },
 ];
+
+const TEAM_GROUPS: { role: TeamGroupRole; name: string; description: string }[] = [
+  { role: 'payments', name: 'payments-api', description: 'Payments API (team payments): HTTPS only' },
+  { role: 'platform', name: 'platform-ingress', description: 'Platform ingress (team platform): HTTPS only' },
+];
+
+/**
+ * The teams' groups, tagged `team=<team>` so that slack.routes sends their alerts to the team's channel;
+ * made at the first start, and at a later start of a state folder from before them.
+ */
+export async function seedTeamGroups(
+  endpoint: string,
+  vpcId: string,
+  existing: World['groups'],
+): Promise<void> {
+  const { ec2 } = clients(endpoint);
+  for (const group of TEAM_GROUPS) {
+    if (existing[group.role]) continue;
+    await ec2.send(
+      new CreateSecurityGroupCommand({
+        GroupName: group.name,
+        Description: group.description,
+        VpcId: vpcId,
+        TagSpecifications: [
+          {
+            ResourceType: 'security-group',
+            Tags: [
+              { Key: 'Name', Value: group.name },
+              { Key: 'team', Value: group.role },
+              { Key: ROLE_TAG, Value: group.role },
+            ],
+          },
+        ],
+      }),
+    );
+  }
+}
 
 /**
  * Seeds a fresh emulated account: the sg-warden table, the Slack secrets in Parameter Store, a VPC,
@@ -84,6 +126,7 @@ export async function seedAccount(endpoint: string): Promise<{ botToken: string;
   const subnet = await ec2.send(
     new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.40.1.0/24', AvailabilityZone: `${REGION}a` }),
   );
+  await seedTeamGroups(endpoint, vpcId, {} as World['groups']);
   const ids = {} as Record<GroupRole, string>;
   for (const group of GROUPS) {
     const out = await ec2.send(
@@ -185,7 +228,7 @@ export async function discoverWorld(endpoint: string): Promise<World> {
   const groups = {} as World['groups'];
   let vpcId = '';
   for (const group of groupsOut.SecurityGroups ?? []) {
-    const role = group.Tags?.find((t) => t.Key === ROLE_TAG)?.Value as GroupRole | undefined;
+    const role = group.Tags?.find((t) => t.Key === ROLE_TAG)?.Value as GroupRole | TeamGroupRole | undefined;
     if (!role) continue;
     groups[role] = { groupId: group.GroupId!, name: group.GroupName!, description: group.Description ?? '' };
     vpcId = group.VpcId ?? vpcId;

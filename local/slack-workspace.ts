@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Logger } from '../services/shared/logger';
-import { ALERT_CHANNEL, SANDBOX_TEAM, SANDBOX_USERS } from './sandbox-config';
+import { ALERT_CHANNEL, SANDBOX_TEAM, SANDBOX_USERS, TEAM_CHANNELS } from './sandbox-config';
 import type { SlackEmulator } from './shared/slack-emulator';
 import type { EmulatedMessage } from './shared/slack-emulator-types';
 import { signedEvent, slashCommandBody } from './shared/slack-requests';
@@ -259,7 +259,8 @@ export class SlackWorkspace {
       is_enterprise_install: false,
       channel: {
         id: message.channel,
-        name: message.channel === ALERT_CHANNEL.id ? ALERT_CHANNEL.name : 'directmessage',
+        name:
+          [ALERT_CHANNEL, ...TEAM_CHANNELS].find((c) => c.id === message.channel)?.name ?? 'directmessage',
       },
       // Slack leaves the message out for ephemeral messages.
       ...(isEphemeral ? {} : { message: messagePayload(message) }),

@@ -1,4 +1,5 @@
 import type { WebClient } from '@slack/web-api';
+import type { ActorNotifier, SlackUserLookup } from '../services/actors/ports';
 import type { Config } from '../services/config/config';
 import type { ExposureLookup } from '../services/exposure/lookup';
 import type { GrantNotifier } from '../services/grants/deps';
@@ -24,6 +25,10 @@ export interface SlackDeps extends RunPorts {
   grantNotifier: GrantNotifier;
   jobs: JobQueue;
   directory: Directory & ChannelDirectory;
+  /** Finds Slack users by e-mail (a change's author); absent: decisions.principalToSlack only. */
+  users?: SlackUserLookup;
+  /** Talks to a change's author by direct message; absent: nobody is asked. */
+  actorNotifier?: ActorNotifier;
   clock: () => Date;
   /** Web API client for background work. */
   slack(): Promise<WebClient>;

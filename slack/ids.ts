@@ -9,11 +9,15 @@ export const ActionIds = {
   runApprove: 'run_approve',
   runReject: 'run_reject',
   runShowCommand: 'run_show_command',
+  /** In the direct message to a change's author. */
+  actorRevoke: 'actor_revoke',
+  actorNeed: 'actor_need',
 } as const;
 
 export const CallbackIds = {
   keepModal: 'keep_modal',
   runCommandModal: 'run_command_modal',
+  actorNeedModal: 'actor_need_modal',
 } as const;
 
 export const BlockIds = {
@@ -23,6 +27,8 @@ export const BlockIds = {
   violationActions: (violationId: string) => `actions:${violationId}`,
   alertActions: 'alert_actions',
   runActions: 'run_actions',
+  actorActions: 'actor_actions',
+  actorNeedReason: 'actor_need_reason',
 } as const;
 
 export const InputActionIds = {

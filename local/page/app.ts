@@ -7,7 +7,7 @@ import { $, api, el, toast } from './dom';
 import { renderMessages } from './messages';
 import { renderModal } from './modals';
 import { renderPlain } from './mrkdwn';
-import { type DoorAnswer, type Info, type Message, type OpenView, page } from './state';
+import { type Conversation, type DoorAnswer, type Info, type Message, type OpenView, page } from './state';
 
 async function refresh(): Promise<void> {
   const state = await api<{ messages: Message[]; views: OpenView[] }>(
@@ -24,8 +24,10 @@ let permalink = /^\/archives\/([A-Z0-9]+)\/p(\d{10})(\d+)$/.exec(location.pathna
 function openPermalink(): void {
   if (!permalink) return;
   const [, channel, seconds, micros] = permalink;
-  const conversationOf = channel === page.info.channel.id ? 'alerts' : 'dm';
-  if (page.conversation !== conversationOf) $(conversationOf === 'alerts' ? 'go-alerts' : 'go-dm').click();
+  const team = page.info.teamChannels.find((c) => c.id === channel);
+  const conversationOf = channel === page.info.channel.id ? 'alerts' : team ? team.id : 'dm';
+  if (page.conversation !== conversationOf)
+    $(conversationOf === 'alerts' ? 'go-alerts' : team ? `go-${team.id}` : 'go-dm').click();
   const node = document.querySelector<HTMLElement>(`[data-testid=message][data-ts="${seconds}.${micros}"]`);
   if (!node) return;
   permalink = null;
@@ -124,19 +126,35 @@ async function start(): Promise<void> {
       $<HTMLInputElement>('command').focus();
     });
   }
-  const show = (which: 'alerts' | 'dm') => {
+  // The teams' channels (slack.routes): alerts on their groups land there.
+  $('team-channels').replaceChildren(
+    ...page.info.teamChannels.map((c) =>
+      el(
+        'button',
+        { type: 'button', class: 'channel-link', id: `go-${c.id}` },
+        `# ${renderPlain(c.name, false)}`,
+      ),
+    ),
+  );
+  const show = (which: Conversation) => {
     page.conversation = which;
+    const team = page.info.teamChannels.find((c) => c.id === which);
     $('go-alerts').classList.toggle('active', which === 'alerts');
     $('go-dm').classList.toggle('active', which === 'dm');
-    $('channel-title').textContent = which === 'alerts' ? `# ${page.info.channel.name}` : 'sg-warden';
+    for (const c of page.info.teamChannels) $(`go-${c.id}`).classList.toggle('active', which === c.id);
+    $('channel-title').textContent =
+      which === 'alerts' ? `# ${page.info.channel.name}` : team ? `# ${team.name}` : 'sg-warden';
     $('channel-topic').textContent =
       which === 'alerts'
         ? 'Security-group alerts from sg-warden · everything here is emulated on this machine'
-        : 'Messages from the app to you alone';
+        : team
+          ? 'Alerts routed to this team (slack.routes) · slash commands are answered in #security-alerts'
+          : 'Messages from the app to you alone';
     renderMessages();
   };
   $('go-alerts').onclick = () => show('alerts');
   $('go-dm').onclick = () => show('dm');
+  for (const c of page.info.teamChannels) $(`go-${c.id}`).onclick = () => show(c.id);
   setUser(page.me);
   connect();
   void refreshAws();

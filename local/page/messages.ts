@@ -66,7 +66,9 @@ export function renderMessages(force = false): void {
         { class: 'empty' },
         page.conversation === 'dm'
           ? 'sg-warden writes here when it has something for you alone.'
-          : 'No alerts yet. Make a risky change on the right (for example SSH from 0.0.0.0/0), or type /sg-status below.',
+          : page.conversation === 'alerts'
+            ? 'No alerts yet. Make a risky change on the right (for example SSH from 0.0.0.0/0), or type /sg-status below.'
+            : 'No alerts for this team yet: a change to one of its groups (tag team) is posted here.',
       ),
     );
   }

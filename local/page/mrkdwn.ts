@@ -9,6 +9,8 @@ export interface MrkdwnContext {
   users: Record<string, string>;
   /** Slack user-group ID → handle, for <!subteam^S…> mentions. */
   userGroups?: Record<string, string>;
+  /** Channel ID → name, for <#C…> mentions without a label. */
+  channels?: Record<string, string>;
   /** "Now", for relative dates; defaults to the real clock. */
   now?: Date;
 }
@@ -60,6 +62,7 @@ export const EMOJI: Record<string, string> = {
   white_circle_with_check: '✅',
   heavy_multiplication_x: '✖️',
   speech_balloon: '💬',
+  raising_hand: '🙋',
   point_right: '👉',
   hourglass_done: '⌛',
   hourglass_not_done: '⏳',
@@ -208,7 +211,8 @@ function token(inner: string, ctx: MrkdwnContext): string {
     return `<span class="mention" data-user="${escapeHtml(id)}">@${escapeHtml(decodeSlack(name))}</span>`;
   }
   if (target.startsWith('#C') || target.startsWith('#G')) {
-    return `<span class="mention">#${escapeHtml(decodeSlack(label ?? target.slice(1)))}</span>`;
+    const name = label ?? ctx.channels?.[target.slice(1)] ?? target.slice(1);
+    return `<span class="mention">#${escapeHtml(decodeSlack(name))}</span>`;
   }
   if (target.startsWith('!subteam^')) {
     const id = target.slice(9);

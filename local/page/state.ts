@@ -7,8 +7,11 @@ import type { MrkdwnContext } from './mrkdwn';
 export type Block = { type: string; [key: string]: any };
 export type InputValue = string | string[] | null;
 
+/** A conversation: the alert channel, the app's direct messages, or a team channel (its ID). */
+export type Conversation = 'alerts' | 'dm' | (string & {});
+
 export interface Message {
-  channel: 'alerts' | 'dm';
+  channel: Conversation;
   ts: string;
   threadTs: string | null;
   text: string;
@@ -25,6 +28,8 @@ export interface Info {
   users: { id: string; name: string; realName: string; title: string }[];
   userGroups: Record<string, string>;
   channel: { id: string; name: string };
+  /** The teams' channels slack.routes posts to. */
+  teamChannels: { id: string; name: string }[];
   world: {
     account: string;
     region: string;
@@ -59,8 +64,8 @@ export const page = {
   info: undefined as unknown as Info,
   me: localStorage.getItem('sg-warden-sandbox-user') ?? 'U0ENGINEER',
   messages: [] as Message[],
-  /** Which conversation is shown: the alert channel or the app's direct messages. */
-  conversation: 'alerts' as 'alerts' | 'dm',
+  /** Which conversation is shown: the alert channel, a team channel, or the app's direct messages. */
+  conversation: 'alerts' as Conversation,
   dmSeen: 0,
   shownView: null as ShownView | null,
   /** How far the bot's clock runs ahead of this machine's ("Skip the bot's clock ahead"). */
@@ -75,5 +80,7 @@ export function botNow(): Date {
 export function ctx(): MrkdwnContext {
   const users: Record<string, string> = { UBOT: 'sg-warden' };
   for (const u of page.info?.users ?? []) users[u.id] = u.realName;
-  return { users, userGroups: page.info?.userGroups ?? {}, now: botNow() };
+  const channels: Record<string, string> = {};
+  for (const c of [page.info?.channel, ...(page.info?.teamChannels ?? [])]) if (c) channels[c.id] = c.name;
+  return { users, userGroups: page.info?.userGroups ?? {}, channels, now: botNow() };
 }

@@ -41,8 +41,8 @@ export interface SlackEmulatorOptions {
    * A channel not listed is one the bot cannot see: `channel_not_found`.
    */
   channelMembers?: Record<string, string[]>;
-  /** Users in the emulated workspace, for users.info. */
-  users?: Record<string, { name: string; realName?: string; tz?: string }>;
+  /** Users in the emulated workspace, for users.info and users.lookupByEmail (by `email`). */
+  users?: Record<string, { name: string; realName?: string; tz?: string; email?: string }>;
   /** The emulator's clock (epoch ms) for rate limits and call times; a bench may run it ahead of real time. */
   now?: () => number;
 }

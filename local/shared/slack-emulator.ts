@@ -14,6 +14,16 @@ import type {
 
 type Handler = (args: Record<string, unknown>) => Record<string, unknown>;
 
+const USER_ID = /^[UW][A-Z0-9]{2,}$/;
+
+/**
+ * The direct-message channel (D…) between the bot and a user, as Slack names it: chat.postMessage to a
+ * user's ID posts there and answers with it; conversations.open answers it too.
+ */
+export function dmChannelFor(user: string): string {
+  return `D${user.slice(1)}`;
+}
+
 /**
  * A local stand-in for Slack's Web API: records every call, keeps messages like a workspace,
  * answers like Slack (including `ok: false` errors and 429 with Retry-After on request), and
@@ -262,8 +272,13 @@ export class SlackEmulator {
   private readonly methods: Record<string, Handler> = {
     'auth.test': () => ({ user_id: 'UBOT', bot_id: 'BBOT', team_id: 'TEMU', url: 'https://emulated.slack/' }),
     'chat.postMessage': (args) => {
-      const channel = String(args.channel ?? '');
-      if (!channel) return { ok: false, error: 'channel_not_found' };
+      const asked = String(args.channel ?? '');
+      if (!asked) return { ok: false, error: 'channel_not_found' };
+      // Like Slack: a user's ID as the channel posts in the bot's direct message with them (a user the
+      // workspace does not have, when it lists its users, has no such channel).
+      if (USER_ID.test(asked) && this.options.users && !this.options.users[asked])
+        return { ok: false, error: 'channel_not_found' };
+      const channel = USER_ID.test(asked) ? dmChannelFor(asked) : asked;
       const ts = this.nextTs();
       const message: EmulatedMessage = {
         channel,
@@ -391,6 +406,35 @@ export class SlackEmulator {
       const from = Number(args.cursor ?? 0) || 0;
       const next = from + limit < members.length ? String(from + limit) : '';
       return { members: members.slice(from, from + limit), response_metadata: { next_cursor: next } };
+    },
+    // The bot's direct message with one user (a group DM of several is not emulated).
+    'conversations.open': (args) => {
+      const users = String(args.users ?? '')
+        .split(',')
+        .filter((u) => u !== '');
+      if (users.length === 0) return { ok: false, error: 'users_list_not_supplied' };
+      if (users.length > 1 || !USER_ID.test(users[0]!)) return { ok: false, error: 'not_implemented' };
+      if (this.options.users && !this.options.users[users[0]!]) return { ok: false, error: 'user_not_found' };
+      return { channel: { id: dmChannelFor(users[0]!) } };
+    },
+    // Slack's answer for an address no user has is `users_not_found`.
+    'users.lookupByEmail': (args) => {
+      const email = String(args.email ?? '').toLowerCase();
+      if (!email) return { ok: false, error: 'invalid_email' };
+      const found = Object.entries(this.options.users ?? {}).find(
+        ([, u]) => u.email?.toLowerCase() === email,
+      );
+      if (!found) return { ok: false, error: 'users_not_found' };
+      const [id, user] = found;
+      return {
+        user: {
+          id,
+          name: user.name,
+          real_name: user.realName ?? user.name,
+          tz: user.tz ?? 'UTC',
+          profile: { email: user.email },
+        },
+      };
     },
     'users.info': (args) => {
       const id = String(args.user ?? '');

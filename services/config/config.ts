@@ -20,6 +20,7 @@ import {
 } from './fields';
 import { checkParameterValue, placeholdersIn } from './param-rules';
 import { policySchema } from './policy-schema';
+import { routesSchema } from './routes-schema';
 
 const decisionsSchema = z
   .object({
@@ -31,6 +32,8 @@ const decisionsSchema = z
     /** AWS principal ARN → Slack user ID: that person may not approve their own change. */
     principalToSlack: z.record(z.string(), slackUser).default({}),
     revokeAttempts: z.number().int().min(1).max(20).default(5),
+    /** Ask the person who made a change (when they are a known Slack user) by direct message. */
+    askActor: z.boolean({ message: 'must be true or false' }).default(true),
   })
   .strict();
 
@@ -339,6 +342,8 @@ const configSchema = z
           .string()
           .regex(/^T[A-Z0-9]{2,}$/, 'is not a Slack team ID (T…)')
           .optional(),
+        /** Ordered routes: an alert goes to the first that matches, else to alertChannel (services/routing). */
+        routes: routesSchema,
       })
       .strict(),
     policy: policySchema.default(policySchema.parse({})),

@@ -41,7 +41,7 @@ const DEFAULT_ADMIN_PORTS = [
 ];
 
 /** An ARN pattern: `*` stands for any run of characters within one ARN segment, `**` for any run at all. */
-const arnPattern = z
+export const arnPattern = z
   .string()
   .min(1)
   .superRefine((v, ctx) => {

@@ -1,3 +1,4 @@
+import type { SlackUserLookup } from '../actors/ports';
 import { evaluateRule } from '../detection/policy';
 import { tagSettersFor } from '../detection/tags';
 import type { ExposureLookup } from '../exposure/lookup';
@@ -19,6 +20,8 @@ export interface DecisionDeps extends AlertDeps {
   exposure?: ExposureLookup;
   /** Run Command for `policy.endSessionsOnRevoke`; absent: sessions are not ended in this process. */
   sessions?: SessionPorts;
+  /** Finds a change's author in Slack by e-mail, so they can never keep it (absent: the principal map only). */
+  users?: SlackUserLookup;
 }
 
 /** A violation as stored now. */
@@ -43,24 +46,35 @@ export async function readLiveRule(
   return live.find((r) => r.ruleId && sameRuleContent(r, rule)) ?? null;
 }
 
+/** The group's tags as EC2 has them now, or null when they cannot be read. */
+export async function liveGroupTags(
+  deps: DecisionDeps,
+  target: AwsTarget,
+  groupId: string,
+): Promise<Record<string, string> | null> {
+  try {
+    return (await deps.ec2.describeGroup(target, groupId))?.tags ?? null;
+  } catch (error) {
+    deps.logger.warn({ groupId, err: describeError(error) }, 'group tags unavailable');
+    return null;
+  }
+}
+
 /**
- * Re-evaluates a live rule against the policy with the group's current tags (null tags when unreadable)
- * and who set them: an exemption tag an untrusted caller added does not resolve a violation.
+ * Re-evaluates a live rule against the policy with the group's current tags (null tags when unreadable;
+ * pass `tags` when they were just read) and who set them: an exemption tag an untrusted caller added
+ * does not resolve a violation.
  */
 export async function evaluateLive(
   deps: DecisionDeps,
   target: AwsTarget,
   live: RuleFacts,
   actor: ViolationItem['actor'] | null,
+  tags?: Record<string, string> | null,
 ): Promise<Finding | null> {
-  let tags: Record<string, string> | null = null;
-  try {
-    tags = (await deps.ec2.describeGroup(target, live.groupId))?.tags ?? null;
-  } catch (error) {
-    deps.logger.warn({ groupId: live.groupId, err: describeError(error) }, 'group tags unavailable');
-  }
-  const tagSetters = await tagSettersFor(deps.store, deps.config.policy, target, live.groupId, tags);
-  return evaluateRule(live, deps.config.policy, { actor, groupTags: tags, tagSetters });
+  const groupTags = tags !== undefined ? tags : await liveGroupTags(deps, target, live.groupId);
+  const tagSetters = await tagSettersFor(deps.store, deps.config.policy, target, live.groupId, groupTags);
+  return evaluateRule(live, deps.config.policy, { actor, groupTags, tagSetters });
 }
 
 /** An ACTIVE, unexpired exception for the rule as it is now, if any. */

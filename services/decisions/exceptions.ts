@@ -1,8 +1,9 @@
 import { keys, tryTransition } from '../kernel/state';
+import { alertRouteFacts, routeFor } from '../routing/routes';
 import { postAlert } from '../violations/alerts';
 import type { ExceptionItem } from '../violations/items';
-import { currentViolation, type DecisionDeps, evaluateLive, readLiveRule } from './deps';
-import { type ExpiryFinding, planExpire, planReopen, type Reopening } from './plans';
+import { currentViolation, type DecisionDeps, evaluateLive, liveGroupTags, readLiveRule } from './deps';
+import { type ExpiryFinding, planExpire, planReopen, type Reopening, UNKNOWN_ACTOR } from './plans';
 import { targetOf } from './states';
 
 export interface ExpiryResult {
@@ -25,10 +26,22 @@ export async function expireException(deps: DecisionDeps, seen: ExceptionItem): 
   const target = targetOf(ex);
   const kept = await currentViolation(deps, ex.violationId);
   const live = await readLiveRule(deps.ec2, target, ex.rule);
-  const finding = live ? await evaluateLive(deps, target, live, kept?.actor ?? null) : null;
+  const tags = live ? await liveGroupTags(deps, target, live.groupId) : null;
+  const finding = live ? await evaluateLive(deps, target, live, kept?.actor ?? null, tags) : null;
   let reopened: Reopening | null = null;
   if (finding) {
-    reopened = planReopen(ex, kept, finding, now.toISOString());
+    // Asked again where the routes send it now (by the group's tags as EC2 has them).
+    const route = routeFor(
+      deps.config,
+      alertRouteFacts({
+        account: ex.account,
+        region: ex.region,
+        actor: kept?.actor ?? UNKNOWN_ACTOR,
+        tags,
+        severities: [finding.severity],
+      }),
+    );
+    reopened = planReopen(ex, kept, finding, now.toISOString(), route);
     await deps.store.createAll(
       [
         reopened.alert as unknown as Record<string, unknown>,

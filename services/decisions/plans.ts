@@ -2,6 +2,7 @@ import { type AuditActor, type AuditEntry, auditEntry, SYSTEM_ACTOR, TIMEOUT_ACT
 import { keys, type Transition } from '../kernel/state';
 import { type StepSpec, step } from '../kernel/step';
 import { plusSeconds } from '../kernel/time';
+import type { RouteChoice } from '../routing/routes';
 import { AwsCallError, describeError } from '../shared/errors';
 import { ruleFingerprint } from '../shared/ids';
 import type { Finding, RuleFacts } from '../shared/model';
@@ -333,7 +334,7 @@ export interface Reopening {
   audits: AuditEntry[];
 }
 
-const UNKNOWN_ACTOR: AlertItem['actor'] = {
+export const UNKNOWN_ACTOR: AlertItem['actor'] = {
   arn: 'unknown',
   type: 'Unknown',
   roleArn: null,
@@ -351,6 +352,8 @@ export function planReopen(
   kept: ViolationItem | null,
   finding: Finding,
   nowIso: string,
+  /** Where it is asked again (the routes as they are now); default: as the kept rule was. */
+  route: RouteChoice = { route: kept?.route ?? null, channel: kept?.channel ?? '', mention: null },
 ): Reopening {
   const alertId = `reopen-${ex.violationId}-${ex.version}`;
   const alertFields: AlertItem & Record<string, unknown> = {
@@ -371,6 +374,9 @@ export function planReopen(
     notifyAttempts: 0,
     createdAt: nowIso,
     reopenedFrom: ex.violationId,
+    route: route.route,
+    ...(route.channel ? { channel: route.channel } : {}),
+    ...(route.mention ? { mention: route.mention } : {}),
     dueKind: 'NOTIFY',
     dueAt: nowIso,
   };
@@ -403,7 +409,12 @@ export function planReopen(
       fromState: null,
       toState: 'UNNOTIFIED',
       result: 'ok',
-      details: { violations: alert.violationIds, reopenedFrom: ex.violationId },
+      details: {
+        violations: alert.violationIds,
+        reopenedFrom: ex.violationId,
+        route: route.route,
+        channel: route.channel || null,
+      },
       at: nowIso,
     }),
   ];

@@ -30,7 +30,7 @@ import {
   isClaimable,
   targetOf,
 } from './states';
-import { checkRevoke } from './who-may';
+import { checkRevoke, checkRevokerAnywhere } from './who-may';
 
 /** What a revoke call did: the final (or retry) state it wrote, or why it wrote nothing. */
 export type RevokeOutcome =
@@ -296,8 +296,9 @@ export interface PersonRevokeResult {
 }
 
 /**
- * A person pressed Revoke (one rule) or Revoke all (every pending rule of the alert): checks they are a
- * configured revoker and that the IDs belong to the message they pressed, then revokes. A refusal changes
+ * A person pressed Revoke (one rule) or Revoke all (every pending rule of the alert): checks that the IDs
+ * belong to the message they pressed and that they may revoke each rule (its route's revokers, or their
+ * own change), then revokes. A refusal changes
  * nothing but the audit trail.
  */
 export async function revokeForPerson(
@@ -307,15 +308,23 @@ export async function revokeForPerson(
   message: MessageRef | null,
 ): Promise<PersonRevokeResult> {
   const subject = subjectOf(target, person);
-  const notRevoker = await checkRevoke(deps, person);
-  if (notRevoker) return { refused: await refuse(deps, person, subject, 'revoke', notRevoker), results: [] };
   const resolved = await resolveTarget(deps, target, message);
-  if (isRefusal(resolved))
-    return { refused: await refuse(deps, person, subject, 'revoke', resolved), results: [] };
-  const ids =
+  if (isRefusal(resolved)) {
+    // Someone who may revoke nothing hears that first, whatever else is wrong with the request.
+    const refusal = (await checkRevokerAnywhere(deps, person)) ?? resolved;
+    return { refused: await refuse(deps, person, subject, 'revoke', refusal), results: [] };
+  }
+  const chosen =
     target && isWholeAlert(target)
-      ? resolved.violations.filter((v) => v.status === 'PENDING').map((v) => v.violationId)
-      : resolved.violations.map((v) => v.violationId);
+      ? resolved.violations.filter((v) => v.status === 'PENDING')
+      : resolved.violations;
+  // Who may revoke comes from each rule's stored route (or decisions.revokers): checked for all before any.
+  for (const v of chosen) {
+    const notRevoker = await checkRevoke(deps, person, v);
+    if (notRevoker)
+      return { refused: await refuse(deps, person, subject, 'revoke', notRevoker), results: [] };
+  }
+  const ids = chosen.map((v) => v.violationId);
   if (ids.length === 0) {
     // Revoke all on an alert whose rules are all decided: a refused request like any other, on record.
     const refused = await refuse(

@@ -68,7 +68,11 @@ export type RefusalCode =
   | 'NOT_FOUND'
   | 'WRONG_MESSAGE'
   | 'ALREADY_DECIDED'
-  | 'ALREADY_KEPT';
+  | 'ALREADY_KEPT'
+  /** A direct message's button pressed by someone it was not sent to (services/actors). */
+  | 'NOT_YOURS'
+  /** The change's author already answered ("I need it"). */
+  | 'ALREADY_ANSWERED';
 
 /** A refusal with one of the codes decisions uses. */
 export type DecisionRefusal = Refusal & { code: RefusalCode };

@@ -1,5 +1,8 @@
+import { actorEmail } from '../actors/identity';
+import { resolveActor } from '../actors/resolve';
 import type { Config } from '../config/config';
 import { matchesPattern } from '../detection/policy';
+import { approversFor, revokersFor } from '../routing/routes';
 import { formatDuration } from '../shared/duration';
 import type { Person } from '../shared/people';
 import { isAllowed } from '../shared/people';
@@ -13,28 +16,77 @@ import { alreadyDecided, capitalise, type DecisionRefusal, MAX_JUSTIFICATION } f
  * sentence the person sees) or null; none of them writes anything.
  */
 
-/** Checks the person is a configured revoker. */
+/**
+ * Checks the person may revoke this rule: a revoker of its route (the route stored with it; without one,
+ * `decisions.revokers`), or the person who made the change, who may always take their own change back.
+ */
 export async function checkRevoke(
   deps: Pick<DecisionDeps, 'config' | 'directory'>,
   person: Person,
+  v: ViolationItem,
 ): Promise<DecisionRefusal | null> {
-  if (await isAllowed(deps.config.decisions.revokers, person.id, deps.directory)) return null;
+  if (await isAllowed(revokersFor(deps.config, v), person.id, deps.directory)) return null;
+  if (isOwnChange(deps, v, person.id)) return null;
+  return {
+    code: 'NOT_AUTHORISED',
+    message: v.route
+      ? `You are not on the list of people who may revoke rules routed to ${v.route}, so nothing was changed.`
+      : 'You are not on the list of people who may revoke rules, so nothing was changed.',
+  };
+}
+
+/**
+ * The refusal for someone who may revoke nothing at all: on no route's list nor `decisions.revokers`. Asked
+ * when a request's binding cannot be read, so that a person who may not revoke hears that first, as before
+ * routes; null when they may revoke something.
+ */
+export async function checkRevokerAnywhere(
+  deps: Pick<DecisionDeps, 'config' | 'directory'>,
+  person: Person,
+): Promise<DecisionRefusal | null> {
+  const lists = [
+    deps.config.decisions.revokers,
+    ...deps.config.slack.routes.flatMap((r) => r.revokers ?? []),
+  ];
+  for (const people of lists) if (await isAllowed(people, person.id, deps.directory)) return null;
   return {
     code: 'NOT_AUTHORISED',
     message: 'You are not on the list of people who may revoke rules, so nothing was changed.',
   };
 }
 
-/** The self-approval rule: the Slack user mapped to the AWS principal who made the change may not keep it. */
+/**
+ * The self-approval rule: the Slack user who made the change may not keep it. They are the user the
+ * principal maps to (`decisions.principalToSlack`), or the one found for the principal's e-mail and stored
+ * with the violation (`actorUser`).
+ */
 export function isOwnChange(
   deps: Pick<DecisionDeps, 'config'>,
   v: ViolationItem,
   slackUserId: string,
 ): boolean {
+  if (v.actorUser !== undefined && v.actorUser === slackUserId) return true;
   const names = [v.actor.arn, v.actor.roleArn].filter((n): n is string => !!n);
   return Object.entries(deps.config.decisions.principalToSlack).some(
     ([pattern, user]) => user === slackUserId && names.some((n) => matchesPattern(pattern, n)),
   );
+}
+
+/**
+ * Whether the person made the change: isOwnChange, or — while the violation does not name its author yet
+ * (they are stored once asked) — the Slack user found for the principal's e-mail. 'unknown' when Slack
+ * could not say: a Keep is then refused rather than risk someone approving their own change.
+ */
+async function isAuthor(
+  deps: Pick<DecisionDeps, 'config' | 'users'>,
+  v: ViolationItem,
+  slackUserId: string,
+): Promise<boolean | 'unknown'> {
+  if (isOwnChange(deps, v, slackUserId)) return true;
+  if (v.actorUser !== undefined || !deps.users || actorEmail(v.actor) === null) return false;
+  const found = await resolveActor(deps, v.actor);
+  if (found.kind === 'error') return 'unknown';
+  return found.kind === 'found' && found.user === slackUserId;
 }
 
 /** Whether a violation of this severity may be kept permanently. */
@@ -102,17 +154,26 @@ export function permanentNotAllowed(
  * PENDING, and a duration that is allowed (`undefined`: not chosen yet, as the dialog opens).
  */
 export async function checkKeep(
-  deps: Pick<DecisionDeps, 'config' | 'directory'>,
+  deps: Pick<DecisionDeps, 'config' | 'directory' | 'users'>,
   person: Person,
   v: ViolationItem,
   durationSeconds: number | null | undefined,
 ): Promise<DecisionRefusal | null> {
-  if (!(await isAllowed(deps.config.decisions.approvers, person.id, deps.directory)))
+  if (!(await isAllowed(approversFor(deps.config, v), person.id, deps.directory)))
     return {
       code: 'NOT_AUTHORISED',
-      message: 'You are not on the list of people who may keep rules, so nothing was changed.',
+      message: v.route
+        ? `You are not on the list of people who may keep rules routed to ${v.route}, so nothing was changed.`
+        : 'You are not on the list of people who may keep rules, so nothing was changed.',
     };
-  if (isOwnChange(deps, v, person.id))
+  const author = await isAuthor(deps, v, person.id);
+  if (author === 'unknown')
+    return {
+      code: 'NOT_AUTHORISED',
+      message:
+        'sg-warden could not check whether this change is your own (Slack did not answer a user lookup), so nothing was changed. Try again in a minute.',
+    };
+  if (author)
     return {
       code: 'SELF_APPROVAL',
       message: 'This change was made by your own AWS identity: someone else must approve keeping it.',

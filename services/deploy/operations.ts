@@ -146,6 +146,20 @@ export function alarmSpecs(config: Config, options: OperationsOptions): AlarmSpe
       comparison: 'GreaterThanThreshold',
       missing: 'notBreaching',
     },
+    {
+      id: 'ActorAsksFailingAlarm',
+      name: 'actor-asks-failing',
+      description: `More than 5 changes' authors in an hour could not be asked by direct message (a missing users:read.email scope, a revoked token, e-mail addresses Slack does not know). ${SEE}`,
+      namespace: METRICS_NAMESPACE,
+      metric: 'ActorAsks',
+      dimensions: [...stage, { Name: 'outcome', Value: 'FAILED' }],
+      statistic: 'Sum',
+      period: 3600,
+      evaluationPeriods: 1,
+      threshold: 5,
+      comparison: 'GreaterThanThreshold',
+      missing: 'notBreaching',
+    },
   ];
   if (config.policy.exposure.enabled) {
     specs.push({
@@ -381,6 +395,12 @@ export function dashboardBody(options: OperationsOptions, alarmIds: string[]): s
         own('SessionEndFailures', stage, 'Sum', 'not ended'),
       ],
       8,
+      24,
+    ),
+    widget(
+      'Authors asked by direct message, and their answers',
+      [expression(search('ActorAsks', ['outcome'], 'Sum', stage), 'actorAsks', '')],
+      16,
       24,
     ),
     {

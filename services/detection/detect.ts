@@ -1,3 +1,5 @@
+import { askActor } from '../actors/ask';
+import type { AskDeps } from '../actors/deps';
 import { gradeFindings, type ViolationExposure } from '../exposure/grade';
 import type { ExposureLookup } from '../exposure/lookup';
 import type { GrantChangeNotifier } from '../grants/changed-rule';
@@ -5,6 +7,7 @@ import { endGrantForChangedRule } from '../grants/changed-rule';
 import type { GrantItem } from '../grants/items';
 import type { AuditEntry } from '../kernel/audit';
 import { keys, tryTransition } from '../kernel/state';
+import { alertRouteFacts, routeFor } from '../routing/routes';
 import { AccountAccessError, AwsCallError, describeError } from '../shared/errors';
 import { ruleFingerprint } from '../shared/ids';
 import type { Finding, RuleFacts, SgEvent } from '../shared/model';
@@ -15,7 +18,7 @@ import type {
   PrefixListReader,
   SecurityGroupReader,
 } from '../shared/ports';
-import { type AlertDeps, postAlert } from '../violations/alerts';
+import { postAlert } from '../violations/alerts';
 import { newViolation } from '../violations/factory';
 import type { AlertItem, ExceptionItem, ViolationItem } from '../violations/items';
 import { intakeRefusal, refuseEvent } from './intake';
@@ -33,7 +36,7 @@ import { resolveWatchedRules } from './watched-rules';
 
 export { principalName } from './principal-name';
 
-export interface DetectionDeps extends AlertDeps {
+export interface DetectionDeps extends AskDeps {
   groups: SecurityGroupReader;
   /** Prefix-list entries; give each invocation its own cachedPrefixLists(). */
   prefixLists: PrefixListReader;
@@ -97,6 +100,7 @@ function createdAudit(v: ViolationItem, now: string): AuditEntry {
       deadline: v.deadline,
       dryRun: v.dryRun,
       sourceIp: v.actor.sourceIp,
+      route: v.route ?? null,
     },
     at: now,
   };
@@ -196,6 +200,8 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   if (existing && existing.status !== 'STORING') {
     log.info({ status: existing.status }, 'event already processed');
     const posted = existing.status === 'UNNOTIFIED' ? await postAlert(deps, existing.alertId) : false;
+    // A delivery that died after storing may not have asked the author yet (asked at most once).
+    await askActor(deps, existing.alertId);
     return { ...result, outcome: 'duplicate', violations: existing.violationIds.length, posted };
   }
 
@@ -329,6 +335,17 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   const groupId = event.groupId ?? findings[0]!.rule.groupId;
 
   const nowIso = now.toISOString();
+  // The channel and the people who decide: by the group's tags as EC2 has them (none when unreadable).
+  const routed = routeFor(
+    deps.config,
+    alertRouteFacts({
+      account: event.account,
+      region: event.region,
+      actor: event.actor,
+      tags: group?.tags ?? null,
+      severities: findings.map((f) => f.severity),
+    }),
+  );
   const alert: AlertItem = existing ?? {
     ...keys.alert(event.eventId),
     type: 'alert',
@@ -345,6 +362,9 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     actor: event.actor,
     violationIds: [],
     notifyAttempts: 0,
+    route: routed.route,
+    channel: routed.channel,
+    ...(routed.mention ? { mention: routed.mention } : {}),
     createdAt: nowIso,
   };
   const violations = planViolations(
@@ -385,6 +405,8 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
         eventName: event.eventName,
         violations: alert.violationIds,
         sourceIp: event.actor.sourceIp,
+        route: alert.route ?? null,
+        channel: alert.channel ?? deps.config.slack.alertChannel,
       },
       at: nowIso,
     },
@@ -392,6 +414,8 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   if (!stored) return { ...result, outcome: 'duplicate', violations: violations.length };
   log.info({ violations: violations.length, alertId: alert.alertId }, 'violations stored');
   const posted = await postAlert(deps, alert.alertId);
+  // After the alert, never before it: the author's direct message (askActor never throws).
+  await askActor(deps, alert.alertId);
   return { ...result, outcome: 'stored', violations: violations.length, posted };
 }
 

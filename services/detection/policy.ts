@@ -310,7 +310,7 @@ export function exemptionFor(
 type PrincipalRule = PolicyConfig['principals'][number];
 
 /** The principal that made the call: its own ARN and, for an assumed role, the role's ARN (never a service). */
-function principalArns(actor: Actor): string[] {
+export function principalArns(actor: Actor): string[] {
   return [actor.arn, actor.roleArn].filter((n): n is string => n?.startsWith('arn:') === true);
 }
 

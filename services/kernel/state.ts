@@ -41,6 +41,8 @@ export const keys = {
     pk: `TAGSET#${account}#${region}#${groupId}#${tagKey}`,
     sk: 'TAGSET',
   }),
+  /** Asking the author of an alert's change by direct message (services/actors). */
+  ask: (alertId: string) => ({ pk: `ASK#${alertId}`, sk: 'ASK' }),
 };
 
 export type ItemKey = { pk: string; sk: string };

@@ -11,6 +11,7 @@ type SubjectItem = StoredItem &
     | { type: 'exception'; violationId: string }
     /** Work done for another item (e.g. ending a grant's sessions): audited on that item. */
     | { type: 'sessions'; subject: AuditSubject }
+    | { type: 'ask'; alertId: string }
   );
 
 /** What the audit trail calls an item: its type and its own ID. */
@@ -28,6 +29,9 @@ export function subjectOf(item: SubjectItem): AuditSubject {
       return { id: item.violationId, type: 'exception' };
     case 'sessions':
       return item.subject;
+    // Asking a change's author is part of its alert's story: on the alert's trail.
+    case 'ask':
+      return { id: item.alertId, type: 'alert' };
   }
 }
 

@@ -56,6 +56,11 @@ export function recordAudit(metrics: Metrics, entry: AuditEntry, item?: Record<s
   // A refused request changed nothing; a failure that moved an item (e.g. to FAILED) did.
   if (entry.result === 'refused' || !entry.toState || entry.fromState === entry.toState) return;
   const to = entry.toState;
+  // Asking a change's author (services/actors): on the alert's trail, told apart by the action.
+  if (entry.action === 'ask-actor' || entry.action === 'actor-answer') {
+    metrics.add('ActorAsks', 1, { outcome: to });
+    return;
+  }
   switch (entry.subjectType) {
     case 'violation': {
       if (entry.fromState === null) {

@@ -80,6 +80,12 @@ export const METRIC_CATALOG = {
     meaning:
       'sessions that should have been ended and were not (not sent, refused, an instance gave no count)',
   },
+  ActorAsks: {
+    unit: 'Count',
+    dimensions: ['outcome'],
+    meaning:
+      'direct messages to a change’s author: ASKED, FAILED (not asked), and their answers NEEDED, REVOKED',
+  },
 } as const satisfies Record<string, { unit: MetricUnit; dimensions: readonly string[]; meaning: string }>;
 
 export type MetricName = keyof typeof METRIC_CATALOG;

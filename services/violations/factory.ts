@@ -8,7 +8,7 @@ import type { AlertItem, ViolationItem } from './items';
 /** The alert facts a new violation copies: which event, where, by whom. */
 export type ViolationOrigin = Pick<
   AlertItem,
-  'alertId' | 'eventId' | 'region' | 'account' | 'actor' | 'eventTime'
+  'alertId' | 'eventId' | 'region' | 'account' | 'actor' | 'eventTime' | 'route'
 >;
 
 /**
@@ -54,6 +54,8 @@ export function newViolation(
     reasons: options.reasons ?? finding.reasons,
     ...(options.previousKeep ? { previousKeep: options.previousKeep } : {}),
     ...(options.exposure ? { exposure: options.exposure } : {}),
+    // Who may decide it comes from the route its alert took, as stored now (never from a button).
+    ...(alert.route !== undefined ? { route: alert.route } : {}),
     action: finding.action,
     dryRun: finding.dryRun,
     actor: alert.actor,

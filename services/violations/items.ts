@@ -51,8 +51,18 @@ export interface AlertItem extends StoredItem {
   postUncertainSince?: string;
   /** Failed message updates in a row; while set the alert is due (NOTIFY) to bring its message up to date. */
   refreshAttempts?: number;
+  /**
+   * The channel the alert is posted in: its route's (set when it is stored), or slack.alertChannel; an
+   * alert stored before routes has none until posted, and goes to slack.alertChannel.
+   */
   channel?: string;
   ts?: string;
+  /** The route (slack.routes) that took the alert, or null for none (slack.alertChannel). */
+  route?: string | null;
+  /** A user group the message mentions (the route's, on a critical alert). */
+  mention?: string | null;
+  /** The person who made the change, asked by direct message: where that stands (shown on the alert). */
+  actorAsk?: ActorAskSummary;
   createdAt: string;
   /** Set when this alert re-opens a kept rule whose exception expired. */
   reopenedFrom?: string;
@@ -61,6 +71,15 @@ export interface AlertItem extends StoredItem {
    * an exemption tag or a prefix list gaining the internet (services/detection/raise.ts).
    */
   notices?: string[];
+}
+
+/** What the alert shows of asking the change's author: asked, their answer, or that the DM failed. */
+export interface ActorAskSummary {
+  user: string;
+  status: 'ASKED' | 'FAILED' | 'NEEDED' | 'REVOKED';
+  at: string;
+  /** Their "I need it" reason. */
+  justification?: string;
 }
 
 /** One violating rule and the decision about it. */
@@ -100,6 +119,10 @@ export interface ViolationItem extends StoredItem {
   exposure?: ViolationExposure;
   /** The group's exposure as the clock found it just before its auto-revoke. */
   exposureAtRevoke?: ViolationExposure;
+  /** The route that took its alert (null: none): who may decide it comes from here (services/routing). */
+  route?: string | null;
+  /** The Slack user who made the change, once known (the principal map or their e-mail): never its approver. */
+  actorUser?: string;
   channel?: string;
   ts?: string;
   /** Set when sg-warden revoked the rule: whether AWS tracked its connections (so they may outlive it). */

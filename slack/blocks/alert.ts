@@ -186,15 +186,39 @@ function headline(view: AlertView): string {
   return `${worst.toUpperCase()}: ${count} on ${group}${state}`;
 }
 
+/** The user group a critical alert of a route mentions (an S… ID, checked by the config), or ''. */
+function mentionOf(view: AlertView): string {
+  const group = view.alert.mention;
+  return group && /^S[A-Z0-9]{2,}$/.test(group) ? `<!subteam^${group}>` : '';
+}
+
 /** The plain-text fallback (notifications, screen readers). */
 export function alertText(view: AlertView): string {
   // Notifications read it as mrkdwn, and a top-level text has no `verbatim`: the group's name and the
   // principal come from AWS, so they are escaped and no address in them is left in a linkable shape.
-  return plainLiteral(
+  const mention = mentionOf(view);
+  return `${mention ? `${mention} ` : ''}${plainLiteral(
     escapeMrkdwn(
       `sg-warden: ${headline(view)} in ${view.alert.account} ${view.alert.region}, by ${view.alert.actor.arn}`,
     ),
-  );
+  )}`;
+}
+
+/** What the change's author answered in their direct message (or that they were asked), or ''. */
+export function actorAnswerLine(view: AlertView): string {
+  const ask = view.alert.actorAsk;
+  if (!ask) return '';
+  const who = personText(ask.user);
+  switch (ask.status) {
+    case 'ASKED':
+      return `:speech_balloon: ${who} (who made the change) was asked by direct message`;
+    case 'NEEDED':
+      return `:raising_hand: ${who} made this change and says they need it ${slackDate(ask.at)}:\n${quoted(truncate(ask.justification ?? '', 1500))}`;
+    case 'REVOKED':
+      return `:leftwards_arrow_with_hook: ${who} took their own change back ${slackDate(ask.at)}`;
+    default:
+      return '';
+  }
 }
 
 /** The alert message: who did what where, each violating rule with its state and buttons, and act-on-all. */
@@ -226,18 +250,22 @@ export function alertBlocks(view: AlertView): KnownBlock[] {
       elements: [
         mrkdwn(
           truncate(
-            `${literal(alert.eventName)} · event ${code(alert.eventId)} · user agent ${code(alert.actor.userAgent ?? 'unknown')}`,
+            `${literal(alert.eventName)} · event ${code(alert.eventId)} · user agent ${code(alert.actor.userAgent ?? 'unknown')}${alert.route ? ` · route ${code(alert.route)}` : ''}`,
             SECTION_LIMIT,
           ),
         ),
       ],
     },
-    divider,
   ];
   // What a watched change did (who tagged, which prefix list gained the internet), before its rules.
   // One section for all of them, so a call with many tags stays within Slack's 50 blocks.
   const notices = view.alert.notices ?? [];
   if (notices.length > 0) blocks.push(section(notices.map((n) => `:mag: ${literal(n)}`).join('\n')));
+  const mention = mentionOf(view);
+  if (mention) blocks.push(section(`${mention} a critical change needs a decision`, 'alert_mention'));
+  const answer = actorAnswerLine(view);
+  if (answer) blocks.push(section(answer, 'actor_answer'));
+  blocks.push(divider);
   const withButtons = view.violations.slice(0, MAX_RULES_WITH_BUTTONS);
   const rest = view.violations.slice(MAX_RULES_WITH_BUTTONS);
   // Each violation's exposure is a context line of its own while the message stays within Slack's 50

@@ -1,5 +1,6 @@
 import type { App } from '@slack/bolt';
 import type { SlackDeps } from '../deps';
+import { registerActorJobs, registerActorListeners } from './actors';
 import { registerDecisionJobs, registerDecisionListeners } from './decisions';
 import { registerRunJobs, registerRunListeners } from './runs';
 import { registerStatusJobs, registerStatusListeners } from './status';
@@ -14,6 +15,7 @@ const registrations: ListenerRegistration[] = [
   // First: refuses requests from other Slack workspaces before any listener sees them.
   registerTeamGuard,
   registerDecisionListeners,
+  registerActorListeners,
   registerRunListeners,
   registerWhitelistListeners,
   registerStatusListeners,
@@ -23,6 +25,7 @@ const registrations: ListenerRegistration[] = [
 const jobRegistrations: (() => void)[] = [
   registerTeamGuardJobs,
   registerDecisionJobs,
+  registerActorJobs,
   registerRunJobs,
   registerWhitelistJobs,
   registerStatusJobs,

@@ -244,6 +244,67 @@ describe('npm start in a browser, as a person uses it', () => {
     JOURNEY_MS,
   );
 
+  describe('routes and asking the change’s author (#21)', () => {
+    it(
+      '9. a change to a team’s group: the alert is in the team’s channel, its author answers in a DM, an approver decides',
+      async () => {
+        const slack = await WorkspacePage.open(browser, sandbox.url);
+        await slack.actAs('Erin Engineer');
+        // payments-api carries the tag team=payments in EC2: slack.routes sends it to #team-payments.
+        const ruleId = await slack.makeChange({ group: 'payments-api', ports: '22', source: '0.0.0.0/0' });
+        const channels = slack.page.getByRole('navigation', { name: 'Channels' });
+        await channels.getByRole('button', { name: '# team-payments' }).click();
+        await slack.page.getByRole('heading', { name: '# team-payments' }).waitFor();
+        const alert = slack.message(ruleId);
+        await alert.getByText('HIGH: a risky rule on').waitFor();
+        await alert.getByText(/route payments/).waitFor();
+
+        // Erin made it with her SSO session: she is asked in the app's direct messages.
+        await channels.getByRole('button', { name: /^sg-warden/ }).click();
+        const dm = slack.message(ruleId);
+        await dm.getByText(/Your change .* added a rule that sg-warden flagged/).waitFor();
+        await dm.getByRole('button', { name: 'Revoke it now' }).waitFor();
+        await slack.press(dm, 'I need it');
+        const dialog = slack.dialog('I need it');
+        await dialog.getByLabel('Why do you need it?').fill('Card-terminal vendor session, CHG-3107');
+        await dialog.getByRole('button', { name: 'Send to approvers' }).click();
+        await dialog.waitFor({ state: 'detached' });
+        await dm.getByText(/You told the approvers why you need it/).waitFor();
+        expect(await dm.getByRole('button', { name: 'I need it' }).count()).toBe(0);
+
+        // Her answer shows on the team channel's alert, and in its thread for the approvers.
+        await channels.getByRole('button', { name: '# team-payments' }).click();
+        await alert
+          .getByText(/made this change and says they need it/)
+          .first()
+          .waitFor();
+        await alert.getByText('Card-terminal vendor session, CHG-3107').first().waitFor();
+        await alert
+          .locator('.thread')
+          .getByText(/@security-approvers/)
+          .waitFor();
+
+        // She cannot keep it herself; Alex, an approver, does.
+        await slack.actAs('Alex Approver');
+        await slack.press(alert, 'Keep…');
+        const keep = slack.dialog('Keep rule');
+        await keep.getByLabel('Why must it stay open?').fill('Vendor session confirmed with Erin, CHG-3107');
+        await keep.getByLabel('Keep it for').selectOption({ label: '1 hour' });
+        await keep.getByRole('button', { name: 'Keep' }).click();
+        await keep.waitFor({ state: 'detached' });
+        await alert.getByText(/Kept by @Alex Approver/).waitFor();
+        expect(await liveRule(ruleId)).toHaveLength(1);
+        await slack.screenshot('9-routed-alert');
+
+        // Nothing about it in #security-alerts.
+        await channels.getByRole('button', { name: '# security-alerts' }).click();
+        await slack.page.getByRole('heading', { name: '# security-alerts' }).waitFor();
+        expect(await slack.page.locator('[data-testid=message]', { hasText: ruleId }).count()).toBe(0);
+      },
+      JOURNEY_MS,
+    );
+  });
+
   it(
     '4. /sg-whitelist grants a /32 for an hour, /sg-status lists it, and it leaves EC2 when it expires',
     async () => {

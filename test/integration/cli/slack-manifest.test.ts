@@ -23,6 +23,8 @@ describe('sg-warden slack-manifest', () => {
       'groups:history',
       'channels:read',
       'groups:read',
+      'users:read',
+      'users:read.email',
     ]);
     expect(out.stdout).not.toContain('sg-warden.invalid');
   });

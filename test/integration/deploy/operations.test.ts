@@ -124,6 +124,20 @@ describe('alarms', () => {
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'notBreaching',
     },
+    ActorAsksFailingAlarm: {
+      AlarmName: 'sg-warden-prod-actor-asks-failing',
+      Namespace: 'sg-warden',
+      MetricName: 'ActorAsks',
+      Dimensions: [
+        { Name: 'stage', Value: 'prod' },
+        { Name: 'outcome', Value: 'FAILED' },
+      ],
+      Statistic: 'Sum',
+      Period: 3600,
+      Threshold: 5,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
     CloudTrailSilenceAlarm: {
       AlarmName: 'sg-warden-prod-cloudtrail-silent',
       Namespace: 'sg-warden',

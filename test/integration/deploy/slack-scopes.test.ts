@@ -29,6 +29,8 @@ const SCOPES_BY_METHOD: Record<string, string[]> = {
   // Who may read /sg-status: the alert channel's members.
   'conversations.members': ['channels:read', 'groups:read'],
   'users.info': ['users:read'],
+  // A change's author by the e-mail their AWS identity is named: users:read.email comes only with users:read.
+  'users.lookupByEmail': ['users:read', 'users:read.email'],
 };
 
 /** Families of Web API methods; `users` is matched only with its method names (`people.users` is data). */

@@ -28,7 +28,7 @@ describe('config', () => {
     it('fills every default from a file that names only the alert channel', () => {
       const config = parseConfig(yaml(), FILE);
 
-      expect(config.slack).toEqual({ alertChannel: 'C0TEST' });
+      expect(config.slack).toEqual({ alertChannel: 'C0TEST', routes: [] });
       expect(config.policy).toMatchObject({
         evaluateEgress: false,
         allowedPorts: [
@@ -50,6 +50,7 @@ describe('config', () => {
         permanentKeepFor: ['low'],
         principalToSlack: {},
         revokeAttempts: 5,
+        askActor: true,
       });
       expect(config.whitelist).toEqual({ targets: {}, rulesPerGroupLimit: 60 });
       expect(config.runbooks).toEqual({ allowAdHoc: false, targets: {}, items: {} });

@@ -37,7 +37,7 @@ describe('README and the config schema', () => {
     );
     // Every key the reference lists, with a value of the form it documents.
     const everyKey = parse(`
-slack: { alertChannel: C0ALERTS, teamId: T0TEAM }
+slack: { alertChannel: C0ALERTS, teamId: T0TEAM, routes: [{ name: payments, tags: { team: payments }, channel: C0PAYMENTS }] }
 policy:
   evaluateEgress: true
   adminPorts: [22]
@@ -56,6 +56,7 @@ decisions:
   permanentKeepFor: [low]
   principalToSlack: { "arn:aws:iam::111122223333:user/alice": U0ALICE }
   revokeAttempts: 5
+  askActor: true
 whitelist:
   targets: { bastion: { groupId: sg-0123456789abcdef0, region: eu-west-1, ports: [22], endSessions: true } }
   rulesPerGroupLimit: 60

@@ -52,8 +52,9 @@ describe('decisions: who may', () => {
 
   it('checkRevoke lets revokers through and refuses anyone else', async () => {
     const env = setup({ revokers: { users: [ALICE.id] } });
-    expect(await checkRevoke(env.deps, ALICE)).toBeNull();
-    expect(await checkRevoke(env.deps, BOB)).toMatchObject({ code: 'NOT_AUTHORISED' });
+    const v = await seed(env);
+    expect(await checkRevoke(env.deps, ALICE, v)).toBeNull();
+    expect(await checkRevoke(env.deps, BOB, v)).toMatchObject({ code: 'NOT_AUTHORISED' });
   });
 
   it('checkJustification wants some text, and not too much', () => {
