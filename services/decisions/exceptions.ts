@@ -1,6 +1,7 @@
 import { keys, tryTransition } from '../kernel/state';
 import { postAlert } from '../violations/alerts';
 import type { ExceptionItem } from '../violations/items';
+import { storeClaimed } from '../violations/rule-claims';
 import { currentViolation, type DecisionDeps, evaluateLive, readLiveRule } from './deps';
 import { type ExpiryFinding, planExpire, planReopen, type Reopening } from './plans';
 import { targetOf } from './states';
@@ -27,21 +28,26 @@ export async function expireException(deps: DecisionDeps, seen: ExceptionItem): 
   const live = await readLiveRule(deps.ec2, target, ex.rule);
   const finding = live ? await evaluateLive(deps, target, live, kept?.actor ?? null) : null;
   let reopened: Reopening | null = null;
+  let heldBy: string | null = null;
   if (finding) {
     reopened = planReopen(ex, kept, finding, now.toISOString());
-    await deps.store.createAll(
-      [
-        reopened.alert as unknown as Record<string, unknown>,
-        reopened.violation as unknown as Record<string, unknown>,
-      ],
-      reopened.audits,
-    );
+    const [violationAudit, ...alertAudits] = reopened.audits;
+    // The rule's claim decides against the scan or an event raising it at the same moment.
+    const claim = await storeClaimed(deps.store, reopened.violation, violationAudit!, now.toISOString());
+    if (claim.kind === 'held') {
+      heldBy = claim.by.violationId;
+      reopened = null;
+    } else {
+      await deps.store.createAll([reopened.alert as unknown as Record<string, unknown>], alertAudits);
+    }
   }
   const found: ExpiryFinding = !live
     ? 'gone'
-    : !reopened
-      ? 'no-longer-violates'
-      : { reopenedAs: reopened.violation.violationId };
+    : heldBy
+      ? { reopenedAs: heldBy }
+      : !reopened
+        ? 'no-longer-violates'
+        : { reopenedAs: reopened.violation.violationId };
   const expired = await tryTransition(deps.store, planExpire(ex, found, now));
   if (!expired) return { outcome: 'lost-race' };
   if (!reopened) return { outcome: 'expired' };

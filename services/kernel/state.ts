@@ -34,6 +34,10 @@ export const keys = {
   ipLink: (tokenHash: string) => ({ pk: `IPLINK#${tokenHash}`, sk: 'IPLINK' }),
   run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
   marker: (name: string) => ({ pk: `MARKER#${name}`, sk: 'MARKER' }),
+  /** Which violation holds one rule (its fingerprint): one open violation per rule, however it was found. */
+  ruleClaim: (fingerprint: string) => ({ pk: `RULECLAIM#${fingerprint}`, sk: 'RULECLAIM' }),
+  /** The scan's cursor: where a scan that ran out of time stopped. */
+  scanCursor: () => ({ pk: 'SCAN#cursor', sk: 'SCAN' }),
 };
 
 export type ItemKey = { pk: string; sk: string };
