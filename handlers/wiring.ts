@@ -7,7 +7,9 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { WebClient } from '@slack/web-api';
 import { DynamoDbStateStore } from '../services/aws/dynamodb-store';
 import { Ec2InstanceFinder } from '../services/aws/ec2-instances';
+import { Ec2RuleInventory } from '../services/aws/ec2-inventory';
 import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
+import { LambdaContinuation } from '../services/aws/lambda-continuation';
 import { LambdaJobQueue } from '../services/aws/lambda-job-queue';
 import { MemberAccountCredentials } from '../services/aws/member-credentials';
 import { documentSdk, dynamoDbSdk, ec2Sdk, lambdaSdk, ssmSdk, stsSdk } from '../services/aws/sdk';
@@ -24,6 +26,7 @@ import type { DueHandler } from '../services/kernel/sweep';
 import { recordAudit } from '../services/metrics/audit-metrics';
 import { EmfMetrics } from '../services/metrics/emf-metrics';
 import { runDueHandlers } from '../services/runs/sweep';
+import type { ScanContinuation, ScanDeps, ScanNotifier } from '../services/scan/ports';
 import { AccountAccessError } from '../services/shared/errors';
 import { lazyModule } from '../services/shared/lazy-module';
 import {
@@ -43,6 +46,7 @@ import { acceptJob } from '../slack/jobs';
 import { runDeps } from '../slack/listeners/runs/common';
 import { SlackNotifier } from '../slack/notifier';
 import { SlackRunNotifier } from '../slack/runs/notifier';
+import { SlackScanNotifier } from '../slack/scan-notifier';
 
 /**
  * The composition root: configuration, SDK clients, adapters and services, built once per Lambda
@@ -66,6 +70,12 @@ export interface Wiring extends SlackDeps {
   drainJobs?: () => Promise<void>;
   /** Where Slack's Web API is (SLACK_API_URL: an emulator in tests and locally); unset = Slack itself. */
   slackApiUrl?: string;
+  /** The scan's reads: every group and rule of an account and region, page by page. */
+  inventory: Ec2RuleInventory;
+  /** Tells the alert channel what the scan could not read. */
+  scanNotifier: ScanNotifier;
+  /** Carries on a scan that ran out of time (SG_WARDEN_SCAN_FUNCTION, in Lambda); absent elsewhere. */
+  scanContinuation?: ScanContinuation;
 }
 
 /** Detection and the sweeper need a Web API client only when they post: loaded then. */
@@ -150,24 +160,27 @@ export function buildWiring(): Wiring {
     : undefined;
   let stsClient: STSClient | undefined;
   const ec2Clients = new Map<string, EC2Client>();
-  const ec2 = new Ec2SecurityGroups({
-    clientFor: (target: AwsTarget) => {
-      // Another account is reached only through its member role, never with the bot's own credentials.
-      const cannotAct = accounts.cannotAct(target.account);
-      if (cannotAct) throw new AccountAccessError(target.account, cannotAct);
-      const key = `${target.account}/${target.region}`;
-      let client = ec2Clients.get(key);
-      if (!client) {
-        // Another account: the member-account role there (config accounts.roleName), assumed via STS.
-        const credentials = memberCredentials?.forTarget(target);
-        client = new (ec2Sdk().EC2Client)({
-          ...awsClientOptions(target.region),
-          ...(credentials ? { credentials } : {}),
-        });
-        ec2Clients.set(key, client);
-      }
-      return client;
-    },
+  const ec2For = (target: AwsTarget): EC2Client => {
+    // Another account is reached only through its member role, never with the bot's own credentials.
+    const cannotAct = accounts.cannotAct(target.account);
+    if (cannotAct) throw new AccountAccessError(target.account, cannotAct);
+    const key = `${target.account}/${target.region}`;
+    let client = ec2Clients.get(key);
+    if (!client) {
+      // Another account: the member-account role there (config accounts.roleName), assumed via STS.
+      const credentials = memberCredentials?.forTarget(target);
+      client = new (ec2Sdk().EC2Client)({
+        ...awsClientOptions(target.region),
+        ...(credentials ? { credentials } : {}),
+      });
+      ec2Clients.set(key, client);
+    }
+    return client;
+  };
+  const ec2 = new Ec2SecurityGroups({ clientFor: ec2For });
+  const inventory = new Ec2RuleInventory({
+    clientFor: ec2For,
+    homeClient: () => ec2For({ account: accounts.ownAccount ?? 'self', region: awsClientOptions().region }),
   });
 
   let ssmClient: SSMClient | undefined;
@@ -276,9 +289,22 @@ export function buildWiring(): Wiring {
     instances,
     commands,
     homeRegion: awsClientOptions().region,
+    inventory,
+    scanNotifier: new SlackScanNotifier({ client: slack }),
     ...(slackApiUrl ? { slackApiUrl } : {}),
     ...(process.env.SG_WARDEN_PUBLIC_URL ? { publicUrl: process.env.SG_WARDEN_PUBLIC_URL } : {}),
   };
+  const scanFunction = process.env.SG_WARDEN_SCAN_FUNCTION;
+  if (scanFunction) {
+    let lambdaClient: LambdaClient | undefined;
+    wiring.scanContinuation = new LambdaContinuation({
+      functionName: scanFunction,
+      client: () => {
+        lambdaClient ??= new (lambdaSdk().LambdaClient)(awsClientOptions());
+        return lambdaClient;
+      },
+    });
+  }
   const workerFunction = process.env.SG_WARDEN_WORKER_FUNCTION;
   if (workerFunction) {
     let lambdaClient: LambdaClient | undefined;
@@ -339,5 +365,16 @@ export function dueHandlers(
     ...runDueHandlers(runDeps(deps)),
     ...grantDueHandlers(deps, deps.grantNotifier),
     ...decisionDueHandlers(deps, pacing),
+  };
+}
+
+/** What the scan needs from the wiring. */
+export function scanDeps(wiring: Wiring): ScanDeps {
+  return {
+    ...wiring,
+    inventory: wiring.inventory,
+    prefixLists: wiring.ec2,
+    scanNotifier: wiring.scanNotifier,
+    ...(wiring.scanContinuation ? { continuation: wiring.scanContinuation } : {}),
   };
 }

@@ -54,6 +54,10 @@ export interface AlertItem extends StoredItem {
   createdAt: string;
   /** Set when this alert re-opens a kept rule whose exception expired. */
   reopenedFrom?: string;
+  /** `scan`: raised by the reconciliation scan (no CloudTrail event, so no principal); absent: an event. */
+  foundBy?: 'scan';
+  /** The group's tags when the alert was raised (the scan reads them with the group). */
+  groupTags?: Record<string, string>;
 }
 
 /** One violating rule and the decision about it. */
@@ -91,6 +95,8 @@ export interface ViolationItem extends StoredItem {
   previousKeep?: { byName: string; until: string | null };
   channel?: string;
   ts?: string;
+  /** `scan`: raised by the reconciliation scan; absent: an event (or a re-ask of a kept rule). */
+  foundBy?: 'scan';
 }
 
 /** A kept rule: later events about the same rule raise nothing until it expires. */
