@@ -1,11 +1,16 @@
 import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateManagedPrefixListCommand,
   CreateSecurityGroupCommand,
   CreateTagsCommand,
   CreateVpcCommand,
   DescribeSecurityGroupRulesCommand,
+  EC2Client,
 } from '@aws-sdk/client-ec2';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import type { StoredAuditEntry } from '../../../services/kernel/audit';
+import type { ScanCursorItem } from '../../../services/scan/plan';
 import type { ScanOutcome } from '../../../services/scan/scan';
 import type { ViolationItem } from '../../../services/violations/items';
 import { authorize, createGroup, ec2Client, uniqueName } from '../../support/aws';
@@ -18,6 +23,8 @@ import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../
 const FIRST = 'ap-southeast-2';
 const RACE = 'ap-northeast-3';
 const RESUME = 'eu-south-1';
+const MEMBER_REGION = 'eu-west-3';
+const MEMBER = '210987654321';
 
 let env: HandlerEnv;
 let scan: (event?: unknown, context?: Context) => Promise<ScanOutcome>;
@@ -67,6 +74,27 @@ async function openSsh(
     IpRanges: [{ CidrIp: '0.0.0.0/0', Description: description }],
   });
   return { groupId, ruleId: ruleId! };
+}
+
+/** An EC2 client acting in the member account (moto hands out that account's credentials). */
+async function memberEc2(region: string): Promise<EC2Client> {
+  const endpoint = process.env.MOTO_URL!;
+  const out = await new STSClient({ region, endpoint }).send(
+    new AssumeRoleCommand({
+      RoleArn: `arn:aws:iam::${MEMBER}:role/sg-warden-member`,
+      RoleSessionName: 'test',
+    }),
+  );
+  const c = out.Credentials!;
+  return new EC2Client({
+    region,
+    endpoint,
+    credentials: {
+      accessKeyId: c.AccessKeyId!,
+      secretAccessKey: c.SecretAccessKey!,
+      sessionToken: c.SessionToken!,
+    },
+  });
 }
 
 beforeAll(async () => {
@@ -257,5 +285,84 @@ describe('scan handler', () => {
     );
     expect(summaries).toHaveLength(1);
     expect(summaries[0]!.details).toMatchObject({ violationsRaised: seeded.length, invocations: 2 });
+  }, 120_000);
+
+  it('reads a member account through its role and judges a prefix-list rule by the list’s entries', async () => {
+    await loadHandlers(
+      config([MEMBER_REGION], `accounts:\n  roleName: sg-warden-member\n  watched: ["${MEMBER}"]\n`),
+    );
+    const ec2 = await memberEc2(MEMBER_REGION);
+    const list = await ec2.send(
+      new CreateManagedPrefixListCommand({
+        PrefixListName: uniqueName('everyone'),
+        AddressFamily: 'IPv4',
+        MaxEntries: 5,
+        Entries: [{ Cidr: '0.0.0.0/0' }],
+      }),
+    );
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.50.0.0/16' }));
+    const group = await ec2.send(
+      new CreateSecurityGroupCommand({
+        GroupName: uniqueName('member'),
+        Description: 'member',
+        VpcId: vpc.Vpc!.VpcId,
+      }),
+    );
+    const added = await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: group.GroupId,
+        IpPermissions: [
+          {
+            IpProtocol: 'tcp',
+            FromPort: 22,
+            ToPort: 22,
+            PrefixListIds: [{ PrefixListId: list.PrefixList!.PrefixListId }],
+          },
+        ],
+      }),
+    );
+    const ruleId = added.SecurityGroupRules![0]!.SecurityGroupRuleId!;
+
+    const outcome = await scan(
+      undefined,
+      contextWith(() => 600_000),
+    );
+
+    expect(outcome).toMatchObject({ state: 'done', totals: expect.objectContaining({ errors: 0 }) });
+    const [violation] = await violationsOf(ruleId);
+    expect(violation).toMatchObject({
+      account: MEMBER,
+      region: MEMBER_REGION,
+      foundBy: 'scan',
+      severity: 'high',
+    });
+    expect(violation!.reasons.join(' ')).toContain(
+      `prefix list ${list.PrefixList!.PrefixListId} holds 0.0.0.0/0`,
+    );
+  });
+
+  it('reads every region enabled in the bot’s account when scan.regions is not set', async () => {
+    await loadHandlers(baseConfig());
+    // No time to read anything: the run only plans its targets, then pauses.
+    const outcome = await scan(
+      undefined,
+      contextWith(() => 1_000),
+    );
+    expect(outcome.state).toBe('paused');
+    const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { documentClient } = await import('../../support/aws');
+    const cursor = (
+      await documentClient().send(
+        new GetCommand({ TableName: env.tableName, Key: { pk: 'SCAN#cursor', sk: 'SCAN' } }),
+      )
+    ).Item as ScanCursorItem;
+    const regions = Object.values(cursor.targets).map((t) => t.region);
+    expect(regions).toEqual(expect.arrayContaining(['us-east-1', 'eu-west-1', FIRST, RESUME]));
+    expect(regions.length).toBeGreaterThan(10);
+    // Finish it so the next test starts a fresh run.
+    await scan(
+      undefined,
+      contextWith(() => 600_000),
+    );
   }, 120_000);
 });
