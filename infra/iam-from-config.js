@@ -151,6 +151,8 @@ module.exports = {
       alarmActions: deploy.alarmActions(config(), await optionalParam(resolveVariable, 'alarmTopicArn')),
     });
   },
+  /** `events: ${file(infra/iam-from-config.js):scanEvents}`: the scan's schedule (config scan.schedule; `off`: none). */
+  scanEvents: async () => deployIam().scanEvents(config()),
   /** `logRetentionInDays`: the param logRetentionInDays, else config logs.retentionDays. */
   logRetentionDays: async ({ resolveVariable }) => {
     const fromParam = await optionalParam(resolveVariable, 'logRetentionInDays');

@@ -51,7 +51,7 @@ export const ROLES_USING = {
   /** The `me` link's POST removes a rule at once when the grant could not be recorded (GRANT_NOT_RECORDED). */
   whitelistUndo: ['IpCaptureRole'],
   /** Every function that calls EC2 on a security group may have to do it in a member account. */
-  memberAccounts: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'IpCaptureRole'],
+  memberAccounts: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'IpCaptureRole', 'ScanRole'],
   /**
    * Exposure will be looked up when a violation is raised (detection), before an auto-revoke (sweeper,
    * worker) and in /sg-status (worker); not granted to them until that is wired (see configIamResources).
@@ -243,4 +243,10 @@ export function organizationResources(organizationId: string | undefined, stage 
       },
     },
   };
+}
+
+/** The scan function's events for serverless.yml: its schedule from config `scan.schedule`, none when `off`. */
+export function scanEvents(config: Config): { schedule: string }[] {
+  const schedule = config.scan.schedule;
+  return schedule === 'off' ? [] : [{ schedule }];
 }

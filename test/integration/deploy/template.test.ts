@@ -45,6 +45,7 @@ http:
 const UNSCOPABLE: Record<string, string> = {
   'ec2:DescribeSecurityGroupRules': 'EC2 Describe* calls support no resource-level permissions',
   'ec2:DescribeSecurityGroups': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeRegions': 'EC2 Describe* calls support no resource-level permissions',
   'ec2:DescribeInstances': 'EC2 Describe* calls support no resource-level permissions',
   'ssm:DescribeInstanceInformation': 'a List/Describe call with no resource type',
   'ssm:GetCommandInvocation': 'GetCommandInvocation has no resource type to scope to',
@@ -75,7 +76,7 @@ const EXPOSURE = [
 /** Lambda itself sends a failed asynchronous invocation to the failed-events queue, as the function's role. */
 const FAILED_EVENTS = ['sqs:SendMessage'];
 /** The functions invoked asynchronously (EventBridge rule, async invoke by the door, schedule). */
-const ASYNC_FUNCTIONS = ['cloudtrailEvent', 'slackWorker', 'sweeper'];
+const ASYNC_FUNCTIONS = ['cloudtrailEvent', 'slackWorker', 'sweeper', 'scan'];
 const SYNC_FUNCTIONS = ['slackHttp', 'ipCapture'];
 const ALARM_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:sg-warden-ops';
 
@@ -114,6 +115,19 @@ const EXPECTED: Record<string, string[]> = {
     ...READ_GROUPS,
     ...REVOKE,
     'ssm:GetCommandInvocation',
+    ...SECRETS,
+    ...MEMBER,
+    ...FAILED_EVENTS,
+  ],
+  scan: [
+    ...LOGS,
+    ...STATE,
+    ...READ_GROUPS,
+    // Without scan.regions: the regions enabled in the account.
+    'ec2:DescribeRegions',
+    'ec2:GetManagedPrefixListEntries',
+    // A run out of time carries on in a fresh invocation of itself.
+    'lambda:InvokeFunction',
     ...SECRETS,
     ...MEMBER,
     ...FAILED_EVENTS,
@@ -416,6 +430,8 @@ describe('deploy template', () => {
         slackWorker: [2, HANDOFF_SECONDS],
         // The next minute's sweep is the retry.
         sweeper: [0, 300],
+        // A failed invocation gives the cursor back: the retry resumes the run.
+        scan: [2, 3600],
       });
     });
 
@@ -446,7 +462,7 @@ describe('deploy template', () => {
       });
     });
 
-    it('has its own queue policy: TLS only, and only the three function roles may send', () => {
+    it('has its own queue policy: TLS only, and only the asynchronous functions’ roles may send', () => {
       const policies = Object.values(template.Resources).filter((r) => r.Type === 'AWS::SQS::QueuePolicy');
       expect(policies).toHaveLength(1);
       const policy = policies[0]!.Properties;
@@ -596,12 +612,29 @@ describe('deploy template', () => {
       expect(JSON.stringify(rules[0]!.Properties.Targets)).toContain('CloudtrailEventLambdaFunction');
     });
 
-    it('runs the sweeper at rate(1 minute)', () => {
+    it('runs the sweeper at rate(1 minute) and the scan at the config’s schedule (default rate(6 hours))', () => {
       const schedules = Object.values(template.Resources).filter(
         (r) => r.Type === 'AWS::Events::Rule' && r.Properties.ScheduleExpression,
       );
-      expect(schedules.map((r) => r.Properties.ScheduleExpression)).toEqual(['rate(1 minute)']);
-      expect(JSON.stringify(schedules[0]!.Properties.Targets)).toContain('SweeperLambdaFunction');
+      const targets = schedules.map(
+        (r) =>
+          `${r.Properties.ScheduleExpression} -> ${JSON.stringify(r.Properties.Targets).match(/(\w+)LambdaFunction/)?.[1]}`,
+      );
+      expect(targets.sort()).toEqual(['rate(1 minute) -> Sweeper', 'rate(6 hours) -> Scan']);
+    });
+
+    it('lets the scan invoke only itself, to carry on a run out of time', () => {
+      const fn = functionsByName().scan!;
+      const invoke = statementsOf(roleOf(fn)).filter((s) => list(s.Action).includes('lambda:InvokeFunction'));
+      expect(invoke.map((s) => s.Resource)).toEqual([
+        {
+          'Fn::Sub':
+            'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:sg-warden-prod-scan',
+        },
+      ]);
+      expect((fn.Environment as { Variables: Json }).Variables.SG_WARDEN_SCAN_FUNCTION).toBe(
+        'sg-warden-prod-scan',
+      );
     });
 
     it('routes POST /slack/events to the door and GET/POST /ip/{token} to ipCapture', () => {
@@ -695,6 +728,7 @@ describe('deploy template', () => {
       expect(withState.map(([name]) => name).sort()).toEqual([
         'cloudtrailEvent',
         'ipCapture',
+        'scan',
         'slackWorker',
         'sweeper',
       ]);

@@ -1,10 +1,10 @@
 import type { Context } from 'aws-lambda';
 import type { ScanOutcome } from '../../../services/scan/scan';
 import { authorize, createGroup, uniqueName } from '../../support/aws';
-import { type AwsFaults, startFaultyAws, Throttle } from '../../support/aws-faults';
+import { AwsFaults, Throttle } from '../../support/aws-faults';
 import { allAudit, tableState } from '../../support/fault-harness';
 import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
-import type { SlowProxy } from '../../support/slow-proxy';
+import { lambdaInvokeSink, SlowProxy } from '../../support/slow-proxy';
 
 // The scan meeting AWS trouble: a region whose API refuses, a member account it cannot reach, and
 // throttling. Faults are injected on the wire (a proxy in front of moto answers with EC2's own errors),
@@ -13,10 +13,14 @@ const BROKEN = 'me-south-1';
 const HEALTHY = 'af-south-1';
 const THROTTLED = 'ap-east-1';
 const MEMBER = '210987654321';
+const CARRIED_ON = 'ap-south-2';
+const SCAN_FUNCTION = 'sg-warden-test-scan';
 
 let env: HandlerEnv;
 let proxy: SlowProxy;
 let faults: AwsFaults;
+/** Lambda's asynchronous invokes the functions made (the proxy answers them as Lambda does). */
+const invoked: { functionName: string; payload: unknown }[] = [];
 let scan: (event?: unknown, context?: Context) => Promise<ScanOutcome>;
 
 const context = () =>
@@ -47,7 +51,13 @@ async function violationsOf(ruleId: string): Promise<Record<string, unknown>[]> 
 
 beforeAll(async () => {
   env = await startHandlerEnv();
-  ({ proxy, faults } = await startFaultyAws());
+  faults = new AwsFaults();
+  const lambda = lambdaInvokeSink(invoked)!;
+  proxy = await new SlowProxy({
+    target: process.env.MOTO_URL!,
+    recordBodies: true,
+    intercept: (call, body) => lambda(call, body) ?? faults.intercept(call, body),
+  }).start();
   process.env.AWS_ENDPOINT_URL = proxy.url;
 });
 
@@ -58,6 +68,8 @@ afterAll(async () => {
 });
 
 afterEach(() => {
+  delete process.env.SG_WARDEN_SCAN_FUNCTION;
+  invoked.length = 0;
   faults.clear();
   env.slack.reset();
 });
@@ -129,4 +141,23 @@ describe('scan under AWS trouble', () => {
     expect(outcome).toMatchObject({ state: 'done', totals: expect.objectContaining({ errors: 0 }) });
     expect(await violationsOf(ruleId)).toHaveLength(1);
   }, 60_000);
+
+  it('carries a run out of time on in a fresh invocation of itself, which resumes it', async () => {
+    process.env.SG_WARDEN_SCAN_FUNCTION = SCAN_FUNCTION;
+    await loadScan(baseConfig(`scan:\n  regions: [${CARRIED_ON}]\n`));
+    const ruleId = await openRdp(CARRIED_ON);
+
+    const first = await scan(undefined, {
+      awsRequestId: uniqueName('req'),
+      getRemainingTimeInMillis: () => 5_000,
+    } as unknown as Context);
+
+    expect(first.state).toBe('paused');
+    expect(invoked).toEqual([{ functionName: SCAN_FUNCTION, payload: { continue: true } }]);
+    expect(await violationsOf(ruleId)).toEqual([]);
+    // Lambda runs the invocation it was handed.
+    const second = await scan({ continue: true }, context());
+    expect(second).toMatchObject({ state: 'done', runId: first.runId });
+    expect(await violationsOf(ruleId)).toHaveLength(1);
+  });
 });
