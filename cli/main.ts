@@ -3,6 +3,7 @@ import { evaluateCommand } from './evaluate';
 import { exposureCliCommand } from './exposure';
 import { policyCommand } from './policy';
 import { type CommandModule, EXIT, type Io, runProgram } from './program';
+import { scanCliCommand } from './scan';
 import { slackManifestCommand } from './slack-manifest';
 
 export { EXIT, type Io };
@@ -13,6 +14,7 @@ export const COMMANDS: CommandModule[] = [
   policyCommand,
   auditCommand,
   exposureCliCommand,
+  scanCliCommand,
   slackManifestCommand,
 ];
 
