@@ -25,8 +25,8 @@ import {
 import type { ScanDeps } from './ports';
 import { raiseGroup } from './raise';
 
-/** Groups whose rules one DescribeSecurityGroupRules call asks for (its group-id filter). */
-export const GROUPS_PER_CHUNK = 50;
+/** Groups whose rules one DescribeSecurityGroupRules call asks for (its group-id filter; EC2 takes 200 values). */
+export const GROUPS_PER_CHUNK = 100;
 /** Accounts × regions read at once; within each, `scan.concurrency` reads. */
 const TARGETS_AT_ONCE = 4;
 /** Tries of a throttled call, waiting 1 s, 2 s, 4 s, … (at most 20 s) between them. */
