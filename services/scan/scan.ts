@@ -116,7 +116,7 @@ async function takeCursor(deps: ScanDeps, counter: { calls: number }): Promise<S
     to: 'RUNNING',
     expectVersion: cursor.version,
     set: rest,
-    remove: ['finishedAt'],
+    remove: ['finishedAt', 'pausedBecause'],
     due: null,
     audit: null,
   });
