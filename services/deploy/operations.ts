@@ -165,8 +165,8 @@ export function alarmSpecs(config: Config, options: OperationsOptions): AlarmSpe
   }
   if (config.scan.schedule !== 'off') {
     specs.push({
-      id: 'ScanErrorsAlarm',
-      name: 'scan-errors',
+      id: 'ScanUnreadableAlarm',
+      name: 'scan-unreadable',
       description: `The scan could not read an account or region (its rules there were not checked; the alert channel was told which and why). ${SEE}`,
       namespace: METRICS_NAMESPACE,
       metric: 'ScanErrors',

@@ -112,8 +112,8 @@ describe('alarms', () => {
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
     },
-    ScanErrorsAlarm: {
-      AlarmName: 'sg-warden-prod-scan-errors',
+    ScanUnreadableAlarm: {
+      AlarmName: 'sg-warden-prod-scan-unreadable',
       Namespace: 'sg-warden',
       MetricName: 'ScanErrors',
       Dimensions: [{ Name: 'stage', Value: 'prod' }],

@@ -270,20 +270,22 @@ describe('deploy template', () => {
       ]);
     });
 
-    it('lets only cloudtrailEvent read prefix-list entries, on prefix-list resources (#19 case 4)', () => {
+    it('lets only cloudtrailEvent and the scan read prefix-list entries, on prefix-list resources (#19 case 4)', () => {
       const fns = functionsByName();
       const readers = Object.keys(fns).filter((name) =>
         statementsOf(roleOf(fns[name]!)).some((s) =>
           list(s.Action).includes('ec2:GetManagedPrefixListEntries'),
         ),
       );
-      expect(readers).toEqual(['cloudtrailEvent']);
-      const read = statementsOf(roleOf(fns.cloudtrailEvent!)).filter((s) =>
-        list(s.Action).includes('ec2:GetManagedPrefixListEntries'),
-      );
-      expect(read.map((s) => [list(s.Action), s.Resource])).toEqual([
-        [['ec2:GetManagedPrefixListEntries'], { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:*:*:prefix-list/*' }],
-      ]);
+      expect(readers.sort()).toEqual(['cloudtrailEvent', 'scan']);
+      for (const name of readers) {
+        const read = statementsOf(roleOf(fns[name]!)).filter((s) =>
+          list(s.Action).includes('ec2:GetManagedPrefixListEntries'),
+        );
+        expect(read.map((s) => [list(s.Action), s.Resource])).toEqual([
+          [['ec2:GetManagedPrefixListEntries'], { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:*:*:prefix-list/*' }],
+        ]);
+      }
     });
 
     it('lets ipCapture revoke only on the configured target groups', () => {
@@ -351,8 +353,8 @@ describe('deploy template', () => {
         .flatMap((actions) =>
           actions.filter((a) => a.startsWith('ec2:') || a.startsWith('elasticloadbalancing:')),
         )
-        // /sg-run finds its instances in the bot's own account only.
-        .filter((a) => a !== 'ec2:DescribeInstances');
+        // /sg-run finds its instances, and the scan the enabled regions, in the bot's own account only.
+        .filter((a) => a !== 'ec2:DescribeInstances' && a !== 'ec2:DescribeRegions');
       const role = (
         readCfnYaml(join(root, 'infra', 'member-account-role.yml')) as {
           Resources: {
@@ -777,7 +779,7 @@ describe('deploy template', () => {
 
     it('sets a retention on every log group', () => {
       const groups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
-      expect(groups.length).toBe(6);
+      expect(groups.length).toBe(7);
       for (const g of groups) expect(g.Properties.RetentionInDays).toBe(90);
     });
 
