@@ -323,6 +323,22 @@ describe('scan handler', () => {
       }),
     );
     const ruleId = added.SecurityGroupRules![0]!.SecurityGroupRuleId!;
+    // In the bot's own account, a rule from a list of private ranges: read through the list, and clean.
+    const privateList = await ec2Client(MEMBER_REGION).send(
+      new CreateManagedPrefixListCommand({
+        PrefixListName: uniqueName('offices'),
+        AddressFamily: 'IPv4',
+        MaxEntries: 5,
+        Entries: [{ Cidr: '10.0.0.0/8' }],
+      }),
+    );
+    const { groupId: ownGroup } = await createGroup(MEMBER_REGION);
+    const [privateRule] = await authorize(MEMBER_REGION, ownGroup, {
+      IpProtocol: 'tcp',
+      FromPort: 22,
+      ToPort: 22,
+      PrefixListIds: [{ PrefixListId: privateList.PrefixList!.PrefixListId }],
+    });
 
     const outcome = await scan(
       undefined,
@@ -340,6 +356,7 @@ describe('scan handler', () => {
     expect(violation!.reasons.join(' ')).toContain(
       `prefix list ${list.PrefixList!.PrefixListId} holds 0.0.0.0/0`,
     );
+    expect(await violationsOf(privateRule!)).toEqual([]);
   });
 
   it('reads every region enabled in the bot’s account when scan.regions is not set', async () => {
