@@ -25,6 +25,7 @@ export const FIGURES = [
   { name: 'detection', needsMoto: true, load: () => import('./figures/detection') },
   { name: 'burst', needsMoto: true, load: () => import('./figures/burst') },
   { name: 'sweep', needsMoto: true, load: () => import('./figures/sweep') },
+  { name: 'scan', needsMoto: true, load: () => import('./figures/scan') },
 ] as const;
 
 type FigureName = (typeof FIGURES)[number]['name'];

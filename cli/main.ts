@@ -4,6 +4,7 @@ import { exposureCliCommand } from './exposure';
 import { policyCommand } from './policy';
 import { type CommandModule, EXIT, type Io, runProgram } from './program';
 import { routeCommand } from './route';
+import { scanCliCommand } from './scan';
 import { slackManifestCommand } from './slack-manifest';
 
 export { EXIT, type Io };
@@ -15,6 +16,7 @@ export const COMMANDS: CommandModule[] = [
   routeCommand,
   auditCommand,
   exposureCliCommand,
+  scanCliCommand,
   slackManifestCommand,
 ];
 

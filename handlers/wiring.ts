@@ -8,8 +8,10 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { WebClient } from '@slack/web-api';
 import { DynamoDbStateStore } from '../services/aws/dynamodb-store';
 import { Ec2InstanceFinder } from '../services/aws/ec2-instances';
+import { Ec2RuleInventory } from '../services/aws/ec2-inventory';
 import { Ec2Network, perTarget } from '../services/aws/ec2-network';
 import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
+import { LambdaContinuation } from '../services/aws/lambda-continuation';
 import { LambdaJobQueue } from '../services/aws/lambda-job-queue';
 import { MemberAccountCredentials } from '../services/aws/member-credentials';
 import { documentSdk, dynamoDbSdk, ec2Sdk, elbv2Sdk, lambdaSdk, ssmSdk, stsSdk } from '../services/aws/sdk';
@@ -27,6 +29,7 @@ import type { DueHandler } from '../services/kernel/sweep';
 import { recordAudit } from '../services/metrics/audit-metrics';
 import { EmfMetrics } from '../services/metrics/emf-metrics';
 import { runDueHandlers } from '../services/runs/sweep';
+import type { ScanContinuation, ScanDeps, ScanNotifier } from '../services/scan/ports';
 import { sessionDueHandlers } from '../services/sessions/sweep';
 import { AccountAccessError } from '../services/shared/errors';
 import { lazyModule } from '../services/shared/lazy-module';
@@ -48,6 +51,7 @@ import { acceptJob } from '../slack/jobs';
 import { runDeps } from '../slack/listeners/runs/common';
 import { SlackNotifier } from '../slack/notifier';
 import { SlackRunNotifier } from '../slack/runs/notifier';
+import { SlackScanNotifier } from '../slack/scan-notifier';
 import { SlackSessionNotifier } from '../slack/sessions/notifier';
 
 /**
@@ -76,6 +80,12 @@ export interface Wiring extends SlackDeps {
   drainJobs?: () => Promise<void>;
   /** Where Slack's Web API is (SLACK_API_URL: an emulator in tests and locally); unset = Slack itself. */
   slackApiUrl?: string;
+  /** The scan's reads: every group and rule of an account and region, page by page. */
+  inventory: Ec2RuleInventory;
+  /** Tells the alert channel what the scan could not read. */
+  scanNotifier: ScanNotifier;
+  /** Carries on a scan that ran out of time (SG_WARDEN_SCAN_FUNCTION, in Lambda); absent elsewhere. */
+  scanContinuation?: ScanContinuation;
 }
 
 /** Detection and the sweeper need a Web API client only when they post: loaded then. */
@@ -160,7 +170,7 @@ export function buildWiring(): Wiring {
     : undefined;
   let stsClient: STSClient | undefined;
   const ec2Clients = new Map<string, EC2Client>();
-  const ec2ClientFor = (target: AwsTarget) => {
+  const ec2ClientFor = (target: AwsTarget): EC2Client => {
     // Another account is reached only through its member role, never with the bot's own credentials.
     const cannotAct = accounts.cannotAct(target.account);
     if (cannotAct) throw new AccountAccessError(target.account, cannotAct);
@@ -194,6 +204,11 @@ export function buildWiring(): Wiring {
       if (cannotAct) throw new AccountAccessError(target.account, cannotAct);
       return elbClientFor(target);
     },
+  });
+  const inventory = new Ec2RuleInventory({
+    clientFor: ec2ClientFor,
+    homeClient: () =>
+      ec2ClientFor({ account: accounts.ownAccount ?? 'self', region: awsClientOptions().region }),
   });
 
   let ssmClient: SSMClient | undefined;
@@ -315,9 +330,22 @@ export function buildWiring(): Wiring {
       instances,
       commands,
     },
+    inventory,
+    scanNotifier: new SlackScanNotifier({ client: slack }),
     ...(slackApiUrl ? { slackApiUrl } : {}),
     ...(process.env.SG_WARDEN_PUBLIC_URL ? { publicUrl: process.env.SG_WARDEN_PUBLIC_URL } : {}),
   };
+  const scanFunction = process.env.SG_WARDEN_SCAN_FUNCTION;
+  if (scanFunction) {
+    let lambdaClient: LambdaClient | undefined;
+    wiring.scanContinuation = new LambdaContinuation({
+      functionName: scanFunction,
+      client: () => {
+        lambdaClient ??= new (lambdaSdk().LambdaClient)(awsClientOptions());
+        return lambdaClient;
+      },
+    });
+  }
   const workerFunction = process.env.SG_WARDEN_WORKER_FUNCTION;
   if (workerFunction) {
     let lambdaClient: LambdaClient | undefined;
@@ -381,5 +409,16 @@ export function dueHandlers(
     ...sessionDueHandlers(deps, new SlackSessionNotifier({ client: deps.slack, config: deps.config })),
     ...grantDueHandlers(deps, deps.grantNotifier),
     ...decisionDueHandlers(exposure ? { ...deps, exposure } : deps, pacing),
+  };
+}
+
+/** What the scan needs from the wiring. */
+export function scanDeps(wiring: Wiring): ScanDeps {
+  return {
+    ...wiring,
+    inventory: wiring.inventory,
+    prefixLists: wiring.ec2,
+    scanNotifier: wiring.scanNotifier,
+    ...(wiring.scanContinuation ? { continuation: wiring.scanContinuation } : {}),
   };
 }

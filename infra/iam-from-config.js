@@ -167,6 +167,8 @@ module.exports = {
     const region = await resolveVariable('self:provider.region');
     return deployIam().sessionsResources(config(), { stage, region });
   },
+  /** `events: ${file(infra/iam-from-config.js):scanEvents}`: the scan's schedule (config scan.schedule; `off`: none). */
+  scanEvents: async () => deployIam().scanEvents(config()),
   /** `logRetentionInDays`: the param logRetentionInDays, else config logs.retentionDays. */
   logRetentionDays: async ({ resolveVariable }) => {
     const fromParam = await optionalParam(resolveVariable, 'logRetentionInDays');

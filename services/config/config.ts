@@ -329,6 +329,34 @@ const runbooksSchema = z
     if (rb.adHoc) checkTargets(rb.adHoc.targets, rb.adHoc.region, ['adHoc', 'targets']);
   });
 
+/**
+ * EventBridge's schedule expressions the scan accepts: rate(N minute(s)|hour(s)|day(s)) or cron(…) with
+ * six fields; `off` deploys the function with no schedule (the CLI still scans).
+ */
+const scheduleExpression = z
+  .string()
+  .refine(
+    (s) =>
+      s === 'off' ||
+      /^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$/.test(s) ||
+      /^cron\((\S+\s+){5}\S+\)$/.test(s),
+    { message: 'is not a schedule: rate(6 hours), rate(1 day), cron(0 */6 * * ? *) or off' },
+  );
+
+/** The reconciliation scan of every rule (README "The scan"). */
+const scanSchema = z
+  .object({
+    schedule: scheduleExpression.default('rate(6 hours)'),
+    /** Regions read in every watched account; absent: the regions enabled in the bot's account (DescribeRegions). */
+    regions: z
+      .array(awsRegion)
+      .min(1, 'needs at least one region (leave it out for every enabled region)')
+      .optional(),
+    /** EC2 reads in flight at once per account and region (DescribeSecurityGroupRules pages). */
+    concurrency: z.number().int().min(1).max(16).default(4),
+  })
+  .strict();
+
 const configSchema = z
   .object({
     slack: z
@@ -389,6 +417,7 @@ const configSchema = z
       })
       .strict()
       .default({ aliases: {}, watched: [] }),
+    scan: scanSchema.default(scanSchema.parse({})),
     http: httpSchema.default(httpSchema.parse({})),
     audit: auditSchema.default(auditSchema.parse({})),
     alarms: alarmsSchema,
@@ -418,6 +447,7 @@ export type RunbookParameter = z.infer<typeof runbookParameterSchema>;
 export type AdHocConfig = z.infer<typeof adHocSchema>;
 export type RunbooksConfig = z.infer<typeof runbooksSchema>;
 export type People = z.infer<typeof people>;
+export type ScanConfig = Config['scan'];
 
 /** Auto-revoke timeout for a severity in seconds, or null (notify only). */
 export function timeoutFor(policy: PolicyConfig, sev: Severity): number | null {

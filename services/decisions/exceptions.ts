@@ -2,6 +2,7 @@ import { keys, tryTransition } from '../kernel/state';
 import { alertRouteFacts, routeFor } from '../routing/routes';
 import { postAlert } from '../violations/alerts';
 import type { ExceptionItem } from '../violations/items';
+import { storeClaimed } from '../violations/rule-claims';
 import { currentViolation, type DecisionDeps, evaluateLive, liveGroupTags, readLiveRule } from './deps';
 import { type ExpiryFinding, planExpire, planReopen, type Reopening, UNKNOWN_ACTOR } from './plans';
 import { targetOf } from './states';
@@ -29,6 +30,7 @@ export async function expireException(deps: DecisionDeps, seen: ExceptionItem): 
   const tags = live ? await liveGroupTags(deps, target, live.groupId) : null;
   const finding = live ? await evaluateLive(deps, target, live, kept?.actor ?? null, tags) : null;
   let reopened: Reopening | null = null;
+  let heldBy: string | null = null;
   if (finding) {
     // Asked again where the routes send it now (by the group's tags as EC2 has them).
     const route = routeFor(
@@ -42,19 +44,23 @@ export async function expireException(deps: DecisionDeps, seen: ExceptionItem): 
       }),
     );
     reopened = planReopen(ex, kept, finding, now.toISOString(), route);
-    await deps.store.createAll(
-      [
-        reopened.alert as unknown as Record<string, unknown>,
-        reopened.violation as unknown as Record<string, unknown>,
-      ],
-      reopened.audits,
-    );
+    const [violationAudit, ...alertAudits] = reopened.audits;
+    // The rule's claim decides against the scan or an event raising it at the same moment.
+    const claim = await storeClaimed(deps.store, reopened.violation, violationAudit!, now.toISOString());
+    if (claim.kind === 'held') {
+      heldBy = claim.by.violationId;
+      reopened = null;
+    } else {
+      await deps.store.createAll([reopened.alert as unknown as Record<string, unknown>], alertAudits);
+    }
   }
   const found: ExpiryFinding = !live
     ? 'gone'
-    : !reopened
-      ? 'no-longer-violates'
-      : { reopenedAs: reopened.violation.violationId };
+    : heldBy
+      ? { reopenedAs: heldBy }
+      : !reopened
+        ? 'no-longer-violates'
+        : { reopenedAs: reopened.violation.violationId };
   const expired = await tryTransition(deps.store, planExpire(ex, found, now));
   if (!expired) return { outcome: 'lost-race' };
   if (!reopened) return { outcome: 'expired' };

@@ -28,9 +28,15 @@ const ACCOUNT = '${AWS::AccountId}';
 const REGION = '${AWS::Region}';
 
 /** The roles that read and write the table (all but the Slack door's). */
-export const TABLE_ROLES = ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'IpCaptureRole'];
+export const TABLE_ROLES = [
+  'CloudtrailEventRole',
+  'SlackWorkerRole',
+  'SweeperRole',
+  'IpCaptureRole',
+  'ScanRole',
+];
 /** The roles Lambda sends a failed asynchronous invocation to the queue as (serverless.yml onError). */
-export const QUEUE_ROLES = ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole'];
+export const QUEUE_ROLES = ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'ScanRole'];
 
 /** The key to use: the configured ARN, the created key's ARN, or none. */
 export function encryptionKey(config: Config): string | { 'Fn::GetAtt': [string, string] } | null {

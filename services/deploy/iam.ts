@@ -51,7 +51,7 @@ export const ROLES_USING = {
   /** The `me` link's POST removes a rule at once when the grant could not be recorded (GRANT_NOT_RECORDED). */
   whitelistUndo: ['IpCaptureRole'],
   /** Every function that calls EC2 on a security group may have to do it in a member account. */
-  memberAccounts: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'IpCaptureRole'],
+  memberAccounts: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'IpCaptureRole', 'ScanRole'],
   /**
    * Exposure is looked up when a violation is raised (detection), before an auto-revoke (sweeper) and in
    * `/sg-status <group>` (worker).
@@ -242,4 +242,10 @@ export function organizationResources(organizationId: string | undefined, stage 
       },
     },
   };
+}
+
+/** The scan function's events for serverless.yml: its schedule from config `scan.schedule`, none when `off`. */
+export function scanEvents(config: Config): { schedule: string }[] {
+  const schedule = config.scan.schedule;
+  return schedule === 'off' ? [] : [{ schedule }];
 }

@@ -210,6 +210,22 @@ export function alarmSpecs(config: Config, options: OperationsOptions): AlarmSpe
       missing: 'notBreaching',
     });
   }
+  if (config.scan.schedule !== 'off') {
+    specs.push({
+      id: 'ScanUnreadableAlarm',
+      name: 'scan-unreadable',
+      description: `The scan could not read an account or region (its rules there were not checked; the alert channel was told which and why). ${SEE}`,
+      namespace: METRICS_NAMESPACE,
+      metric: 'ScanErrors',
+      dimensions: stage,
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparison: 'GreaterThanThreshold',
+      missing: 'notBreaching',
+    });
+  }
   if (config.alarms.silenceHours > 0) {
     const hours = config.alarms.silenceHours;
     specs.push({
@@ -403,10 +419,26 @@ export function dashboardBody(options: OperationsOptions, alarmIds: string[]): s
       16,
       24,
     ),
+    widget(
+      'The scan: runs finished, rules read, targets it could not read',
+      [
+        own('Scans', stage, 'Sum', 'scans'),
+        own('ScanErrors', stage, 'Sum', 'unreadable targets'),
+        [
+          METRICS_NAMESPACE,
+          'ScanRulesRead',
+          'stage',
+          stage,
+          { stat: 'Sum', label: 'rules read', yAxis: 'right' },
+        ],
+      ],
+      0,
+      30,
+    ),
     {
       type: 'alarm',
       x: 0,
-      y: 30,
+      y: 36,
       width: 24,
       height: 4,
       properties: { title: 'Alarms', alarms: alarmIds.map((id) => `\${${id}.Arn}`) },

@@ -8,8 +8,7 @@ import type { GrantItem } from '../grants/items';
 import type { AuditEntry } from '../kernel/audit';
 import { keys, tryTransition } from '../kernel/state';
 import { alertRouteFacts, routeFor } from '../routing/routes';
-import { AccountAccessError, AwsCallError, describeError } from '../shared/errors';
-import { ruleFingerprint } from '../shared/ids';
+import { AccountAccessError, describeError } from '../shared/errors';
 import type { Finding, RuleFacts, SgEvent } from '../shared/model';
 import type {
   AccountScope,
@@ -20,16 +19,16 @@ import type {
 } from '../shared/ports';
 import { postAlert } from '../violations/alerts';
 import { newViolation } from '../violations/factory';
-import type { AlertItem, ExceptionItem, ViolationItem } from '../violations/items';
+import type { AlertItem, ViolationItem } from '../violations/items';
+import { freeToRaise, storeClaimed } from '../violations/rule-claims';
 import { intakeRefusal, refuseEvent } from './intake';
-import { eventActor, ownRuleVerdict } from './own-rules';
-import { evaluate } from './policy';
+import { eventActor } from './own-rules';
 import { handlePrefixListChange } from './prefix-list-changes';
-import { prefixListEntriesFor } from './prefix-lists';
 import { principalName } from './principal-name';
 import { openViolationRuleIds } from './raise';
 import { confirmRemovals } from './removals';
 import { type CheckedRule, resolveRules } from './rules';
+import { type Candidate, judge, prefixListsFor, screenRule } from './screen';
 import { handleTagChange } from './tag-changes';
 import { tagSettersFor } from './tags';
 import { resolveWatchedRules } from './watched-rules';
@@ -58,7 +57,9 @@ export interface DetectionResult {
     /** Removals the event claimed that EC2 did not confirm: the violations stay pending. */
     | 'unconfirmed'
     /** Not evaluated: an unwatched account, or an event that contradicts itself. */
-    | 'refused';
+    | 'refused'
+    /** Every violating rule is already an open violation (raised by an earlier event or the scan). */
+    | 'already-raised';
   violations: number;
   posted: boolean;
   skipped: { ruleId: string | null; why: string }[];
@@ -106,52 +107,28 @@ function createdAudit(v: ViolationItem, now: string): AuditEntry {
   };
 }
 
-/** Writes violations (each with its audit entry) in transactions of at most 50 pairs; existing ones are skipped. */
-async function storeViolations(deps: DetectionDeps, violations: ViolationItem[], now: string): Promise<void> {
-  for (let i = 0; i < violations.length; i += 50) {
-    const chunk = violations.slice(i, i + 50);
-    const stored = await deps.store.createAll(
-      chunk as unknown as Record<string, unknown>[],
-      chunk.map((v) => createdAudit(v, now)),
-    );
-    if (stored) continue;
-    // Some already exist (a re-delivery that got part way): write the rest one by one.
-    for (const v of chunk) {
-      await deps.store.createAll([v as unknown as Record<string, unknown>], [createdAudit(v, now)]);
-    }
-  }
-}
-
-/** An active, unexpired exception for this rule, if any. */
-async function activeException(
+/**
+ * Writes violations, each with its audit entry and its rule's claim, and returns the ones stored (by this
+ * call or an earlier delivery of the same event). A rule whose claim another open violation holds (the
+ * scan, or another event, got there first) is left out.
+ */
+async function storeViolations(
   deps: DetectionDeps,
-  event: SgEvent,
-  rule: RuleFacts,
-  now: Date,
-): Promise<ExceptionItem | null> {
-  const exception = await deps.store.get<ExceptionItem>(
-    keys.exception(ruleFingerprint(event.account, event.region, rule)),
-  );
-  if (exception?.status !== 'ACTIVE') return null;
-  if (exception.expiresAt !== null && new Date(exception.expiresAt) <= now) return null;
-  return exception;
+  violations: ViolationItem[],
+  now: string,
+): Promise<ViolationItem[]> {
+  const stored: ViolationItem[] = [];
+  for (const v of violations) {
+    const outcome = await storeClaimed(deps.store, v, createdAudit(v, now), now);
+    if (outcome.kind === 'stored') stored.push(v);
+    else
+      deps.logger.info(
+        { violationId: v.violationId, heldBy: outcome.by.violationId, ruleId: v.rule.ruleId },
+        'rule already raised; not raised again',
+      );
+  }
+  return stored;
 }
-
-/** A rule that will be evaluated, with what detection adds to its finding's reasons. */
-interface Candidate {
-  rule: RuleFacts;
-  /** Said first (a rule sg-warden made that was changed). */
-  leading: string[];
-  /** Said after the policy's reasons (could not be checked in EC2, …). */
-  trailing: string[];
-}
-
-const ACCESS_DENIED = new Set([
-  'UnauthorizedOperation',
-  'AccessDenied',
-  'AccessDeniedException',
-  'AuthFailure',
-]);
 
 /**
  * Handles one security-group event: refuse it when its account is not watched or it contradicts
@@ -258,30 +235,19 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   // A watched call adds no rule: a rule whose violation is still open is not raised again.
   const open = watched ? await openViolationRuleIds(store, target) : null;
   for (const { rule, confirmed } of checked) {
-    const candidate: Candidate = { rule, leading: [], trailing: [] };
     if (rule.ruleId && open?.has(rule.ruleId)) {
       result.skipped.push({ ruleId: rule.ruleId, why: 'its violation is still open' });
       continue;
     }
-    const verdict = await ownRuleVerdict(deps, event, rule);
-    if (verdict.kind === 'own') {
-      result.skipped.push({ ruleId: rule.ruleId, why: `granted by sg-warden (${verdict.grantId})` });
+    const screened = await screenRule(deps, event, rule, now);
+    if (screened.kind !== 'evaluate') {
+      result.skipped.push({ ruleId: rule.ruleId, why: screened.why });
       continue;
     }
-    if (verdict.kind === 'changed') {
-      candidate.leading.push(verdict.reason);
-      // Only EC2's view of the rule ends a grant: a record alone could be forged.
-      if (confirmed && verdict.grant?.status === 'ACTIVE')
-        await endChangedGrant(deps, event, rule, verdict.grant);
-    }
-    const exception = await activeException(deps, event, rule, now);
-    if (exception) {
-      result.skipped.push({
-        ruleId: rule.ruleId,
-        why: `kept until ${exception.expiresAt ?? 'revoked'} (${exception.violationId})`,
-      });
-      continue;
-    }
+    const candidate: Candidate = { rule, leading: screened.leading, trailing: [] };
+    // Only EC2's view of the rule ends a grant: a record alone could be forged.
+    if (confirmed && screened.changedGrant?.status === 'ACTIVE')
+      await endChangedGrant(deps, event, rule, screened.changedGrant);
     if (unreachable)
       candidate.trailing.push(`${unreachable}; this rule was not checked in EC2 and will not be revoked`);
     else if (!confirmed)
@@ -293,21 +259,19 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   if (candidates.length === 0) return result;
 
   let prefixLists: Record<string, string[]> = {};
-  if (!unreachable && candidates.some((c) => c.rule.sourceKind === 'prefix-list')) {
-    try {
-      prefixLists = await prefixListEntriesFor(
-        deps.prefixLists,
-        target,
-        candidates.map((c) => c.rule),
-      );
-    } catch (error) {
-      if (!(error instanceof AwsCallError && ACCESS_DENIED.has(error.awsCode))) throw error;
+  if (!unreachable) {
+    const read = await prefixListsFor(
+      deps.prefixLists,
+      target,
+      candidates.map((c) => c.rule),
+    );
+    prefixLists = read.entries;
+    if (read.unreadable) {
       // A member role from before prefix lists were read: say so, and judge the rest.
-      log.warn({ err: describeError(error) }, 'prefix list entries unreadable');
-      result.skipped.push({ ruleId: null, why: `prefix list entries unreadable: ${describeError(error)}` });
+      log.warn({ err: read.unreadable }, 'prefix list entries unreadable');
+      result.skipped.push({ ruleId: null, why: `prefix list entries unreadable: ${read.unreadable}` });
     }
   }
-  const byRule = new Map(candidates.map((c) => [c.rule, c]));
   // An exemption tag counts only when a trusted tagger set it (tags.ts).
   const tagSetters = group
     ? await tagSettersFor(store, deps.config.policy, target, group.groupId, group.tags)
@@ -317,20 +281,20 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   const graded = await gradeFindings(
     unreachable ? undefined : deps.exposure,
     target,
-    evaluate(
-      candidates.map((c) => c.rule),
-      deps.config.policy,
-      { actor: event.actor, groupTags: group?.tags ?? null, prefixLists, tagSetters },
-    ),
+    judge(candidates, deps.config.policy, {
+      actor: event.actor,
+      groupTags: group?.tags ?? null,
+      prefixLists,
+      tagSetters,
+    }),
     deps.config.policy,
     clock,
   );
-  const findings = graded.map(({ finding: f }): Finding => {
-    const c = byRule.get(f.rule);
-    const reasons = [...(c?.leading ?? []), ...f.reasons, ...(c?.trailing ?? [])];
-    // Nothing can be revoked where sg-warden cannot act: tell, never count down.
-    return unreachable ? { ...f, reasons, action: 'notify', timeoutSeconds: null } : { ...f, reasons };
-  });
+  const findings = graded.map(
+    ({ finding: f }): Finding =>
+      // Nothing can be revoked where sg-warden cannot act: tell, never count down.
+      unreachable ? { ...f, action: 'notify', timeoutSeconds: null } : f,
+  );
   if (findings.length === 0) return result;
   const groupId = event.groupId ?? findings[0]!.rule.groupId;
 
@@ -367,14 +331,22 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     ...(routed.mention ? { mention: routed.mention } : {}),
     createdAt: nowIso,
   };
-  const violations = planViolations(
+  const planned = planViolations(
     alert,
     findings,
     group?.name ?? null,
     nowIso,
     graded.map((g) => g.exposure),
   );
-  alert.violationIds = violations.map((v) => v.violationId);
+  // One open violation per rule: a rule the scan or an earlier event already raised is not raised again.
+  const { free, held } = await freeToRaise(store, planned);
+  for (const h of held)
+    result.skipped.push({
+      ruleId: h.violation.rule.ruleId,
+      why: `already raised as ${h.by.violationId} (${h.by.status})`,
+    });
+  if (free.length === 0) return { ...result, outcome: 'already-raised' };
+  alert.violationIds = free.map((v) => v.violationId);
   if (!existing) {
     const created = await store.createAll([alert as unknown as Record<string, unknown>], []);
     if (!created) {
@@ -382,7 +354,13 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
       return { ...result, outcome: 'duplicate' };
     }
   }
-  await storeViolations(deps, violations, nowIso);
+  const violations = await storeViolations(deps, free, nowIso);
+  if (violations.length === 0) {
+    // Every rule was raised by another path between the check and the write: nothing to post.
+    log.info({ alertId: alert.alertId }, 'every rule already raised elsewhere; alert left unposted');
+    return { ...result, outcome: 'already-raised' };
+  }
+  alert.violationIds = violations.map((v) => v.violationId);
   // Only a lost race means another delivery finished the work; any other failure is thrown, so the
   // event is delivered again (an alert left STORING would never be posted while its deadlines run).
   const stored = await tryTransition(store, {

@@ -44,20 +44,23 @@ export function grantedAccess(grant: GrantItem): string {
  */
 export async function ownRuleVerdict(
   deps: { store: StateStore; accounts: AccountScope },
-  event: Pick<SgEvent, 'account' | 'region' | 'actor'>,
+  event: Pick<SgEvent, 'account' | 'region'> & { actor: Pick<SgEvent['actor'], 'arn'> | null },
   rule: RuleFacts,
 ): Promise<OwnRuleVerdict> {
   if (!rule.ruleId) return { kind: 'none' };
   const record = await deps.store.get<OwnRuleItem>(keys.ownRule(event.region, rule.ruleId));
   if (!record) return { kind: 'none' };
   const grant = record.grantId ? await deps.store.get<GrantItem>(keys.grant(record.grantId)) : null;
-  const by = event.actor.arn;
+  // The scan has no event: who changed the rule is not known.
+  const by = event.actor
+    ? `by ${event.actor.arn}`
+    : 'outside sg-warden (found by the scan: who is not known)';
   if (!grant) {
     return {
       kind: 'changed',
       record,
       grant: null,
-      reason: `a rule sg-warden made for a grant was changed by ${by}: its grant ${record.grantId} is not on record`,
+      reason: `a rule sg-warden made for a grant was changed ${by}: its grant ${record.grantId} is not on record`,
     };
   }
   const live = OWNED_WHILE.includes(grant.status);
@@ -71,8 +74,8 @@ export async function ownRuleVerdict(
     record,
     grant,
     reason: asMade
-      ? `a rule sg-warden made for a grant was changed by ${by}: grant ${grant.grantId} (${grant.userName}) has ended (${grant.status}), yet the rule is still there`
-      : `a rule sg-warden made for a grant was changed by ${by}: grant ${grant.grantId} (${grant.userName}) gave ${grantedAccess(grant)} in ${grant.groupId}`,
+      ? `a rule sg-warden made for a grant was changed ${by}: grant ${grant.grantId} (${grant.userName}) has ended (${grant.status}), yet the rule is still there`
+      : `a rule sg-warden made for a grant was changed ${by}: grant ${grant.grantId} (${grant.userName}) gave ${grantedAccess(grant)} in ${grant.groupId}`,
   };
 }
 

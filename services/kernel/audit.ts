@@ -10,8 +10,11 @@ export interface AuditActor {
 /** One append-only audit entry. */
 export interface AuditEntry {
   subjectId: string;
-  /** `request`: a Slack request refused before any feature saw it (e.g. from another workspace); subjectId is the user. */
-  subjectType: 'violation' | 'alert' | 'exception' | 'grant' | 'run' | 'request';
+  /**
+   * `request`: a Slack request refused before any feature saw it (e.g. from another workspace); subjectId is
+   * the user. `scan`: one run of the reconciliation scan (its summary, a target it could not read); subjectId is the run.
+   */
+  subjectType: 'violation' | 'alert' | 'exception' | 'grant' | 'run' | 'request' | 'scan';
   action: string;
   fromState: string | null;
   toState: string | null;

@@ -43,6 +43,10 @@ export const keys = {
   }),
   /** Asking the author of an alert's change by direct message (services/actors). */
   ask: (alertId: string) => ({ pk: `ASK#${alertId}`, sk: 'ASK' }),
+  /** Which violation holds one rule (its fingerprint): one open violation per rule, however it was found. */
+  ruleClaim: (fingerprint: string) => ({ pk: `RULECLAIM#${fingerprint}`, sk: 'RULECLAIM' }),
+  /** The scan's cursor: where a scan that ran out of time stopped. */
+  scanCursor: () => ({ pk: 'SCAN#cursor', sk: 'SCAN' }),
 };
 
 export type ItemKey = { pk: string; sk: string };

@@ -52,6 +52,17 @@ export const METRIC_CATALOG = {
     dimensions: [],
     meaning: 'security-group CloudTrail events received: the canary for a silent trail',
   },
+  Scans: {
+    unit: 'Count',
+    dimensions: [],
+    meaning: 'reconciliation scans finished (every target read or reported)',
+  },
+  ScanErrors: {
+    unit: 'Count',
+    dimensions: [],
+    meaning: 'accounts and regions a scan could not read (permissions, a disabled region, AWS errors)',
+  },
+  ScanRulesRead: { unit: 'Count', dimensions: [], meaning: 'security-group rules a finished scan read' },
   DetectionLatency: {
     unit: 'Seconds',
     dimensions: [],

@@ -159,3 +159,23 @@ export interface RuleAuthorizer {
     tags: Record<string, string>,
   ): Promise<void>;
 }
+
+/** One page of an account and region's security groups, as the scan reads them. */
+export interface GroupPage {
+  groups: GroupInfo[];
+  /** Where the next page starts, or null after the last. */
+  nextToken: string | null;
+}
+
+/** Reads every security group and rule of an account and region (the scan), page by page. */
+export interface RuleInventory {
+  /** The regions enabled in the bot's own account. */
+  enabledRegions(): Promise<string[]>;
+  /** One page of groups with their names and tags, from `token` (null: the first page). */
+  groupsPage(target: AwsTarget, token: string | null): Promise<GroupPage>;
+  /** Every rule of these groups (one or more pages of DescribeSecurityGroupRules); `calls`: how many. */
+  rulesOfGroups(
+    target: AwsTarget,
+    groupIds: readonly string[],
+  ): Promise<{ rules: RuleFacts[]; calls: number }>;
+}

@@ -71,6 +71,10 @@ export interface AlertItem extends StoredItem {
    * an exemption tag or a prefix list gaining the internet (services/detection/raise.ts).
    */
   notices?: string[];
+  /** `scan`: raised by the reconciliation scan (no CloudTrail event, so no principal); absent: an event. */
+  foundBy?: 'scan';
+  /** The group's tags when the alert was raised (the scan reads them with the group). */
+  groupTags?: Record<string, string>;
 }
 
 /** What the alert shows of asking the change's author: asked, their answer, or that the DM failed. */
@@ -127,6 +131,8 @@ export interface ViolationItem extends StoredItem {
   ts?: string;
   /** Set when sg-warden revoked the rule: whether AWS tracked its connections (so they may outlive it). */
   connections?: ConnectionTracking;
+  /** `scan`: raised by the reconciliation scan; absent: an event (or a re-ask of a kept rule). */
+  foundBy?: 'scan';
 }
 
 /** A kept rule: later events about the same rule raise nothing until it expires. */

@@ -1,4 +1,4 @@
-import type { ActionsBlock, Button, KnownBlock, SectionBlock } from '@slack/types';
+import type { ActionsBlock, Button, KnownBlock, MrkdwnElement, SectionBlock } from '@slack/types';
 import { describeRule } from '../../services/detection/policy';
 import { violationExposureLine } from '../../services/exposure/context';
 import type { ConnectionTracking } from '../../services/sessions/tracking';
@@ -197,10 +197,9 @@ export function alertText(view: AlertView): string {
   // Notifications read it as mrkdwn, and a top-level text has no `verbatim`: the group's name and the
   // principal come from AWS, so they are escaped and no address in them is left in a linkable shape.
   const mention = mentionOf(view);
+  const by = view.alert.foundBy === 'scan' ? 'found by the scan' : `by ${view.alert.actor.arn}`;
   return `${mention ? `${mention} ` : ''}${plainLiteral(
-    escapeMrkdwn(
-      `sg-warden: ${headline(view)} in ${view.alert.account} ${view.alert.region}, by ${view.alert.actor.arn}`,
-    ),
+    escapeMrkdwn(`sg-warden: ${headline(view)} in ${view.alert.account} ${view.alert.region}, ${by}`),
   )}`;
 }
 
@@ -219,6 +218,27 @@ export function actorAnswerLine(view: AlertView): string {
     default:
       return '';
   }
+}
+
+/** When and who, from the CloudTrail event. */
+function eventFields(alert: AlertView['alert']): MrkdwnElement[] {
+  return [
+    mrkdwn(`*When*\n${slackDate(alert.eventTime)}`),
+    mrkdwn(truncate(`*Who*\n${code(alert.actor.arn)}`, 2000)),
+    mrkdwn(truncate(`*Source IP*\n${literal(alert.actor.sourceIp ?? 'unknown')}`, 2000)),
+  ];
+}
+
+/** What the scan knows instead of a principal: when it found the rule, and the group's tags. */
+function scanFields(alert: AlertView['alert']): MrkdwnElement[] {
+  const tags = Object.entries(alert.groupTags ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  return [
+    mrkdwn(`*Found*\n${slackDate(alert.eventTime)} by the scan`),
+    mrkdwn('*Who*\nnot known (no CloudTrail event)'),
+    mrkdwn(truncate(`*Group tags*\n${tags ? code(tags) : 'none'}`, 2000)),
+  ];
 }
 
 /** The alert message: who did what where, each violating rule with its state and buttons, and act-on-all. */
@@ -240,9 +260,7 @@ export function alertBlocks(view: AlertView): KnownBlock[] {
             2000,
           ),
         ),
-        mrkdwn(`*When*\n${slackDate(alert.eventTime)}`),
-        mrkdwn(truncate(`*Who*\n${code(alert.actor.arn)}`, 2000)),
-        mrkdwn(truncate(`*Source IP*\n${literal(alert.actor.sourceIp ?? 'unknown')}`, 2000)),
+        ...(alert.foundBy === 'scan' ? scanFields(alert) : eventFields(alert)),
       ],
     },
     {
@@ -250,7 +268,11 @@ export function alertBlocks(view: AlertView): KnownBlock[] {
       elements: [
         mrkdwn(
           truncate(
-            `${literal(alert.eventName)} · event ${code(alert.eventId)} · user agent ${code(alert.actor.userAgent ?? 'unknown')}${alert.route ? ` · route ${code(alert.route)}` : ''}`,
+            `${
+              alert.foundBy === 'scan'
+                ? `Found by the scan (run ${code(alert.eventId)}): no CloudTrail event was seen for this rule, so who made it is not known`
+                : `${literal(alert.eventName)} · event ${code(alert.eventId)} · user agent ${code(alert.actor.userAgent ?? 'unknown')}`
+            }${alert.route ? ` · route ${code(alert.route)}` : ''}`,
             SECTION_LIMIT,
           ),
         ),

@@ -38,13 +38,13 @@ const OWN_ACCOUNT = '123456789012';
 /** Actions granted that no test can make, with the reason. Key: `<function> <action>` or `member <action>`. */
 const NOT_EXERCISED: Record<string, string> = {
   ...Object.fromEntries(
-    ['cloudtrailEvent', 'slackHttp', 'slackWorker', 'sweeper', 'ipCapture'].flatMap((fn) => [
+    ['cloudtrailEvent', 'slackHttp', 'slackWorker', 'sweeper', 'ipCapture', 'scan'].flatMap((fn) => [
       [`${fn} logs:CreateLogStream`, 'the Lambda runtime writes the function’s log, not its code'],
       [`${fn} logs:PutLogEvents`, 'the Lambda runtime writes the function’s log, not its code'],
     ]),
   ),
   ...Object.fromEntries(
-    ['cloudtrailEvent', 'slackWorker', 'sweeper'].map((fn) => [
+    ['cloudtrailEvent', 'slackWorker', 'sweeper', 'scan'].map((fn) => [
       `${fn} sqs:SendMessage`,
       'Lambda itself puts a failed asynchronous invocation in the failed-events queue, as the role',
     ]),
@@ -182,7 +182,12 @@ beforeAll(async () => {
       region: homeRegion,
       account,
       tableName: call.env.SG_WARDEN_TABLE ?? 'sg-warden-dev',
-      renames: ['SLACK_BOT_TOKEN_PARAM', 'SLACK_SIGNING_SECRET_PARAM', 'SG_WARDEN_WORKER_FUNCTION']
+      renames: [
+        'SLACK_BOT_TOKEN_PARAM',
+        'SLACK_SIGNING_SECRET_PARAM',
+        'SG_WARDEN_WORKER_FUNCTION',
+        'SG_WARDEN_SCAN_FUNCTION',
+      ]
         .map((name): [string, string] => [
           String(functions.slackHttp?.env[name] ?? fn.env[name] ?? ''),
           call.env[name] ?? '',

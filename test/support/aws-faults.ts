@@ -19,6 +19,8 @@ export interface AwsFault {
   action: string;
   /** Only calls whose request body passes this test count (e.g. one rule ID, one status). */
   when?: (body: string) => boolean;
+  /** Only calls signed for this region count. */
+  region?: string;
   times: number;
   error: AwsErrorSpec;
 }
@@ -120,10 +122,17 @@ export class AwsFaults {
     return this.injected.filter((f) => f.action === action && (code === undefined || f.code === code));
   }
 
-  readonly intercept = (call: { service: string; action: string }, body: string): InterceptAnswer | null => {
+  readonly intercept = (
+    call: { service: string; action: string; region?: string },
+    body: string,
+  ): InterceptAnswer | null => {
     const fault = this.faults.find(
       (f) =>
-        f.times > 0 && f.service === call.service && f.action === call.action && (f.when?.(body) ?? true),
+        f.times > 0 &&
+        f.service === call.service &&
+        f.action === call.action &&
+        (f.region === undefined || f.region === call.region) &&
+        (f.when?.(body) ?? true),
     );
     if (!fault) return null;
     fault.times -= 1;

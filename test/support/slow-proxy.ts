@@ -37,7 +37,7 @@ export interface SlowProxyOptions {
    * which the emulator cannot run. Return null to forward.
    */
   intercept?: (
-    call: { service: string; action: string; path: string },
+    call: { service: string; action: string; path: string; region?: string },
     body: string,
   ) => InterceptAnswer | null;
 }
@@ -52,6 +52,11 @@ function serviceOf(req: IncomingMessage): string {
   const auth = req.headers.authorization ?? '';
   const match = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(auth);
   return match?.[1] ?? 'unknown';
+}
+
+/** The signing region from the same credential scope. */
+function regionOf(req: IncomingMessage): string | undefined {
+  return /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
 }
 
 function actionOf(req: IncomingMessage, path: string, body: string): string {
@@ -144,7 +149,9 @@ export class SlowProxy {
     const delay = this.delayFor(call);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
 
-    const answer = this.options.intercept?.({ service, action, path }, text) ?? null;
+    const region = regionOf(req);
+    const answer =
+      this.options.intercept?.({ service, action, path, ...(region ? { region } : {}) }, text) ?? null;
     if (answer) {
       res.writeHead(answer.status, answer.headers ?? {});
       res.end(answer.body ?? '');

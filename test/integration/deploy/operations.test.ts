@@ -9,7 +9,7 @@ import { packageDeploy } from '../../support/package-deploy';
  * given as a param.
  */
 
-const FUNCTIONS = ['cloudtrailEvent', 'slackHttp', 'slackWorker', 'sweeper', 'ipCapture'];
+const FUNCTIONS = ['cloudtrailEvent', 'slackHttp', 'slackWorker', 'sweeper', 'scan', 'ipCapture'];
 const CONFIG_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:sg-warden-ops';
 const PARAM_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:sg-warden-pager';
 const OWN_KEY = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -120,6 +120,17 @@ describe('alarms', () => {
       Statistic: 'Sum',
       Period: 900,
       EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
+    ScanUnreadableAlarm: {
+      AlarmName: 'sg-warden-prod-scan-unreadable',
+      Namespace: 'sg-warden',
+      MetricName: 'ScanErrors',
+      Dimensions: [{ Name: 'stage', Value: 'prod' }],
+      Statistic: 'Sum',
+      Period: 300,
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'notBreaching',
@@ -279,7 +290,7 @@ describe('encryption and logs', () => {
       KmsMasterKeyId: key,
     });
     const groups = byType(t, 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(6);
+    expect(groups).toHaveLength(7);
     for (const [, group] of groups) expect(group.Properties.KmsKeyId).toEqual(key);
   });
 
@@ -297,7 +308,7 @@ describe('encryption and logs', () => {
     const queue = [['kms:Decrypt', 'kms:GenerateDataKey'], KEY, via('sqs')];
     expect(kmsOf('SlackHttpRole')).toEqual([]);
     expect(kmsOf('IpCaptureRole')).toEqual([table]);
-    for (const role of ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole']) {
+    for (const role of ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'ScanRole']) {
       expect({ role, kms: kmsOf(role) }).toEqual({ role, kms: [table, queue] });
     }
   });

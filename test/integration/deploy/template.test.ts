@@ -46,6 +46,7 @@ http:
 const UNSCOPABLE: Record<string, string> = {
   'ec2:DescribeSecurityGroupRules': 'EC2 Describe* calls support no resource-level permissions',
   'ec2:DescribeSecurityGroups': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeRegions': 'EC2 Describe* calls support no resource-level permissions',
   'ec2:DescribeInstances': 'EC2 Describe* calls support no resource-level permissions',
   'ssm:DescribeInstanceInformation': 'a List/Describe call with no resource type',
   'ssm:GetCommandInvocation': 'GetCommandInvocation has no resource type to scope to',
@@ -76,7 +77,7 @@ const EXPOSURE = [
 /** Lambda itself sends a failed asynchronous invocation to the failed-events queue, as the function's role. */
 const FAILED_EVENTS = ['sqs:SendMessage'];
 /** The functions invoked asynchronously (EventBridge rule, async invoke by the door, schedule). */
-const ASYNC_FUNCTIONS = ['cloudtrailEvent', 'slackWorker', 'sweeper'];
+const ASYNC_FUNCTIONS = ['cloudtrailEvent', 'slackWorker', 'sweeper', 'scan'];
 const SYNC_FUNCTIONS = ['slackHttp', 'ipCapture'];
 const ALARM_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:sg-warden-ops';
 
@@ -130,6 +131,19 @@ const EXPECTED: Record<string, string[]> = {
     ...FAILED_EVENTS,
     // The exposure is looked up again, for the record, before an auto-revoke (#14).
     ...EXPOSURE,
+  ],
+  scan: [
+    ...LOGS,
+    ...STATE,
+    ...READ_GROUPS,
+    // Without scan.regions: the regions enabled in the account.
+    'ec2:DescribeRegions',
+    'ec2:GetManagedPrefixListEntries',
+    // A run out of time carries on in a fresh invocation of itself.
+    'lambda:InvokeFunction',
+    ...SECRETS,
+    ...MEMBER,
+    ...FAILED_EVENTS,
   ],
   ipCapture: [
     ...LOGS,
@@ -269,23 +283,30 @@ describe('deploy template', () => {
       ]);
     });
 
-    it('lets only cloudtrailEvent read prefix-list entries, on prefix-list resources (#19 case 4)', () => {
+    it('lets only cloudtrailEvent and the scan read prefix-list entries, on prefix-list resources (#19 case 4)', () => {
       const fns = functionsByName();
       const readers = Object.keys(fns).filter((name) =>
         statementsOf(roleOf(fns[name]!)).some((s) =>
           list(s.Action).includes('ec2:GetManagedPrefixListEntries'),
         ),
       );
-      expect(readers).toEqual(['cloudtrailEvent']);
-      const read = statementsOf(roleOf(fns.cloudtrailEvent!)).filter((s) =>
-        list(s.Action).includes('ec2:GetManagedPrefixListEntries'),
-      );
-      expect(read.map((s) => [list(s.Action), s.Resource])).toEqual([
-        [
-          ['ec2:GetManagedPrefixListEntries', 'ec2:GetManagedPrefixListAssociations'],
-          { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:*:*:prefix-list/*' },
-        ],
-      ]);
+      expect(readers.sort()).toEqual(['cloudtrailEvent', 'scan']);
+      // Detection also finds the groups that use a list (a list that gained the internet); the scan reads entries only.
+      const actions = {
+        cloudtrailEvent: ['ec2:GetManagedPrefixListEntries', 'ec2:GetManagedPrefixListAssociations'],
+        scan: ['ec2:GetManagedPrefixListEntries'],
+      };
+      for (const name of readers) {
+        const read = statementsOf(roleOf(fns[name]!)).filter((s) =>
+          list(s.Action).includes('ec2:GetManagedPrefixListEntries'),
+        );
+        expect(read.map((s) => [list(s.Action), s.Resource])).toEqual([
+          [
+            actions[name as keyof typeof actions],
+            { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:*:*:prefix-list/*' },
+          ],
+        ]);
+      }
     });
 
     it('lets ipCapture revoke only on the configured target groups', () => {
@@ -394,8 +415,8 @@ describe('deploy template', () => {
         .flatMap((actions) =>
           actions.filter((a) => a.startsWith('ec2:') || a.startsWith('elasticloadbalancing:')),
         )
-        // /sg-run finds its instances in the bot's own account only.
-        .filter((a) => a !== 'ec2:DescribeInstances');
+        // /sg-run finds its instances, and the scan the enabled regions, in the bot's own account only.
+        .filter((a) => a !== 'ec2:DescribeInstances' && a !== 'ec2:DescribeRegions');
       const role = (
         readCfnYaml(join(root, 'infra', 'member-account-role.yml')) as {
           Resources: {
@@ -470,6 +491,8 @@ describe('deploy template', () => {
         slackWorker: [2, HANDOFF_SECONDS],
         // The next minute's sweep is the retry.
         sweeper: [0, 300],
+        // A failed invocation gives the cursor back: the retry resumes the run.
+        scan: [2, 3600],
       });
     });
 
@@ -500,7 +523,7 @@ describe('deploy template', () => {
       });
     });
 
-    it('has its own queue policy: TLS only, and only the three function roles may send', () => {
+    it('has its own queue policy: TLS only, and only the asynchronous functions’ roles may send', () => {
       const policies = Object.values(template.Resources).filter((r) => r.Type === 'AWS::SQS::QueuePolicy');
       expect(policies).toHaveLength(1);
       const policy = policies[0]!.Properties;
@@ -665,12 +688,29 @@ describe('deploy template', () => {
       expect(JSON.stringify(rules[0]!.Properties.Targets)).toContain('CloudtrailEventLambdaFunction');
     });
 
-    it('runs the sweeper at rate(1 minute)', () => {
+    it('runs the sweeper at rate(1 minute) and the scan at the config’s schedule (default rate(6 hours))', () => {
       const schedules = Object.values(template.Resources).filter(
         (r) => r.Type === 'AWS::Events::Rule' && r.Properties.ScheduleExpression,
       );
-      expect(schedules.map((r) => r.Properties.ScheduleExpression)).toEqual(['rate(1 minute)']);
-      expect(JSON.stringify(schedules[0]!.Properties.Targets)).toContain('SweeperLambdaFunction');
+      const targets = schedules.map(
+        (r) =>
+          `${r.Properties.ScheduleExpression} -> ${JSON.stringify(r.Properties.Targets).match(/(\w+)LambdaFunction/)?.[1]}`,
+      );
+      expect(targets.sort()).toEqual(['rate(1 minute) -> Sweeper', 'rate(6 hours) -> Scan']);
+    });
+
+    it('lets the scan invoke only itself, to carry on a run out of time', () => {
+      const fn = functionsByName().scan!;
+      const invoke = statementsOf(roleOf(fn)).filter((s) => list(s.Action).includes('lambda:InvokeFunction'));
+      expect(invoke.map((s) => s.Resource)).toEqual([
+        {
+          'Fn::Sub':
+            'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:sg-warden-prod-scan',
+        },
+      ]);
+      expect((fn.Environment as { Variables: Json }).Variables.SG_WARDEN_SCAN_FUNCTION).toBe(
+        'sg-warden-prod-scan',
+      );
     });
 
     it('routes POST /slack/events to the door and GET/POST /ip/{token} to ipCapture', () => {
@@ -764,6 +804,7 @@ describe('deploy template', () => {
       expect(withState.map(([name]) => name).sort()).toEqual([
         'cloudtrailEvent',
         'ipCapture',
+        'scan',
         'slackWorker',
         'sweeper',
       ]);
@@ -812,7 +853,7 @@ describe('deploy template', () => {
 
     it('sets a retention on every log group', () => {
       const groups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
-      expect(groups.length).toBe(6);
+      expect(groups.length).toBe(7);
       for (const g of groups) expect(g.Properties.RetentionInDays).toBe(90);
     });
 

@@ -63,6 +63,7 @@ whitelist:
 runbooks: { allowAdHoc: false }
 accounts: { aliases: { "111122223333": prod }, roleName: sg-warden-member, watched: ["111122223333"], organizationId: o-abcde12345 }
 http: { throttle: { rate: 25, burst: 50 } }
+scan: { schedule: rate(6 hours), regions: [eu-west-1, us-east-1], concurrency: 4 }
 status: { readers: { users: [U0AUDITOR], alertChannelMembers: true } }
 audit: { archiveBucket: my-audit-archive, archiveRetentionDays: 365, archiveMode: GOVERNANCE }
 alarms: { topicArn: "arn:aws:sns:eu-west-1:111122223333:ops", silenceHours: 48 }
