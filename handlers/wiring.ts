@@ -15,6 +15,7 @@ import { SsmCommandRunner } from '../services/aws/ssm-command-runner';
 import { SsmSecretSource } from '../services/aws/ssm-secrets';
 import { accountScope } from '../services/config/accounts';
 import { loadConfig } from '../services/config/config';
+import { reminderDueHandlers } from '../services/decisions/reminders';
 import { decisionDueHandlers } from '../services/decisions/sweep';
 import type { GrantChangeNotifier } from '../services/grants/changed-rule';
 import { grantDueHandlers } from '../services/grants/sweep';
@@ -42,6 +43,7 @@ import { SlackGrantNotifier } from '../slack/grants/notifier';
 import { acceptJob } from '../slack/jobs';
 import { runDeps } from '../slack/listeners/runs/common';
 import { SlackNotifier } from '../slack/notifier';
+import { SlackReminderNotifier } from '../slack/reminders/notifier';
 import { SlackRunNotifier } from '../slack/runs/notifier';
 
 /**
@@ -328,16 +330,21 @@ export function getWiring(): Wiring {
 
 /**
  * The sweeper's work, by due kind: each feature's handlers (runs: RUN_*; grants: GRANT_*; decisions:
- * RECONCILE, REVOKE_RETRY, DEADLINE, EXCEPTION_EXPIRY and NOTIFY, which comes last so that revoking at a
- * deadline never waits behind alerts paced to Slack's rate limit). Build one per sweep.
+ * RECONCILE, REVOKE_RETRY, DEADLINE, EXCEPTION_EXPIRY; reminders: REMIND, ESCALATE, UNDECIDED; and NOTIFY,
+ * which comes last so that revoking at a deadline never waits behind alerts paced to Slack's rate limit).
+ * Build one per sweep.
  */
 export function dueHandlers(
   deps: SlackDeps,
   pacing: NotifyPacing = UNPACED,
 ): Partial<Record<DueKind, DueHandler>> {
+  const { NOTIFY, ...decisions } = decisionDueHandlers(deps, pacing);
   return {
     ...runDueHandlers(runDeps(deps)),
     ...grantDueHandlers(deps, deps.grantNotifier),
-    ...decisionDueHandlers(deps, pacing),
+    ...decisions,
+    // Reminders after the deadlines they warn of (a deadline that has come needs no reminder), before alerts.
+    ...reminderDueHandlers({ ...deps, reminders: new SlackReminderNotifier({ client: deps.slack }) }),
+    ...(NOTIFY ? { NOTIFY } : {}),
   };
 }

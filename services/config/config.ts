@@ -31,6 +31,18 @@ const decisionsSchema = z
     /** AWS principal ARN → Slack user ID: that person may not approve their own change. */
     principalToSlack: z.record(z.string(), slackUser).default({}),
     revokeAttempts: z.number().int().min(1).max(20).default(5),
+    /**
+     * How long before an auto-revoke deadline the approvers are reminded in the alert's thread; default
+     * (absent) half the timeout, at least one minute; null: no reminder.
+     */
+    remindBefore: duration.nullable().optional(),
+    /** Notify-only violations (no deadline): the first reminder this long after the alert, then doubling; null: none. */
+    remindUndecided: duration.nullable().default(86400),
+    /** Critical violations still pending when their reminder fires: told here (once per violation). */
+    escalation: z
+      .object({ channel: slackChannel.optional(), userGroup: slackUserGroup.optional() })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -11,7 +11,11 @@ export type DueKind =
   | 'GRANT_EXPIRY'
   | 'GRANT_WARN'
   | 'RUN_POLL'
-  | 'RUN_APPROVAL_EXPIRY';
+  | 'RUN_APPROVAL_EXPIRY'
+  | 'REMIND' // a reminder to the approvers of a pending violation, in the alert's thread
+  | 'ESCALATE' // a critical violation still pending at its reminder, told to the escalation channel / on call
+  | 'UNDECIDED' // a channel's weekly line counting what is still undecided
+  | 'HOME'; // a person's Home tab to build again (one of their items changed)
 
 /** Any stored item has these keys; `version` goes up by one on every transition. */
 export interface StoredItem {
@@ -34,6 +38,10 @@ export const keys = {
   ipLink: (tokenHash: string) => ({ pk: `IPLINK#${tokenHash}`, sk: 'IPLINK' }),
   run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
   marker: (name: string) => ({ pk: `MARKER#${name}`, sk: 'MARKER' }),
+  reminder: (violationId: string) => ({ pk: `REMINDER#${violationId}`, sk: 'REMINDER' }),
+  escalation: (violationId: string) => ({ pk: `ESCALATION#${violationId}`, sk: 'ESCALATION' }),
+  undecided: (channel: string) => ({ pk: `UNDECIDED#${channel}`, sk: 'UNDECIDED' }),
+  home: (userId: string) => ({ pk: `HOME#${userId}`, sk: 'HOME' }),
 };
 
 export type ItemKey = { pk: string; sk: string };

@@ -51,6 +51,9 @@ decisions:
   permanentKeepFor: [low]
   principalToSlack: { "arn:aws:iam::111122223333:user/alice": U0ALICE }
   revokeAttempts: 5
+  remindBefore: 2m
+  remindUndecided: 1d
+  escalation: { channel: C0ONCALL, userGroup: S0ONCALL }
 whitelist: { targets: {}, rulesPerGroupLimit: 60 }
 runbooks: { allowAdHoc: false }
 accounts: { aliases: { "111122223333": prod }, roleName: sg-warden-member, watched: ["111122223333"], organizationId: o-abcde12345 }
