@@ -19,6 +19,7 @@ import { reminderDueHandlers } from '../services/decisions/reminders';
 import { decisionDueHandlers } from '../services/decisions/sweep';
 import type { GrantChangeNotifier } from '../services/grants/changed-rule';
 import { grantDueHandlers } from '../services/grants/sweep';
+import { flushHomeChanges, HomeChanges, homeDueHandlers } from '../services/home/refresh';
 import { InlineJobQueue } from '../services/jobs/inline-queue';
 import type { DueKind } from '../services/kernel/state';
 import type { DueHandler } from '../services/kernel/sweep';
@@ -40,6 +41,7 @@ import { type NotifyPacing, UNPACED } from '../services/violations/post-sweep';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
 import { SlackGrantNotifier } from '../slack/grants/notifier';
+import { SlackHomePublisher } from '../slack/home/publisher';
 import { acceptJob } from '../slack/jobs';
 import { runDeps } from '../slack/listeners/runs/common';
 import { SlackNotifier } from '../slack/notifier';
@@ -68,6 +70,11 @@ export interface Wiring extends SlackDeps {
   drainJobs?: () => Promise<void>;
   /** Where Slack's Web API is (SLACK_API_URL: an emulator in tests and locally); unset = Slack itself. */
   slackApiUrl?: string;
+  /**
+   * After an invocation: the Home tabs its changes concern, built again at once (`rebuild`: the worker,
+   * which may read all a Home shows) or made due for the sweeper (every other function).
+   */
+  flushHomes(rebuild: boolean): Promise<void>;
 }
 
 /** Detection and the sweeper need a Web API client only when they post: loaded then. */
@@ -116,6 +123,8 @@ export function buildWiring(): Wiring {
     process.env.SG_WARDEN_CONFIG ??
     join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), 'config', 'sg-warden.yml');
   const config = loadConfig(configPath);
+  // What this container's invocations changed, until the Home tabs it concerns are built again.
+  const homeChanges = new HomeChanges();
   let documentClient: DynamoDBDocumentClient | undefined;
   const store = new DynamoDbStateStore({
     // The Slack door never reads the table (its jobs run in the worker): created on first use.
@@ -129,6 +138,7 @@ export function buildWiring(): Wiring {
     tableName: env('SG_WARDEN_TABLE'),
     onAudit: (entry, item) => {
       logger.info({ audit: entry }, 'audit');
+      homeChanges.note(entry, item);
       try {
         recordAudit(metrics, entry, item);
       } catch (error) {
@@ -280,6 +290,8 @@ export function buildWiring(): Wiring {
     homeRegion: awsClientOptions().region,
     ...(slackApiUrl ? { slackApiUrl } : {}),
     ...(process.env.SG_WARDEN_PUBLIC_URL ? { publicUrl: process.env.SG_WARDEN_PUBLIC_URL } : {}),
+    flushHomes: (rebuild) =>
+      flushHomeChanges(wiring, new SlackHomePublisher({ client: slack }), homeChanges, { rebuild }),
   };
   const workerFunction = process.env.SG_WARDEN_WORKER_FUNCTION;
   if (workerFunction) {
@@ -294,7 +306,10 @@ export function buildWiring(): Wiring {
   } else {
     // Locally and in tests jobs take the worker's own path: the same proof check as in Lambda.
     const inline = new InlineJobQueue({
-      run: async (envelope) => acceptJob(wiring, (await secrets.get()).signingSecret, envelope),
+      run: async (envelope) => {
+        await acceptJob(wiring, (await secrets.get()).signingSecret, envelope);
+        await wiring.flushHomes(true);
+      },
       logger,
     });
     wiring.jobs = inline;
@@ -319,7 +334,14 @@ export function inInvocation<T>(
     ...(context?.awsRequestId ? { lambdaRequestId: context.awsRequestId } : {}),
     ...keys,
   });
-  return withInvocationLogger(logger, () => fn(logger));
+  return withInvocationLogger(logger, async () => {
+    try {
+      return await fn(logger);
+    } finally {
+      // Homes whose items this invocation changed: due for the sweeper (the worker built its own already).
+      await getWiring().flushHomes(false);
+    }
+  });
 }
 
 /** The container's wiring, built on first use. */
@@ -345,6 +367,7 @@ export function dueHandlers(
     ...decisions,
     // Reminders after the deadlines they warn of (a deadline that has come needs no reminder), before alerts.
     ...reminderDueHandlers({ ...deps, reminders: new SlackReminderNotifier({ client: deps.slack }) }),
+    ...homeDueHandlers(deps, new SlackHomePublisher({ client: deps.slack })),
     ...(NOTIFY ? { NOTIFY } : {}),
   };
 }

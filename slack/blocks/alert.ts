@@ -97,7 +97,7 @@ export function fitSection(parts: {
   return truncate(join(), limit);
 }
 
-function violationSection(v: ViolationItem): SectionBlock {
+export function violationSection(v: ViolationItem): SectionBlock {
   const lines = v.reasons.map((r) => `• ${literal(r)}`);
   if (v.previousKeep) {
     const until = v.previousKeep.until ? slackDate(v.previousKeep.until) : 'now';
@@ -130,7 +130,7 @@ function revokeButton(actionId: string, value: string, label: string, ruleText: 
   };
 }
 
-function violationActions(v: ViolationItem): ActionsBlock {
+export function violationActions(v: ViolationItem): ActionsBlock {
   return {
     type: 'actions',
     block_id: BlockIds.violationActions(v.violationId),
