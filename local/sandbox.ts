@@ -11,7 +11,13 @@ import { RecordingAwsProxy } from './aws-recorder';
 import { readDetectionPattern, SandboxTrail } from './aws-trail';
 import { type LambdaHandler, LocalLambda, scheduledEvent } from './lambda-runtime';
 import { startPageServer } from './page-server';
-import { ALERT_CHANNEL, APPROVERS_GROUP, SANDBOX_USERS, writeSandboxConfig } from './sandbox-config';
+import {
+  ALERT_CHANNEL,
+  APPROVERS_GROUP,
+  ONCALL_GROUP,
+  SANDBOX_USERS,
+  writeSandboxConfig,
+} from './sandbox-config';
 import { parseArgs, type SandboxOptions, USAGE } from './sandbox-options';
 import {
   ACCOUNT,
@@ -136,7 +142,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       users: Object.fromEntries(
         Object.entries(SANDBOX_USERS).map(([id, u]) => [id, { name: u.name, realName: u.realName }]),
       ),
-      userGroups: { [APPROVERS_GROUP]: ['U0APPROVER'] },
+      userGroups: { [APPROVERS_GROUP]: ['U0APPROVER'], [ONCALL_GROUP]: ['U0APPROVER'] },
       // Both people are in the alert channel: its members may read /sg-status.
       channelMembers: { [ALERT_CHANNEL.id]: Object.keys(SANDBOX_USERS) },
     }).start();

@@ -21,6 +21,11 @@ export interface OpenView {
   parentId: string | null;
   view: Block;
 }
+/** The app's Home tab (views.publish) of the person the page acts as. */
+export interface HomeTab {
+  id: string;
+  view: Block;
+}
 export interface Info {
   users: { id: string; name: string; realName: string; title: string }[];
   userGroups: Record<string, string>;
@@ -59,8 +64,10 @@ export const page = {
   info: undefined as unknown as Info,
   me: localStorage.getItem('sg-warden-sandbox-user') ?? 'U0ENGINEER',
   messages: [] as Message[],
-  /** Which conversation is shown: the alert channel or the app's direct messages. */
-  conversation: 'alerts' as 'alerts' | 'dm',
+  /** Which conversation is shown: the alert channel, the app's direct messages, or the app's Home tab. */
+  conversation: 'alerts' as 'alerts' | 'dm' | 'home',
+  /** The app's Home tab as last published to this person. */
+  home: null as HomeTab | null,
   dmSeen: 0,
   shownView: null as ShownView | null,
   /** How far the bot's clock runs ahead of this machine's ("Skip the bot's clock ahead"). */
