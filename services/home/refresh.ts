@@ -24,6 +24,22 @@ export interface HomeRefreshDeps extends HomeDeps {
   metrics?: Metrics;
 }
 
+/**
+ * People this container found without a Home (never opened it), and when: a change is not followed by a
+ * read of their Home item for a minute. Opening a Home here forgets it at once; another container's
+ * open is seen within the minute.
+ */
+const noHomeSince = new Map<string, number>();
+const NO_HOME_TTL_MS = 60_000;
+
+function knownWithoutHome(userId: string): boolean {
+  const since = noHomeSince.get(userId);
+  if (since === undefined) return false;
+  if (Date.now() - since < NO_HOME_TTL_MS) return true;
+  noHomeSince.delete(userId);
+  return false;
+}
+
 /** Failed publishes after a change before a Home waits for its owner to open it again. */
 const MAX_REFRESH_ATTEMPTS = 5;
 /** People whose Home one change may rebuild (a user group of approvers is read, up to this many). */
@@ -63,6 +79,7 @@ export async function openHome(
   userId: string,
 ): Promise<HomeContent> {
   const now = deps.clock();
+  noHomeSince.delete(userId);
   const created = await deps.store.createAll(
     [newHome(userId, now) as unknown as Record<string, unknown>],
     [],
@@ -97,6 +114,20 @@ export async function refreshHome(
     );
     return 'failed';
   }
+}
+
+/** The item an audit entry is about, as stored now (violations, grants and runs only). */
+async function itemOf(deps: HomeDeps, entry: AuditEntry): Promise<Record<string, unknown> | undefined> {
+  const key =
+    entry.subjectType === 'violation'
+      ? keys.violation(entry.subjectId)
+      : entry.subjectType === 'grant'
+        ? keys.grant(entry.subjectId)
+        : entry.subjectType === 'run'
+          ? keys.run(entry.subjectId)
+          : null;
+  if (!key) return undefined;
+  return ((await deps.store.get(key)) as unknown as Record<string, unknown> | null) ?? undefined;
 }
 
 /** The people whose Home shows the item an audit entry is about (before any read of who opened theirs). */
@@ -168,11 +199,18 @@ export async function flushHomeChanges(
   if (taken.length === 0) return;
   try {
     const users = new Set<string>();
-    for (const { entry, item } of taken)
-      for (const user of await concernedUsers(deps, entry, item)) users.add(user);
+    for (const { entry, item } of taken) {
+      // A new item's entry comes without the item (createAll): read it, to know whose it is.
+      const subject = item ?? (await itemOf(deps, entry));
+      for (const user of await concernedUsers(deps, entry, subject)) users.add(user);
+    }
     for (const userId of users) {
+      if (knownWithoutHome(userId)) continue;
       const home = await deps.store.get<HomeItem>(keys.home(userId));
-      if (!home) continue;
+      if (!home) {
+        noHomeSince.set(userId, Date.now());
+        continue;
+      }
       if (options.rebuild) await refreshHome(deps, publisher, userId);
       else await deps.store.patch(keys.home(userId), {}, { kind: 'HOME', at: deps.clock().toISOString() });
     }

@@ -4,11 +4,12 @@ import type {
   Context,
   EventBridgeEvent,
 } from 'aws-lambda';
-import type { Wiring } from '../../../handlers/wiring';
+import { dueHandlers, type Wiring } from '../../../handlers/wiring';
 import type { RecordedCall } from '../../../local/shared/slack-emulator-types';
 import type { GrantItem } from '../../../services/grants/items';
 import type { HomeItem } from '../../../services/home/items';
 import { keys } from '../../../services/kernel/state';
+import { sweep } from '../../../services/kernel/sweep';
 import type { AlertItem, ViolationItem } from '../../../services/violations/items';
 import { authorize, createGroup } from '../../support/aws';
 import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
@@ -212,6 +213,19 @@ describe('the Home tab', () => {
     expect(publishesTo(ENGINEER).length).toBeGreaterThan(engineerBefore);
     expect(homeOf(APPROVER).actions.map((a) => a.value)).not.toContain(r.violationId);
     expect(homeOf(ENGINEER).actions.map((a) => a.value)).not.toContain(r.violationId);
+  });
+
+  it('shows a new alert on an open Home at the next sweep (a change made outside a Slack request)', async () => {
+    await openHome(APPROVER);
+    const before = publishesTo(APPROVER).length;
+    const r = await raise(OTHER_PRINCIPAL);
+    // Detection cannot build a Home (it reads no audit index): it makes the Home due for the sweeper.
+    expect((await wiring.store.get<HomeItem>(keys.home(APPROVER.id)))?.dueKind).toBe('HOME');
+    expect(publishesTo(APPROVER).length).toBe(before);
+    await sweep(wiring, dueHandlers(wiring), new Date());
+    expect(publishesTo(APPROVER).length).toBe(before + 1);
+    expect(homeOf(APPROVER).actions.map((a) => a.value)).toContain(r.violationId);
+    expect((await wiring.store.get<HomeItem>(keys.home(APPROVER.id)))?.dueKind).toBeUndefined();
   });
 
   it('refuses a Keep of one’s own change from the Home tab, as in the channel', async () => {
