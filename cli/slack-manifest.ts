@@ -47,7 +47,7 @@ export const slackManifestCommand: CommandModule = (program, { io, exit }) => {
   program
     .command('slack-manifest')
     .description(
-      'the Slack app manifest with the deployed request URL in every slash command and in interactivity',
+      'the Slack app manifest with the deployed request URL in every slash command, interactivity and events',
     )
     .option('--url <https endpoint>', 'the API endpoint (serverless output SlackRequestUrl, or its base)')
     .option('--json', 'JSON instead of YAML')

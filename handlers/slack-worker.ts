@@ -18,6 +18,8 @@ export async function handler(event: unknown, context?: Context): Promise<void> 
     const { signingSecret } = await wiring.secrets.get();
     try {
       await acceptJob(wiring, signingSecret, event);
+      // The Home tabs this job changed, built again now (the person who pressed sees it at once).
+      await wiring.flushHomes(true);
     } finally {
       wiring.metrics.flush();
     }

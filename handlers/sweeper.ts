@@ -14,7 +14,7 @@ export async function handler(_event?: unknown, context?: Context): Promise<Swee
       dueHandlers(wiring, { minIntervalMs: 1100, budgetMs: 35_000 }),
       wiring.clock(),
       {
-        concurrencyByKind: { NOTIFY: 1 },
+        concurrencyByKind: { NOTIFY: 1, REMIND: 1, ESCALATE: 1, UNDECIDED: 1 },
       },
     );
     logger.info({ summary }, 'sweep done');

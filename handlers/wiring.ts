@@ -19,10 +19,12 @@ import { SsmCommandRunner } from '../services/aws/ssm-command-runner';
 import { SsmSecretSource } from '../services/aws/ssm-secrets';
 import { accountScope } from '../services/config/accounts';
 import { loadConfig } from '../services/config/config';
+import { reminderDueHandlers } from '../services/decisions/reminders';
 import { decisionDueHandlers } from '../services/decisions/sweep';
 import { ExposureLookup } from '../services/exposure/lookup';
 import type { GrantChangeNotifier } from '../services/grants/changed-rule';
 import { grantDueHandlers } from '../services/grants/sweep';
+import { flushHomeChanges, HomeChanges, homeDueHandlers } from '../services/home/refresh';
 import { InlineJobQueue } from '../services/jobs/inline-queue';
 import type { DueKind } from '../services/kernel/state';
 import type { DueHandler } from '../services/kernel/sweep';
@@ -47,9 +49,11 @@ import { SlackActorNotifier } from '../slack/actors/notifier';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
 import { SlackGrantNotifier } from '../slack/grants/notifier';
+import { SlackHomePublisher } from '../slack/home/publisher';
 import { acceptJob } from '../slack/jobs';
 import { runDeps } from '../slack/listeners/runs/common';
 import { SlackNotifier } from '../slack/notifier';
+import { SlackReminderNotifier } from '../slack/reminders/notifier';
 import { SlackRunNotifier } from '../slack/runs/notifier';
 import { SlackScanNotifier } from '../slack/scan-notifier';
 import { SlackSessionNotifier } from '../slack/sessions/notifier';
@@ -86,6 +90,11 @@ export interface Wiring extends SlackDeps {
   scanNotifier: ScanNotifier;
   /** Carries on a scan that ran out of time (SG_WARDEN_SCAN_FUNCTION, in Lambda); absent elsewhere. */
   scanContinuation?: ScanContinuation;
+  /**
+   * After an invocation: the Home tabs its changes concern, built again at once (`rebuild`: the worker,
+   * which may read all a Home shows) or made due for the sweeper (every other function).
+   */
+  flushHomes(rebuild: boolean): Promise<void>;
 }
 
 /** Detection and the sweeper need a Web API client only when they post: loaded then. */
@@ -134,6 +143,8 @@ export function buildWiring(): Wiring {
     process.env.SG_WARDEN_CONFIG ??
     join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), 'config', 'sg-warden.yml');
   const config = loadConfig(configPath);
+  // What this container's invocations changed, until the Home tabs it concerns are built again.
+  const homeChanges = new HomeChanges();
   let documentClient: DynamoDBDocumentClient | undefined;
   const store = new DynamoDbStateStore({
     // The Slack door never reads the table (its jobs run in the worker): created on first use.
@@ -147,6 +158,7 @@ export function buildWiring(): Wiring {
     tableName: env('SG_WARDEN_TABLE'),
     onAudit: (entry, item) => {
       logger.info({ audit: entry }, 'audit');
+      homeChanges.note(entry, item);
       try {
         recordAudit(metrics, entry, item);
       } catch (error) {
@@ -334,6 +346,8 @@ export function buildWiring(): Wiring {
     scanNotifier: new SlackScanNotifier({ client: slack }),
     ...(slackApiUrl ? { slackApiUrl } : {}),
     ...(process.env.SG_WARDEN_PUBLIC_URL ? { publicUrl: process.env.SG_WARDEN_PUBLIC_URL } : {}),
+    flushHomes: (rebuild) =>
+      flushHomeChanges(wiring, new SlackHomePublisher({ client: slack }), homeChanges, { rebuild }),
   };
   const scanFunction = process.env.SG_WARDEN_SCAN_FUNCTION;
   if (scanFunction) {
@@ -359,7 +373,10 @@ export function buildWiring(): Wiring {
   } else {
     // Locally and in tests jobs take the worker's own path: the same proof check as in Lambda.
     const inline = new InlineJobQueue({
-      run: async (envelope) => acceptJob(wiring, (await secrets.get()).signingSecret, envelope),
+      run: async (envelope) => {
+        await acceptJob(wiring, (await secrets.get()).signingSecret, envelope);
+        await wiring.flushHomes(true);
+      },
       logger,
     });
     wiring.jobs = inline;
@@ -384,7 +401,14 @@ export function inInvocation<T>(
     ...(context?.awsRequestId ? { lambdaRequestId: context.awsRequestId } : {}),
     ...keys,
   });
-  return withInvocationLogger(logger, () => fn(logger));
+  return withInvocationLogger(logger, async () => {
+    try {
+      return await fn(logger);
+    } finally {
+      // Homes whose items this invocation changed: due for the sweeper (the worker built its own already).
+      await getWiring().flushHomes(false);
+    }
+  });
 }
 
 /** The container's wiring, built on first use. */
@@ -394,9 +418,10 @@ export function getWiring(): Wiring {
 }
 
 /**
- * The sweeper's work, by due kind: each feature's handlers (runs: RUN_*; sessions: SESSIONS_POLL; grants: GRANT_*; decisions:
- * RECONCILE, REVOKE_RETRY, DEADLINE, EXCEPTION_EXPIRY and NOTIFY, which comes last so that revoking at a
- * deadline never waits behind alerts paced to Slack's rate limit). Build one per sweep.
+ * The sweeper's work, by due kind: each feature's handlers (runs: RUN_*; sessions: SESSIONS_POLL; grants:
+ * GRANT_*; decisions: RECONCILE, REVOKE_RETRY, DEADLINE, EXCEPTION_EXPIRY; reminders: REMIND, ESCALATE,
+ * UNDECIDED; HOME; and NOTIFY, which comes last so that revoking at a deadline never waits behind alerts
+ * paced to Slack's rate limit). Build one per sweep.
  */
 export function dueHandlers(
   deps: SlackDeps,
@@ -404,11 +429,16 @@ export function dueHandlers(
 ): Partial<Record<DueKind, DueHandler>> {
   // The exposure looked up again before an auto-revoke: once per group per sweep.
   const exposure = deps.newExposureLookup?.();
+  const { NOTIFY, ...decisions } = decisionDueHandlers(exposure ? { ...deps, exposure } : deps, pacing);
   return {
     ...runDueHandlers(runDeps(deps)),
     ...sessionDueHandlers(deps, new SlackSessionNotifier({ client: deps.slack, config: deps.config })),
     ...grantDueHandlers(deps, deps.grantNotifier),
-    ...decisionDueHandlers(exposure ? { ...deps, exposure } : deps, pacing),
+    ...decisions,
+    // Reminders after the deadlines they warn of (a deadline that has come needs no reminder), before alerts.
+    ...reminderDueHandlers({ ...deps, reminders: new SlackReminderNotifier({ client: deps.slack }) }),
+    ...homeDueHandlers(deps, new SlackHomePublisher({ client: deps.slack })),
+    ...(NOTIFY ? { NOTIFY } : {}),
   };
 }
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../services/shared/logger';
-import { ALERT_CHANNEL, APPROVERS_GROUP, SANDBOX_USERS, TEAM_CHANNELS } from './sandbox-config';
+import { ALERT_CHANNEL, APPROVERS_GROUP, ONCALL_GROUP, SANDBOX_USERS, TEAM_CHANNELS } from './sandbox-config';
 import { dmChannelFor, type SlackEmulator } from './shared/slack-emulator';
 import { type InputValue, isSandboxUser, type SlackWorkspace, type UserId, withIds } from './slack-workspace';
 
@@ -133,12 +133,17 @@ export function workspaceState(slack: SlackEmulator, workspace: SlackWorkspace, 
       updated: m.updated,
     }));
   const views = [...slack.viewInfo.entries()]
-    .filter(([id, info]) => !info.closed && workspace.viewOwner(id) === me)
+    .filter(([id, info]) => !info.closed && !info.homeOf && workspace.viewOwner(id) === me)
     .map(([id, info]) => {
       const view = slack.views.get(id) as Json & { blocks?: { type: string }[] };
       return { id, parentId: info.parentId ?? null, view: { ...view, blocks: withIds(view.blocks ?? []) } };
     });
-  return { me, messages, views };
+  // The app's Home tab as last published to `me` (views.publish), if it was.
+  const homeId = slack.homeViewOf(me);
+  const homeView = homeId ? (slack.views.get(homeId) as Json & { blocks?: { type: string }[] }) : undefined;
+  const home =
+    homeId && homeView ? { id: homeId, view: { ...homeView, blocks: withIds(homeView.blocks ?? []) } } : null;
+  return { me, messages, views, home };
 }
 
 /**
@@ -206,7 +211,7 @@ export async function startPageServer(
             channel: ALERT_CHANNEL,
             teamChannels: TEAM_CHANNELS.map(({ id, name }) => ({ id, name })),
             users: Object.entries(SANDBOX_USERS).map(([id, u]) => ({ id, ...u })),
-            userGroups: { [APPROVERS_GROUP]: 'security-approvers' },
+            userGroups: { [APPROVERS_GROUP]: 'security-approvers', [ONCALL_GROUP]: 'security-oncall' },
           });
         case '/api/state':
           return send(
@@ -290,6 +295,8 @@ export async function startPageServer(
             value: (input.value as string | null | undefined) ?? null,
           }),
         );
+      case '/api/home/open':
+        return send(res, 200, await workspace.openHome(userOf(input.user)));
       case '/api/view/submit':
         return send(
           res,

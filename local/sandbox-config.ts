@@ -10,6 +10,8 @@ export const SANDBOX_USERS = {
   U0APPROVER: { name: 'alex.approver', realName: 'Alex Approver', title: 'approver' },
 } as const;
 export const APPROVERS_GROUP = 'S0APPROVERS';
+/** The on-call user group a critical alert still pending at its reminder is escalated to (Alex is on call). */
+export const ONCALL_GROUP = 'S0ONCALL';
 /** The local workspace's team ID. */
 export const SANDBOX_TEAM = 'T0SGWARDEN';
 export const ALERT_CHANNEL = { id: 'C0SGWARDEN', name: 'security-alerts' };
@@ -91,6 +93,9 @@ export function writeSandboxConfig(options: {
     decisions: {
       approvers,
       principalToSlack: personaSlackUsers(),
+      // With the watchable deadlines above, a critical alert's reminder (half its 2 minutes before) and its
+      // escalation to on call come a minute after it; a high one's five minutes after.
+      escalation: { userGroup: ONCALL_GROUP },
     },
     whitelist: {
       targets: {

@@ -14,6 +14,7 @@ import { startPageServer } from './page-server';
 import {
   ALERT_CHANNEL,
   APPROVERS_GROUP,
+  ONCALL_GROUP,
   SANDBOX_EMAILS,
   SANDBOX_USERS,
   TEAM_CHANNELS,
@@ -152,7 +153,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           { name: u.name, realName: u.realName, email: SANDBOX_EMAILS[id as keyof typeof SANDBOX_USERS] },
         ]),
       ),
-      userGroups: { [APPROVERS_GROUP]: ['U0APPROVER'] },
+      userGroups: { [APPROVERS_GROUP]: ['U0APPROVER'], [ONCALL_GROUP]: ['U0APPROVER'] },
       // Both people are in the alert channel (its members may read /sg-status) and the teams' channels.
       channelMembers: Object.fromEntries(
         [ALERT_CHANNEL.id, ...TEAM_CHANNELS.map((c) => c.id)].map((id) => [id, Object.keys(SANDBOX_USERS)]),

@@ -4,7 +4,7 @@ import type { Logger } from '../services/shared/logger';
 import { ALERT_CHANNEL, SANDBOX_TEAM, SANDBOX_USERS, TEAM_CHANNELS } from './sandbox-config';
 import type { SlackEmulator } from './shared/slack-emulator';
 import type { EmulatedMessage } from './shared/slack-emulator-types';
-import { signedEvent, slashCommandBody } from './shared/slack-requests';
+import { appHomeOpenedBody, signedEvent, slashCommandBody } from './shared/slack-requests';
 
 type Json = Record<string, unknown>;
 // biome-ignore lint/suspicious/noExplicitAny: Block Kit JSON as the bot sent it.
@@ -158,6 +158,33 @@ export class SlackWorkspace {
     });
   }
 
+  /** Whose Home tab a view is (views.publish), if it is one. */
+  homeOwner(viewId: string): string | undefined {
+    return this.options.slack.viewInfo.get(viewId)?.homeOf;
+  }
+
+  /** The person opens the app's Home tab: Slack's signed `app_home_opened` event, as the Events API sends it. */
+  async openHome(user: UserId): Promise<DoorAnswer> {
+    const viewId = this.options.slack.homeViewOf(user);
+    const body = appHomeOpenedBody({
+      user: { id: user, name: SANDBOX_USERS[user].name },
+      teamId: TEAM.id,
+      ...(viewId ? { viewId } : {}),
+    });
+    const event = signedEvent(body, { secret: this.options.signingSecret, contentType: 'application/json' });
+    const started = Date.now();
+    const result = await this.options.door(event);
+    const ms = Date.now() - started;
+    this.options.logger.info(
+      { slackUser: user, event: 'app_home_opened', status: result.statusCode, durationMs: ms },
+      'slack event answered',
+    );
+    const status = result.statusCode ?? 200;
+    return status === 200
+      ? { ok: true, status, durationMs: ms }
+      : { ok: false, status, error: `sg-warden answered HTTP ${status}.`, durationMs: ms };
+  }
+
   /** Who a modal is shown to. */
   viewOwner(viewId: string): UserId | undefined {
     const info = this.options.slack.viewInfo.get(viewId);
@@ -291,7 +318,8 @@ export class SlackWorkspace {
     inputs: Record<string, Record<string, InputValue>>,
   ): Promise<DoorAnswer> {
     const view = this.options.slack.views.get(action.viewId) as Block | undefined;
-    if (!view || this.viewOwner(action.viewId) !== user) {
+    // A modal of this person's, or their Home tab.
+    if (!view || (this.viewOwner(action.viewId) !== user && this.homeOwner(action.viewId) !== user)) {
       return { ok: false, status: 404, error: 'That dialog is closed.', durationMs: 0 };
     }
     const blocks = withIds((view.blocks ?? []) as Block[]);
@@ -304,8 +332,9 @@ export class SlackWorkspace {
       api_app_id: APP_ID,
       token: 'deprecated-verification-token',
       container: { type: 'view', view_id: action.viewId },
-      // The view's trigger stays the opener's: views.push from here stacks on this modal.
-      trigger_id: info?.triggerId ?? this.newTrigger(user),
+      // The view's trigger stays the opener's: views.push from here stacks on this modal. (A Home tab was
+      // opened by no trigger: each press brings its own, as in Slack.)
+      trigger_id: info?.triggerId || this.newTrigger(user),
       team: TEAM,
       enterprise: null,
       is_enterprise_install: false,

@@ -6,6 +6,7 @@ export const ActionIds = {
   keepAll: 'alert_keep_all',
   grantExtend: 'grant_extend',
   grantNotMe: 'grant_not_me',
+  grantRevoke: 'grant_revoke',
   runApprove: 'run_approve',
   runReject: 'run_reject',
   runShowCommand: 'run_show_command',

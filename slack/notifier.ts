@@ -12,7 +12,7 @@ import { textMessage } from './blocks/kit';
 const RATE_LIMITED: `${ErrorCode.RateLimitedError}` = 'slack_webapi_rate_limited_error';
 
 /** Turns Slack's rate-limit rejection into the domain's RateLimitedError (other errors pass through). */
-async function withRateLimit<T>(call: () => Promise<T>): Promise<T> {
+export async function withRateLimit<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {

@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
+import { homeOwnerOf } from '../services/home/items';
 import type { Job } from '../services/jobs/jobs';
 import type { Logger } from '../services/shared/logger';
 import { textMessage } from './blocks/kit';
@@ -27,6 +28,15 @@ export class Replier {
       });
       if (ok) return;
     }
+    if (homeOwnerOf({ channel: reply.channel ?? '' })) {
+      // A press on the Home tab: Slack gives no response_url there; the answer is a message from the app.
+      await this.client.chat.postMessage({
+        channel: actor.id,
+        text,
+        ...(blocks.length > 0 ? { blocks } : {}),
+      });
+      return;
+    }
     if (reply.channel) {
       await this.client.chat.postEphemeral({
         channel: reply.channel,
@@ -46,7 +56,7 @@ export class Replier {
   ): Promise<string | undefined> {
     const { reply } = this.job;
     const ts = threadTs ?? reply.threadTs ?? reply.messageTs;
-    if (!reply.channel) return undefined;
+    if (!reply.channel || homeOwnerOf({ channel: reply.channel })) return undefined;
     const out = await this.client.chat.postMessage({
       channel: reply.channel,
       text,

@@ -3,18 +3,39 @@
 // The local Slack workspace page: renders the channel from the bot's Block Kit and sends every click
 // to the sandbox's API, which turns it into a signed Slack request to the bot. No framework: plain DOM.
 import { refreshAws, showClock } from './aws-panel';
+import { renderBlocks } from './blocks';
 import { $, api, el, toast } from './dom';
 import { renderMessages } from './messages';
 import { renderModal } from './modals';
 import { renderPlain } from './mrkdwn';
-import { type Conversation, type DoorAnswer, type Info, type Message, type OpenView, page } from './state';
+import {
+  type Conversation,
+  type DoorAnswer,
+  type HomeTab,
+  type Info,
+  type Message,
+  type OpenView,
+  page,
+} from './state';
+
+/** The app's Home tab, as the bot last published it to this person, with working buttons. */
+function renderHome(): void {
+  const pane = $('home');
+  pane.replaceChildren(
+    page.home
+      ? renderBlocks(page.home.view.blocks ?? [], { kind: 'view', viewId: page.home.id })
+      : el('div', { class: 'empty' }, 'Opening the Home tab…'),
+  );
+}
 
 async function refresh(): Promise<void> {
-  const state = await api<{ messages: Message[]; views: OpenView[] }>(
+  const state = await api<{ messages: Message[]; views: OpenView[]; home: HomeTab | null }>(
     `/api/state?user=${encodeURIComponent(page.me)}`,
   );
   page.messages = state.messages;
+  page.home = state.home;
   renderMessages();
+  if (page.conversation === 'home') renderHome();
   renderModal(state.views, refresh);
   openPermalink();
 }
@@ -61,7 +82,10 @@ function setUser(id: string): void {
   page.dmSeen = 0;
   localStorage.setItem('sg-warden-sandbox-user', id);
   page.shownView = null;
+  page.home = null;
   $('modal-root').replaceChildren();
+  // Another person on the Home tab: Slack tells the bot they opened it.
+  if (page.conversation === 'home') void api('/api/home/open', { user: id }).catch(() => {});
   const people = $('people');
   people.replaceChildren(
     ...page.info.users.map((u) =>
@@ -141,6 +165,7 @@ async function start(): Promise<void> {
     const team = page.info.teamChannels.find((c) => c.id === which);
     $('go-alerts').classList.toggle('active', which === 'alerts');
     $('go-dm').classList.toggle('active', which === 'dm');
+    $('go-home').classList.toggle('active', which === 'home');
     for (const c of page.info.teamChannels) $(`go-${c.id}`).classList.toggle('active', which === c.id);
     $('channel-title').textContent =
       which === 'alerts' ? `# ${page.info.channel.name}` : team ? `# ${team.name}` : 'sg-warden';
@@ -149,12 +174,27 @@ async function start(): Promise<void> {
         ? 'Security-group alerts from sg-warden · everything here is emulated on this machine'
         : team
           ? 'Alerts routed to this team (slack.routes) · slash commands are answered in #security-alerts'
-          : 'Messages from the app to you alone';
+          : which === 'dm'
+            ? 'Messages from the app to you alone'
+            : 'Home: your alerts, grants, runs and recent actions, as the app shows them to you alone';
+    $('messages').hidden = which === 'home';
+    $('composer').hidden = which === 'home';
+    $('home').hidden = which !== 'home';
+    if (which === 'home') {
+      renderHome();
+      // Slack sends app_home_opened each time the tab is opened: the bot publishes the view again.
+      void api<DoorAnswer>('/api/home/open', { user: page.me })
+        .then((answer) => {
+          if (!answer.ok && answer.error) toast(answer.error);
+        })
+        .catch((error) => toast((error as Error).message));
+    }
     renderMessages();
   };
   $('go-alerts').onclick = () => show('alerts');
   $('go-dm').onclick = () => show('dm');
   for (const c of page.info.teamChannels) $(`go-${c.id}`).onclick = () => show(c.id);
+  $('go-home').onclick = () => show('home');
   setUser(page.me);
   connect();
   void refreshAws();

@@ -7,7 +7,7 @@ import type { MrkdwnContext } from './mrkdwn';
 export type Block = { type: string; [key: string]: any };
 export type InputValue = string | string[] | null;
 
-/** A conversation: the alert channel, the app's direct messages, or a team channel (its ID). */
+/** A conversation: the alert channel, the app's direct messages, its Home tab (`home`), or a team channel (its ID). */
 export type Conversation = 'alerts' | 'dm' | (string & {});
 
 export interface Message {
@@ -22,6 +22,11 @@ export interface Message {
 export interface OpenView {
   id: string;
   parentId: string | null;
+  view: Block;
+}
+/** The app's Home tab (views.publish) of the person the page acts as. */
+export interface HomeTab {
+  id: string;
   view: Block;
 }
 export interface Info {
@@ -64,8 +69,10 @@ export const page = {
   info: undefined as unknown as Info,
   me: localStorage.getItem('sg-warden-sandbox-user') ?? 'U0ENGINEER',
   messages: [] as Message[],
-  /** Which conversation is shown: the alert channel, a team channel, or the app's direct messages. */
+  /** Which conversation is shown: the alert channel, a team channel, the app's direct messages, or its Home tab. */
   conversation: 'alerts' as Conversation,
+  /** The app's Home tab as last published to this person. */
+  home: null as HomeTab | null,
   dmSeen: 0,
   shownView: null as ShownView | null,
   /** How far the bot's clock runs ahead of this machine's ("Skip the bot's clock ahead"). */

@@ -63,6 +63,8 @@ export interface ViewInfo {
   /** Set by views.push: the view underneath. */
   parentId?: string;
   closed: boolean;
+  /** Set for a Home tab (views.publish): the user it is published to. */
+  homeOf?: string;
 }
 
 /** Something in the emulated workspace changed (for a live page). */

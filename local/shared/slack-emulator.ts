@@ -216,6 +216,12 @@ export class SlackEmulator {
     return `${seconds}.${String(this.tsCounter).padStart(6, '0')}`;
   }
 
+  /** The ID of a user's Home tab view (views.publish), if the app has published one. */
+  homeViewOf(user: string): string | undefined {
+    for (const [id, info] of this.viewInfo) if (info.homeOf === user) return id;
+    return undefined;
+  }
+
   /** The ID of the view the app named `externalId` (views.open / views.update `external_id`), if any. */
   private viewByExternalId(externalId: unknown): string | undefined {
     if (typeof externalId !== 'string' || externalId === '') return undefined;
@@ -393,6 +399,23 @@ export class SlackEmulator {
       this.views.set(id, view);
       this.changed({ kind: 'view', id });
       return { view };
+    },
+    // The app's Home tab of one user: one view per user, replaced by each publish (its ID stays).
+    'views.publish': (args) => {
+      const user = String(args.user_id ?? '');
+      const view = args.view as Record<string, unknown> | undefined;
+      if (!user) return { ok: false, error: 'invalid_arguments' };
+      if (view?.type !== 'home') return { ok: false, error: 'invalid_arguments' };
+      let id = this.homeViewOf(user);
+      if (!id) {
+        this.viewCounter += 1;
+        id = `V${String(this.viewCounter).padStart(8, '0')}`;
+        this.viewInfo.set(id, { triggerId: '', closed: false, homeOf: user });
+      }
+      const published = { ...view, id };
+      this.views.set(id, published);
+      this.changed({ kind: 'view', id });
+      return { view: published };
     },
     'usergroups.users.list': (args) => {
       const users = this.options.userGroups?.[String(args.usergroup ?? '')];

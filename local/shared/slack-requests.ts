@@ -89,3 +89,63 @@ export function slashCommandBody(options: {
     trigger_id: options.triggerId ?? `${Date.now()}.trigger`,
   }).toString();
 }
+
+/** The JSON body of an Events API `app_home_opened` callback (the person opened the app's Home tab). */
+export function appHomeOpenedBody(options: { user: SlackUser; teamId?: string; viewId?: string }): string {
+  const teamId = options.teamId ?? 'T0SGWARDEN';
+  return JSON.stringify({
+    token: 'deprecated-verification-token',
+    team_id: teamId,
+    api_app_id: 'A0SGWARDEN',
+    event: {
+      type: 'app_home_opened',
+      user: options.user.id,
+      channel: `D${options.user.id.slice(1)}`,
+      tab: 'home',
+      event_ts: `${(Date.now() / 1000).toFixed(6)}`,
+      ...(options.viewId ? { view: { id: options.viewId, type: 'home', team_id: teamId } } : {}),
+    },
+    type: 'event_callback',
+    event_id: `Ev${randomUUID().replace(/-/g, '').slice(0, 10).toUpperCase()}`,
+    event_time: Math.floor(Date.now() / 1000),
+    authorizations: [{ team_id: teamId, user_id: 'UBOT', is_bot: true }],
+  });
+}
+
+/**
+ * The form body of a button press on the app's Home tab: block_actions from a view of type `home`, with
+ * no channel, message or response_url (Slack sends none there).
+ */
+export function homeActionBody(options: {
+  actionId: string;
+  value: string;
+  user: SlackUser;
+  viewId: string;
+  blockId?: string;
+  teamId?: string;
+  triggerId?: string;
+  view?: Record<string, unknown>;
+}): string {
+  const teamId = options.teamId ?? 'T0SGWARDEN';
+  const payload = {
+    type: 'block_actions',
+    user: { id: options.user.id, username: options.user.name, name: options.user.name, team_id: teamId },
+    api_app_id: 'A0SGWARDEN',
+    token: 'deprecated-verification-token',
+    container: { type: 'view', view_id: options.viewId },
+    trigger_id: options.triggerId ?? `${Date.now()}.home.trigger`,
+    team: { id: teamId, domain: 'sg-warden-test' },
+    view: { ...options.view, id: options.viewId, type: 'home', team_id: teamId },
+    actions: [
+      {
+        action_id: options.actionId,
+        block_id: options.blockId ?? 'block',
+        text: { type: 'plain_text', text: 'button' },
+        value: options.value,
+        type: 'button',
+        action_ts: `${Date.now() / 1000}`,
+      },
+    ],
+  };
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}

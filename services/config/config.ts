@@ -34,6 +34,18 @@ const decisionsSchema = z
     revokeAttempts: z.number().int().min(1).max(20).default(5),
     /** Ask the person who made a change (when they are a known Slack user) by direct message. */
     askActor: z.boolean({ message: 'must be true or false' }).default(true),
+    /**
+     * How long before an auto-revoke deadline the approvers are reminded in the alert's thread; default
+     * (absent) half the timeout, at least one minute; null: no reminder.
+     */
+    remindBefore: duration.nullable().optional(),
+    /** Notify-only violations (no deadline): the first reminder this long after the alert, then doubling; null: none. */
+    remindUndecided: duration.nullable().default(86400),
+    /** Critical violations still pending when their reminder fires: told here (once per violation). */
+    escalation: z
+      .object({ channel: slackChannel.optional(), userGroup: slackUserGroup.optional() })
+      .strict()
+      .default({}),
   })
   .strict();
 

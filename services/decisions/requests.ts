@@ -1,3 +1,4 @@
+import { type HomeItem, homeOwnerOf } from '../home/items';
 import type { AuditSubject } from '../kernel/audit';
 import { recordRefusal } from '../kernel/refusal';
 import { keys } from '../kernel/state';
@@ -85,6 +86,8 @@ export async function resolveTarget(
 ): Promise<ResolvedTarget | DecisionRefusal> {
   if (!target) return UNNAMED;
   if (!message?.channel || !message.ts) return UNBOUND;
+  const homeOwner = homeOwnerOf(message);
+  if (homeOwner !== null) return resolveOnHome(deps, target, homeOwner, message.ts);
   const named =
     typeof target.alertId === 'string' && ID.test(target.alertId)
       ? await deps.store.get<AlertItem>(keys.alert(target.alertId))
@@ -126,5 +129,47 @@ export async function resolveTarget(
       };
     violations.push(v);
   }
+  return { alert, violations };
+}
+
+/**
+ * A press on a person's Home tab, bound to it as a press on an alert is bound to its message: the view
+ * must be the one last published to them, and each rule one it showed with buttons (a rule decided since
+ * goes on, to be answered as decided). The Home has no Revoke all / Keep all.
+ */
+async function resolveOnHome(
+  deps: DecisionDeps,
+  target: DecisionTarget,
+  owner: string,
+  viewId: string,
+): Promise<ResolvedTarget | DecisionRefusal> {
+  const home = await deps.store.get<HomeItem>(keys.home(owner));
+  if (isWholeAlert(target) || !home || home.viewId !== viewId)
+    return {
+      code: 'WRONG_MESSAGE',
+      message:
+        'That button is not on your current Home tab, so nothing was changed. Open the Home tab again.',
+    };
+  const violations: ViolationItem[] = [];
+  for (const id of target.violationIds) {
+    const v = typeof id === 'string' && ID.test(id) ? await currentViolation(deps, id) : null;
+    if (!v)
+      return {
+        code: 'NOT_FOUND',
+        message: 'sg-warden does not know the rule this button refers to, so nothing was changed.',
+      };
+    if (v.status === 'PENDING' && !home.shownViolationIds.includes(v.violationId))
+      return {
+        code: 'WRONG_MESSAGE',
+        message: 'That button refers to a rule your Home tab does not show, so nothing was changed.',
+      };
+    if (target.alertId !== undefined && v.alertId !== target.alertId)
+      return {
+        code: 'WRONG_MESSAGE',
+        message: 'That button refers to a rule of another alert, so nothing was changed.',
+      };
+    violations.push(v);
+  }
+  const alert = violations[0] ? await deps.store.get<AlertItem>(keys.alert(violations[0].alertId)) : null;
   return { alert, violations };
 }

@@ -12,7 +12,11 @@ export type DueKind =
   | 'GRANT_WARN'
   | 'RUN_POLL'
   | 'RUN_APPROVAL_EXPIRY'
-  | 'SESSIONS_POLL'; // an end-sessions command in flight (services/sessions/)
+  | 'SESSIONS_POLL' // an end-sessions command in flight (services/sessions/)
+  | 'REMIND' // a reminder to the approvers of a pending violation, in the alert's thread
+  | 'ESCALATE' // a critical violation still pending at its reminder, told to the escalation channel / on call
+  | 'UNDECIDED' // a channel's weekly line counting what is still undecided
+  | 'HOME'; // a person's Home tab to build again (one of their items changed)
 
 /** Any stored item has these keys; `version` goes up by one on every transition. */
 export interface StoredItem {
@@ -47,6 +51,10 @@ export const keys = {
   ruleClaim: (fingerprint: string) => ({ pk: `RULECLAIM#${fingerprint}`, sk: 'RULECLAIM' }),
   /** The scan's cursor: where a scan that ran out of time stopped. */
   scanCursor: () => ({ pk: 'SCAN#cursor', sk: 'SCAN' }),
+  reminder: (violationId: string) => ({ pk: `REMINDER#${violationId}`, sk: 'REMINDER' }),
+  escalation: (violationId: string) => ({ pk: `ESCALATION#${violationId}`, sk: 'ESCALATION' }),
+  undecided: (channel: string) => ({ pk: `UNDECIDED#${channel}`, sk: 'UNDECIDED' }),
+  home: (userId: string) => ({ pk: `HOME#${userId}`, sk: 'HOME' }),
 };
 
 export type ItemKey = { pk: string; sk: string };

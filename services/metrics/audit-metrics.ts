@@ -53,6 +53,12 @@ export function recordAudit(metrics: Metrics, entry: AuditEntry, item?: Record<s
     if (typeof ended === 'number') metrics.add('SessionsEnded', ended, { subject: entry.subjectType });
     return;
   }
+  // Reminders and escalations change no state: counted by outcome; one given up on raises an alarm.
+  if (entry.action === 'remind' || entry.action === 'escalate') {
+    metrics.add('Reminders', 1, { kind: entry.action, outcome: entry.result });
+    if (entry.result === 'error') metrics.add('ReminderFailures', 1);
+    return;
+  }
   // A refused request changed nothing; a failure that moved an item (e.g. to FAILED) did.
   if (entry.result === 'refused' || !entry.toState || entry.fromState === entry.toState) return;
   const to = entry.toState;

@@ -97,6 +97,21 @@ export const METRIC_CATALOG = {
     meaning:
       'direct messages to a change’s author: ASKED, FAILED (not asked), and their answers NEEDED, REVOKED',
   },
+  Reminders: {
+    unit: 'Count',
+    dimensions: ['kind', 'outcome'],
+    meaning: 'reminders (remind) and escalations (escalate) posted (ok) or given up on (error)',
+  },
+  ReminderFailures: {
+    unit: 'Count',
+    dimensions: [],
+    meaning: 'reminders or escalations sg-warden gave up posting after every try',
+  },
+  HomeViews: {
+    unit: 'Count',
+    dimensions: ['outcome'],
+    meaning: 'Home tabs published (ok) or not (error), on opening and after a change',
+  },
 } as const satisfies Record<string, { unit: MetricUnit; dimensions: readonly string[]; meaning: string }>;
 
 export type MetricName = keyof typeof METRIC_CATALOG;

@@ -6,6 +6,7 @@ import type { Logger } from '../shared/logger';
 import type { MessageRef } from '../shared/ports';
 import type { AlertItem, ViolationItem } from './items';
 import type { AlertNotifier, AlertView } from './ports';
+import { scheduleReminders } from './reminders';
 
 export interface AlertDeps {
   store: StateStore;
@@ -94,7 +95,7 @@ export async function postAlertOutcome(
         return null;
       });
     if (found) {
-      await recordPosted(deps, claimed, found, { adopted: true, uncertainSince });
+      await recordPosted(deps, claimed, found, { adopted: true, uncertainSince }, view.violations);
       logger.info({ alertId, ts: found.ts }, 'alert was already posted; adopted its message');
       // The message shows the alert as it was then: bring it up to date.
       await refreshAlertMessage(deps, alertId);
@@ -103,7 +104,7 @@ export async function postAlertOutcome(
   }
   try {
     const ref = await deps.notifier.postAlert(channel, view);
-    await recordPosted(deps, claimed, ref, {});
+    await recordPosted(deps, claimed, ref, {}, view.violations);
     logger.info({ alertId, channel: ref.channel, ts: ref.ts }, 'alert posted');
     return 'posted';
   } catch (error) {
@@ -160,6 +161,7 @@ async function recordPosted(
   claimed: AlertItem,
   ref: MessageRef,
   details: { adopted?: boolean; uncertainSince?: string },
+  violations: ViolationItem[],
 ): Promise<void> {
   const { store, clock } = deps;
   await store.transition({
@@ -192,6 +194,7 @@ async function recordPosted(
   await Promise.allSettled(
     claimed.violationIds.map((id) => store.patch(keys.violation(id), { channel: ref.channel, ts: ref.ts })),
   );
+  await scheduleReminders(deps, violations, ref);
 }
 
 /**

@@ -123,7 +123,7 @@ export function fitSection(parts: {
 /** Slack's limit on the blocks of one message. */
 const MAX_BLOCKS = 50;
 
-function violationSection(v: ViolationItem, inlineExposure = false): SectionBlock {
+export function violationSection(v: ViolationItem, inlineExposure = false): SectionBlock {
   const lines = v.reasons.map((r) => `• ${literal(r)}`);
   const exposure = inlineExposure ? violationExposureLine(v) : null;
   if (exposure) lines.unshift(`_${literal(exposure)}_`);
@@ -158,7 +158,7 @@ function revokeButton(actionId: string, value: string, label: string, ruleText: 
   };
 }
 
-function violationActions(v: ViolationItem): ActionsBlock {
+export function violationActions(v: ViolationItem): ActionsBlock {
   return {
     type: 'actions',
     block_id: BlockIds.violationActions(v.violationId),

@@ -59,7 +59,7 @@ export function listSection(
 }
 
 /** Where a grant applies: "TCP 22 from 203.0.113.7/32 to `sg-…` (bastion, eu-west-1)". */
-function grantWhere(grant: GrantItem): string {
+export function grantWhere(grant: GrantItem): string {
   return `${describeAccess(grant.protocol, grant.port)} from ${code(grant.cidr)} to ${code(grant.groupId)} (${literal(grant.alias)}, ${literal(grant.region)})`;
 }
 

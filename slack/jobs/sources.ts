@@ -4,7 +4,10 @@ import type { Job } from '../../services/jobs/jobs';
 /** A slash command's form fields, as Slack posts them (and Bolt hands them to listeners as `command`). */
 export type CommandFields = Record<string, string>;
 
-/** A signed Slack body, read the way Bolt reads it: a slash command's form, or an interaction's payload. */
+/**
+ * A signed Slack body, read the way Bolt reads it: a slash command's form, or an interaction's payload
+ * (an Events API callback's JSON envelope is read as one too: `payload.type` is `event_callback`).
+ */
 export type SlackBody =
   | { type: 'command'; command: CommandFields }
   | { type: 'interaction'; payload: Record<string, unknown> };
@@ -33,6 +36,17 @@ export function registerJobSource(source: JobSource, role: 'guard' | 'feature' =
 
 /** Reads a signed body as Bolt would; null when it is neither a slash command nor an interaction. */
 export function parseSlackBody(raw: string): SlackBody | null {
+  // The Events API posts JSON: an event callback is read like an interaction (its payload is the envelope).
+  if (raw.trimStart().startsWith('{')) {
+    try {
+      const parsed = JSON.parse(raw) as unknown;
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+      const envelope = parsed as Record<string, unknown>;
+      return envelope.type === 'event_callback' ? { type: 'interaction', payload: envelope } : null;
+    } catch {
+      return null;
+    }
+  }
   const form = new URLSearchParams(raw);
   const payload = form.get('payload');
   if (payload !== null) {

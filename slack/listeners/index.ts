@@ -2,6 +2,7 @@ import type { App } from '@slack/bolt';
 import type { SlackDeps } from '../deps';
 import { registerActorJobs, registerActorListeners } from './actors';
 import { registerDecisionJobs, registerDecisionListeners } from './decisions';
+import { registerHomeJobs, registerHomeListeners } from './home';
 import { registerRunJobs, registerRunListeners } from './runs';
 import { registerStatusJobs, registerStatusListeners } from './status';
 import { registerTeamGuard, registerTeamGuardJobs } from './team-guard';
@@ -19,6 +20,7 @@ const registrations: ListenerRegistration[] = [
   registerRunListeners,
   registerWhitelistListeners,
   registerStatusListeners,
+  registerHomeListeners,
 ];
 
 /** Every feature's job runners (registerJobRunner calls): the worker Lambda registers them without Bolt. */
@@ -29,6 +31,7 @@ const jobRegistrations: (() => void)[] = [
   registerRunJobs,
   registerWhitelistJobs,
   registerStatusJobs,
+  registerHomeJobs,
 ];
 
 /** Registers every feature's job runners (idempotent). */

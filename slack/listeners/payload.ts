@@ -1,4 +1,5 @@
 import type { BlockAction } from '@slack/bolt';
+import { homeRef } from '../../services/home/items';
 import type { Job, JobActor, ReplyTarget } from '../../services/jobs/jobs';
 import type { Person } from '../../services/shared/people';
 
@@ -31,8 +32,17 @@ export function personOf(job: Job): Person {
   return { id: job.actor.id, name: job.actor.name || job.actor.id };
 }
 
-/** Where to answer a button press: the message it is on (channel and ts) and the interaction's response_url. */
+/**
+ * Where to answer a button press: the message it is on (channel and ts) and the interaction's response_url;
+ * on the Home tab (no message, no response_url) the person's Home (services/home/items.ts homeRef).
+ */
 export function buttonReply(body: BlockAction): ReplyTarget {
+  // A press on the person's Home tab: bound to that view as a press on an alert is to its message.
+  const view = body.view as { id?: unknown; type?: unknown } | undefined;
+  if (body.container?.type === 'view' && view?.type === 'home' && typeof view.id === 'string') {
+    const home = homeRef(body.user.id, view.id);
+    return { channel: home.channel, messageTs: home.ts };
+  }
   const channel = body.channel?.id ?? (body.container?.channel_id as string | undefined);
   const messageTs = body.message?.ts ?? (body.container?.message_ts as string | undefined);
   return {

@@ -37,6 +37,8 @@ interface Payload {
   view?: { team_id?: string; callback_id?: string };
   actions?: { action_id?: string }[];
   channel?: { id?: string };
+  /** An Events API callback's event (app_home_opened): who it is about. */
+  event?: { type?: string; user?: string };
 }
 
 /** Every team a payload names: the workspace it was sent from and the acting user's own team. */
@@ -48,6 +50,7 @@ export function teamsOf(body: Payload): string[] {
 function requestName(body: Payload): string {
   if (body.command) return body.command;
   if (body.type === 'view_submission') return `view:${body.view?.callback_id ?? 'unknown'}`;
+  if (body.type === 'event_callback') return `event:${body.event?.type ?? 'unknown'}`;
   return `action:${body.actions?.[0]?.action_id ?? body.type ?? 'unknown'}`;
 }
 
@@ -71,7 +74,7 @@ export function wrongWorkspaceJob(body: SlackBody, config: Config): JobSpec | nu
   const payload = payloadOf(body);
   if (isServedWorkspace(payload, config)) return null;
   const teams = teamsOf(payload);
-  const id = payload.user_id ?? payload.user?.id ?? 'unknown';
+  const id = payload.user_id ?? payload.user?.id ?? payload.event?.user ?? 'unknown';
   const name = payload.user_name ?? payload.user?.username ?? payload.user?.name ?? id;
   return {
     kind: TeamJobs.refused,

@@ -305,6 +305,46 @@ describe('npm start in a browser, as a person uses it', () => {
     );
   });
 
+  describe('the Home tab', () => {
+    it(
+      'H. the approver opens the Home tab, sees the alert they may decide, revokes it there, and the tab is rebuilt',
+      async () => {
+        const slack = await WorkspacePage.open(browser, sandbox.url);
+        await slack.actAs('Erin Engineer');
+        const ruleId = await slack.makeChange({ group: 'bastion-ssh', ports: '5900', source: '0.0.0.0/0' });
+        await slack
+          .message(ruleId)
+          .getByText(/Auto-revoke/)
+          .waitFor();
+
+        await slack.actAs('Alex Approver');
+        await slack.page.getByRole('button', { name: 'sg-warden · Home' }).click();
+        const home = slack.page.getByRole('region', { name: 'Home tab' });
+        await home.getByText('Alerts you may decide').waitFor();
+        const rule = home.locator('.b-section', { hasText: ruleId });
+        await rule.waitFor();
+        const violationId = (await rule.getAttribute('data-block-id'))!.replace(/^rule:/, '');
+        const buttons = home.locator(`[data-block-id="actions:${violationId}"]`);
+        await slack.press(buttons, 'Revoke', 'Revoke');
+
+        // The Home is published again without the rule's buttons, and says what Alex did.
+        await buttons.waitFor({ state: 'detached' });
+        await home
+          .getByText(/revoke violation/)
+          .first()
+          .waitFor();
+        expect(await liveRule(ruleId)).toEqual([]);
+        await slack.screenshot('H-home-tab');
+        await slack.page.getByRole('button', { name: /security-alerts/ }).click();
+        await slack
+          .message(ruleId)
+          .getByText(/Revoked by @Alex Approver/)
+          .waitFor();
+      },
+      JOURNEY_MS,
+    );
+  });
+
   it(
     '4. /sg-whitelist grants a /32 for an hour, /sg-status lists it, and it leaves EC2 when it expires',
     async () => {

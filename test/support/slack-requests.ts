@@ -7,6 +7,8 @@ import {
 } from '../../local/shared/slack-requests';
 import { SIGNING_SECRET } from './handler-env';
 
+export { appHomeOpenedBody, homeActionBody } from '../../local/shared/slack-requests';
+
 export type { SlackUser };
 export type SignOptions = Partial<Pick<SharedSignOptions, 'secret'>> & Omit<SharedSignOptions, 'secret'>;
 

@@ -11,6 +11,7 @@ import type { Config } from '../../../services/config/config';
 import { keepForPerson, prepareKeep } from '../../../services/decisions/keep';
 import { type DecisionTarget, isWholeAlert } from '../../../services/decisions/requests';
 import { MAX_JUSTIFICATION } from '../../../services/decisions/states';
+import { homeOwnerOf } from '../../../services/home/items';
 import { refusalText } from '../../../services/kernel/refusal';
 import { describeError } from '../../../services/shared/errors';
 import {
@@ -226,7 +227,10 @@ export function keepSubmission(deps: SlackDeps) {
     await ack();
     const channel = read.metadata.channel;
     await handOff(deps, DecisionJobs.keep, (message) =>
-      client.chat.postEphemeral({ channel, user: body.user.id, text: message.text }),
+      // A dialog opened from the Home tab has no channel to answer in: a message from the app.
+      homeOwnerOf({ channel })
+        ? client.chat.postMessage({ channel: body.user.id, text: message.text })
+        : client.chat.postEphemeral({ channel, user: body.user.id, text: message.text }),
     );
   };
 }

@@ -2,7 +2,7 @@ import { parse } from 'yaml';
 import { runCli } from '../../support/cli';
 
 describe('sg-warden slack-manifest', () => {
-  it('prints the manifest with the deployed request URL in every slash command and in interactivity', () => {
+  it('prints the manifest with the deployed request URL in every slash command, interactivity and events', () => {
     const out = runCli(['slack-manifest', '--url', 'https://abc123.execute-api.eu-west-1.amazonaws.com']);
     expect(out.code).toBe(0);
     const manifest = parse(out.stdout);
@@ -15,6 +15,12 @@ describe('sg-warden slack-manifest', () => {
       ['/sg-run', url],
     ]);
     expect(manifest.settings.interactivity).toEqual({ is_enabled: true, request_url: url });
+    // The Home tab: enabled, and built on app_home_opened, delivered to the same signed door.
+    expect(manifest.features.app_home.home_tab_enabled).toBe(true);
+    expect(manifest.settings.event_subscriptions).toEqual({
+      request_url: url,
+      bot_events: ['app_home_opened'],
+    });
     expect(manifest.oauth_config.scopes.bot).toEqual([
       'chat:write',
       'commands',

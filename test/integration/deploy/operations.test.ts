@@ -94,6 +94,16 @@ describe('alarms', () => {
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'notBreaching',
     },
+    ReminderFailedAlarm: {
+      AlarmName: 'sg-warden-prod-reminder-failed',
+      Namespace: 'sg-warden',
+      MetricName: 'ReminderFailures',
+      Dimensions: [{ Name: 'stage', Value: 'prod' }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
     DoorServerErrorsAlarm: {
       AlarmName: 'sg-warden-prod-door-5xx',
       Namespace: 'AWS/ApiGateway',

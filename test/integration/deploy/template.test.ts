@@ -254,6 +254,8 @@ describe('deploy template', () => {
           .map((r) => JSON.stringify(r));
       expect(queryResources('sweeper')).toEqual([
         JSON.stringify({ 'Fn::Sub': '${StateTable.Arn}/index/due' }),
+        JSON.stringify({ 'Fn::Sub': '${StateTable.Arn}/index/status' }),
+        JSON.stringify({ 'Fn::Sub': '${StateTable.Arn}/index/audit' }),
       ]);
       expect(queryResources('cloudtrailEvent')).toEqual([
         JSON.stringify({ 'Fn::Sub': '${StateTable.Arn}/index/status' }),

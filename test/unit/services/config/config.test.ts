@@ -51,6 +51,9 @@ describe('config', () => {
         principalToSlack: {},
         revokeAttempts: 5,
         askActor: true,
+        // remindBefore absent: half the timeout, at least a minute.
+        remindUndecided: 86400,
+        escalation: {},
       });
       expect(config.whitelist).toEqual({ targets: {}, rulesPerGroupLimit: 60 });
       expect(config.runbooks).toEqual({ allowAdHoc: false, targets: {}, items: {} });
@@ -192,6 +195,27 @@ describe('config', () => {
       expect(errorOf(() => parseConfig('slack: { alertChannel: "#alerts" }', FILE)).message).toBe(
         `${FILE}: slack.alertChannel: is not a Slack channel ID (C…)`,
       );
+    });
+
+    it('checks the reminder and escalation keys: durations, channel and user-group IDs, nothing else', () => {
+      const bad = errorOf(() =>
+        parseConfig(
+          yaml(
+            'decisions:',
+            '  remindBefore: soon',
+            '  escalation: { channel: "#oncall", userGroup: oncall, mention: S0X }',
+          ),
+          FILE,
+        ),
+      );
+      expect(bad.context?.problems).toEqual([
+        'decisions.remindBefore: "soon" is not a duration such as 30m, 2h or 1d',
+        'decisions.escalation.channel: is not a Slack channel ID (C…)',
+        'decisions.escalation.userGroup: is not a Slack user-group ID (S…)',
+        'decisions.escalation: Unrecognized key: "mention"',
+      ]);
+      const good = parseConfig(yaml('decisions:', '  remindBefore: null', '  remindUndecided: 2d'), FILE);
+      expect(good.decisions).toMatchObject({ remindBefore: null, remindUndecided: 172800, escalation: {} });
     });
 
     it('rejects an empty file for want of the Slack section', () => {

@@ -57,6 +57,9 @@ decisions:
   principalToSlack: { "arn:aws:iam::111122223333:user/alice": U0ALICE }
   revokeAttempts: 5
   askActor: true
+  remindBefore: 2m
+  remindUndecided: 1d
+  escalation: { channel: C0ONCALL, userGroup: S0ONCALL }
 whitelist:
   targets: { bastion: { groupId: sg-0123456789abcdef0, region: eu-west-1, ports: [22], endSessions: true } }
   rulesPerGroupLimit: 60
