@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -10,11 +11,21 @@ import { Ec2InstanceFinder } from '../services/aws/ec2-instances';
 import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
 import { LambdaJobQueue } from '../services/aws/lambda-job-queue';
 import { MemberAccountCredentials } from '../services/aws/member-credentials';
-import { documentSdk, dynamoDbSdk, ec2Sdk, lambdaSdk, ssmSdk, stsSdk } from '../services/aws/sdk';
+import { SchedulerBackstop } from '../services/aws/scheduler-backstop';
+import {
+  documentSdk,
+  dynamoDbSdk,
+  ec2Sdk,
+  lambdaSdk,
+  schedulerSdk,
+  ssmSdk,
+  stsSdk,
+} from '../services/aws/sdk';
 import { SsmCommandRunner } from '../services/aws/ssm-command-runner';
 import { SsmSecretSource } from '../services/aws/ssm-secrets';
+import type { Backstop } from '../services/backstop/ports';
 import { accountScope } from '../services/config/accounts';
-import { loadConfig } from '../services/config/config';
+import { type Config, loadConfig } from '../services/config/config';
 import { decisionDueHandlers } from '../services/decisions/sweep';
 import type { GrantChangeNotifier } from '../services/grants/changed-rule';
 import { grantDueHandlers } from '../services/grants/sweep';
@@ -41,6 +52,7 @@ import { SlackDirectory } from '../slack/directory';
 import { SlackGrantNotifier } from '../slack/grants/notifier';
 import { acceptJob } from '../slack/jobs';
 import { runDeps } from '../slack/listeners/runs/common';
+import { literal } from '../slack/mrkdwn';
 import { SlackNotifier } from '../slack/notifier';
 import { SlackRunNotifier } from '../slack/runs/notifier';
 
@@ -62,6 +74,8 @@ export interface Wiring extends SlackDeps {
   grantOwners: GrantChangeNotifier;
   /** Operational metrics (EMF lines in the log); handlers flush them before they return. */
   metrics: Metrics;
+  /** The backstop's schedules (README "How temporary is temporary"); null when it is off. */
+  backstop: Backstop | null;
   /** Set when jobs run in this process (local sandbox, tests): waits for them to finish. */
   drainJobs?: () => Promise<void>;
   /** Where Slack's Web API is (SLACK_API_URL: an emulator in tests and locally); unset = Slack itself. */
@@ -150,6 +164,7 @@ export function buildWiring(): Wiring {
     : undefined;
   let stsClient: STSClient | undefined;
   const ec2Clients = new Map<string, EC2Client>();
+  const schedulerClients = new Map<string, SchedulerClient>();
   const ec2 = new Ec2SecurityGroups({
     clientFor: (target: AwsTarget) => {
       // Another account is reached only through its member role, never with the bot's own credentials.
@@ -257,11 +272,39 @@ export function buildWiring(): Wiring {
       return client;
     },
   });
+  const backstop = buildBackstop(
+    config,
+    accounts,
+    (target) => {
+      const key = `${target.account}/${target.region}`;
+      let client = schedulerClients.get(key);
+      if (!client) {
+        // The schedule lives in the rule's account and region: a member account's through its role.
+        const credentials = memberCredentials?.forTarget(target);
+        client = new (schedulerSdk().SchedulerClient)({
+          ...awsClientOptions(target.region),
+          ...(credentials ? { credentials } : {}),
+        });
+        schedulerClients.set(key, client);
+      }
+      return client;
+    },
+    async (note) => {
+      const client = await slack();
+      await client.chat.postMessage({
+        channel: note.channel ?? config.slack.alertChannel,
+        text: literal(note.text),
+        ...(note.threadTs ? { thread_ts: note.threadTs } : {}),
+        unfurl_links: false,
+      });
+    },
+  );
   const wiring: Wiring = {
     config,
     logger,
     store,
     ec2,
+    backstop,
     secrets,
     slack,
     notifier,
@@ -299,6 +342,44 @@ export function buildWiring(): Wiring {
     wiring.drainJobs = () => inline.drain();
   }
   return wiring;
+}
+
+/**
+ * The backstop, when config `backstop.enabled` and the deploy made its parts (serverless.yml sets
+ * SG_WARDEN_BACKSTOP_GROUP and SG_WARDEN_BACKSTOP_ROLE_ARN): else null, and nothing is scheduled. In a
+ * member account the execution role is `<accounts.roleName>-backstop` (infra/member-account-role.yml);
+ * the dead-letter queue is `<group>-dlq` in the rule's account and region.
+ */
+function buildBackstop(
+  config: Config,
+  accounts: AccountScope,
+  clientFor: (target: AwsTarget) => SchedulerClient,
+  tell: Backstop['tell'],
+): Backstop | null {
+  const group = process.env.SG_WARDEN_BACKSTOP_GROUP;
+  const ownRoleArn = process.env.SG_WARDEN_BACKSTOP_ROLE_ARN;
+  if (!config.backstop.enabled || !group || !ownRoleArn) return null;
+  const [, partition = 'aws', , , ownAccount = ''] = ownRoleArn.split(':');
+  const memberRole = config.accounts.roleName ? `${config.accounts.roleName}-backstop` : null;
+  const roleArnFor = (account: string): string =>
+    accounts.isOwn(account) || !memberRole
+      ? ownRoleArn
+      : `arn:${partition}:iam::${account}:role/${memberRole}`;
+  const accountOf = (account: string) => (accounts.isOwn(account) ? ownAccount : account);
+  return {
+    schedules: new SchedulerBackstop({
+      clientFor,
+      groupName: group,
+      partition,
+      roleArnFor: (target) => roleArnFor(target.account),
+      deadLetterArnFor: (target) =>
+        `arn:${partition}:sqs:${target.region}:${accountOf(target.account)}:${group}-dlq`,
+    }),
+    graceSeconds: config.backstop.grace,
+    stage: process.env.SG_WARDEN_STAGE ?? 'dev',
+    isExecutionRole: (account, roleArn) => roleArn !== null && roleArn === roleArnFor(account),
+    tell,
+  };
 }
 
 let wiring: Wiring | undefined;

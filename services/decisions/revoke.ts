@@ -1,3 +1,5 @@
+import { alertThread, disarmOrTell } from '../backstop/backstop';
+import { dueViolation } from '../backstop/plan';
 import { keys, tryTransition } from '../kernel/state';
 import { mapSettled } from '../kernel/sweep';
 import { describeError } from '../shared/errors';
@@ -212,6 +214,14 @@ async function finishClaim(
   }
   if (settlement.to === 'FAILED')
     await postFailureNotice(deps, claimed, Number(settlement.set?.revokeAttempts), settlement.error ?? '');
+  else if (settlement.to !== 'REVOKE_RETRY' && dueViolation(claimed))
+    // Decided first (revoked, gone, resolved): the backstop must not fire, least of all at a rule kept
+    // under another decision. A retry keeps it (it may yet do the work); FAILED keeps it for the same reason.
+    await disarmOrTell(
+      deps,
+      { kind: 'violation', id: claimed.violationId, target: targetOf(claimed) },
+      await alertThread(deps, claimed.alertId),
+    );
   return {
     violationId: claimed.violationId,
     outcome: settlement.to as RevokeOutcome,

@@ -68,7 +68,9 @@ export type RefusalCode =
   | 'NOT_FOUND'
   | 'WRONG_MESSAGE'
   | 'ALREADY_DECIDED'
-  | 'ALREADY_KEPT';
+  | 'ALREADY_KEPT'
+  /** The backstop's schedule could not be deleted, so the rule was not kept (it would still be revoked). */
+  | 'BACKSTOP_NOT_REMOVED';
 
 /** A refusal with one of the codes decisions uses. */
 export type DecisionRefusal = Refusal & { code: RefusalCode };
