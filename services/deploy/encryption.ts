@@ -28,7 +28,13 @@ const ACCOUNT = '${AWS::AccountId}';
 const REGION = '${AWS::Region}';
 
 /** The roles that read and write the table (all but the Slack door's). */
-export const TABLE_ROLES = ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'IpCaptureRole'];
+export const TABLE_ROLES = [
+  'CloudtrailEventRole',
+  'SlackWorkerRole',
+  'SweeperRole',
+  'IpCaptureRole',
+  'BackstopDeadLettersRole',
+];
 /** The roles Lambda sends a failed asynchronous invocation to the queue as (serverless.yml onError). */
 export const QUEUE_ROLES = ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole'];
 
