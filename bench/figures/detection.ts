@@ -59,7 +59,15 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
       if (result.error) throw new Error(`detection failed: ${result.error}`);
       const violations = (result.result as { violations?: number } | null)?.violations ?? 0;
       const calls = proxy.callsWithin(result.startedAt, result.endedAt);
-      return { latencyMs: postedAt - t0, handlerMs: result.durationMs, violations, awsCalls: calls.length };
+      // The backstop's CreateSchedule per violating rule (README "How temporary is temporary"), counted apart.
+      const scheduleCalls = calls.filter((c) => c.service === 'scheduler').length;
+      return {
+        latencyMs: postedAt - t0,
+        handlerMs: result.durationMs,
+        violations,
+        awsCalls: calls.length,
+        scheduleCalls,
+      };
     };
 
     for (let i = 0; i < warmups; i++) await measure([single[i]!]);
@@ -76,6 +84,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
       const handler = summarize(results.map((r) => r.handlerMs));
       const violations = [...new Set(results.map((r) => r.violations))];
       const awsCalls = summarize(results.map((r) => r.awsCalls));
+      const scheduleCalls = summarize(results.map((r) => r.scheduleCalls));
       stats.set(size.rules, latency);
       rows.push([
         `${size.rules} rule${size.rules > 1 ? 's' : ''}`,
@@ -83,6 +92,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         msPair(handler),
         (latency.median / size.rules).toFixed(1),
         String(awsCalls.median),
+        String(scheduleCalls.median),
         violations.join(', '),
       ]);
       perSize[String(size.rules)] = {
@@ -90,6 +100,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         eventToMessageMs: roundStat(latency),
         handlerMs: roundStat(handler),
         awsCallsPerEvent: awsCalls.median,
+        scheduleCallsPerEvent: scheduleCalls.median,
         violationsStored: violations,
       };
     }
@@ -136,6 +147,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         'handler med/p99',
         'ms per rule',
         'AWS calls',
+        'of which schedule calls',
         'violations stored',
       ],
       rows,

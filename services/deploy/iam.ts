@@ -52,13 +52,7 @@ export const ROLES_USING = {
   /** The `me` link's POST removes a rule at once when the grant could not be recorded (GRANT_NOT_RECORDED). */
   whitelistUndo: ['IpCaptureRole'],
   /** Every function that calls EC2 on a security group may have to do it in a member account. */
-  memberAccounts: [
-    'CloudtrailEventRole',
-    'SlackWorkerRole',
-    'SweeperRole',
-    'IpCaptureRole',
-    'BackstopDeadLettersRole',
-  ],
+  memberAccounts: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'IpCaptureRole'],
   /**
    * The backstop's schedules: detection (a violation's deadline; a rule gone or changed), the worker (a
    * grant; Keep, Revoke, Extend), the sweeper (a re-asked rule; the deadline, the expiry) create, move and

@@ -61,6 +61,10 @@ const NOT_EXERCISED: Record<string, string> = {
       'Lambda’s SQS poller reads the backstop’s dead-letter queue as the role; the tests call the handler',
     ]),
   ),
+  'ipCapture scheduler:UpdateSchedule':
+    'only when the same rule is asked again through a link (the grant is extended): that path also relabels the rule, which ipCapture may not (ROLES_USING.whitelistExtend), so no recorded test takes it',
+  'sweeper scheduler:UpdateSchedule':
+    'a re-asked rule’s backstop is updated only when its schedule was already made (a sweep that died after CreateSchedule); the detection test of a re-delivered event makes the same call',
   'slackHttp lambda:InvokeFunction':
     'the tests run the door’s jobs in-process (InlineJobQueue); moto has no Lambda runtime to invoke',
 };
@@ -83,6 +87,9 @@ function readRecords(): RecordedAwsCall[] {
  * function that ran in that file; a member-account role assumed (sts:AssumeRole) for each function that
  * then acted in that account.
  */
+/** Functions whose code never reads the Slack secrets. */
+const NO_SLACK = new Set(['backstopDeadLetters']);
+
 function withSharedReads(records: RecordedAwsCall[]): RecordedAwsCall[] {
   const ranIn = new Map<string, Set<string>>();
   const actedIn = new Map<string, Set<string>>();
@@ -98,6 +105,8 @@ function withSharedReads(records: RecordedAwsCall[]): RecordedAwsCall[] {
   for (const r of records) {
     let others: Set<string> | undefined;
     if (r.target === 'AmazonSSM.GetParameters') others = ranIn.get(r.testPath);
+    // Reconciling the backstop's dead letters never talks to Slack: it reads no secret at cold start.
+    others = others && new Set([...others].filter((fn) => !NO_SLACK.has(fn)));
     if (r.service === 'sts' && /Action=AssumeRole/.test(r.body)) {
       const account = /RoleArn=arn%3Aaws%3Aiam%3A%3A(\d{12})/.exec(r.body)?.[1];
       others = actedIn.get(`${r.testPath} ${account}`);
@@ -120,7 +129,7 @@ function backstopRenames(
   if (group) out.push(['schedule/sg-warden-prod-backstop/', `schedule/${group}/`]);
   const role = call.env.SG_WARDEN_BACKSTOP_ROLE_ARN?.split('/').at(-1);
   const templateRole = t.Resources.BackstopExecutionRole?.Properties.RoleName;
-  if (role && typeof templateRole === 'string') out.push([`role/${templateRole}`, `role/${role}`]);
+  if (role && typeof templateRole === 'string') out.push([templateRole, role]);
   return out;
 }
 

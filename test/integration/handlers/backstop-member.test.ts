@@ -51,7 +51,14 @@ beforeAll(async () => {
   const ec2 = await memberEc2();
   groupId = (
     await ec2.send(
-      new CreateSecurityGroupCommand({ GroupName: uniqueName('member-bastion'), Description: 'bastion' }),
+      new CreateSecurityGroupCommand({
+        GroupName: uniqueName('member-bastion'),
+        Description: 'bastion',
+        // The member role grants only on groups tagged as whitelist targets.
+        TagSpecifications: [
+          { ResourceType: 'security-group', Tags: [{ Key: 'sg-warden:whitelist-target', Value: 'bastion' }] },
+        ],
+      }),
     )
   ).GroupId!;
   env = await startHandlerEnv({
@@ -119,5 +126,26 @@ describe('the backstop of a member account grant', () => {
       status: 'EXPIRED',
       endedBy: 'backstop',
     });
+  });
+
+  it('is moved there by Extend and deleted there when the grant is revoked early', async () => {
+    const whitelist = (text: string) =>
+      slash(env, slackHttp, () => wiring.drainJobs!(), '/sg-whitelist', text, ENGINEER);
+    const grant = (await getGrant(
+      env.tableName,
+      grantIdIn((await whitelist('member-bastion 192.0.2.78 for 30m')).said),
+    ))!;
+    const name = scheduleName(STAGE, grant.grantId);
+
+    await whitelist(`extend ${grant.grantId} 1h`);
+    const extended = (await getGrant(env.tableName, grant.grantId))!;
+    const moved = (await schedulesIn(IN_MEMBER, GROUP)).find((s) => s.Name === name);
+    expect(moved?.ScheduleExpression).toBe(
+      `at(${new Date(Math.ceil((Date.parse(extended.expiresAt) + 120_000) / 1000) * 1000).toISOString().slice(0, 19)})`,
+    );
+
+    await whitelist(`revoke ${grant.grantId}`);
+    expect(await getGrant(env.tableName, grant.grantId)).toMatchObject({ status: 'REVOKED' });
+    expect((await schedulesIn(IN_MEMBER, GROUP)).map((s) => s.Name)).not.toContain(name);
   });
 });

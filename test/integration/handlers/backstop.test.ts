@@ -1,13 +1,26 @@
-import type { APIGatewayProxyEventV2, Context, EventBridgeEvent, SQSEvent } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { CreateScheduleCommand } from '@aws-sdk/client-scheduler';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+  EventBridgeEvent,
+  SQSEvent,
+} from 'aws-lambda';
 import { dueHandlers, type Wiring } from '../../../handlers/wiring';
 import { scheduleName } from '../../../services/backstop/plan';
 import type { GrantItem } from '../../../services/grants/items';
 import { sweep } from '../../../services/kernel/sweep';
 import { AwsCallError } from '../../../services/shared/errors';
+import { violationIdFor } from '../../../services/shared/ids';
 import type { ViolationItem } from '../../../services/violations/items';
 import { authorize, createGroup, liveRuleIds } from '../../support/aws';
-import { createScheduleGroup, fireDue, schedulesIn } from '../../support/backstop-harness';
-import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
+import { createScheduleGroup, fireDue, schedulerIn, schedulesIn } from '../../support/backstop-harness';
+import {
+  authorizeIngressRecord,
+  eventBridgeEvent,
+  revokeIngressRecord,
+} from '../../support/cloudtrail-factory';
 import { auditOf, getGrant, getItem, grantIdIn, rulesFrom } from '../../support/grants';
 import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
 import { APPROVER, ENGINEER, signedEvent, viewSubmissionBody } from '../../support/slack-requests';
@@ -33,6 +46,8 @@ let env: HandlerEnv;
 let slackHttp: HttpHandler;
 let cloudtrail: (event: EventBridgeEvent<string, unknown>) => Promise<unknown>;
 let deadLetters: (event: SQSEvent) => Promise<{ batchItemFailures: unknown[] }>;
+let ipCapture: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+const PUBLIC_URL = 'https://sg-warden.example.test';
 let wiring: Wiring;
 let bastion: string;
 let host = 20;
@@ -62,11 +77,13 @@ backstop:
     SG_WARDEN_BACKSTOP_GROUP: GROUP,
     SG_WARDEN_BACKSTOP_ROLE_ARN: ROLE_ARN,
     SG_WARDEN_STAGE: STAGE,
+    SG_WARDEN_PUBLIC_URL: PUBLIC_URL,
   });
   await createScheduleGroup(HERE, GROUP);
   ({ handler: slackHttp } = await import('../../../handlers/slack-http'));
   cloudtrail = (await import('../../../handlers/cloudtrail-event')).handler as never;
   deadLetters = (await import('../../../handlers/backstop-dead-letters')).handler as never;
+  ipCapture = (await import('../../../handlers/ip-capture')).handler as never;
   wiring = (await import('../../../handlers/wiring')).getWiring();
 });
 
@@ -412,5 +429,142 @@ describe('the sweeper first, the backstop behind it', () => {
     await sweep(wiring, dueHandlers(wiring), new Date(Date.now() + 16 * MINUTE));
     expect(await liveRuleIds(REGION, r.groupId)).not.toContain(r.ruleId);
     expect(await violation(r.violationId)).toMatchObject({ status: 'AUTO_REVOKED', decidedBy: 'timeout' });
+  });
+});
+
+describe('every path that makes, moves or removes a backstop', () => {
+  /** The `me` link's confirmation POST from `sourceIp`, as API Gateway hands it to ipCapture. */
+  function confirmLink(token: string, sourceIp: string): APIGatewayProxyEventV2 {
+    return {
+      version: '2.0',
+      routeKey: 'POST /ip/{token}',
+      rawPath: `/ip/${token}`,
+      rawQueryString: '',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'Mozilla/5.0' },
+      pathParameters: { token },
+      requestContext: {
+        accountId: ACCOUNT,
+        apiId: 'local',
+        domainName: 'sg-warden.example.test',
+        domainPrefix: 'sg-warden',
+        http: {
+          method: 'POST',
+          path: `/ip/${token}`,
+          protocol: 'HTTP/1.1',
+          sourceIp,
+          userAgent: 'Mozilla/5.0',
+        },
+        requestId: randomUUID(),
+        routeKey: 'POST /ip/{token}',
+        stage: '$default',
+        time: new Date().toISOString(),
+        timeEpoch: Date.now(),
+      },
+      body: new URLSearchParams({ token, address: sourceIp }).toString(),
+      isBase64Encoded: false,
+    };
+  }
+
+  async function link(text: string): Promise<string> {
+    const answer = await slash(env, slackHttp, () => wiring.drainJobs!(), '/sg-whitelist', text, ENGINEER);
+    const match = new RegExp(`${PUBLIC_URL}/ip/([A-Za-z0-9_-]{43})`).exec(answer.said);
+    if (!match) throw new Error(`no link in: ${answer.said}`);
+    return match[1]!;
+  }
+
+  it('a grant made through a `me` link gets its backstop', async () => {
+    host += 1;
+    const address = `192.0.2.${host}`;
+    const page = await ipCapture(confirmLink(await link('bastion me for 30m'), address));
+    expect(page.statusCode).toBe(200);
+    const [rule] = await rulesFrom(bastion, `${address}/32`);
+    const grantId = rule!.Tags!.find((t) => t.Key === 'sg-warden:grant-id')!.Value!;
+    const first = (await getGrant(env.tableName, grantId))!;
+    expect((await schedule(grantId))?.ScheduleExpression).toBe(`at(${fireTime(first.expiresAt)})`);
+  });
+
+  it('a rule removed by hand (detection confirms it gone) takes its backstop with it', async () => {
+    const r = await raise();
+    await (await import('../../support/aws')).ec2Client(REGION).send(
+      new (await import('@aws-sdk/client-ec2')).RevokeSecurityGroupIngressCommand({
+        GroupId: r.groupId,
+        SecurityGroupRuleIds: [r.ruleId],
+      }),
+    );
+    await cloudtrail(
+      eventBridgeEvent(revokeIngressRecord({ groupId: r.groupId, ruleIds: [r.ruleId] })) as never,
+    );
+    expect(await violation(r.violationId)).toMatchObject({ status: 'GONE' });
+    expect(await schedule(r.violationId)).toBeUndefined();
+  });
+
+  it('an event delivered again finds its schedule made and makes it what it should be (same name, no second one)', async () => {
+    const { groupId } = await createGroup(REGION);
+    const [ruleId] = await authorize(REGION, groupId, {
+      IpProtocol: 'tcp',
+      FromPort: 3389,
+      ToPort: 3389,
+      IpRanges: [{ CidrIp: '0.0.0.0/0' }],
+    });
+    const record = authorizeIngressRecord({
+      groupId,
+      rules: [{ ruleId: ruleId!, fromPort: 3389, cidr: '0.0.0.0/0' }],
+    });
+    const violationId = violationIdFor(
+      String(record.eventID),
+      {
+        groupId,
+        ruleId: ruleId!,
+        direction: 'ingress',
+        protocol: 'tcp',
+        fromPort: 3389,
+        toPort: 3389,
+        source: '0.0.0.0/0',
+        sourceKind: 'ipv4',
+        description: null,
+      },
+      0,
+    );
+    // A half-done first delivery left a schedule behind, pointing nowhere useful.
+    await (await schedulerIn(HERE)).send(
+      new CreateScheduleCommand({
+        Name: scheduleName(STAGE, violationId),
+        GroupName: GROUP,
+        ScheduleExpression: 'at(2099-01-01T00:00:00)',
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: {
+          Arn: 'arn:aws:scheduler:::aws-sdk:ec2:revokeSecurityGroupIngress',
+          RoleArn: ROLE_ARN,
+          Input: '{}',
+        },
+      }),
+    );
+
+    await cloudtrail(eventBridgeEvent(record) as never);
+
+    const v = (await violation(violationId))!;
+    expect(v.status).toBe('PENDING');
+    const made = (await schedulesIn(HERE, GROUP)).filter((s) => s.Name === scheduleName(STAGE, violationId));
+    expect(made).toHaveLength(1);
+    expect(made[0]).toMatchObject({
+      ScheduleExpression: `at(${fireTime(v.deadline!)})`,
+      Target: { Input: JSON.stringify({ GroupId: groupId, SecurityGroupRuleIds: [ruleId] }) },
+    });
+  });
+
+  it('a kept rule asked about again when its Keep runs out gets a new backstop for its new deadline', async () => {
+    const r = await raise();
+    await keep(r.violationId, r.ts);
+    await wiring.drainJobs!();
+    expect(await violation(r.violationId)).toMatchObject({ status: 'KEPT' });
+
+    await sweep(wiring, dueHandlers(wiring), new Date(Date.now() + 61 * MINUTE));
+
+    const trail = await auditOf(env.tableName, r.violationId);
+    const reopenedAs = trail.map((a) => a.details?.reopenedAs).find((id) => typeof id === 'string') as string;
+    expect(reopenedAs).toMatch(/^v-/);
+    const again = (await violation(reopenedAs))!;
+    expect(again).toMatchObject({ status: 'PENDING' });
+    expect((await schedule(reopenedAs))?.ScheduleExpression).toBe(`at(${fireTime(again.deadline!)})`);
   });
 });
