@@ -77,7 +77,21 @@ describe('the deploy bridge', () => {
 
   it('refuses to deploy the shipped example alert channel, and packages it (the sandbox and the tests use it)', async () => {
     const example = 'slack:\n  alertChannel: C0SGWARDEN\n';
-    expect(await bridgeFor(example).resources!({ resolveVariable: resolver({}) })).toEqual({ Resources: {} });
+    // A config that names nothing else still has the backstop (on by default): its schedules, nothing more.
+    const packaged = (await bridgeFor(example).resources!({ resolveVariable: resolver({}) })) as {
+      Resources: Record<string, unknown>;
+    };
+    expect(Object.keys(packaged.Resources).sort()).toEqual([
+      'CloudtrailEventRoleBackstopPolicy',
+      'IpCaptureRoleBackstopCreatePolicy',
+      'SlackWorkerRoleBackstopPolicy',
+      'SweeperRoleBackstopPolicy',
+    ]);
+    expect(
+      await bridgeFor(`${example}backstop:\n  enabled: false\n`).resources!({
+        resolveVariable: resolver({}),
+      }),
+    ).toEqual({ Resources: {} });
     const argv = process.argv;
     process.argv = [...argv, 'deploy'];
     try {
