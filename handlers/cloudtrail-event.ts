@@ -2,6 +2,8 @@ import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { parseCloudTrail } from '../services/detection/cloudtrail';
 import { detect } from '../services/detection/detect';
 import { cachedPrefixLists } from '../services/detection/prefix-lists';
+import { endGrantSessions } from '../services/grants/sessions';
+import { BACKSTOP_ACTOR } from '../services/kernel/audit';
 import { BadInputError, describeError } from '../services/shared/errors';
 import { getWiring, inInvocation } from './wiring';
 
@@ -40,7 +42,16 @@ export async function handler(
         wiring.metrics.add('CloudTrailEvents', 1);
         const lateMs = wiring.clock().getTime() - Date.parse(sgEvent.eventTime);
         if (lateMs >= 0) wiring.metrics.add('DetectionLatency', lateMs / 1000);
-        const result = await detect({ ...wiring, groups: wiring.ec2, prefixLists, exposure }, sgEvent);
+        const result = await detect(
+          {
+            ...wiring,
+            groups: wiring.ec2,
+            prefixLists,
+            exposure,
+            endGrantSessions: (grant) => endGrantSessions(wiring, grant, BACKSTOP_ACTOR),
+          },
+          sgEvent,
+        );
         logger.info(
           {
             outcome: result.outcome,

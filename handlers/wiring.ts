@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -14,11 +15,22 @@ import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
 import { LambdaContinuation } from '../services/aws/lambda-continuation';
 import { LambdaJobQueue } from '../services/aws/lambda-job-queue';
 import { MemberAccountCredentials } from '../services/aws/member-credentials';
-import { documentSdk, dynamoDbSdk, ec2Sdk, elbv2Sdk, lambdaSdk, ssmSdk, stsSdk } from '../services/aws/sdk';
+import { SchedulerBackstop } from '../services/aws/scheduler-backstop';
+import {
+  documentSdk,
+  dynamoDbSdk,
+  ec2Sdk,
+  elbv2Sdk,
+  lambdaSdk,
+  schedulerSdk,
+  ssmSdk,
+  stsSdk,
+} from '../services/aws/sdk';
 import { SsmCommandRunner } from '../services/aws/ssm-command-runner';
 import { SsmSecretSource } from '../services/aws/ssm-secrets';
+import type { Backstop } from '../services/backstop/ports';
 import { accountScope } from '../services/config/accounts';
-import { loadConfig } from '../services/config/config';
+import { type Config, loadConfig } from '../services/config/config';
 import { reminderDueHandlers } from '../services/decisions/reminders';
 import { decisionDueHandlers } from '../services/decisions/sweep';
 import { ExposureLookup } from '../services/exposure/lookup';
@@ -52,6 +64,7 @@ import { SlackGrantNotifier } from '../slack/grants/notifier';
 import { SlackHomePublisher } from '../slack/home/publisher';
 import { acceptJob } from '../slack/jobs';
 import { runDeps } from '../slack/listeners/runs/common';
+import { literal } from '../slack/mrkdwn';
 import { SlackNotifier } from '../slack/notifier';
 import { SlackReminderNotifier } from '../slack/reminders/notifier';
 import { SlackRunNotifier } from '../slack/runs/notifier';
@@ -80,6 +93,8 @@ export interface Wiring extends SlackDeps {
   newExposureLookup: () => ExposureLookup;
   /** Operational metrics (EMF lines in the log); handlers flush them before they return. */
   metrics: Metrics;
+  /** The backstop's schedules (README "How temporary is temporary"); null when it is off. */
+  backstop: Backstop | null;
   /** Set when jobs run in this process (local sandbox, tests): waits for them to finish. */
   drainJobs?: () => Promise<void>;
   /** Where Slack's Web API is (SLACK_API_URL: an emulator in tests and locally); unset = Slack itself. */
@@ -182,6 +197,7 @@ export function buildWiring(): Wiring {
     : undefined;
   let stsClient: STSClient | undefined;
   const ec2Clients = new Map<string, EC2Client>();
+  const schedulerClients = new Map<string, SchedulerClient>();
   const ec2ClientFor = (target: AwsTarget): EC2Client => {
     // Another account is reached only through its member role, never with the bot's own credentials.
     const cannotAct = accounts.cannotAct(target.account);
@@ -312,11 +328,39 @@ export function buildWiring(): Wiring {
       return client;
     },
   });
+  const backstop = buildBackstop(
+    config,
+    accounts,
+    (target) => {
+      const key = `${target.account}/${target.region}`;
+      let client = schedulerClients.get(key);
+      if (!client) {
+        // The schedule lives in the rule's account and region: a member account's through its role.
+        const credentials = memberCredentials?.forTarget(target);
+        client = new (schedulerSdk().SchedulerClient)({
+          ...awsClientOptions(target.region),
+          ...(credentials ? { credentials } : {}),
+        });
+        schedulerClients.set(key, client);
+      }
+      return client;
+    },
+    async (note) => {
+      const client = await slack();
+      await client.chat.postMessage({
+        channel: note.channel ?? config.slack.alertChannel,
+        text: literal(note.text),
+        ...(note.threadTs ? { thread_ts: note.threadTs } : {}),
+        unfurl_links: false,
+      });
+    },
+  );
   const wiring: Wiring = {
     config,
     logger,
     store,
     ec2,
+    backstop,
     secrets,
     slack,
     notifier,
@@ -385,6 +429,44 @@ export function buildWiring(): Wiring {
   return wiring;
 }
 
+/**
+ * The backstop, when config `backstop.enabled` and the deploy made its parts (serverless.yml sets
+ * SG_WARDEN_BACKSTOP_GROUP and SG_WARDEN_BACKSTOP_ROLE_ARN): else null, and nothing is scheduled. In a
+ * member account the execution role is `<accounts.roleName>-backstop` (infra/member-account-role.yml);
+ * the dead-letter queue is `<group>-dlq` in the rule's account and region.
+ */
+function buildBackstop(
+  config: Config,
+  accounts: AccountScope,
+  clientFor: (target: AwsTarget) => SchedulerClient,
+  tell: Backstop['tell'],
+): Backstop | null {
+  const group = process.env.SG_WARDEN_BACKSTOP_GROUP;
+  const ownRoleArn = process.env.SG_WARDEN_BACKSTOP_ROLE_ARN;
+  if (!config.backstop.enabled || !group || !ownRoleArn) return null;
+  const [, partition = 'aws', , , ownAccount = ''] = ownRoleArn.split(':');
+  const memberRole = config.accounts.roleName ? `${config.accounts.roleName}-backstop` : null;
+  const roleArnFor = (account: string): string =>
+    accounts.isOwn(account) || !memberRole
+      ? ownRoleArn
+      : `arn:${partition}:iam::${account}:role/${memberRole}`;
+  const accountOf = (account: string) => (accounts.isOwn(account) ? ownAccount : account);
+  return {
+    schedules: new SchedulerBackstop({
+      clientFor,
+      groupName: group,
+      partition,
+      roleArnFor: (target) => roleArnFor(target.account),
+      deadLetterArnFor: (target) =>
+        `arn:${partition}:sqs:${target.region}:${accountOf(target.account)}:${group}-dlq`,
+    }),
+    graceSeconds: config.backstop.grace,
+    stage: process.env.SG_WARDEN_STAGE ?? 'dev',
+    isExecutionRole: (account, roleArn) => roleArn !== null && roleArn === roleArnFor(account),
+    tell,
+  };
+}
+
 let wiring: Wiring | undefined;
 
 /**
@@ -436,7 +518,7 @@ export function dueHandlers(
     ...grantDueHandlers(deps, deps.grantNotifier),
     ...decisions,
     // Reminders after the deadlines they warn of (a deadline that has come needs no reminder), before alerts.
-    ...reminderDueHandlers({ ...deps, reminders: new SlackReminderNotifier({ client: deps.slack }) }),
+    ...reminderDueHandlers({ ...deps, reminderNotifier: new SlackReminderNotifier({ client: deps.slack }) }),
     ...homeDueHandlers(deps, new SlackHomePublisher({ client: deps.slack })),
     ...(NOTIFY ? { NOTIFY } : {}),
   };

@@ -104,7 +104,8 @@ async function deployContext(resolveVariable) {
 
 module.exports = {
   /** `resources: - ${file(infra/iam-from-config.js):resources}` */
-  resources: async () => deployIam().configIamResources(config()),
+  resources: async ({ resolveVariable }) =>
+    deployIam().configIamResources(config(), (await deployContext(resolveVariable)).stage),
   /**
    * `resources: - ${file(infra/iam-from-config.js):organization}`: config accounts.organizationId, or the
    * param organizationId (older deploys); both given, they must agree.

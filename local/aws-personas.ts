@@ -124,12 +124,22 @@ export const PERSONAS: Persona[] = [
     session: 'sg-warden',
     sourceIp: '192.0.2.80',
   }),
+  roleSession({
+    accessKeyId: 'ASIASANDBOXBACKSTOP1',
+    name: 'backstop',
+    description:
+      "the backstop's execution role, as EventBridge Scheduler assumes it to run a due schedule (it may only revoke rules)",
+    role: 'sg-warden-sandbox-backstop-execution',
+    roleId: 'AROASANDBOXBACKSTOP',
+    session: '5f2b9c0e7d4a4e1b8c3f6a9d2e5b8c1f',
+    sourceIp: '192.0.2.81',
+  }),
 ];
 
 const BY_KEY = new Map(PERSONAS.map((p) => [p.accessKeyId, p]));
 
 /** The persona named `name` (the sandbox's own code picks its callers by name). */
-export function persona(name: 'erin' | 'alex' | 'ci' | 'admin' | 'bot'): Persona {
+export function persona(name: 'erin' | 'alex' | 'ci' | 'admin' | 'bot' | 'backstop'): Persona {
   return PERSONAS.find((p) => p.name === name)!;
 }
 

@@ -22,8 +22,10 @@ export interface PageBackend {
   change(request: Json): Promise<Json>;
   /** Runs the sweeper now (as its schedule would). */
   sweepNow(): Promise<Json>;
-  /** Moves the bot's clock ahead by `seconds`, then sweeps. */
+  /** Moves the bot's clock ahead by `seconds`, then sweeps (unless stopped) and runs due backstops. */
   skipAhead(seconds: number): Promise<Json>;
+  /** Stops or restarts the sweeper's schedule (the backstop runs regardless). */
+  setSweeper?(running: boolean): Promise<Json>;
   /** Static facts for the page: the seeded world, commands, the sweeper's interval. */
   info(): Json;
   /** Extra routes (e.g. handlers that serve plain HTTP pages); return false when not handled. */
@@ -317,6 +319,11 @@ export async function startPageServer(
         return send(res, 200, await backend.change(input));
       case '/api/sweep':
         return send(res, 200, await backend.sweepNow());
+      case '/api/sweeper': {
+        if (typeof input.running !== 'boolean' || !backend.setSweeper)
+          throw new HttpError(400, 'running must be true or false.');
+        return send(res, 200, await backend.setSweeper(input.running));
+      }
       case '/api/clock': {
         const seconds = Number(input.advanceSeconds);
         if (!Number.isInteger(seconds) || seconds <= 0 || seconds > 7 * 86400) {

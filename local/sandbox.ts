@@ -6,9 +6,10 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { loadConfig } from '../services/config/config';
 import { createLogger } from '../services/shared/logger';
 import { ChangeError, describeAccount, makeChange } from './aws-changes';
-import { credentialsOf, PERSONAS } from './aws-personas';
+import { credentialsOf, PERSONAS, persona } from './aws-personas';
 import { RecordingAwsProxy } from './aws-recorder';
 import { readDetectionPattern, SandboxTrail } from './aws-trail';
+import { BackstopRunner } from './backstop-runner';
 import { type LambdaHandler, LocalLambda, scheduledEvent } from './lambda-runtime';
 import { startPageServer } from './page-server';
 import {
@@ -52,6 +53,8 @@ export interface Sandbox {
 
 /** Mutations between two saves of the emulated account's whole state (local/moto-state.py). */
 const SNAPSHOT_EVERY = 200;
+/** The backstop's schedule group in the sandbox's account (serverless.yml's sg-warden-<stage>-backstop). */
+const BACKSTOP_GROUP = 'sg-warden-sandbox-backstop';
 
 /**
  * Starts the whole bot on this machine: moto (behind a recording proxy) seeded as a small AWS account,
@@ -195,13 +198,21 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       SLACK_BOT_TOKEN_PARAM: BOT_TOKEN_PARAM,
       SLACK_SIGNING_SECRET_PARAM: SIGNING_SECRET_PARAM,
       SLACK_API_URL: slack.apiUrl,
+      // The backstop, as deployed: its group here, run by the `backstop` persona's role (local/backstop-runner.ts).
+      SG_WARDEN_STAGE: 'sandbox',
+      SG_WARDEN_BACKSTOP_GROUP: BACKSTOP_GROUP,
+      SG_WARDEN_BACKSTOP_ROLE_ARN: (
+        persona('backstop').userIdentity.sessionContext as { sessionIssuer: { arn: string } }
+      ).sessionIssuer.arn,
     });
     // Jobs run in this process (the InlineJobQueue), as the worker Lambda would run them.
     delete process.env.SG_WARDEN_WORKER_FUNCTION;
 
     // The handlers are imported once the page is listening: the `me` link's base URL
     // (SG_WARDEN_PUBLIC_URL) is the page's, and the wiring reads it when it is built.
-    const fns: Partial<Record<'slackHttp' | 'cloudtrail' | 'sweeper' | 'ipCapture', LambdaHandler>> = {};
+    const fns: Partial<
+      Record<'slackHttp' | 'cloudtrail' | 'sweeper' | 'ipCapture' | 'backstopDeadLetters', LambdaHandler>
+    > = {};
     const fn = (name: keyof typeof fns) => {
       const handler = fns[name];
       if (!handler) throw new Error('the sandbox is still starting');
@@ -243,12 +254,26 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         });
       return sweeping;
     };
+    // The page may stop the sweeper's schedule (as a bad deploy would): the backstop still closes due rules.
+    let sweeperRunning = true;
+    const backstop = new BackstopRunner({
+      endpoint: proxy.url,
+      region: world.region,
+      group: BACKSTOP_GROUP,
+      now: () => new Date(Date.now() + clockOffsetMs),
+      logger,
+      deadLetter: (event) =>
+        lambda.invoke('sg-warden-backstop-dead-letters', fn('backstopDeadLetters'), event),
+    });
+    await backstop.ensureGroup();
     let sweepTimer: NodeJS.Timeout | undefined;
     let stopped = false;
     const schedule = () => {
       sweepTimer = setTimeout(() => {
-        sweepNow()
+        (sweeperRunning ? sweepNow() : Promise.resolve())
           .catch(() => {})
+          .then(() => backstop.tick())
+          .catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'backstop tick failed'))
           .finally(() => {
             if (!stopped) schedule();
           });
@@ -319,13 +344,25 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
             { advancedSeconds: seconds, aheadSeconds: clockOffsetMs / 1000 },
             'bot clock moved ahead',
           );
-          return { ok: true, aheadSeconds: clockOffsetMs / 1000, summary: await sweepNow() };
+          const summary = sweeperRunning ? await sweepNow() : null;
+          return {
+            ok: true,
+            aheadSeconds: clockOffsetMs / 1000,
+            summary,
+            backstopsRan: await backstop.tick(),
+          };
+        },
+        setSweeper: async (running) => {
+          sweeperRunning = running;
+          logger.warn({ running }, running ? 'sweeper started again' : 'sweeper stopped from the page');
+          return { ok: true, sweeperRunning };
         },
         info: () => ({
           world,
           sweepIntervalMs: options.sweepIntervalMs,
           lastSweep,
           clockAheadSeconds: clockOffsetMs / 1000,
+          sweeperRunning,
           commands: ['/sg-status', '/sg-whitelist', '/sg-run'],
           aws: {
             endpoint: proxy.url,
@@ -350,6 +387,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     fns.cloudtrail = (await import('../handlers/cloudtrail-event')).handler as LambdaHandler;
     fns.sweeper = (await import('../handlers/sweeper')).handler as LambdaHandler;
     fns.ipCapture = (await import('../handlers/ip-capture')).handler as LambdaHandler;
+    fns.backstopDeadLetters = (await import('../handlers/backstop-dead-letters')).handler as LambdaHandler;
     const { getWiring } = await import('../handlers/wiring');
     getWiring().clock = () => new Date(Date.now() + clockOffsetMs);
     trail.deliver = (event) => lambda.invokeAsync('sg-warden-cloudtrail-event', fn('cloudtrail'), event);

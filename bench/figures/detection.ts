@@ -68,6 +68,8 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
       const violations = (result.result as { violations?: number } | null)?.violations ?? 0;
       const calls = proxy.callsWithin(result.startedAt, result.endedAt);
       const exposureCalls = calls.filter((c) => EXPOSURE_READS.has(c.action)).length;
+      // The backstop's CreateSchedule per violating rule (README "How temporary is temporary"), counted apart.
+      const scheduleCalls = calls.filter((c) => c.service === 'scheduler').length;
       // Every rule of one event is on one group.
       const groups = new Set(rules.map((r) => r.groupId)).size;
       return {
@@ -76,6 +78,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         violations,
         awsCalls: calls.length,
         exposureCalls,
+        scheduleCalls,
         exposureCallsPerGroup: exposureCalls / groups,
       };
     };
@@ -96,6 +99,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
       const violations = [...new Set(results.map((r) => r.violations))];
       const awsCalls = summarize(results.map((r) => r.awsCalls));
       const exposureCalls = summarize(results.map((r) => r.exposureCalls));
+      const scheduleCalls = summarize(results.map((r) => r.scheduleCalls));
       worstExposurePerGroup = Math.max(worstExposurePerGroup, ...results.map((r) => r.exposureCallsPerGroup));
       stats.set(size.rules, latency);
       rows.push([
@@ -105,6 +109,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         (latency.median / size.rules).toFixed(1),
         String(awsCalls.median),
         String(exposureCalls.median),
+        String(scheduleCalls.median),
         violations.join(', '),
       ]);
       perSize[String(size.rules)] = {
@@ -113,6 +118,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         handlerMs: roundStat(handler),
         awsCallsPerEvent: awsCalls.median,
         exposureCallsPerEvent: exposureCalls.median,
+        scheduleCallsPerEvent: scheduleCalls.median,
         violationsStored: violations,
       };
     }
@@ -165,6 +171,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         'ms per rule',
         'AWS calls',
         'exposure calls',
+        'schedule calls',
         'violations stored',
       ],
       rows,

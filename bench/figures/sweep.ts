@@ -233,6 +233,10 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
       ]);
       rows.push(['  of which in due-index Queries (moto)', ms(queryMs), '', '']);
       rows.push(['  AWS calls per violation', (proxy.calls.length / due).toFixed(1), '', '']);
+      // The backstop's DeleteSchedule per violation revoked first by the sweeper, counted apart.
+      const scheduleCalls = proxy.calls.filter((c) => c.service === 'scheduler').length;
+      rows.push(['  of which schedule calls per violation', (scheduleCalls / due).toFixed(1), '', '']);
+      data.scheduleCallsPerViolation = round(scheduleCalls / due);
       rows.push([
         '  EC2 revoke calls',
         count(revokeCalls.length),

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SlackEmulator } from '../../local/shared/slack-emulator';
 import type { SlackEmulatorOptions } from '../../local/shared/slack-emulator-types';
 import { createTable, putSlackSecrets, uniqueName } from '../../test/support/aws';
@@ -66,6 +67,13 @@ export async function startBenchEnv(
 ): Promise<BenchEnv> {
   process.env.MOTO_URL = motoUrl();
   const tableName = await createTable(uniqueName('sg-warden-bench'));
+  // The backstop, on as deployed: its schedule group in moto (the execution role is only a name there).
+  const backstopGroup = uniqueName('sg-warden-bench-backstop');
+  await new SchedulerClient({
+    region: 'us-east-1',
+    endpoint: motoUrl(),
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  }).send(new CreateScheduleGroupCommand({ Name: backstopGroup }));
   const params = await putSlackSecrets(`/${uniqueName('sg-warden-bench')}`, BOT_TOKEN, SIGNING_SECRET);
   const slack = await new SlackEmulator({ token: BOT_TOKEN, ...options.slack }).start();
   const dir = mkdtempSync(join(tmpdir(), 'sg-warden-bench-'));
@@ -86,6 +94,8 @@ export async function startBenchEnv(
       SLACK_API_URL: slack.apiUrl,
       AWS_ENDPOINT_URL: awsEndpoint,
       SG_WARDEN_LOG_LEVEL: 'info',
+      SG_WARDEN_BACKSTOP_GROUP: backstopGroup,
+      SG_WARDEN_BACKSTOP_ROLE_ARN: 'arn:aws:iam::123456789012:role/sg-warden-bench-backstop-execution',
       ...extra,
     }),
     anchorEnv: () => ({

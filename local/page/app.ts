@@ -137,6 +137,7 @@ async function start(): Promise<void> {
     ),
   );
   $('sweep-line').textContent = `runs by itself every ${page.info.sweepIntervalMs / 1000}s`;
+  showSweeper(page.info.sweeperRunning !== false);
   $('hints').innerHTML = [
     '<code>/sg-status</code>',
     '<code>/sg-whitelist bastion 81.2.69.160 for 1h</code>',
@@ -275,6 +276,16 @@ async function start(): Promise<void> {
       toast((error as Error).message);
     }
   };
+  $<HTMLButtonElement>('sweeper-toggle').onclick = async () => {
+    const toggle = $<HTMLButtonElement>('sweeper-toggle');
+    const running = toggle.getAttribute('aria-pressed') === 'true';
+    try {
+      const answer = await api<{ sweeperRunning: boolean }>('/api/sweeper', { running });
+      showSweeper(answer.sweeperRunning);
+    } catch (error) {
+      toast((error as Error).message);
+    }
+  };
   for (const button of document.querySelectorAll<HTMLButtonElement>('[data-skip]')) {
     button.onclick = async () => {
       button.disabled = true;
@@ -295,6 +306,16 @@ async function start(): Promise<void> {
   window.setInterval(() => {
     if (!page.shownView) renderMessages(true);
   }, 20_000);
+}
+
+/** The sweeper's state on the page: stopped, only the backstop closes due rules. */
+function showSweeper(running: boolean): void {
+  const toggle = $<HTMLButtonElement>('sweeper-toggle');
+  toggle.setAttribute('aria-pressed', running ? 'false' : 'true');
+  toggle.textContent = running ? 'Stop the sweeper' : 'Start the sweeper again';
+  $('sweep-line').textContent = running
+    ? 'the sweeper runs by itself'
+    : 'the sweeper is stopped: only the backstop closes due rules';
 }
 
 void start().catch((error) => {

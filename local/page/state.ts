@@ -44,6 +44,8 @@ export interface Info {
   sweepIntervalMs: number;
   lastSweep: { at: string } | null;
   clockAheadSeconds: number;
+  /** False once the page stopped the sweeper's schedule (the backstop still runs). */
+  sweeperRunning?: boolean;
   aws: {
     endpoint: string;
     region: string;

@@ -30,3 +30,7 @@ export const elbv2Sdk = lazyModule(
   () =>
     require('@aws-sdk/client-elastic-load-balancing-v2') as typeof import('@aws-sdk/client-elastic-load-balancing-v2'),
 );
+/** EventBridge Scheduler: the backstop's one-time schedules (services/aws/scheduler-backstop.ts). */
+export const schedulerSdk = lazyModule(
+  () => require('@aws-sdk/client-scheduler') as typeof import('@aws-sdk/client-scheduler'),
+);

@@ -94,6 +94,21 @@ const whitelistTargetSchema = z
     message: 'ends TCP connections only: the target must grant tcp (or all)',
   });
 
+/**
+ * The backstop (README "How temporary is temporary"): one EventBridge Scheduler schedule per due rule that
+ * revokes it `grace` after its deadline or expiry, through AWS alone, when the sweeper did not.
+ */
+const backstopSchema = z
+  .object({
+    /** On where the deploy made the schedule group and the execution role (serverless.yml); off here = none. */
+    enabled: z.boolean({ message: 'is not true or false' }).default(true),
+    /** How long after the due time the schedule fires: the sweeper's head start (one sweep is 1 minute). */
+    grace: duration
+      .refine((s) => s >= 60 && s <= 3600, { message: 'must be between 1m and 1h' })
+      .default(120),
+  })
+  .strict();
+
 /** Documents whose `commands` sg-warden writes itself, and the shell that runs them. */
 export const SHELL_DOCUMENTS: Readonly<Record<string, 'posix' | 'powershell'>> = {
   'AWS-RunShellScript': 'posix',
@@ -403,6 +418,7 @@ const configSchema = z
       .strict()
       .default({ targets: {}, rulesPerGroupLimit: 60 }),
     runbooks: runbooksSchema.default({ allowAdHoc: false, targets: {}, items: {} }),
+    backstop: backstopSchema.default(backstopSchema.parse({})),
     accounts: z
       .object({
         aliases: z
@@ -459,6 +475,7 @@ export type RunbookParameter = z.infer<typeof runbookParameterSchema>;
 export type AdHocConfig = z.infer<typeof adHocSchema>;
 export type RunbooksConfig = z.infer<typeof runbooksSchema>;
 export type People = z.infer<typeof people>;
+export type BackstopConfig = Config['backstop'];
 export type ScanConfig = Config['scan'];
 
 /** Auto-revoke timeout for a severity in seconds, or null (notify only). */

@@ -1,3 +1,5 @@
+import { alertThread, armBackstop, tellBackstop } from '../backstop/backstop';
+import { dueViolation } from '../backstop/plan';
 import { keys, tryTransition } from '../kernel/state';
 import { alertRouteFacts, routeFor } from '../routing/routes';
 import { postAlert } from '../violations/alerts';
@@ -64,7 +66,10 @@ export async function expireException(deps: DecisionDeps, seen: ExceptionItem): 
   const expired = await tryTransition(deps.store, planExpire(ex, found, now));
   if (!expired) return { outcome: 'lost-race' };
   if (!reopened) return { outcome: 'expired' };
+  const armed = await armBackstop(deps, dueViolation(reopened.violation), 'later');
   await postAlert(deps, reopened.alert.alertId);
+  if (armed.kind === 'failed')
+    await tellBackstop(deps, await alertThread(deps, reopened.alert.alertId), armed.note);
   return {
     outcome: 'reopened',
     alertId: reopened.alert.alertId,

@@ -1,3 +1,5 @@
+import { alertThread, armBackstop, disarmBackstop, tellBackstop } from '../backstop/backstop';
+import { dueViolation } from '../backstop/plan';
 import { tryTransition } from '../kernel/state';
 import type { Person } from '../shared/people';
 import type { MessageRef } from '../shared/ports';
@@ -6,7 +8,7 @@ import type { ExceptionItem, ViolationItem } from '../violations/items';
 import { currentViolation, type DecisionDeps } from './deps';
 import { planKeep } from './plans';
 import { type DecisionTarget, isRefusal, isWholeAlert, refuse, resolveTarget, subjectOf } from './requests';
-import { alreadyDecided, type DecisionRefusal } from './states';
+import { alreadyDecided, type DecisionRefusal, targetOf } from './states';
 import {
   checkJustification,
   checkKeep,
@@ -59,10 +61,37 @@ export async function keepViolation(
       violation: v,
     };
   }
+  // The backstop goes first: a kept rule must never be revoked by a stale schedule. When it cannot be
+  // deleted the rule is not kept: it stays pending (its deadline runs), and the thread says why.
+  const disarmed = dueViolation(v)
+    ? await disarmBackstop(deps, { kind: 'violation', id: v.violationId, target: targetOf(v) })
+    : ({ ok: true, existed: false } as const);
+  if (!disarmed.ok) {
+    const notRemoved: DecisionRefusal = {
+      code: 'BACKSTOP_NOT_REMOVED',
+      message: `The rule was not kept: its backstop schedule (which revokes it after the deadline) could not be deleted (${disarmed.error}). It stays pending; try Keep again.`,
+    };
+    await tellBackstop(
+      deps,
+      await alertThread(deps, v.alertId),
+      `:warning: Keep by ${person.name} not recorded for ${v.violationId}: the backstop schedule could not be deleted (${disarmed.error}). The rule stays pending and is revoked at its deadline unless kept again.`,
+    );
+    return {
+      ok: false,
+      refusal: await refuse(deps, person, subject, 'keep', notRemoved, {
+        fromState: v.status,
+        justification: text,
+      }),
+      violation: v,
+    };
+  }
   const { transition, exception } = planKeep(v, person, text, durationSeconds, deps.clock());
   const after = await tryTransition<ViolationItem>(deps.store, transition);
   if (!after) {
     const now = await currentViolation(deps, violationId);
+    // Not kept after all (another decision won): a rule still waiting for its deadline gets its backstop back.
+    if (now && (now.status === 'PENDING' || now.status === 'REVOKE_RETRY') && disarmed.existed)
+      await armBackstop(deps, dueViolation(now), await alertThread(deps, now.alertId));
     const conflict: DecisionRefusal =
       now && now.status !== 'PENDING'
         ? { code: 'ALREADY_DECIDED', message: alreadyDecided(now) }

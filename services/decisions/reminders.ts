@@ -64,7 +64,7 @@ export interface UndecidedLine {
 }
 
 export interface ReminderDeps extends DecisionDeps {
-  reminders: ReminderNotifier;
+  reminderNotifier: ReminderNotifier;
 }
 
 /** How long a claim to post lasts before another sweep may take it over. */
@@ -184,7 +184,7 @@ export async function sendReminder(
   const round = claimed.round + 1;
   let posted: MessageRef;
   try {
-    posted = await deps.reminders.remind({
+    posted = await deps.reminderNotifier.remind({
       violation: v,
       thread,
       approvers,
@@ -279,7 +279,7 @@ export async function sendEscalation(
   const to = channel ?? alert.channel;
   const secondsLeft = secondsUntil(v.deadline, now);
   try {
-    const { ref, link } = await deps.reminders.escalate({
+    const { ref, link } = await deps.reminderNotifier.escalate({
       violation: v,
       alert,
       channel: to,
@@ -337,7 +337,7 @@ export async function postUndecidedLine(
       .filter((v) => v.channel === claimed.channel)
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     if (pending.length > 0)
-      await deps.reminders.undecided({
+      await deps.reminderNotifier.undecided({
         channel: claimed.channel,
         oldest: pending.slice(0, UNDECIDED_LISTED),
         total: pending.length,

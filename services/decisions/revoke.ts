@@ -1,3 +1,5 @@
+import { alertThread, disarmOrTell } from '../backstop/backstop';
+import { dueViolation } from '../backstop/plan';
 import { recordedExposure, type ViolationExposure } from '../exposure/grade';
 import { TIMEOUT_ACTOR } from '../kernel/audit';
 import { keys, tryTransition } from '../kernel/state';
@@ -264,6 +266,14 @@ async function finishClaim(
   }
   if (settlement.to === 'FAILED')
     await postFailureNotice(deps, claimed, Number(settlement.set?.revokeAttempts), settlement.error ?? '');
+  else if (settlement.to !== 'REVOKE_RETRY' && dueViolation(claimed))
+    // Decided first (revoked, gone, resolved): the backstop must not fire, least of all at a rule kept
+    // under another decision. A retry keeps it (it may yet do the work); FAILED keeps it for the same reason.
+    await disarmOrTell(
+      deps,
+      { kind: 'violation', id: claimed.violationId, target: targetOf(claimed) },
+      await alertThread(deps, claimed.alertId),
+    );
   return {
     violationId: claimed.violationId,
     outcome: settlement.to as RevokeOutcome,

@@ -72,7 +72,9 @@ export type RefusalCode =
   /** A direct message's button pressed by someone it was not sent to (services/actors). */
   | 'NOT_YOURS'
   /** The change's author already answered ("I need it"). */
-  | 'ALREADY_ANSWERED';
+  | 'ALREADY_ANSWERED'
+  /** The backstop's schedule could not be deleted, so the rule was not kept (it would still be revoked). */
+  | 'BACKSTOP_NOT_REMOVED';
 
 /** A refusal with one of the codes decisions uses. */
 export type DecisionRefusal = Refusal & { code: RefusalCode };

@@ -34,6 +34,7 @@ export const TABLE_ROLES = [
   'SweeperRole',
   'IpCaptureRole',
   'ScanRole',
+  'BackstopDeadLettersRole',
 ];
 /** The roles Lambda sends a failed asynchronous invocation to the queue as (serverless.yml onError). */
 export const QUEUE_ROLES = ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'ScanRole'];

@@ -14,12 +14,13 @@ export const PROTECTED_TAG = 'sg-warden:protected';
 export const GRANT_ID_TAG = 'sg-warden:grant-id';
 
 type Sub = { 'Fn::Sub': string };
+type GetAtt = { 'Fn::GetAtt': [string, string] };
 type ConditionValue = string | string[];
 export interface CfnStatement {
   Sid: string;
   Effect: 'Allow';
   Action: string[];
-  Resource: Sub[] | Sub | string;
+  Resource: (Sub | GetAtt)[] | Sub | GetAtt | string;
   Condition?: Record<string, Record<string, ConditionValue>>;
 }
 export interface CfnResources {
@@ -52,6 +53,13 @@ export const ROLES_USING = {
   whitelistUndo: ['IpCaptureRole'],
   /** Every function that calls EC2 on a security group may have to do it in a member account. */
   memberAccounts: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'IpCaptureRole', 'ScanRole'],
+  /**
+   * The backstop's schedules: detection (a violation's deadline; a rule gone or changed), the worker (a
+   * grant; Keep, Revoke, Extend), the sweeper (a re-asked rule; the deadline, the expiry) create, move and
+   * delete them; the `me` link's POST creates a grant's (and moves it when the same rule is asked again).
+   */
+  backstop: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole'],
+  backstopCreateOnly: ['IpCaptureRole'],
   /**
    * Exposure is looked up when a violation is raised (detection), before an auto-revoke (sweeper) and in
    * `/sg-status <group>` (worker).
@@ -144,6 +152,39 @@ export function whitelistUndoStatements(config: Config): CfnStatement[] {
   return [{ ...authorize, Sid: 'WhitelistUndo', Action: ['ec2:RevokeSecurityGroupIngress'] }];
 }
 
+/** The backstop's schedule group of a stage (serverless.yml BackstopScheduleGroup), in every account. */
+export function backstopGroupName(stage: string): string {
+  return `sg-warden-${stage}-backstop`;
+}
+
+/**
+ * The backstop (config backstop.enabled): schedules only in sg-warden's own group, in this account (member
+ * accounts' go through their role), and the execution role passed only to EventBridge Scheduler.
+ * `deleting: false` for a function that only creates and moves them.
+ */
+export function backstopStatements(config: Config, stage: string, deleting = true): CfnStatement[] {
+  if (!config.backstop.enabled) return [];
+  return [
+    {
+      Sid: 'BackstopSchedules',
+      Effect: 'Allow',
+      Action: [
+        'scheduler:CreateSchedule',
+        'scheduler:UpdateSchedule',
+        ...(deleting ? ['scheduler:DeleteSchedule'] : []),
+      ],
+      Resource: [sub(`arn:${PARTITION}:scheduler:*:${ACCOUNT}:schedule/${backstopGroupName(stage)}/*`)],
+    },
+    {
+      Sid: 'BackstopPassExecutionRole',
+      Effect: 'Allow',
+      Action: ['iam:PassRole'],
+      Resource: [{ 'Fn::GetAtt': ['BackstopExecutionRole', 'Arn'] }],
+      Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    },
+  ];
+}
+
 /** Member accounts: assume only the configured role name (the role itself trusts only these roles). */
 export function memberAccountStatements(config: Config): CfnStatement[] {
   const roleName = config.accounts.roleName;
@@ -176,7 +217,7 @@ function asCfn(statements: ReturnType<typeof runCommandIamStatements>['worker'])
 }
 
 /** One AWS::IAM::Policy per capability and role, for what the config uses; `{}` when it uses nothing. */
-export function configIamResources(config: Config): CfnResources {
+export function configIamResources(config: Config, stage = 'prod'): CfnResources {
   const runs = runCommandIamStatements(config);
   const policies: [string, CfnStatement[], readonly string[]][] = [
     ['Whitelist', whitelistStatements(config), ROLES_USING.whitelist],
@@ -185,6 +226,8 @@ export function configIamResources(config: Config): CfnResources {
     ['Runbooks', asCfn(runs.worker), ['SlackWorkerRole']],
     ['RunResults', asCfn(runs.sweeper), ['SweeperRole']],
     ['MemberAccounts', memberAccountStatements(config), ROLES_USING.memberAccounts],
+    ['Backstop', backstopStatements(config, stage), ROLES_USING.backstop],
+    ['BackstopCreate', backstopStatements(config, stage, false), ROLES_USING.backstopCreateOnly],
     ['Exposure', exposureStatements(config), ROLES_USING.exposure],
   ];
   const Resources: CfnResources['Resources'] = {};

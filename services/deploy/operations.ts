@@ -175,6 +175,52 @@ export function alarmSpecs(config: Config, options: OperationsOptions): AlarmSpe
       missing: 'notBreaching',
     },
   ];
+  if (config.backstop.enabled) {
+    specs.push(
+      {
+        id: 'BackstopFiredAlarm',
+        name: 'backstop-fired',
+        description: `Backstop fired: the sweeper was late. An EventBridge Scheduler schedule revoked a rule (a grant's expiry or an auto-revoke deadline) because sg-warden had not by its due time plus backstop.grace. ${SEE}`,
+        namespace: METRICS_NAMESPACE,
+        metric: 'BackstopFired',
+        dimensions: stage,
+        statistic: 'Sum',
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 0,
+        comparison: 'GreaterThanThreshold',
+        missing: 'notBreaching',
+      },
+      {
+        id: 'BackstopFailedAlarm',
+        name: 'backstop-failed',
+        description: `A backstop schedule could not revoke its rule, and the rule is still there (or its dead letter is unreadable): check the execution role and the schedule group in that account and region. ${SEE}`,
+        namespace: METRICS_NAMESPACE,
+        metric: 'BackstopFailed',
+        dimensions: stage,
+        statistic: 'Sum',
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 0,
+        comparison: 'GreaterThanThreshold',
+        missing: 'notBreaching',
+      },
+      {
+        id: 'BackstopDeadLettersAlarm',
+        name: 'backstop-dead-letters',
+        description: `A backstop dead letter waited 15 minutes unreconciled: is backstopDeadLetters running? ${SEE}`,
+        namespace: 'AWS/SQS',
+        metric: 'ApproximateAgeOfOldestMessage',
+        dimensions: [{ Name: 'QueueName', Value: `sg-warden-${options.stage}-backstop-dlq` }],
+        statistic: 'Maximum',
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 900,
+        comparison: 'GreaterThanThreshold',
+        missing: 'notBreaching',
+      },
+    );
+  }
   if (config.policy.exposure.enabled) {
     specs.push({
       id: 'ExposureUnreadableAlarm',
@@ -381,6 +427,16 @@ export function dashboardBody(options: OperationsOptions, alarmIds: string[]): s
       ],
       16,
       12,
+    ),
+    widget(
+      'Backstop: fired (the sweeper was late), failed, dead letters',
+      [
+        own('BackstopFired', stage, 'Sum', 'fired'),
+        own('BackstopFailed', stage, 'Sum', 'failed'),
+        expression(search('BackstopDeadLetters', ['outcome'], 'Sum', stage), 'deadLetters', ''),
+      ],
+      8,
+      30,
     ),
     widget('Function errors', lambda('Errors'), 0, 18),
     widget(

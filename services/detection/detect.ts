@@ -1,9 +1,13 @@
 import { askActor } from '../actors/ask';
 import type { AskDeps } from '../actors/deps';
+import { alertThread, armBackstop, disarmOrTell, tellBackstop } from '../backstop/backstop';
+import { recordBackstopRevoke } from '../backstop/fired';
+import { dueViolation } from '../backstop/plan';
 import { gradeFindings, type ViolationExposure } from '../exposure/grade';
 import type { ExposureLookup } from '../exposure/lookup';
 import type { GrantChangeNotifier } from '../grants/changed-rule';
 import { endGrantForChangedRule } from '../grants/changed-rule';
+import type { GrantNotifier, GrantSessions } from '../grants/deps';
 import type { GrantItem } from '../grants/items';
 import type { AuditEntry } from '../kernel/audit';
 import { keys, tryTransition } from '../kernel/state';
@@ -42,6 +46,10 @@ export interface DetectionDeps extends AskDeps {
   accounts: AccountScope;
   /** Tells a grant's owner when the grant ended because its rule was changed. */
   grantOwners: GrantChangeNotifier;
+  /** Tells a grant's owner that it ended (the backstop revoked its rule). */
+  grantNotifier?: Pick<GrantNotifier, 'ended'>;
+  /** Ends a grant's sessions when the backstop revoked its rule (whitelist `endSessions`). */
+  endGrantSessions?: (grant: GrantItem) => Promise<GrantSessions>;
   /** The groups' exposure (policy.exposure); give each invocation its own. Unset: severities are the rules' own. */
   exposure?: ExposureLookup;
 }
@@ -54,6 +62,8 @@ export interface DetectionResult {
     | 'duplicate'
     | 'stored'
     | 'resolved-gone'
+    /** The backstop revoked the rules it names (the sweeper was late): recorded as its. */
+    | 'backstop-fired'
     /** Removals the event claimed that EC2 did not confirm: the violations stay pending. */
     | 'unconfirmed'
     /** Not evaluated: an unwatched account, or an event that contradicts itself. */
@@ -153,6 +163,11 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   if (refusal) {
     await refuseEvent(deps, event, refusal);
     return { ...result, outcome: 'refused' };
+  }
+  if (event.kind === 'revoke' && deps.backstop?.isExecutionRole(event.account, event.actor.roleArn)) {
+    // The backstop's own revoke: the sweeper was late. Confirmed in EC2, recorded as the backstop's.
+    const fired = await recordBackstopRevoke({ ...deps, backstop: deps.backstop }, event);
+    if (fired > 0) return { ...result, outcome: 'backstop-fired' };
   }
   if (event.kind === 'revoke' || event.kind === 'delete-group') {
     const { gone, refused } = await confirmRemovals(deps, event);
@@ -361,6 +376,13 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     return { ...result, outcome: 'already-raised' };
   }
   alert.violationIds = violations.map((v) => v.violationId);
+  // Each rule the clock will revoke gets its backstop before the alert counts as stored (a re-delivery
+  // of an event left STORING arms again: the same names, so nothing doubles).
+  const unarmed: string[] = [];
+  for (const v of violations) {
+    const armed = await armBackstop(deps, dueViolation(v), 'later');
+    if (armed.kind === 'failed') unarmed.push(armed.note);
+  }
   // Only a lost race means another delivery finished the work; any other failure is thrown, so the
   // event is delivered again (an alert left STORING would never be posted while its deadlines run).
   const stored = await tryTransition(store, {
@@ -392,6 +414,8 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   if (!stored) return { ...result, outcome: 'duplicate', violations: violations.length };
   log.info({ violations: violations.length, alertId: alert.alertId }, 'violations stored');
   const posted = await postAlert(deps, alert.alertId);
+  // Rules without a backstop are told in the alert's thread (the channel, when it is not posted yet).
+  for (const note of unarmed) await tellBackstop(deps, await alertThread(deps, alert.alertId), note);
   // After the alert, never before it: the author's direct message (askActor never throws).
   await askActor(deps, alert.alertId);
   return { ...result, outcome: 'stored', violations: violations.length, posted };
@@ -413,6 +437,12 @@ async function endChangedGrant(
   };
   const ended = await endGrantForChangedRule(deps, grant, change);
   if (!ended) return;
+  // The rule is no longer the grant's: its backstop must not revoke it (it is judged like any rule now).
+  await disarmOrTell(
+    deps,
+    { kind: 'grant', id: ended.grantId, target: { account: ended.account, region: ended.region } },
+    { channel: null },
+  );
   deps.logger.warn(
     { grantId: grant.grantId, ruleId: rule.ruleId, by: event.actor.arn },
     'a rule sg-warden made for a grant was changed; the grant ended',

@@ -1,3 +1,5 @@
+import { alertThread, disarmOrTell } from '../backstop/backstop';
+import { dueViolation } from '../backstop/plan';
 import { recordRefusal } from '../kernel/refusal';
 import { keys } from '../kernel/state';
 import { AccountAccessError, describeError } from '../shared/errors';
@@ -159,6 +161,12 @@ async function resolveGone(deps: RemovalDeps, event: SgEvent, v: ViolationItem):
     deps.logger.info({ violationId: v.violationId, err: describeError(error) }, 'violation already decided');
     return false;
   }
+  if (dueViolation(v))
+    await disarmOrTell(
+      deps,
+      { kind: 'violation', id: v.violationId, target: { account: v.account, region: v.region } },
+      await alertThread(deps, v.alertId),
+    );
   await refreshAlertMessage(deps, v.alertId);
   return true;
 }

@@ -1,3 +1,4 @@
+import type { BackstopDeps } from '../backstop/ports';
 import type { Config } from '../config/config';
 import { type Refusal, RefusedError, recordRefusal } from '../kernel/refusal';
 import { keys, type StateStore } from '../kernel/state';
@@ -11,7 +12,7 @@ import type { GrantItem, LinkItem } from './items';
 import { type GrantOutcome, personActor } from './plan';
 
 /** What the grant service works with (handlers/wiring.ts builds it once per container). */
-export interface GrantDeps {
+export interface GrantDeps extends BackstopDeps {
   config: Config;
   store: StateStore;
   ec2: SecurityGroupReader & RuleRemover & RuleAuthorizer;

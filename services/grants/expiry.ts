@@ -1,3 +1,4 @@
+import { disarmOrTell } from '../backstop/backstop';
 import { type AuditActor, TIMEOUT_ACTOR } from '../kernel/audit';
 import { RefusedError } from '../kernel/refusal';
 import { keys, tryTransition } from '../kernel/state';
@@ -60,7 +61,7 @@ export async function removeGrantRule(
   const action = endAs === 'REVOKED' ? 'revoke' : 'expire';
   const finish = async (details: Record<string, unknown>, requestId?: string | null) => {
     const at = deps.clock().toISOString();
-    return deps.store.transition<GrantItem>(
+    const ended = await deps.store.transition<GrantItem>(
       fromSeen(
         grant,
         step(claimed, {
@@ -76,6 +77,14 @@ export async function removeGrantRule(
         }),
       ),
     );
+    // The rule is gone: its backstop has nothing left to do.
+    if (claimed.ruleId)
+      await disarmOrTell(
+        deps,
+        { kind: 'grant', id: ended.grantId, target: target },
+        { channel: ended.channel ?? null },
+      );
+    return ended;
   };
   if (!claimed.ruleId) {
     return { outcome: 'already-gone', grant: await finish({ note: 'no rule was recorded' }) };

@@ -1,6 +1,8 @@
+import { moveBackstop } from '../backstop/backstop';
+import { dueGrant } from '../backstop/plan';
 import type { AuditActor } from '../kernel/audit';
-import { RefusedError } from '../kernel/refusal';
-import { tryTransition } from '../kernel/state';
+import { RefusedError, recordRefusal } from '../kernel/refusal';
+import { keys, tryTransition } from '../kernel/state';
 import { step } from '../kernel/step';
 import { describeError } from '../shared/errors';
 import type { Person } from '../shared/people';
@@ -19,6 +21,24 @@ export async function setExpiry(
   now: Date,
   details: Record<string, unknown> = {},
 ): Promise<GrantItem> {
+  // The backstop moves first: a grant is never recorded to end later than its schedule revokes it.
+  try {
+    await moveBackstop(deps, dueGrant(grant, expiresAt));
+  } catch (error) {
+    const refusal = {
+      code: 'BACKSTOP_NOT_MOVED',
+      message: `Grant ${grant.grantId} was not extended: its backstop schedule could not be moved (${describeError(error)}), so it still ends at ${grant.expiresAt.slice(0, 16)}Z. Try again in a minute.`,
+    };
+    await recordRefusal(deps, {
+      subject: { id: grant.grantId, type: 'grant' },
+      action: 'extend',
+      by,
+      refusal,
+      fromState: grant.status,
+      details: { from: grant.expiresAt, to: expiresAt },
+    });
+    throw new RefusedError(refusal, { cause: error });
+  }
   const updated = await tryTransition<GrantItem>(
     deps.store,
     step(grant, {
@@ -34,6 +54,12 @@ export async function setExpiry(
     }),
   );
   if (!updated) {
+    // The schedule was moved for an extension that was not recorded: put it back to what is recorded.
+    const now = await deps.store.get<GrantItem>(keys.grant(grant.grantId));
+    if (now?.status === 'ACTIVE')
+      await moveBackstop(deps, dueGrant(now)).catch((e) =>
+        deps.logger.warn({ grantId: grant.grantId, err: describeError(e) }, 'backstop not moved back'),
+      );
     throw new RefusedError({
       code: 'GRANT_CHANGED',
       message: `Grant ${grant.grantId} changed at the same moment (it may have just expired); check /sg-whitelist list and try again.`,

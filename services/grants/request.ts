@@ -1,4 +1,6 @@
 import { isDefiniteRefusal } from '../aws/call-status';
+import { armBackstop } from '../backstop/backstop';
+import { dueGrant } from '../backstop/plan';
 import { type AuditActor, SYSTEM_ACTOR } from '../kernel/audit';
 import { type Refusal, RefusedError } from '../kernel/refusal';
 import { keys, type StoredItem } from '../kernel/state';
@@ -125,11 +127,11 @@ export async function requestGrant(deps: GrantDeps, request: GrantRequest): Prom
         { cause: error },
       );
     }
-    if (adopted) return { kind: 'granted', grant: await activate(deps, grant, adopted, null, now) };
+    if (adopted) return { kind: 'granted', grant: await activated(deps, grant, adopted, null, now) };
     throw await failRequest(deps, grant, awsError);
   }
   try {
-    return { kind: 'granted', grant: await activate(deps, grant, added.ruleId, added.requestId, now) };
+    return { kind: 'granted', grant: await activated(deps, grant, added.ruleId, added.requestId, now) };
   } catch (error) {
     // The rule exists but is not recorded: take it out again so nothing half-done stays (the sweeper
     // finds it by its tag if this fails too).
@@ -151,6 +153,22 @@ export async function requestGrant(deps: GrantDeps, request: GrantRequest): Prom
 export async function ruleTaggedFor(deps: GrantDeps, grant: GrantItem): Promise<string | null> {
   const rules = await deps.ec2.describeRulesTagged(awsTargetOf(grant), GRANT_TAGS.grantId, grant.grantId);
   return rules.find((r) => r.ruleId)?.ruleId ?? null;
+}
+
+/**
+ * Activates the grant, then arms its backstop: the schedule that revokes the rule at the expiry plus the
+ * grace if the sweeper has not (a schedule that cannot be made is audited and told; the grant stands).
+ */
+async function activated(
+  deps: GrantDeps,
+  grant: GrantItem,
+  ruleId: string,
+  requestId: string | null,
+  now: Date,
+): Promise<GrantItem> {
+  const active = await activate(deps, grant, ruleId, requestId, now);
+  await armBackstop(deps, dueGrant(active), { channel: active.channel ?? null });
+  return active;
 }
 
 /** PENDING → ACTIVE with its rule ID, and the rule recorded as sg-warden's own, in one transaction. */

@@ -1,4 +1,4 @@
-export type ActorType = 'slack-user' | 'aws-principal' | 'timeout' | 'system';
+export type ActorType = 'slack-user' | 'aws-principal' | 'timeout' | 'system' | 'backstop';
 
 /** Who did something, as the audit trail records it. */
 export interface AuditActor {
@@ -44,6 +44,12 @@ export interface AuditSubject {
 export const SYSTEM_ACTOR: AuditActor = { type: 'system', id: 'sg-warden', name: 'sg-warden' };
 /** The clock: a deadline or an expiry that nobody answered. */
 export const TIMEOUT_ACTOR: AuditActor = { type: 'timeout', id: 'timeout', name: 'timeout' };
+
+/**
+ * The backstop: an EventBridge Scheduler schedule revoked the rule through AWS alone, because the sweeper
+ * had not acted by the due time plus the grace (README "How temporary is temporary").
+ */
+export const BACKSTOP_ACTOR: AuditActor = { type: 'backstop', id: 'backstop', name: 'backstop' };
 
 /** What an audit entry says beyond its subject and actor. */
 export type AuditFields = Omit<

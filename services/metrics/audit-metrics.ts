@@ -62,6 +62,8 @@ export function recordAudit(metrics: Metrics, entry: AuditEntry, item?: Record<s
   // A refused request changed nothing; a failure that moved an item (e.g. to FAILED) did.
   if (entry.result === 'refused' || !entry.toState || entry.fromState === entry.toState) return;
   const to = entry.toState;
+  // The backstop's schedule did the sweeper's work: counted apart, and alarmed ("the sweeper was late").
+  if (entry.actorType === 'backstop') metrics.add('BackstopFired', 1);
   // Asking a change's author (services/actors): on the alert's trail, told apart by the action.
   if (entry.action === 'ask-actor' || entry.action === 'actor-answer') {
     metrics.add('ActorAsks', 1, { outcome: to });

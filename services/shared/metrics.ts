@@ -112,6 +112,21 @@ export const METRIC_CATALOG = {
     dimensions: ['outcome'],
     meaning: 'Home tabs published (ok) or not (error), on opening and after a change',
   },
+  BackstopFired: {
+    unit: 'Count',
+    dimensions: [],
+    meaning: 'rules the backstop schedule revoked because the sweeper had not (grants and violations)',
+  },
+  BackstopDeadLetters: {
+    unit: 'Count',
+    dimensions: ['outcome'],
+    meaning: 'backstop runs that failed, reconciled: already-gone (no harm) or still-there (it failed)',
+  },
+  BackstopFailed: {
+    unit: 'Count',
+    dimensions: [],
+    meaning: 'backstop runs that failed while the rule is still there (or whose dead letter is unreadable)',
+  },
 } as const satisfies Record<string, { unit: MetricUnit; dimensions: readonly string[]; meaning: string }>;
 
 export type MetricName = keyof typeof METRIC_CATALOG;

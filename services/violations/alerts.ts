@@ -1,3 +1,4 @@
+import type { BackstopDeps } from '../backstop/ports';
 import type { Config } from '../config/config';
 import { keys, type StateStore } from '../kernel/state';
 import { backoffSeconds, plusSeconds } from '../kernel/time';
@@ -8,7 +9,7 @@ import type { AlertItem, ViolationItem } from './items';
 import type { AlertNotifier, AlertView } from './ports';
 import { scheduleReminders } from './reminders';
 
-export interface AlertDeps {
+export interface AlertDeps extends BackstopDeps {
   store: StateStore;
   notifier: AlertNotifier;
   config: Config;

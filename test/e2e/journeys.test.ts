@@ -345,6 +345,37 @@ describe('npm start in a browser, as a person uses it', () => {
     );
   });
 
+  describe('the backstop (#22)', () => {
+    it(
+      'with the sweeper stopped from the page, the backstop still closes an expired grant’s rule',
+      async () => {
+        const address = '81.2.69.161';
+        const slack = await WorkspacePage.open(browser, sandbox.url);
+        await slack.actAs('Erin Engineer');
+        await slack.command(`/sg-whitelist bastion ${address} for 30m`);
+        await slack.ephemeral(/Granted g-/).waitFor();
+        expect(await rulesFrom(`${address}/32`)).toHaveLength(1);
+
+        // As a bad deploy would: sg-warden's clock stops; AWS's schedule does not.
+        await slack.page.getByRole('button', { name: 'Stop the sweeper' }).click();
+        await slack.page.getByText('the sweeper is stopped: only the backstop closes due rules').waitFor();
+        await slack.page.getByRole('button', { name: '+1 h' }).click();
+        await waitUntil(async () => (await rulesFrom(`${address}/32`)).length === 0);
+
+        // Its own CloudTrail event reaches detection, which records the grant's end as the backstop's.
+        await waitUntil(async () =>
+          sandbox.logs.some((l) => l.msg === 'backstop revoked a grant the sweeper had not ended'),
+        );
+        await slack.command('/sg-status');
+        await slack.ephemeral(/Temporary access: none/).waitFor();
+        await slack.page.getByRole('button', { name: 'Start the sweeper again' }).click();
+        await slack.page.getByText('the sweeper runs by itself').waitFor();
+        await slack.screenshot('backstop');
+      },
+      JOURNEY_MS,
+    );
+  });
+
   it(
     '4. /sg-whitelist grants a /32 for an hour, /sg-status lists it, and it leaves EC2 when it expires',
     async () => {

@@ -29,6 +29,8 @@ const ENV_KEYS = [
   'SG_WARDEN_SCAN_FUNCTION',
   'SG_WARDEN_ACCOUNT_ID',
   'AWS_REGION',
+  'SG_WARDEN_BACKSTOP_GROUP',
+  'SG_WARDEN_BACKSTOP_ROLE_ARN',
 ];
 
 interface RecordingState {

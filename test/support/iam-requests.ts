@@ -244,6 +244,44 @@ function elbRequests(call: RecordedAwsCall, at: CallAccount): AuthorizationReque
 }
 
 /** The authorization requests of one recorded call, in the account it ran in. */
+/**
+ * EventBridge Scheduler (REST): POST /schedules/<name> creates, PUT updates, DELETE deletes (the group in
+ * the body, or `groupName` in the query). Creating or updating also passes the schedule's execution role:
+ * iam:PassRole on it, to scheduler.amazonaws.com.
+ */
+function schedulerRequests(call: RecordedAwsCall, at: CallAccount): AuthorizationRequest[] {
+  const [path = '', query = ''] = call.path.split('?');
+  const name = decodeURIComponent(/^\/schedules\/([^/]+)$/.exec(path)?.[1] ?? '');
+  const body = call.body ? (JSON.parse(call.body) as Json) : {};
+  const group = String(body.GroupName ?? new URLSearchParams(query).get('groupName') ?? 'default');
+  const action = {
+    POST: 'CreateSchedule',
+    PUT: 'UpdateSchedule',
+    DELETE: 'DeleteSchedule',
+    GET: 'GetSchedule',
+  }[call.method.toUpperCase()];
+  if (!name || !action)
+    throw new Error(`map Scheduler ${call.method} ${call.path} in test/support/iam-requests.ts`);
+  const requests: AuthorizationRequest[] = [
+    {
+      action: `scheduler:${action}`,
+      account: at.account,
+      resource: `arn:${at.partition}:scheduler:${call.region}:${at.account}:schedule/${group}/${name}`,
+      context: {},
+    },
+  ];
+  const roleArn = (body.Target as Json | undefined)?.RoleArn;
+  if (typeof roleArn === 'string') {
+    requests.push({
+      action: 'iam:PassRole',
+      account: at.account,
+      resource: roleArn,
+      context: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
+    });
+  }
+  return requests;
+}
+
 export function authorizationRequests(call: RecordedAwsCall, at: CallAccount): AuthorizationRequest[] {
   switch (call.service) {
     case 'ec2':
@@ -254,6 +292,8 @@ export function authorizationRequests(call: RecordedAwsCall, at: CallAccount): A
       return ssmRequests(call, at);
     case 'sts':
       return stsRequests(call, at);
+    case 'scheduler':
+      return schedulerRequests(call, at);
     case 'lambda':
       return lambdaRequests(call, at);
     case 'elasticloadbalancing':

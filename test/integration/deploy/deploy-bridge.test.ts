@@ -77,7 +77,28 @@ describe('the deploy bridge', () => {
 
   it('refuses to deploy the shipped example alert channel, and packages it (the sandbox and the tests use it)', async () => {
     const example = 'slack:\n  alertChannel: C0SGWARDEN\n';
-    expect(await bridgeFor(example).resources!({ resolveVariable: resolver({}) })).toEqual({ Resources: {} });
+    // A config that names nothing else still has the backstop (on by default): its schedules, nothing more.
+    const packaged = (await bridgeFor(example).resources!({ resolveVariable: resolver({}) })) as {
+      Resources: Record<string, unknown>;
+    };
+    expect(Object.keys(packaged.Resources).sort()).toEqual([
+      'CloudtrailEventRoleBackstopPolicy',
+      'CloudtrailEventRoleExposurePolicy',
+      'IpCaptureRoleBackstopCreatePolicy',
+      'SlackWorkerRoleBackstopPolicy',
+      'SlackWorkerRoleExposurePolicy',
+      'SweeperRoleBackstopPolicy',
+      'SweeperRoleExposurePolicy',
+    ]);
+    // The backstop off: no scheduling policy at all (the exposure reads stay).
+    const off = (await bridgeFor(`${example}backstop:\n  enabled: false\n`).resources!({
+      resolveVariable: resolver({}),
+    })) as { Resources: Record<string, unknown> };
+    expect(Object.keys(off.Resources).sort()).toEqual([
+      'CloudtrailEventRoleExposurePolicy',
+      'SlackWorkerRoleExposurePolicy',
+      'SweeperRoleExposurePolicy',
+    ]);
     const argv = process.argv;
     process.argv = [...argv, 'deploy'];
     try {

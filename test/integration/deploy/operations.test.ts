@@ -9,7 +9,15 @@ import { packageDeploy } from '../../support/package-deploy';
  * given as a param.
  */
 
-const FUNCTIONS = ['cloudtrailEvent', 'slackHttp', 'slackWorker', 'sweeper', 'scan', 'ipCapture'];
+const FUNCTIONS = [
+  'cloudtrailEvent',
+  'slackHttp',
+  'slackWorker',
+  'sweeper',
+  'scan',
+  'backstopDeadLetters',
+  'ipCapture',
+];
 const CONFIG_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:sg-warden-ops';
 const PARAM_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:sg-warden-pager';
 const OWN_KEY = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -159,6 +167,37 @@ describe('alarms', () => {
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'notBreaching',
     },
+    // The backstop (#22): it fired (the sweeper was late), it failed, its dead letters wait unreconciled.
+    BackstopFiredAlarm: {
+      AlarmName: 'sg-warden-prod-backstop-fired',
+      Namespace: 'sg-warden',
+      MetricName: 'BackstopFired',
+      Dimensions: [{ Name: 'stage', Value: 'prod' }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
+    BackstopFailedAlarm: {
+      AlarmName: 'sg-warden-prod-backstop-failed',
+      Namespace: 'sg-warden',
+      MetricName: 'BackstopFailed',
+      Dimensions: [{ Name: 'stage', Value: 'prod' }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
+    BackstopDeadLettersAlarm: {
+      AlarmName: 'sg-warden-prod-backstop-dead-letters',
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: 'sg-warden-prod-backstop-dlq' }],
+      Statistic: 'Maximum',
+      Threshold: 900,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
     CloudTrailSilenceAlarm: {
       AlarmName: 'sg-warden-prod-cloudtrail-silent',
       Namespace: 'sg-warden',
@@ -300,7 +339,7 @@ describe('encryption and logs', () => {
       KmsMasterKeyId: key,
     });
     const groups = byType(t, 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(7);
+    expect(groups).toHaveLength(FUNCTIONS.length + 1);
     for (const [, group] of groups) expect(group.Properties.KmsKeyId).toEqual(key);
   });
 

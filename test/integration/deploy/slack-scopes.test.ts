@@ -21,6 +21,8 @@ const SCOPES_BY_METHOD: Record<string, string[]> = {
   'views.open': [],
   'views.update': [],
   'views.push': [],
+  // The Home tab: no scope (the app_home_opened event and the tab are in the manifest's features).
+  'views.publish': [],
   'usergroups.users.list': ['usergroups:read'],
   'usergroups.list': ['usergroups:read'],
   // The alert channel is a public or a private channel, never a DM.

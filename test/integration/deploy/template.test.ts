@@ -74,11 +74,22 @@ const EXPOSURE = [
   'ec2:DescribeTags',
   'elasticloadbalancing:DescribeLoadBalancers',
 ];
+/** The backstop's schedules (config backstop.enabled, on by default): made, moved, deleted; the role passed. */
+const SCHEDULES = [
+  'scheduler:CreateSchedule',
+  'scheduler:UpdateSchedule',
+  'scheduler:DeleteSchedule',
+  'iam:PassRole',
+];
+/** Lambda's SQS poller reads the backstop's dead-letter queue as the reconciling function's role. */
+const DEAD_LETTER_POLLER = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'];
 /** Lambda itself sends a failed asynchronous invocation to the failed-events queue, as the function's role. */
 const FAILED_EVENTS = ['sqs:SendMessage'];
 /** The functions invoked asynchronously (EventBridge rule, async invoke by the door, schedule). */
 const ASYNC_FUNCTIONS = ['cloudtrailEvent', 'slackWorker', 'sweeper', 'scan'];
 const SYNC_FUNCTIONS = ['slackHttp', 'ipCapture'];
+/** Polled from an SQS queue: a failed message stays in it, so no dead-letter queue of its own. */
+const POLLED_FUNCTIONS = ['backstopDeadLetters'];
 const ALARM_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:sg-warden-ops';
 
 /** Per function, exactly the actions its code makes (see serverless.yml and services/deploy-iam.ts). */
@@ -97,6 +108,7 @@ const EXPECTED: Record<string, string[]> = {
     ...FAILED_EVENTS,
     // The group's exposure steps a finding's severity (#14).
     ...EXPOSURE,
+    ...SCHEDULES,
   ],
   slackHttp: [...LOGS, 'lambda:InvokeFunction', ...SECRETS],
   slackWorker: [
@@ -114,6 +126,7 @@ const EXPECTED: Record<string, string[]> = {
     ...FAILED_EVENTS,
     // `/sg-status <group>` shows the group's exposure (#14).
     ...EXPOSURE,
+    ...SCHEDULES,
   ],
   sweeper: [
     ...LOGS,
@@ -131,6 +144,7 @@ const EXPECTED: Record<string, string[]> = {
     ...FAILED_EVENTS,
     // The exposure is looked up again, for the record, before an auto-revoke (#14).
     ...EXPOSURE,
+    ...SCHEDULES,
   ],
   scan: [
     ...LOGS,
@@ -156,7 +170,14 @@ const EXPECTED: Record<string, string[]> = {
     'ec2:RevokeSecurityGroupIngress',
     ...SECRETS,
     ...MEMBER,
+    // Makes a grant's backstop (and moves it when the same rule is asked again); never deletes one.
+    'scheduler:CreateSchedule',
+    'scheduler:UpdateSchedule',
+    'iam:PassRole',
   ],
+  // Reconciles the backstop's dead letters: is the rule still there? One audit entry each.
+  // Its queue holds the dead letters of this account and region only: no member role.
+  backstopDeadLetters: [...LOGS, ...DEAD_LETTER_POLLER, 'dynamodb:PutItem', 'ec2:DescribeSecurityGroupRules'],
 };
 
 type Json = Record<string, unknown>;
@@ -377,14 +398,19 @@ describe('deploy template', () => {
 
     it('reads only the two Slack secrets under /sg-warden/<stage>/, and invokes only the worker', () => {
       const fns = functionsByName();
-      for (const fn of Object.values(fns)) {
+      for (const [name, fn] of Object.entries(fns)) {
         const secrets = statementsOf(roleOf(fn)).filter((s) => list(s.Action).includes('ssm:GetParameters'));
         expect(
           secrets.flatMap((s) => list(s.Resource)).map((r) => (r as { 'Fn::Sub': string })['Fn::Sub']),
-        ).toEqual([
-          'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/sg-warden/prod/slack-bot-token',
-          'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/sg-warden/prod/slack-signing-secret',
-        ]);
+        ).toEqual(
+          // Reconciling dead letters never talks to Slack: no secret at all.
+          POLLED_FUNCTIONS.includes(name)
+            ? []
+            : [
+                'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/sg-warden/prod/slack-bot-token',
+                'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/sg-warden/prod/slack-signing-secret',
+              ],
+        );
       }
       const invoke = statementsOf(roleOf(fns.slackHttp!)).find((s) =>
         list(s.Action).includes('lambda:InvokeFunction'),
@@ -447,7 +473,137 @@ describe('deploy template', () => {
       const granted = new Set(Object.values(EXPECTED).flat());
       // Not SDK calls of ours: the Lambda runtime writes the logs, Lambda keeps failed invocations.
       for (const a of [...LOGS, ...FAILED_EVENTS]) granted.delete(a);
+      // Not SDK calls either: Scheduler's own check of the role a schedule names, Lambda's SQS poller.
+      for (const a of ['iam:PassRole', ...DEAD_LETTER_POLLER]) granted.delete(a);
       expect([...granted].sort()).toEqual([...used].sort());
+    });
+  });
+
+  describe('the backstop (#22)', () => {
+    const EXECUTION_ROLE_ARN = { 'Fn::GetAtt': ['BackstopExecutionRole', 'Arn'] };
+
+    it('has its own schedule group, and tells every function its name and the execution role', () => {
+      expect(template.Resources.BackstopScheduleGroup).toEqual({
+        Type: 'AWS::Scheduler::ScheduleGroup',
+        Properties: { Name: 'sg-warden-prod-backstop' },
+      });
+      for (const [name, fn] of Object.entries(functionsByName())) {
+        const env = (fn.Environment as { Variables: Json }).Variables;
+        expect({ name, group: env.SG_WARDEN_BACKSTOP_GROUP, role: env.SG_WARDEN_BACKSTOP_ROLE_ARN }).toEqual({
+          name,
+          group: 'sg-warden-prod-backstop',
+          role: EXECUTION_ROLE_ARN,
+        });
+      }
+    });
+
+    it('runs the schedules as a role trusted by Scheduler alone that may only revoke rules (and file a dead letter)', () => {
+      const role = template.Resources.BackstopExecutionRole!.Properties;
+      expect(role.AssumeRolePolicyDocument).toEqual({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Action: 'sts:AssumeRole',
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          },
+        ],
+      });
+      const statements = statementsOf('BackstopExecutionRole');
+      const ec2 = statements.flatMap((s) => list(s.Action)).filter((a) => !a.startsWith('sqs:'));
+      expect(ec2.sort()).toEqual(['ec2:RevokeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress']);
+      expect(statements.find((s) => s.Sid === 'RevokeRules')?.Condition).toEqual({
+        Null: { 'aws:ResourceTag/sg-warden:protected': 'true' },
+      });
+      // Scheduler delivers a dead letter as the execution role: only to sg-warden's dead-letter queues.
+      expect(statements.find((s) => s.Sid === 'DeadLetters')).toMatchObject({
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:sqs:*:${AWS::AccountId}:sg-warden-prod-backstop-dlq' },
+      });
+      expect(statements.filter((s) => s.Sid !== 'RevokeRules' && s.Sid !== 'DeadLetters')).toEqual([]);
+    });
+
+    it('passes the execution role only to Scheduler, only from the functions that schedule, in its own group', () => {
+      for (const [name, fn] of Object.entries(functionsByName())) {
+        const statements = statementsOf(roleOf(fn));
+        const pass = statements.filter((s) => list(s.Action).includes('iam:PassRole'));
+        const schedules = statements.filter((s) => list(s.Action).some((a) => a.startsWith('scheduler:')));
+        const schedules_ = ['cloudtrailEvent', 'slackWorker', 'sweeper', 'ipCapture'].includes(name);
+        expect({ name, pass: pass.length, schedules: schedules.length }).toEqual({
+          name,
+          pass: schedules_ ? 1 : 0,
+          schedules: schedules_ ? 1 : 0,
+        });
+        if (!schedules_) continue;
+        expect(pass[0]).toMatchObject({
+          Resource: [EXECUTION_ROLE_ARN],
+          Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+        });
+        expect(schedules[0]!.Resource).toEqual([
+          {
+            'Fn::Sub':
+              'arn:${AWS::Partition}:scheduler:*:${AWS::AccountId}:schedule/sg-warden-prod-backstop/*',
+          },
+        ]);
+      }
+    });
+
+    it('keeps failed runs in a dead-letter queue of its own, read by backstopDeadLetters', () => {
+      expect(template.Resources.BackstopDeadLetterQueue!.Properties).toEqual({
+        QueueName: 'sg-warden-prod-backstop-dlq',
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 1_209_600,
+        VisibilityTimeout: 60,
+      });
+      const mapping = Object.values(template.Resources).find(
+        (r) => r.Type === 'AWS::Lambda::EventSourceMapping',
+      )!;
+      expect(mapping.Properties).toMatchObject({
+        EventSourceArn: { 'Fn::GetAtt': ['BackstopDeadLetterQueue', 'Arn'] },
+        FunctionName: { 'Fn::GetAtt': ['BackstopDeadLettersLambdaFunction', 'Arn'] },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+      // A dead letter left unreconciled is its own alarm (services/deploy/operations.ts), apart from the page.
+      expect(template.Resources.BackstopDeadLettersAlarm!.Properties).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [{ Name: 'QueueName', Value: 'sg-warden-prod-backstop-dlq' }],
+      });
+      expect(template.Resources.BackstopFiredAlarm!.Properties).toMatchObject({
+        MetricName: 'BackstopFired',
+        AlarmDescription: expect.stringContaining('Backstop fired: the sweeper was late'),
+      });
+    });
+
+    it('lets the member-account role schedule only in sg-warden’s group and pass only its execution role', () => {
+      const member = readCfnYaml(join(root, 'infra', 'member-account-role.yml')) as {
+        Resources: Record<string, { Type: string; Properties: Json }>;
+      };
+      const execution = member.Resources.BackstopExecutionRole!.Properties;
+      const revokeOnly = (execution.Policies as { PolicyDocument: { Statement: Statement[] } }[]).flatMap(
+        (p) => p.PolicyDocument.Statement,
+      );
+      expect(revokeOnly.flatMap((s) => list(s.Action)).sort()).toEqual([
+        'ec2:RevokeSecurityGroupEgress',
+        'ec2:RevokeSecurityGroupIngress',
+        'sqs:SendMessage',
+      ]);
+      const policy = member.Resources.MemberBackstopPolicy!.Properties;
+      expect(policy.Roles).toEqual([{ Ref: 'MemberRole' }]);
+      expect((policy.PolicyDocument as { Statement: Statement[] }).Statement).toEqual([
+        expect.objectContaining({
+          Action: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule'],
+          Resource: {
+            'Fn::Sub': 'arn:${AWS::Partition}:scheduler:*:${AWS::AccountId}:schedule/${BackstopGroupName}/*',
+          },
+        }),
+        expect.objectContaining({
+          Action: 'iam:PassRole',
+          Resource: { 'Fn::GetAtt': ['BackstopExecutionRole', 'Arn'] },
+          Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+        }),
+      ]);
     });
   });
 
@@ -473,7 +629,7 @@ describe('deploy template', () => {
           destinations: {},
         });
       }
-      for (const name of SYNC_FUNCTIONS) {
+      for (const name of [...SYNC_FUNCTIONS, ...POLLED_FUNCTIONS]) {
         expect({ name, dlq: fns[name]!.DeadLetterConfig }).toEqual({ name, dlq: undefined });
         expect(invokeConfigOf(name)).toBeUndefined();
       }
@@ -503,7 +659,15 @@ describe('deploy template', () => {
         const sqs = statementsOf(roleOf(fn)).filter((s) => list(s.Action).some((a) => a.startsWith('sqs:')));
         const expected = ASYNC_FUNCTIONS.includes(name)
           ? [{ action: ['sqs:SendMessage'], resource: [QUEUE_ARN], condition: undefined }]
-          : [];
+          : POLLED_FUNCTIONS.includes(name)
+            ? [
+                {
+                  action: DEAD_LETTER_POLLER,
+                  resource: [{ 'Fn::GetAtt': ['BackstopDeadLetterQueue', 'Arn'] }],
+                  condition: undefined,
+                },
+              ]
+            : [];
         expect({
           name,
           sqs: sqs.map((s) => ({
@@ -597,7 +761,7 @@ describe('deploy template', () => {
           return skips.some((s) => s.id === 'CKV_AWS_116');
         })
         .map(([name]) => name);
-      expect(skipped.sort()).toEqual([...SYNC_FUNCTIONS].sort());
+      expect(skipped.sort()).toEqual([...SYNC_FUNCTIONS, ...POLLED_FUNCTIONS].sort());
     });
   });
 
@@ -804,6 +968,7 @@ describe('deploy template', () => {
         statementsOf(roleOf(fn)).some((s) => list(s.Action).includes('dynamodb:PutItem')),
       );
       expect(withState.map(([name]) => name).sort()).toEqual([
+        'backstopDeadLetters',
         'cloudtrailEvent',
         'ipCapture',
         'scan',
@@ -842,7 +1007,8 @@ describe('deploy template', () => {
           putAudit: 'Allowed',
           updateAudit: 'ImplicitlyDenied',
           deleteAudit: 'ImplicitlyDenied',
-          updateState: 'Allowed',
+          // Reconciling a dead letter only adds to the trail: it changes no item's state.
+          updateState: POLLED_FUNCTIONS.includes(name) ? 'ImplicitlyDenied' : 'Allowed',
         });
       }
     });
@@ -855,7 +1021,8 @@ describe('deploy template', () => {
 
     it('sets a retention on every log group', () => {
       const groups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
-      expect(groups.length).toBe(7);
+      // One per function (seven) and the HTTP API's.
+      expect(groups.length).toBe(8);
       for (const g of groups) expect(g.Properties.RetentionInDays).toBe(90);
     });
 

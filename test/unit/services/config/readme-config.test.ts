@@ -72,6 +72,7 @@ audit: { archiveBucket: my-audit-archive, archiveRetentionDays: 365, archiveMode
 alarms: { topicArn: "arn:aws:sns:eu-west-1:111122223333:ops", silenceHours: 48 }
 kms: { keyArn: "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" }
 logs: { retentionDays: 30 }
+backstop: { enabled: true, grace: 2m }
 `) as Record<string, Record<string, unknown>>;
     const has = (path: string) =>
       path
