@@ -36,6 +36,7 @@ import { type Metrics, noMetrics } from '../services/shared/metrics';
 import type { AccountScope, AwsTarget } from '../services/shared/ports';
 import type { AlertNotifier } from '../services/violations/ports';
 import { type NotifyPacing, UNPACED } from '../services/violations/post-sweep';
+import { fitsDigest } from '../slack/blocks/digest';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
 import { SlackGrantNotifier } from '../slack/grants/notifier';
@@ -66,6 +67,8 @@ export interface Wiring extends SlackDeps {
   drainJobs?: () => Promise<void>;
   /** Where Slack's Web API is (SLACK_API_URL: an emulator in tests and locally); unset = Slack itself. */
   slackApiUrl?: string;
+  /** How a detection that finds a burst paces the digests it posts (default DRAIN_PACING; tests give a clock). */
+  posting?: NotifyPacing;
 }
 
 /** Detection and the sweeper need a Web API client only when they post: loaded then. */
@@ -227,6 +230,12 @@ export function buildWiring(): Wiring {
     updateAlert: async (ref, view) => (await resolveNotifier()).updateAlert(ref, view),
     findAlert: async (channel, alertId, since) =>
       (await resolveNotifier()).findAlert(channel, alertId, since),
+    postDigest: async (channel, view) => (await resolveNotifier()).postDigest(channel, view),
+    updateDigest: async (ref, view) => (await resolveNotifier()).updateDigest(ref, view),
+    findDigest: async (channel, digestId, since) =>
+      (await resolveNotifier()).findDigest(channel, digestId, since),
+    // Pure (renders and measures): needs no client.
+    fitsDigest,
     postRevokeFailure: async (channel, failure, threadTs) =>
       (await resolveNotifier()).postRevokeFailure(channel, failure, threadTs),
   };

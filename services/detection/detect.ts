@@ -13,7 +13,8 @@ import type {
   PrefixListReader,
   SecurityGroupReader,
 } from '../shared/ports';
-import { type AlertDeps, postAlert } from '../violations/alerts';
+import { postAlert } from '../violations/alerts';
+import { announceAlert, type PosterDeps } from '../violations/channel-poster';
 import { newViolation } from '../violations/factory';
 import type { AlertItem, ExceptionItem, ViolationItem } from '../violations/items';
 import { intakeRefusal, refuseEvent } from './intake';
@@ -26,7 +27,7 @@ import { type CheckedRule, resolveRules } from './rules';
 
 export { principalName } from './principal-name';
 
-export interface DetectionDeps extends AlertDeps {
+export interface DetectionDeps extends PosterDeps {
   groups: SecurityGroupReader;
   /** Prefix-list entries; give each invocation its own cachedPrefixLists(). */
   prefixLists: PrefixListReader;
@@ -341,7 +342,8 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   });
   if (!stored) return { ...result, outcome: 'duplicate', violations: violations.length };
   log.info({ violations: violations.length, alertId: alert.alertId }, 'violations stored');
-  const posted = await postAlert(deps, alert.alertId);
+  // At once, as its own message, unless the channel has a burst waiting: then as part of a digest.
+  const posted = await announceAlert(deps, alert.alertId);
   return { ...result, outcome: 'stored', violations: violations.length, posted };
 }
 

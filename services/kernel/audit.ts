@@ -11,7 +11,7 @@ export interface AuditActor {
 export interface AuditEntry {
   subjectId: string;
   /** `request`: a Slack request refused before any feature saw it (e.g. from another workspace); subjectId is the user. */
-  subjectType: 'violation' | 'alert' | 'exception' | 'grant' | 'run' | 'request';
+  subjectType: 'violation' | 'alert' | 'digest' | 'exception' | 'grant' | 'run' | 'request';
   action: string;
   fromState: string | null;
   toState: string | null;

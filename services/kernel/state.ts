@@ -34,6 +34,10 @@ export const keys = {
   ipLink: (tokenHash: string) => ({ pk: `IPLINK#${tokenHash}`, sk: 'IPLINK' }),
   run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
   marker: (name: string) => ({ pk: `MARKER#${name}`, sk: 'MARKER' }),
+  /** A digest: one Slack message carrying the alerts of a burst (services/violations/digests.ts). */
+  digest: (digestId: string) => ({ pk: `DIGEST#${digestId}`, sk: 'DIGEST' }),
+  /** The lease of whoever posts a burst to one channel (services/violations/channel-poster.ts). */
+  poster: (channel: string) => ({ pk: `POSTER#${channel}`, sk: 'POSTER' }),
 };
 
 export type ItemKey = { pk: string; sk: string };

@@ -68,7 +68,7 @@ export function violationState(v: ViolationItem): string {
   return line;
 }
 
-function ruleLine(v: ViolationItem): string {
+export function ruleLine(v: ViolationItem): string {
   return `${SEVERITY_ICON[v.severity] ?? ''} *${v.severity.toUpperCase()}* ${code(describeRule(v.rule))}${v.rule.ruleId ? ` ${code(v.rule.ruleId)}` : ''}`;
 }
 
@@ -113,7 +113,7 @@ function violationSection(v: ViolationItem): SectionBlock {
   return section(fitSection({ rule: ruleLine(v), reasons, description, state }), `rule:${v.violationId}`);
 }
 
-function revokeButton(actionId: string, value: string, label: string, ruleText: string): Button {
+export function revokeButton(actionId: string, value: string, label: string, ruleText: string): Button {
   return {
     type: 'button',
     action_id: actionId,
@@ -130,7 +130,7 @@ function revokeButton(actionId: string, value: string, label: string, ruleText: 
   };
 }
 
-function violationActions(v: ViolationItem): ActionsBlock {
+export function violationActions(v: ViolationItem): ActionsBlock {
   return {
     type: 'actions',
     block_id: BlockIds.violationActions(v.violationId),
