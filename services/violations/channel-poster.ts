@@ -170,6 +170,8 @@ async function drainHeld(
 ): Promise<void> {
   // Digests Slack refused with a rate limit: posted again first, once Slack's wait is over.
   const refused: string[] = [];
+  // Once a burst, the whole backlog goes as digests, its tail too (not as single messages).
+  let burst = false;
   for (;;) {
     if (!pacer.open) return;
     const waiting = (await waitingAlerts(deps, channel, deps.clock(), via)).filter(
@@ -181,7 +183,7 @@ async function drainHeld(
     let carried: string[];
     // An alert whose earlier post may have reached Slack is posted alone: its post looks for that message first.
     const nowIso = deps.clock().toISOString();
-    const burst = canDigest(deps) && isBurst(waiting.length);
+    burst ||= canDigest(deps) && isBurst(waiting.length);
     const single = again
       ? null
       : (waiting.find((a) => (!burst || a.postUncertainSince) && (a.dueAt ?? '') <= nowIso) ?? null);
@@ -269,6 +271,8 @@ async function planNextDigest(
     deps.notifier.fitsDigest?.(prospectiveView(deps, channel, group, violations)) ?? false;
   const { carried, alone } = fillDigest(group, fits);
   if (alone) return { group, alerts: [alone], alone: true };
+  // A group of one alert is shown as that alert's own message, as outside a burst.
+  if (carried.length === 1) return { group, alerts: carried, alone: true };
   return carried.length > 0 ? { group, alerts: carried, alone: false } : null;
 }
 

@@ -132,7 +132,7 @@ export function digestBlocks(view: DigestView): KnownBlock[] {
 /** The plain-text fallback: the headline and one line per rule, as many as the fallback's limit holds. */
 export function digestText(view: DigestView): string {
   const { digest } = view;
-  let text = `sg-warden: ${digestHeadline(view)}, by ${digest.principal} in ${digest.region}`;
+  let text = `sg-warden: ${digestHeadline(view)} (${digest.principal}, ${digest.region})`;
   for (const [i, v] of view.violations.entries()) {
     const line = `\n• ${v.severity.toUpperCase()} ${describeRule(v.rule)} in ${v.groupId}: ${v.status.toLowerCase()}`;
     const rest = `\n…and ${view.violations.length - i} more`;
