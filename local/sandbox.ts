@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { loadConfig } from '../services/config/config';
 import { createLogger } from '../services/shared/logger';
-import { ChangeError, describeAccount, makeChange } from './aws-changes';
+import { ChangeError, describeAccount, makeBurst, makeChange } from './aws-changes';
 import { credentialsOf, PERSONAS } from './aws-personas';
 import { RecordingAwsProxy } from './aws-recorder';
 import { readDetectionPattern, SandboxTrail } from './aws-trail';
@@ -43,6 +43,8 @@ export interface Sandbox {
 
 /** Mutations between two saves of the emulated account's whole state (local/moto-state.py). */
 const SNAPSHOT_EVERY = 200;
+/** How many changes the page's burst button makes at once (enough for several digests). */
+const BURST_CHANGES = 50;
 
 /**
  * Starts the whole bot on this machine: moto (behind a recording proxy) seeded as a small AWS account,
@@ -292,6 +294,29 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           res.writeHead(result.statusCode ?? 200, result.headers ?? {});
           res.end(result.body ?? '');
           return true;
+        },
+        burst: async (request) => {
+          const principal = request.principal === 'ci' ? 'ci' : 'engineer';
+          try {
+            // One terraform apply gone wrong: the events reach detection side by side, as EventBridge
+            // delivers a burst, so the channel's backlog outruns Slack's pace and goes out as digests. The
+            // answer comes once the calls are made; the digests follow in the channel.
+            const made = await trail.concurrently(() =>
+              makeBurst((who) => panelClients[who], {
+                count: BURST_CHANGES,
+                principal,
+                name: `burst-${Date.now().toString(36)}`,
+              }),
+            );
+            logger.info(
+              { groupId: made.groupId, rules: made.ruleIds.length },
+              'burst made in the emulated account',
+            );
+            return { ok: true, ...made };
+          } catch (error) {
+            if (error instanceof ChangeError) return { ok: false, error: error.message };
+            throw error;
+          }
         },
         sweepNow: async () => ({ ok: true, summary: await sweepNow() }),
         skipAhead: async (seconds) => {

@@ -56,7 +56,10 @@ function when(view: DigestView): string {
   const first = times[0];
   const last = times[times.length - 1];
   if (!first || !last) return 'unknown';
-  return first === last ? slackDate(first) : `${slackDate(first)} – ${slackDate(last, '{time}')}`;
+  // Within one minute it reads as one time.
+  return first.slice(0, 16) === last.slice(0, 16)
+    ? slackDate(first)
+    : `${slackDate(first)} – ${slackDate(last, '{time}')}`;
 }
 
 function accounts(view: DigestView): string {
