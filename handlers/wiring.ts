@@ -58,6 +58,7 @@ import type { AccountScope, AwsTarget } from '../services/shared/ports';
 import type { AlertNotifier } from '../services/violations/ports';
 import { type NotifyPacing, UNPACED } from '../services/violations/post-sweep';
 import { SlackActorNotifier } from '../slack/actors/notifier';
+import { fitsDigest } from '../slack/blocks/digest';
 import type { SlackDeps } from '../slack/deps';
 import { SlackDirectory } from '../slack/directory';
 import { SlackGrantNotifier } from '../slack/grants/notifier';
@@ -99,6 +100,8 @@ export interface Wiring extends SlackDeps {
   drainJobs?: () => Promise<void>;
   /** Where Slack's Web API is (SLACK_API_URL: an emulator in tests and locally); unset = Slack itself. */
   slackApiUrl?: string;
+  /** How a detection that finds a burst paces the digests it posts (default DRAIN_PACING; tests give a clock). */
+  posting?: NotifyPacing;
   /** The scan's reads: every group and rule of an account and region, page by page. */
   inventory: Ec2RuleInventory;
   /** Tells the alert channel what the scan could not read. */
@@ -296,6 +299,12 @@ export function buildWiring(): Wiring {
     updateAlert: async (ref, view) => (await resolveNotifier()).updateAlert(ref, view),
     findAlert: async (channel, alertId, since) =>
       (await resolveNotifier()).findAlert(channel, alertId, since),
+    postDigest: async (channel, view) => (await resolveNotifier()).postDigest(channel, view),
+    updateDigest: async (ref, view) => (await resolveNotifier()).updateDigest(ref, view),
+    findDigest: async (channel, digestId, since) =>
+      (await resolveNotifier()).findDigest(channel, digestId, since),
+    // Pure (renders and measures): needs no client.
+    fitsDigest,
     postRevokeFailure: async (channel, failure, threadTs) =>
       (await resolveNotifier()).postRevokeFailure(channel, failure, threadTs),
   };

@@ -1,6 +1,7 @@
 import {
   AuthorizeSecurityGroupIngressCommand,
   type AuthorizeSecurityGroupIngressCommandOutput,
+  CreateSecurityGroupCommand,
   DescribeSecurityGroupRulesCommand,
   DescribeSecurityGroupsCommand,
   type EC2Client,
@@ -117,4 +118,57 @@ export async function describeAccount(ec2: EC2Client): Promise<
     });
   }
   return result.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Ports a burst opens to the world: a few admin and data ports (high), then web-ish ports (medium). */
+function burstPorts(count: number): number[] {
+  const admin = [22, 3389, 5432, 3306, 6379, 27017];
+  const ports = admin.slice(0, Math.min(admin.length, count));
+  for (let port = 8000; ports.length < count; port++) ports.push(port);
+  return ports;
+}
+
+/**
+ * A burst, as one `terraform apply` gone wrong makes it: a new security group and `count` world-open rules
+ * on it, one AuthorizeSecurityGroupIngress each, a few at a time, by the chosen persona (so each call is
+ * its own CloudTrail event). Returns the group and the rules.
+ */
+export async function makeBurst(
+  clientFor: (principal: 'engineer' | 'ci') => EC2Client,
+  options: { count: number; principal?: 'engineer' | 'ci'; name: string },
+): Promise<{ groupId: string; ruleIds: string[] }> {
+  const client = clientFor(options.principal ?? 'engineer');
+  let groupId: string;
+  try {
+    const out = await client.send(
+      new CreateSecurityGroupCommand({
+        GroupName: options.name,
+        Description: "made by the sandbox's burst button",
+      }),
+    );
+    groupId = out.GroupId ?? '';
+  } catch (error) {
+    const { name, message } = error as Error;
+    throw new ChangeError(`EC2 refused to create the group: ${name}: ${message}`);
+  }
+  const ports = burstPorts(options.count);
+  const ruleIds: string[] = new Array(ports.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 5 }, async () => {
+      while (next < ports.length) {
+        const i = next++;
+        const { ruleIds: made } = await makeChange(clientFor, {
+          groupId,
+          protocol: 'tcp',
+          ports: String(ports[i]),
+          source: '0.0.0.0/0',
+          description: `burst rule ${i + 1} of ${ports.length}`,
+          principal: options.principal ?? 'engineer',
+        });
+        ruleIds[i] = made[0] ?? '';
+      }
+    }),
+  );
+  return { groupId, ruleIds };
 }

@@ -161,6 +161,8 @@ function describedRuleKey(item: XmlElement): string {
  */
 export class SandboxTrail {
   private chain: Promise<unknown> = Promise.resolve();
+  /** While `concurrently` runs: where its deliveries start, and the deliveries it queued. */
+  private batch: { after: Promise<unknown>; deliveries: Promise<unknown>[] } | null = null;
   private readonly deliveries = new Map<string, Promise<TrailDelivery>>();
   /** Delivers an event to detection; null until the handlers are loaded (calls before that raise nothing). */
   deliver: ((event: Json) => Promise<unknown>) | null = null;
@@ -238,6 +240,21 @@ export class SandboxTrail {
     return answer;
   };
 
+  /**
+   * Runs `fn`; the events of the calls made meanwhile are delivered side by side, as EventBridge invokes
+   * a Lambda concurrently for a burst of events (after the events queued before; later ones wait for them).
+   */
+  async concurrently<T>(fn: () => Promise<T>): Promise<T> {
+    const batch = { after: this.chain, deliveries: [] as Promise<unknown>[] };
+    this.batch = batch;
+    try {
+      return await fn();
+    } finally {
+      this.batch = null;
+      this.chain = Promise.all([batch.after, ...batch.deliveries]);
+    }
+  }
+
   /** What became of the event of the call that EC2 answered with `requestId` (waits for its delivery). */
   delivered(requestId: string): Promise<TrailDelivery> | undefined {
     return this.deliveries.get(requestId);
@@ -251,7 +268,7 @@ export class SandboxTrail {
     };
     const matched = matchesPattern(this.options.pattern, event);
     const deliver = this.deliver!;
-    const delivery = this.chain.then(async (): Promise<TrailDelivery> => {
+    const delivery = (this.batch?.after ?? this.chain).then(async (): Promise<TrailDelivery> => {
       const base = { eventId: detail.eventID, eventName: detail.eventName, matched };
       this.options.logger.info(
         { ...base, principal: detail.userIdentity.arn, errorCode: detail.errorCode },
@@ -267,7 +284,8 @@ export class SandboxTrail {
         return { ...base, error: (error as Error).message };
       }
     });
-    this.chain = delivery;
+    if (this.batch) this.batch.deliveries.push(delivery);
+    else this.chain = delivery;
     this.deliveries.set(requestId, delivery);
     // The panel asks right after its call; nobody asks later than this.
     setTimeout(() => this.deliveries.delete(requestId), 5 * 60_000).unref();

@@ -20,6 +20,8 @@ export interface PageBackend {
   account(): Promise<unknown>;
   /** Performs a change in AWS and delivers its CloudTrail event to detection. */
   change(request: Json): Promise<Json>;
+  /** Makes a burst of changes at once (a new group, many world-open rules) and delivers their events side by side. */
+  burst(request: Json): Promise<Json>;
   /** Runs the sweeper now (as its schedule would). */
   sweepNow(): Promise<Json>;
   /** Moves the bot's clock ahead by `seconds`, then sweeps (unless stopped) and runs due backstops. */
@@ -317,6 +319,8 @@ export async function startPageServer(
         );
       case '/api/change':
         return send(res, 200, await backend.change(input));
+      case '/api/burst':
+        return send(res, 200, await backend.burst(input));
       case '/api/sweep':
         return send(res, 200, await backend.sweepNow());
       case '/api/sweeper': {

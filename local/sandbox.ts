@@ -1,15 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { loadConfig } from '../services/config/config';
 import { createLogger } from '../services/shared/logger';
-import { ChangeError, describeAccount, makeChange } from './aws-changes';
+import { ChangeError, describeAccount, makeBurst, makeChange } from './aws-changes';
 import { credentialsOf, PERSONAS, persona } from './aws-personas';
 import { RecordingAwsProxy } from './aws-recorder';
 import { readDetectionPattern, SandboxTrail } from './aws-trail';
 import { BackstopRunner } from './backstop-runner';
+import { httpApiEvent } from './http-api-event';
 import { type LambdaHandler, LocalLambda, scheduledEvent } from './lambda-runtime';
 import { startPageServer } from './page-server';
 import {
@@ -53,6 +52,8 @@ export interface Sandbox {
 
 /** Mutations between two saves of the emulated account's whole state (local/moto-state.py). */
 const SNAPSHOT_EVERY = 200;
+/** How many changes the page's burst button makes at once (enough for several digests). */
+const BURST_CHANGES = 50;
 /** The backstop's schedule group in the sandbox's account (serverless.yml's sg-warden-<stage>-backstop). */
 const BACKSTOP_GROUP = 'sg-warden-sandbox-backstop';
 
@@ -327,6 +328,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
             `${req.method} /ip/{token}`,
             { token: match[1]! },
             options.publicIp,
+            ACCOUNT,
           );
           const result = (await lambda.invoke('sg-warden-ip-capture', fn('ipCapture'), event)) as {
             statusCode?: number;
@@ -336,6 +338,29 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           res.writeHead(result.statusCode ?? 200, result.headers ?? {});
           res.end(result.body ?? '');
           return true;
+        },
+        burst: async (request) => {
+          const principal = request.principal === 'ci' ? 'ci' : 'engineer';
+          try {
+            // One terraform apply gone wrong: the events reach detection side by side, as EventBridge
+            // delivers a burst, so the channel's backlog outruns Slack's pace and goes out as digests. The
+            // answer comes once the calls are made; the digests follow in the channel.
+            const made = await trail.concurrently(() =>
+              makeBurst((who) => panelClients[who], {
+                count: BURST_CHANGES,
+                principal,
+                name: `burst-${Date.now().toString(36)}`,
+              }),
+            );
+            logger.info(
+              { groupId: made.groupId, rules: made.ruleIds.length },
+              'burst made in the emulated account',
+            );
+            return { ok: true, ...made };
+          } catch (error) {
+            if (error instanceof ChangeError) return { ok: false, error: error.message };
+            throw error;
+          }
         },
         sweepNow: async () => ({ ok: true, summary: await sweepNow() }),
         skipAhead: async (seconds) => {
@@ -423,50 +448,6 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await stopAll();
     throw error;
   }
-}
-
-/** An HTTP request as API Gateway's HTTP API (payload v2) hands it to a Lambda. */
-function httpApiEvent(
-  req: IncomingMessage,
-  body: string,
-  routeKey: string,
-  pathParameters: Record<string, string>,
-  sourceIp: string,
-): Record<string, unknown> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
-  }
-  headers['x-forwarded-for'] = sourceIp;
-  return {
-    version: '2.0',
-    routeKey,
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
-    headers,
-    pathParameters,
-    requestContext: {
-      accountId: ACCOUNT,
-      apiId: 'sandbox',
-      domainName: headers.host ?? 'localhost',
-      domainPrefix: 'sandbox',
-      http: {
-        method: req.method ?? 'GET',
-        path: url.pathname,
-        protocol: 'HTTP/1.1',
-        sourceIp,
-        userAgent: headers['user-agent'] ?? '',
-      },
-      requestId: randomUUID(),
-      routeKey,
-      stage: '$default',
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    },
-    ...(body ? { body } : {}),
-    isBase64Encoded: false,
-  };
 }
 
 /** The page's script (TypeScript in local/page/app.ts), bundled for the browser. */

@@ -1,8 +1,9 @@
 import type { ErrorCode, WebClient } from '@slack/web-api';
 import { RateLimitedError } from '../services/shared/errors';
 import type { MessageRef } from '../services/shared/ports';
-import type { AlertNotifier, AlertView, RevokeFailure } from '../services/violations/ports';
+import type { AlertNotifier, AlertView, DigestView, RevokeFailure } from '../services/violations/ports';
 import { alertBlocks, alertText, revokeFailureText } from './blocks/alert';
+import { digestBlocks, digestText, fitsDigest } from './blocks/digest';
 import { textMessage } from './blocks/kit';
 
 /**
@@ -29,6 +30,8 @@ export async function withRateLimit<T>(call: () => Promise<T>): Promise<T> {
 
 /** The metadata event type on alert messages: how a post of unknown outcome is found again. */
 export const ALERT_EVENT_TYPE = 'sg_warden_alert';
+/** The metadata event type on digest messages (payload: the digest's ID). */
+export const DIGEST_EVENT_TYPE = 'sg_warden_digest';
 /** History pages read when looking for a message (the window is minutes, so one page is the norm). */
 const MAX_HISTORY_PAGES = 5;
 
@@ -56,6 +59,50 @@ export class SlackNotifier implements AlertNotifier {
 
   /** Looks through the channel's messages since `since` for the one carrying this alert's metadata. */
   async findAlert(channel: string, alertId: string, since: string): Promise<MessageRef | null> {
+    return this.findMessage(channel, ALERT_EVENT_TYPE, 'alert_id', alertId, since);
+  }
+
+  async postDigest(channel: string, view: DigestView): Promise<MessageRef> {
+    const out = await withRateLimit(() =>
+      this.client.chat.postMessage({
+        channel,
+        text: digestText(view),
+        blocks: digestBlocks(view),
+        unfurl_links: false,
+        metadata: { event_type: DIGEST_EVENT_TYPE, event_payload: { digest_id: view.digest.digestId } },
+      }),
+    );
+    if (!out.ts || !out.channel) throw new Error('Slack answered chat.postMessage without channel and ts');
+    return { channel: out.channel, ts: out.ts };
+  }
+
+  async updateDigest(ref: MessageRef, view: DigestView): Promise<void> {
+    await withRateLimit(() =>
+      this.client.chat.update({
+        channel: ref.channel,
+        ts: ref.ts,
+        text: digestText(view),
+        blocks: digestBlocks(view),
+      }),
+    );
+  }
+
+  /** Looks through the channel's messages since `since` for the one carrying this digest's metadata. */
+  async findDigest(channel: string, digestId: string, since: string): Promise<MessageRef | null> {
+    return this.findMessage(channel, DIGEST_EVENT_TYPE, 'digest_id', digestId, since);
+  }
+
+  fitsDigest(view: DigestView): boolean {
+    return fitsDigest(view);
+  }
+
+  private async findMessage(
+    channel: string,
+    eventType: string,
+    field: string,
+    value: string,
+    since: string,
+  ): Promise<MessageRef | null> {
     const oldest = (new Date(since).getTime() / 1000).toFixed(6);
     let cursor: string | undefined;
     for (let page = 0; page < MAX_HISTORY_PAGES; page++) {
@@ -70,8 +117,8 @@ export class SlackNotifier implements AlertNotifier {
       );
       const found = (out.messages ?? []).find(
         (m) =>
-          m.metadata?.event_type === ALERT_EVENT_TYPE &&
-          (m.metadata.event_payload as { alert_id?: unknown } | undefined)?.alert_id === alertId,
+          m.metadata?.event_type === eventType &&
+          (m.metadata.event_payload as Record<string, unknown> | undefined)?.[field] === value,
       );
       if (found?.ts) return { channel, ts: found.ts };
       cursor = out.response_metadata?.next_cursor || undefined;
@@ -81,12 +128,15 @@ export class SlackNotifier implements AlertNotifier {
   }
 
   async updateAlert(ref: MessageRef, view: AlertView): Promise<void> {
-    await this.client.chat.update({
-      channel: ref.channel,
-      ts: ref.ts,
-      text: alertText(view),
-      blocks: alertBlocks(view),
-    });
+    // A rate limit on an update is retried when Slack says (the message stays due), not as a failure.
+    await withRateLimit(() =>
+      this.client.chat.update({
+        channel: ref.channel,
+        ts: ref.ts,
+        text: alertText(view),
+        blocks: alertBlocks(view),
+      }),
+    );
   }
 
   async postRevokeFailure(channel: string, failure: RevokeFailure, threadTs?: string): Promise<void> {

@@ -268,6 +268,33 @@ async function start(): Promise<void> {
     }
   };
 
+  // A burst (one terraform apply gone wrong): 50 changes at once; their alerts come as digests.
+  $<HTMLButtonElement>('burst').onclick = async () => {
+    const button = $<HTMLButtonElement>('burst');
+    const result = $('burst-result');
+    button.disabled = true;
+    result.className = 'result';
+    result.textContent = 'making 50 changes…';
+    try {
+      const answer = await api<{ ok: boolean; error?: string; groupId?: string; ruleIds?: string[] }>(
+        '/api/burst',
+        { principal: $<HTMLSelectElement>('change-principal').value },
+      );
+      if (!answer.ok) {
+        result.className = 'result error';
+        result.textContent = answer.error ?? 'The burst failed.';
+      } else {
+        result.textContent = `Opened ${answer.ruleIds?.length ?? 0} rules on ${answer.groupId}: their alerts come as digests.`;
+      }
+    } catch (error) {
+      result.className = 'result error';
+      result.textContent = (error as Error).message;
+    } finally {
+      button.disabled = false;
+      void refreshAws();
+    }
+  };
+
   $<HTMLButtonElement>('sweep').onclick = async () => {
     try {
       await api('/api/sweep', {});

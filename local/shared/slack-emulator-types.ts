@@ -34,6 +34,13 @@ export interface SlackEmulatorOptions {
   token?: string;
   /** Enforce Slack's ~1 message per second per channel for chat.postMessage (429 beyond it). */
   channelRateLimitPerSecond?: number;
+  /**
+   * Rate limits per Web API method and channel: at most `calls` in any `perSeconds` window of the
+   * emulator's clock, beyond which it answers 429 with Retry-After (the seconds until the window has room),
+   * e.g. `{ 'chat.update': { calls: 1, perSeconds: 1 } }`. `channelRateLimitPerSecond` is the same for
+   * chat.postMessage. Deterministic: it reads only the `now` clock.
+   */
+  rateLimits?: Record<string, { calls: number; perSeconds: number }>;
   /** Slack user-group ID → member user IDs, for usergroups.users.list. */
   userGroups?: Record<string, string[]>;
   /**

@@ -14,6 +14,9 @@ import type {
 
 type Handler = (args: Record<string, unknown>) => Record<string, unknown>;
 
+/** Slack refuses a message whose text is longer (`msg_too_long`). */
+const MESSAGE_TEXT_LIMIT = 40_000;
+
 const USER_ID = /^[UW][A-Z0-9]{2,}$/;
 
 /**
@@ -34,6 +37,8 @@ export class SlackEmulator {
   readonly responseUrlPosts: { id: string; body: Record<string, unknown> }[] = [];
   readonly messages = new Map<string, EmulatedMessage>();
   readonly views = new Map<string, Record<string, unknown>>();
+  /** Calls answered 429 by a rate limit (options.rateLimits / channelRateLimitPerSecond), in order. */
+  readonly rateLimited: RecordedCall[] = [];
   private readonly faults = new Map<string, Fault[]>();
   private readonly lastPostAt = new Map<string, number[]>();
   private readonly http = new LoopbackServer(
@@ -172,6 +177,7 @@ export class SlackEmulator {
     this.responseContexts.clear();
     this.faults.clear();
     this.lastPostAt.clear();
+    this.rateLimited.length = 0;
   }
 
   /** Calls of one method, in order. */
@@ -504,11 +510,19 @@ export class SlackEmulator {
     if (fault?.kind === 'error') return reply(res, 200, { ok: false, error: fault.error });
     if (this.options.token && token !== this.options.token)
       return reply(res, 200, { ok: false, error: 'invalid_auth' });
-    if (method === 'chat.postMessage' && this.overChannelLimit(String(args.channel ?? ''))) {
-      return reply(res, 429, { ok: false, error: 'ratelimited' }, 1);
+    const retryAfter = this.overLimit(method, String(args.channel ?? ''));
+    if (retryAfter > 0) {
+      this.rateLimited.push(call);
+      return reply(res, 429, { ok: false, error: 'ratelimited' }, retryAfter);
     }
     const handler = this.methods[method];
     if (!handler) return reply(res, 200, { ok: false, error: 'unknown_method' });
+    // Slack cuts a message's text at 40,000 characters and refuses longer ones.
+    if (
+      (method === 'chat.postMessage' || method === 'chat.update') &&
+      String(args.text ?? '').length > MESSAGE_TEXT_LIMIT
+    )
+      return reply(res, 200, { ok: false, error: 'msg_too_long' });
     // Slack refuses Block Kit beyond its limits; so does the emulator, so a test sees what Slack would do.
     const problems = blockKitProblems(method, args);
     if (problems.length > 0) return reply(res, 200, { ok: false, error: 'invalid_blocks', errors: problems });
@@ -527,18 +541,25 @@ export class SlackEmulator {
     return this.options.now ? this.options.now() : Date.now();
   }
 
-  private overChannelLimit(channel: string): boolean {
-    const limit = this.options.channelRateLimitPerSecond;
-    if (!limit) return false;
+  /** 0 when the call is within its method's limit for the channel (and counts it); else Retry-After in seconds. */
+  private overLimit(method: string, channel: string): number {
+    const limit =
+      this.options.rateLimits?.[method] ??
+      (method === 'chat.postMessage' && this.options.channelRateLimitPerSecond
+        ? { calls: this.options.channelRateLimitPerSecond, perSeconds: 1 }
+        : undefined);
+    if (!limit) return 0;
     const now = this.now();
-    const recent = (this.lastPostAt.get(channel) ?? []).filter((t) => now - t < 1000);
-    if (recent.length >= limit) {
-      this.lastPostAt.set(channel, recent);
-      return true;
+    const windowMs = limit.perSeconds * 1000;
+    const key = `${method}/${channel}`;
+    const recent = (this.lastPostAt.get(key) ?? []).filter((t) => now - t < windowMs);
+    if (recent.length >= limit.calls) {
+      this.lastPostAt.set(key, recent);
+      return Math.max(1, Math.ceil((recent[0]! + windowMs - now) / 1000));
     }
     recent.push(now);
-    this.lastPostAt.set(channel, recent);
-    return false;
+    this.lastPostAt.set(key, recent);
+    return 0;
   }
 }
 

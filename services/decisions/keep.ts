@@ -7,7 +7,15 @@ import { refreshAlertMessage } from '../violations/alerts';
 import type { ExceptionItem, ViolationItem } from '../violations/items';
 import { currentViolation, type DecisionDeps } from './deps';
 import { planKeep } from './plans';
-import { type DecisionTarget, isRefusal, isWholeAlert, refuse, resolveTarget, subjectOf } from './requests';
+import {
+  type DecisionTarget,
+  isRefusal,
+  isWholeAlert,
+  refreshResolvedMessage,
+  refuse,
+  resolveTarget,
+  subjectOf,
+} from './requests';
 import { alreadyDecided, type DecisionRefusal, targetOf } from './states';
 import {
   checkJustification,
@@ -212,6 +220,6 @@ export async function keepForPerson(
     );
   }
   // A Keep refused for every rule changed nothing: the message stays as it is.
-  if (resolved.alert && results.some((r) => r.ok)) await refreshAlertMessage(deps, resolved.alert.alertId);
+  if (results.some((r) => r.ok)) await refreshResolvedMessage(deps, resolved);
   return { refused: null, results };
 }

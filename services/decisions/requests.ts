@@ -4,13 +4,16 @@ import { recordRefusal } from '../kernel/refusal';
 import { keys } from '../kernel/state';
 import type { Person } from '../shared/people';
 import type { MessageRef } from '../shared/ports';
-import type { AlertItem, ViolationItem } from '../violations/items';
+import { refreshAlertMessage } from '../violations/alerts';
+import { refreshDigestMessageOutcome } from '../violations/digest-refresh';
+import type { AlertItem, DigestItem, ViolationItem } from '../violations/items';
 import { currentViolation, type DecisionDeps } from './deps';
 import type { DecisionRefusal } from './states';
 
 /**
  * What a person asked to act on: some rules (a button on one rule; a dialog for it, which also names the
- * rule's alert once sg-warden has read it), or every pending rule of an alert (Revoke all / Keep all).
+ * rule's alert once sg-warden has read it), or every pending rule of an alert (Revoke all / Keep all) —
+ * or of a digest, whose act-on-all buttons name the digest where an alert's name its alert.
  */
 export type DecisionTarget = { violationIds: string[]; alertId?: string } | { alertId: string };
 
@@ -18,7 +21,12 @@ export type DecisionTarget = { violationIds: string[]; alertId?: string } | { al
 export interface ResolvedTarget {
   alert: AlertItem | null;
   violations: ViolationItem[];
+  /** Set when the request was about every pending rule of a digest. */
+  digest?: DigestItem;
 }
+
+/** Digest IDs start so (services/violations/digests.ts): the audit trail files a request under the digest. */
+const DIGEST_PREFIX = 'digest-';
 
 /** True when the request is about every pending rule of an alert, not about rules it names. */
 export function isWholeAlert(target: DecisionTarget): target is { alertId: string } {
@@ -28,7 +36,8 @@ export function isWholeAlert(target: DecisionTarget): target is { alertId: strin
 /** What the audit trail files a refused request under: the rule, the alert, or (naming neither) the person. */
 export function subjectOf(target: DecisionTarget | null, person: Person): AuditSubject {
   if (!target) return { id: person.id, type: 'request' };
-  if (isWholeAlert(target)) return { id: target.alertId, type: 'alert' };
+  if (isWholeAlert(target))
+    return { id: target.alertId, type: target.alertId.startsWith(DIGEST_PREFIX) ? 'digest' : 'alert' };
   return { id: target.violationIds[0] ?? 'unknown', type: 'violation' };
 }
 
@@ -92,6 +101,8 @@ export async function resolveTarget(
     typeof target.alertId === 'string' && ID.test(target.alertId)
       ? await deps.store.get<AlertItem>(keys.alert(target.alertId))
       : null;
+  if (isWholeAlert(target) && !named && ID.test(target.alertId) && target.alertId.startsWith(DIGEST_PREFIX))
+    return resolveDigest(deps, target.alertId, message);
   if (isWholeAlert(target) || target.alertId !== undefined) {
     if (!named)
       return { code: 'NOT_FOUND', message: 'sg-warden does not know this alert, so nothing was changed.' };
@@ -130,6 +141,40 @@ export async function resolveTarget(
     violations.push(v);
   }
   return { alert, violations };
+}
+
+/**
+ * Every rule of a digest, checked like an alert's: the digest is the one whose message this is, and each
+ * rule is carried by an alert bound to that same message (a line its digest lost is not decided from it).
+ */
+async function resolveDigest(
+  deps: DecisionDeps,
+  digestId: string,
+  message: MessageRef,
+): Promise<ResolvedTarget | DecisionRefusal> {
+  const digest = await deps.store.get<DigestItem>(keys.digest(digestId));
+  if (!digest)
+    return { code: 'NOT_FOUND', message: 'sg-warden does not know this alert, so nothing was changed.' };
+  if (digest.status !== 'POSTED' || digest.channel !== message.channel || digest.ts !== message.ts)
+    return {
+      code: 'WRONG_MESSAGE',
+      message: 'That button does not belong to this alert, so nothing was changed.',
+    };
+  const alerts = new Map<string, AlertItem | null>();
+  const violations: ViolationItem[] = [];
+  for (const id of digest.violationIds) {
+    const v = await currentViolation(deps, id);
+    if (!v) continue;
+    if (!alerts.has(v.alertId)) alerts.set(v.alertId, await deps.store.get<AlertItem>(keys.alert(v.alertId)));
+    if (isOnMessage(alerts.get(v.alertId) ?? null, message)) violations.push(v);
+  }
+  return { alert: null, violations, digest };
+}
+
+/** Brings the message a resolved request was about up to date (an alert's, or a digest's). */
+export async function refreshResolvedMessage(deps: DecisionDeps, resolved: ResolvedTarget): Promise<void> {
+  if (resolved.digest) await refreshDigestMessageOutcome(deps, resolved.digest.digestId);
+  else if (resolved.alert) await refreshAlertMessage(deps, resolved.alert.alertId);
 }
 
 /**

@@ -21,7 +21,15 @@ import {
   type RevokeFacts,
   type Settlement,
 } from './plans';
-import { type DecisionTarget, isRefusal, isWholeAlert, refuse, resolveTarget, subjectOf } from './requests';
+import {
+  type DecisionTarget,
+  isRefusal,
+  isWholeAlert,
+  refreshResolvedMessage,
+  refuse,
+  resolveTarget,
+  subjectOf,
+} from './requests';
 import { endViolationSessions, trackingAtRevoke } from './sessions';
 import {
   alreadyDecided,
@@ -120,7 +128,11 @@ async function refusedRevoke(
  * rule is gone → the revoke happened, recorded once as REVOKED / AUTO_REVOKED (reconciled); still
  * there → revoke it now.
  */
-export async function reconcileRevoke(deps: DecisionDeps, seen: ViolationItem): Promise<RevokeResult> {
+export async function reconcileRevoke(
+  deps: DecisionDeps,
+  seen: ViolationItem,
+  options: { refresh?: boolean } = {},
+): Promise<RevokeResult> {
   const violationId = seen.violationId;
   if (seen.status !== 'REVOKING') return { violationId, outcome: 'not-pending', violation: seen };
   const claimed = await tryTransition<ViolationItem>(deps.store, planReconcileClaim(seen, deps.clock()));
@@ -128,22 +140,33 @@ export async function reconcileRevoke(deps: DecisionDeps, seen: ViolationItem): 
     return { violationId, outcome: 'lost-race', violation: await currentViolation(deps, violationId) };
   }
   const result = await settleClaim(deps, claimed, 'reconcile');
-  await refreshAlertMessage(deps, claimed.alertId);
+  if (options.refresh !== false) await refreshAlertMessage(deps, claimed.alertId);
   return result;
 }
 
-/** DEADLINE: a pending violation's time ran out: the clock revokes it (actor "timeout"). */
-export async function revokeAtDeadline(deps: DecisionDeps, seen: ViolationItem): Promise<RevokeResult> {
+/**
+ * DEADLINE: a pending violation's time ran out: the clock revokes it (actor "timeout"). The sweeper
+ * passes `refresh: false` and updates each message once after its wave (violations/message-updates.ts).
+ */
+export async function revokeAtDeadline(
+  deps: DecisionDeps,
+  seen: ViolationItem,
+  options: { refresh?: boolean } = {},
+): Promise<RevokeResult> {
   if (seen.status !== 'PENDING')
     return { violationId: seen.violationId, outcome: 'not-pending', violation: seen };
-  return revokeViolation(deps, seen.violationId, { type: 'timeout' });
+  return revokeViolation(deps, seen.violationId, { type: 'timeout' }, options);
 }
 
 /** REVOKE_RETRY: tries a failed revoke again, for whoever asked for it first. */
-export async function retryRevoke(deps: DecisionDeps, seen: ViolationItem): Promise<RevokeResult> {
+export async function retryRevoke(
+  deps: DecisionDeps,
+  seen: ViolationItem,
+  options: { refresh?: boolean } = {},
+): Promise<RevokeResult> {
   if (seen.status !== 'REVOKE_RETRY')
     return { violationId: seen.violationId, outcome: 'not-pending', violation: seen };
-  return revokeViolation(deps, seen.violationId, decisionActor(seen.revokeBy));
+  return revokeViolation(deps, seen.violationId, decisionActor(seen.revokeBy), options);
 }
 
 /** Ends a claim: re-read, re-evaluate, dry run or revoke, and write the outcome (all conditional on the claim). */
@@ -353,7 +376,7 @@ export async function revokeForPerson(
   const settled = await mapSettled(ids, 4, async (id) => {
     results[ids.indexOf(id)] = await revokeViolation(deps, id, actor, { refresh: false });
   });
-  if (resolved.alert) await refreshAlertMessage(deps, resolved.alert.alertId);
+  await refreshResolvedMessage(deps, resolved);
   settled.forEach((s, i) => {
     if (s.status === 'rejected')
       results[i] = {

@@ -1,14 +1,32 @@
 import type { DueKind } from '../kernel/state';
 import type { DueHandler } from '../kernel/sweep';
 import type { ExceptionItem, ViolationItem } from '../violations/items';
+import { requestMessageUpdate } from '../violations/message-updates';
 import { type NotifyPacing, pacedNotifyHandler, UNPACED } from '../violations/post-sweep';
 import type { DecisionDeps } from './deps';
 import { expireException } from './exceptions';
-import { reconcileRevoke, retryRevoke, revokeAtDeadline } from './revoke';
+import { type RevokeResult, reconcileRevoke, retryRevoke, revokeAtDeadline } from './revoke';
 
 /** The deps on the sweep's clock, so leases, backoffs and new deadlines count from the sweep's `now`. */
 function atTime(deps: DecisionDeps, now: Date): DecisionDeps {
   return { ...deps, clock: () => now };
+}
+
+/** Outcomes that changed nothing a message shows. */
+const UNCHANGED: readonly RevokeResult['outcome'][] = ['not-found', 'not-pending', 'lost-race'];
+
+/**
+ * A sweep's revoke does not update its message itself: it marks the message (in the table) and the
+ * sweep's NOTIFY pass updates each marked message once, at Slack's pace — one update per message per
+ * sweep however many of its rules the wave revoked.
+ */
+async function revokeThenMark(
+  deps: DecisionDeps,
+  seen: ViolationItem,
+  revoke: (options: { refresh: false }) => Promise<RevokeResult>,
+): Promise<void> {
+  const result = await revoke({ refresh: false });
+  if (!UNCHANGED.includes(result.outcome)) await requestMessageUpdate(deps, seen.alertId);
 }
 
 /**
@@ -22,13 +40,16 @@ export function decisionDueHandlers(
 ): Partial<Record<DueKind, DueHandler>> {
   return {
     RECONCILE: async (item, now) => {
-      await reconcileRevoke(atTime(deps, now), item as ViolationItem);
+      const at = atTime(deps, now);
+      await revokeThenMark(at, item as ViolationItem, (o) => reconcileRevoke(at, item as ViolationItem, o));
     },
     REVOKE_RETRY: async (item, now) => {
-      await retryRevoke(atTime(deps, now), item as ViolationItem);
+      const at = atTime(deps, now);
+      await revokeThenMark(at, item as ViolationItem, (o) => retryRevoke(at, item as ViolationItem, o));
     },
     DEADLINE: async (item, now) => {
-      await revokeAtDeadline(atTime(deps, now), item as ViolationItem);
+      const at = atTime(deps, now);
+      await revokeThenMark(at, item as ViolationItem, (o) => revokeAtDeadline(at, item as ViolationItem, o));
     },
     EXCEPTION_EXPIRY: async (item, now) => {
       await expireException(atTime(deps, now), item as ExceptionItem);

@@ -22,6 +22,7 @@ import type {
   SecurityGroupReader,
 } from '../shared/ports';
 import { postAlert } from '../violations/alerts';
+import { announceAlert, type PosterDeps } from '../violations/channel-poster';
 import { newViolation } from '../violations/factory';
 import type { AlertItem, ViolationItem } from '../violations/items';
 import { freeToRaise, storeClaimed } from '../violations/rule-claims';
@@ -39,7 +40,7 @@ import { resolveWatchedRules } from './watched-rules';
 
 export { principalName } from './principal-name';
 
-export interface DetectionDeps extends AskDeps {
+export interface DetectionDeps extends AskDeps, PosterDeps {
   groups: SecurityGroupReader;
   /** Prefix-list entries; give each invocation its own cachedPrefixLists(). */
   prefixLists: PrefixListReader;
@@ -413,7 +414,8 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   });
   if (!stored) return { ...result, outcome: 'duplicate', violations: violations.length };
   log.info({ violations: violations.length, alertId: alert.alertId }, 'violations stored');
-  const posted = await postAlert(deps, alert.alertId);
+  // At once, as its own message, unless the channel has a burst waiting: then as part of a digest.
+  const posted = await announceAlert(deps, alert.alertId, alert);
   // Rules without a backstop are told in the alert's thread (the channel, when it is not posted yet).
   for (const note of unarmed) await tellBackstop(deps, await alertThread(deps, alert.alertId), note);
   // After the alert, never before it: the author's direct message (askActor never throws).

@@ -14,7 +14,7 @@ export interface AuditEntry {
    * `request`: a Slack request refused before any feature saw it (e.g. from another workspace); subjectId is
    * the user. `scan`: one run of the reconciliation scan (its summary, a target it could not read); subjectId is the run.
    */
-  subjectType: 'violation' | 'alert' | 'exception' | 'grant' | 'run' | 'request' | 'scan';
+  subjectType: 'violation' | 'alert' | 'digest' | 'exception' | 'grant' | 'run' | 'request' | 'scan';
   action: string;
   fromState: string | null;
   toState: string | null;

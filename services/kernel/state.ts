@@ -40,6 +40,10 @@ export const keys = {
   run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
   sessions: (sessionsId: string) => ({ pk: `SESSIONS#${sessionsId}`, sk: 'SESSIONS' }),
   marker: (name: string) => ({ pk: `MARKER#${name}`, sk: 'MARKER' }),
+  /** A digest: one Slack message carrying the alerts of a burst (services/violations/digests.ts). */
+  digest: (digestId: string) => ({ pk: `DIGEST#${digestId}`, sk: 'DIGEST' }),
+  /** The lease of whoever posts a burst to one channel (services/violations/channel-poster.ts). */
+  poster: (channel: string) => ({ pk: `POSTER#${channel}`, sk: 'POSTER' }),
   /** Who last set one tag of one security group (services/detection/tags.ts). */
   tagSetter: (account: string, region: string, groupId: string, tagKey: string) => ({
     pk: `TAGSET#${account}#${region}#${groupId}#${tagKey}`,

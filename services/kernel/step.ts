@@ -6,6 +6,7 @@ type SubjectItem = StoredItem &
   (
     | { type: 'violation'; violationId: string }
     | { type: 'alert'; alertId: string }
+    | { type: 'digest'; digestId: string }
     | { type: 'grant'; grantId: string }
     | { type: 'run'; runId: string }
     | { type: 'exception'; violationId: string }
@@ -21,6 +22,8 @@ export function subjectOf(item: SubjectItem): AuditSubject {
       return { id: item.violationId, type: 'violation' };
     case 'alert':
       return { id: item.alertId, type: 'alert' };
+    case 'digest':
+      return { id: item.digestId, type: 'digest' };
     case 'grant':
       return { id: item.grantId, type: 'grant' };
     case 'run':

@@ -99,6 +99,16 @@ export function recordAudit(metrics: Metrics, entry: AuditEntry, item?: Record<s
       if (RUN_OUTCOMES.has(to)) metrics.add('Runs', 1, { outcome: to });
       return;
     }
+    case 'alert': {
+      // How long people waited to see it (a burst drained as digests, or Slack failing, shows here).
+      const took = to === 'POSTED' ? seconds(item?.createdAt, entry.at) : null;
+      if (took !== null) metrics.add('AlertPostDelay', took);
+      return;
+    }
+    case 'digest': {
+      if (to === 'POSTED') metrics.add('Digests', 1);
+      return;
+    }
     default:
       return;
   }

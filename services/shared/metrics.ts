@@ -127,6 +127,16 @@ export const METRIC_CATALOG = {
     dimensions: [],
     meaning: 'backstop runs that failed while the rule is still there (or whose dead letter is unreadable)',
   },
+  AlertPostDelay: {
+    unit: 'Seconds',
+    dimensions: [],
+    meaning: 'time from a detection to its alert (own message or digest) reaching the channel',
+  },
+  Digests: {
+    unit: 'Count',
+    dimensions: [],
+    meaning: 'digest messages posted: bursts carried many alerts to a message',
+  },
 } as const satisfies Record<string, { unit: MetricUnit; dimensions: readonly string[]; meaning: string }>;
 
 export type MetricName = keyof typeof METRIC_CATALOG;

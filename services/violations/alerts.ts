@@ -5,9 +5,12 @@ import { backoffSeconds, plusSeconds } from '../kernel/time';
 import { describeError, RateLimitedError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { MessageRef } from '../shared/ports';
+import { withVisibleDeadlines } from './digest-plan';
+import { refreshDigestMessageOutcome, type UpdateOutcome } from './digest-refresh';
 import type { AlertItem, ViolationItem } from './items';
 import type { AlertNotifier, AlertView } from './ports';
 import { scheduleReminders } from './reminders';
+import { restartLateDeadlines } from './visibility';
 
 export interface AlertDeps extends BackstopDeps {
   store: StateStore;
@@ -104,8 +107,13 @@ export async function postAlertOutcome(
     }
   }
   try {
-    const ref = await deps.notifier.postAlert(channel, view);
-    await recordPosted(deps, claimed, ref, {}, view.violations);
+    // Posted late, its rules get their full time from now: the message shows the deadlines they will have.
+    const postedAt = clock().toISOString();
+    const ref = await deps.notifier.postAlert(channel, {
+      ...view,
+      violations: withVisibleDeadlines(view.violations, postedAt),
+    });
+    await recordPosted(deps, claimed, ref, { postedAt }, view.violations);
     logger.info({ alertId, channel: ref.channel, ts: ref.ts }, 'alert posted');
     return 'posted';
   } catch (error) {
@@ -156,20 +164,30 @@ export async function postAlertOutcome(
   }
 }
 
-/** Ends a post (or the adoption of a message found in the channel): POSTING → POSTED, and the violations learn where. */
-async function recordPosted(
+/**
+ * Ends a post (or the adoption of a message found in the channel): POSTING → POSTED, and the violations
+ * learn where. With `postedAt` (a post made now, not an adoption), deadlines of a late post move to count
+ * from it; with `digestId`, the message is that digest's. `violations` (as shown; read when not given)
+ * get their reminders.
+ */
+export async function recordPosted(
   deps: AlertDeps,
   claimed: AlertItem,
   ref: MessageRef,
-  details: { adopted?: boolean; uncertainSince?: string },
-  violations: ViolationItem[],
+  details: { adopted?: boolean; uncertainSince?: string; postedAt?: string; digestId?: string },
+  violations?: ViolationItem[],
 ): Promise<void> {
   const { store, clock } = deps;
   await store.transition({
     key: keys.alert(claimed.alertId),
     from: ['POSTING'],
     to: 'POSTED',
-    set: { channel: ref.channel, ts: ref.ts, notifyAttempts: claimed.notifyAttempts + 1 },
+    set: {
+      channel: ref.channel,
+      ts: ref.ts,
+      notifyAttempts: claimed.notifyAttempts + 1,
+      ...(details.postedAt ? { postedAt: details.postedAt } : {}),
+    },
     remove: ['notifyError', 'postUncertainSince'],
     due: null,
     audit: {
@@ -188,6 +206,7 @@ async function recordPosted(
         ...(details.adopted
           ? { note: 'an earlier post reached Slack after all: its message was kept, not posted again' }
           : {}),
+        ...(details.digestId ? { digestId: details.digestId } : {}),
       },
       at: clock().toISOString(),
     },
@@ -195,7 +214,13 @@ async function recordPosted(
   await Promise.allSettled(
     claimed.violationIds.map((id) => store.patch(keys.violation(id), { channel: ref.channel, ts: ref.ts })),
   );
-  await scheduleReminders(deps, violations, ref);
+  if (details.postedAt) await restartLateDeadlines(deps, claimed.violationIds, details.postedAt);
+  const shown =
+    violations ??
+    (
+      await Promise.all(claimed.violationIds.map((id) => store.get<ViolationItem>(keys.violation(id))))
+    ).filter((v): v is NonNullable<typeof v> => v !== null);
+  await scheduleReminders(deps, shown, ref);
 }
 
 /**
@@ -205,25 +230,54 @@ async function recordPosted(
  * when the message could not be updated.
  */
 export async function refreshAlertMessage(deps: AlertDeps, alertId: string): Promise<boolean> {
+  return (await refreshAlertMessageOutcome(deps, alertId)) === 'updated';
+}
+
+/**
+ * Like refreshAlertMessage, saying what happened (a sweep paces its updates by it). An alert carried by
+ * a digest has no message of its own: the digest's message is brought up to date instead.
+ */
+export async function refreshAlertMessageOutcome(deps: AlertDeps, alertId: string): Promise<UpdateOutcome> {
+  const stored = await deps.store.get<AlertItem>(keys.alert(alertId));
+  if (stored?.digestId && stored.status === 'POSTED')
+    return refreshDigestMessageOutcome(deps, stored.digestId);
   for (let attempt = 0; attempt < 3; attempt++) {
     const view = await loadAlertView(deps, alertId);
-    if (view?.alert.status !== 'POSTED' || !view.alert.channel || !view.alert.ts) return true;
+    if (view?.alert.status !== 'POSTED' || !view.alert.channel || !view.alert.ts) return 'updated';
     const versions = view.violations.map((v) => v.version).join(',');
     try {
       await deps.notifier.updateAlert({ channel: view.alert.channel, ts: view.alert.ts }, view);
     } catch (error) {
       deps.logger.warn({ alertId, err: describeError(error) }, 'alert message not updated');
-      await scheduleRefresh(deps, view.alert);
-      return false;
+      await scheduleRefresh(deps, view.alert, error);
+      return error instanceof RateLimitedError ? 'rate-limited' : 'failed';
     }
     const after = await loadAlertView(deps, alertId);
-    if (!after || after.violations.map((v) => v.version).join(',') === versions) return true;
+    if (!after || after.violations.map((v) => v.version).join(',') === versions) return 'updated';
   }
-  return true;
+  return 'updated';
 }
 
-/** Makes a posted alert due again so a sweep re-renders its message (backing off, and not forever). */
-async function scheduleRefresh(deps: AlertDeps, alert: AlertItem): Promise<void> {
+/**
+ * Makes a posted alert due again so a sweep re-renders its message (backing off, and not forever). A
+ * rate limit is not the message's fault: due again when Slack said, without counting an attempt.
+ */
+async function scheduleRefresh(deps: AlertDeps, alert: AlertItem, error?: unknown): Promise<void> {
+  if (error instanceof RateLimitedError) {
+    await deps.store
+      .patch(
+        keys.alert(alert.alertId),
+        { updatePendingSince: alert.updatePendingSince ?? deps.clock().toISOString() },
+        { kind: 'NOTIFY', at: plusSeconds(deps.clock(), error.retryAfterSeconds) },
+      )
+      .catch((err) =>
+        deps.logger.error(
+          { alertId: alert.alertId, err: describeError(err) },
+          'message refresh not scheduled',
+        ),
+      );
+    return;
+  }
   const attempts = (alert.refreshAttempts ?? 0) + 1;
   const giveUp = attempts > MAX_REFRESH_ATTEMPTS;
   const backoff = backoffSeconds(attempts, 30, MAX_BACKOFF_SECONDS);

@@ -51,6 +51,8 @@ export interface AlertItem extends StoredItem {
   postUncertainSince?: string;
   /** Failed message updates in a row; while set the alert is due (NOTIFY) to bring its message up to date. */
   refreshAttempts?: number;
+  /** Set while an update of its message waits (due NOTIFY): the sweep updates it once, at Slack's pace. */
+  updatePendingSince?: string;
   /**
    * The channel the alert is posted in: its route's (set when it is stored), or slack.alertChannel; an
    * alert stored before routes has none until posted, and goes to slack.alertChannel.
@@ -67,6 +69,13 @@ export interface AlertItem extends StoredItem {
   /** Set when this alert re-opens a kept rule whose exception expired. */
   reopenedFrom?: string;
   /**
+   * The digest carrying this alert, when it was posted as part of a burst (then `channel` / `ts` are the
+   * digest's message, so its buttons are bound to that message).
+   */
+  digestId?: string;
+  /** When its message reached the channel (ISO). */
+  postedAt?: string;
+  /**
    * What the alert tells besides its violations (plain text; Slack escapes it): a watched change such as
    * an exemption tag or a prefix list gaining the internet (services/detection/raise.ts).
    */
@@ -77,6 +86,36 @@ export interface AlertItem extends StoredItem {
   groupTags?: Record<string, string>;
 }
 
+/**
+ * One Slack message carrying the alerts of a burst from one principal in one region (many violations,
+ * each on its own line with its own buttons). Only a way of showing them: every violation keeps its own
+ * deadline, decision and audit trail. UNNOTIFIED → POSTING (claimed, with a lease) → POSTED, like an
+ * alert; EMPTY when every alert it was meant to carry went elsewhere before it was posted.
+ */
+export interface DigestItem extends StoredItem {
+  type: 'digest';
+  status: 'UNNOTIFIED' | 'POSTING' | 'POSTED' | 'EMPTY';
+  digestId: string;
+  channel: string;
+  /** The principal (ARN) and region every alert in it shares. */
+  principal: string;
+  region: string;
+  /** The alerts it was planned with; those that claimed it (`digestId`) are the ones it shows. */
+  alertIds: string[];
+  /** Its lines in the order shown (worst severity first), fixed when posted so lines keep their place. */
+  violationIds: string[];
+  notifyAttempts: number;
+  notifyError?: string;
+  /** As on an alert: a post that may have reached Slack; look for the message before posting again. */
+  postUncertainSince?: string;
+  refreshAttempts?: number;
+  /** Set while an update of its message waits (due NOTIFY): the sweep updates it once, at Slack's pace. */
+  updatePendingSince?: string;
+  ts?: string;
+  postedAt?: string;
+  createdAt: string;
+}
+
 /** What the alert shows of asking the change's author: asked, their answer, or that the DM failed. */
 export interface ActorAskSummary {
   user: string;
@@ -84,6 +123,16 @@ export interface ActorAskSummary {
   at: string;
   /** Their "I need it" reason. */
   justification?: string;
+}
+
+/** Who holds the right to post a burst to one channel, until when (one poster per channel). */
+export interface PosterLeaseItem extends StoredItem {
+  type: 'poster';
+  status: 'FREE' | 'HELD';
+  channel: string;
+  holder?: string;
+  leaseUntil?: string;
+  createdAt: string;
 }
 
 /** One violating rule and the decision about it. */
@@ -119,6 +168,8 @@ export interface ViolationItem extends StoredItem {
   revokeBy?: AuditActor;
   /** Asked again because a Keep ran out: who kept it, until when (shown as a date in the reader's time). */
   previousKeep?: { byName: string; until: string | null };
+  /** When its alert (single or digest) was posted, if that moved the deadline (posting was late). */
+  postedAt?: string;
   /** The group's exposure when the violation was raised (class, first attachments, the severity step). */
   exposure?: ViolationExposure;
   /** The group's exposure as the clock found it just before its auto-revoke. */

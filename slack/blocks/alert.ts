@@ -94,7 +94,7 @@ export function connectionsLine(c: ConnectionTracking): string {
   }
 }
 
-function ruleLine(v: ViolationItem): string {
+export function ruleLine(v: ViolationItem): string {
   return `${SEVERITY_ICON[v.severity] ?? ''} *${v.severity.toUpperCase()}* ${code(describeRule(v.rule))}${v.rule.ruleId ? ` ${code(v.rule.ruleId)}` : ''}`;
 }
 
@@ -144,7 +144,7 @@ export function violationSection(v: ViolationItem, inlineExposure = false): Sect
   return section(fitSection({ rule: ruleLine(v), reasons, description, state }), `rule:${v.violationId}`);
 }
 
-function revokeButton(actionId: string, value: string, label: string, ruleText: string): Button {
+export function revokeButton(actionId: string, value: string, label: string, ruleText: string): Button {
   return {
     type: 'button',
     action_id: actionId,

@@ -376,6 +376,40 @@ describe('npm start in a browser, as a person uses it', () => {
     );
   });
 
+  describe('digests', () => {
+    it('a burst of 50 changes comes as digests; one line decided alone updates in place', async () => {
+      const slack = await WorkspacePage.open(browser, sandbox.url);
+      await slack.actAs('Erin Engineer');
+      const panel = slack.page.getByRole('complementary', { name: 'Emulated AWS account' });
+      await panel.getByRole('button', { name: 'Make 50 changes at once' }).click();
+      await panel.getByText(/Opened 50 rules on sg-/).waitFor({ timeout: 60_000 });
+
+      // More alerts waited than Slack lets out in a few seconds: they come as digests, lines worst first.
+      const first = slack.page
+        .locator('[data-testid=message]', { hasText: /risky rules in a burst/ })
+        .first();
+      await first.waitFor({ timeout: 90_000 });
+      const ts = await first.getAttribute('data-ts');
+      const digest = slack.page.locator(`[data-testid=message][data-ts="${ts}"]`);
+      const header = digest.getByText(
+        /^[A-Z]+: \d+ pending · 0 revoked · 0 kept — \d+ risky rules in a burst/,
+      );
+      await header.waitFor();
+      const pending = Number(/(\d+) pending/.exec((await header.textContent()) ?? '')![1]);
+      expect(pending).toBeGreaterThan(1);
+      expect(await digest.getByRole('button', { name: 'Keep…', exact: true }).count()).toBe(pending);
+      await digest.getByRole('button', { name: `Revoke all ${pending}` }).waitFor();
+
+      // One line decided alone: its line says so and loses its buttons; the header counts it.
+      await slack.press(digest, 'Revoke', 'Revoke');
+      await digest.getByText(/Revoked by @Erin Engineer/).waitFor({ timeout: 60_000 });
+      await digest.getByText(`${pending - 1} pending · 1 revoked · 0 kept`).waitFor();
+      expect(await digest.getByRole('button', { name: 'Keep…', exact: true }).count()).toBe(pending - 1);
+      await digest.getByRole('button', { name: `Revoke all ${pending - 1}` }).waitFor();
+      await slack.screenshot('9-digest');
+    }, 180_000);
+  });
+
   it(
     '4. /sg-whitelist grants a /32 for an hour, /sg-status lists it, and it leaves EC2 when it expires',
     async () => {

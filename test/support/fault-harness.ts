@@ -88,7 +88,14 @@ export interface Raised {
  */
 export async function raise(
   suite: FaultSuite,
-  options: { ports?: number[]; description?: string; groupName?: string; deliver?: boolean } = {},
+  options: {
+    ports?: number[];
+    description?: string;
+    groupName?: string;
+    deliver?: boolean;
+    /** Who made the change (CloudTrail's userIdentity.arn); an SSO admin session unless told. */
+    principalArn?: string;
+  } = {},
 ): Promise<Raised> {
   const { groupId } = await createGroup(REGION, options.groupName);
   const rules: RuleSpec[] = [];
@@ -108,7 +115,11 @@ export async function raise(
       ...(options.description ? { description: options.description } : {}),
     });
   }
-  const record = authorizeIngressRecord({ groupId, rules });
+  const record = authorizeIngressRecord({
+    groupId,
+    rules,
+    ...(options.principalArn ? { principalArn: options.principalArn } : {}),
+  });
   const alertId = String(record.eventID);
   if (options.deliver !== false) await deliver(suite, record);
   const alert = await suite.wiring.store.get<AlertItem>(keys.alert(alertId));

@@ -112,6 +112,17 @@ describe('alarms', () => {
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'notBreaching',
     },
+    AlertsLateAlarm: {
+      AlarmName: 'sg-warden-prod-alerts-late',
+      Namespace: 'sg-warden',
+      MetricName: 'AlertPostDelay',
+      Dimensions: [{ Name: 'stage', Value: 'prod' }],
+      Statistic: 'Maximum',
+      Period: 300,
+      Threshold: 120,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
     DoorServerErrorsAlarm: {
       AlarmName: 'sg-warden-prod-door-5xx',
       Namespace: 'AWS/ApiGateway',

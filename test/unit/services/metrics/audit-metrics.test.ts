@@ -116,6 +116,18 @@ describe('metrics from audit entries', () => {
       ]);
     });
 
+    it('times an alert from detection to the channel, and counts digests posted', () => {
+      const m = recorder();
+      recordAudit(m, entry('alert', 'UNNOTIFIED', 'POSTED'), {
+        createdAt: new Date(Date.parse(AT) - 90_000).toISOString(),
+      });
+      recordAudit(m, entry('digest', 'POSTING', 'POSTED'));
+      expect(m.points).toEqual([
+        ['AlertPostDelay', 90],
+        ['Digests', 1],
+      ]);
+    });
+
     it('ignores alerts, exceptions and refused requests', () => {
       const m = recorder();
       recordAudit(m, entry('alert', 'POSTING', 'POSTED'));
