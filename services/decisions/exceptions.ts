@@ -1,3 +1,4 @@
+import { gradeFindings } from '../exposure/grade';
 import { keys, tryTransition } from '../kernel/state';
 import { postAlert } from '../violations/alerts';
 import type { ExceptionItem } from '../violations/items';
@@ -14,8 +15,9 @@ export interface ExpiryResult {
 /**
  * EXCEPTION_EXPIRY: an ACTIVE exception ran out. If the rule still exists and still breaks the policy,
  * it goes back to a fresh PENDING decision with its own alert message and deadline (never silently kept
- * forever); if it is gone or no longer violates, the exception just expires. Safe to run twice: the
- * re-opened alert and violation have IDs derived from the exception, and the expiry is conditional.
+ * forever), graded by its group's exposure as a new finding is; if it is gone or no longer violates,
+ * the exception just expires. Safe to run twice: the re-opened alert and violation have IDs derived from
+ * the exception, and the expiry is conditional.
  */
 export async function expireException(deps: DecisionDeps, seen: ExceptionItem): Promise<ExpiryResult> {
   const now = deps.clock();
@@ -25,10 +27,15 @@ export async function expireException(deps: DecisionDeps, seen: ExceptionItem): 
   const target = targetOf(ex);
   const kept = await currentViolation(deps, ex.violationId);
   const live = await readLiveRule(deps.ec2, target, ex.rule);
-  const finding = live ? await evaluateLive(deps, target, live, kept?.actor ?? null) : null;
+  const evaluated = live ? await evaluateLive(deps, target, live, kept?.actor ?? null) : null;
+  // Asked again at the severity its group's exposure gives now (policy.exposure), like a new finding.
+  const [graded] = evaluated
+    ? await gradeFindings(deps.exposure, target, [evaluated], deps.config.policy, deps.clock)
+    : [];
+  const finding = graded?.finding ?? null;
   let reopened: Reopening | null = null;
   if (finding) {
-    reopened = planReopen(ex, kept, finding, now.toISOString());
+    reopened = planReopen(ex, kept, finding, now.toISOString(), graded?.exposure);
     await deps.store.createAll(
       [
         reopened.alert as unknown as Record<string, unknown>,

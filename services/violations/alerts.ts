@@ -79,7 +79,8 @@ export async function postAlertOutcome(
   }
   const view = await loadAlertView(deps, alertId);
   if (!view) return 'not-claimable';
-  const channel = deps.config.slack.alertChannel;
+  // A reply in a thread goes where that thread is.
+  const channel = view.alert.thread?.channel ?? deps.config.slack.alertChannel;
   // An earlier attempt may have reached Slack without an answer (a timeout, a 5xx, a poster that died
   // holding the claim): look for its message before posting, so the alert never shows twice.
   const uncertainSince =
