@@ -22,6 +22,7 @@ function deployIam() {
         "export * from './services/deploy/operations';",
         "export * from './services/deploy/encryption';",
         "export * from './services/deploy/audit-archive';",
+        "export * from './services/deploy/event-pattern';",
         '',
       ].join('\n'),
       resolveDir: root,
@@ -116,7 +117,12 @@ module.exports = {
       );
     }
     const { stage } = await deployContext(resolveVariable);
-    return deployIam().organizationResources(fromParam ?? fromConfig, stage);
+    const deploy = deployIam();
+    return deploy.organizationResources(
+      fromParam ?? fromConfig,
+      stage,
+      deploy.detectionEventSources(config()),
+    );
   },
   /** `resources: - ${file(infra/iam-from-config.js):operations}`: the alarms and the dashboard. */
   operations: async ({ resolveVariable }) => {
@@ -151,6 +157,11 @@ module.exports = {
       alarmActions: deploy.alarmActions(config(), await optionalParam(resolveVariable, 'alarmTopicArn')),
     });
   },
+  /**
+   * `pattern: ${file(infra/iam-from-config.js):eventPattern}`: detection's EventBridge pattern, from the event
+   * names detection parses (services/deploy/event-pattern.ts); exposure changes only with policy.exposure on.
+   */
+  eventPattern: async () => deployIam().detectionEventPattern(config()),
   /** `logRetentionInDays`: the param logRetentionInDays, else config logs.retentionDays. */
   logRetentionDays: async ({ resolveVariable }) => {
     const fromParam = await optionalParam(resolveVariable, 'logRetentionInDays');

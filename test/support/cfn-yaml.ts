@@ -12,8 +12,10 @@ const INTRINSICS: (ScalarTag | CollectionTag)[] = [
   'Not',
   'Select',
   'Split',
+  'And',
+  'Condition',
 ].flatMap((name): (ScalarTag | CollectionTag)[] => {
-  const key = name === 'Ref' ? 'Ref' : `Fn::${name}`;
+  const key = name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`;
   const value = (v: unknown) => ({ [key]: name === 'GetAtt' && typeof v === 'string' ? v.split('.') : v });
   return [
     { tag: `!${name}`, resolve: (v: string) => value(v) },

@@ -586,8 +586,13 @@ describe('deploy template', () => {
       );
       expect(rules).toHaveLength(1);
       const pattern = rules[0]!.Properties.EventPattern as Json;
-      expect(pattern.source).toEqual(['aws.ec2']);
+      expect(pattern.source).toEqual(['aws.ec2', 'aws.elasticloadbalancing', 'aws.rds']);
       expect(pattern['detail-type']).toEqual(['AWS API Call via CloudTrail']);
+      expect((pattern.detail as Json).eventSource).toEqual([
+        'ec2.amazonaws.com',
+        'elasticloadbalancing.amazonaws.com',
+        'rds.amazonaws.com',
+      ]);
       expect((pattern.detail as Json).eventName).toEqual([
         'AuthorizeSecurityGroupIngress',
         'AuthorizeSecurityGroupEgress',
@@ -595,8 +600,36 @@ describe('deploy template', () => {
         'RevokeSecurityGroupIngress',
         'RevokeSecurityGroupEgress',
         'DeleteSecurityGroup',
+        // #20: the calls that change what a group exposes without changing a rule.
+        'ModifyNetworkInterfaceAttribute',
+        'ModifyInstanceAttribute',
+        'RunInstances',
+        'CreateNetworkInterface',
+        'AttachNetworkInterface',
+        'AssociateAddress',
+        'AssignIpv6Addresses',
+        'ModifySubnetAttribute',
+        'CreateRoute',
+        'ReplaceRoute',
+        'AttachInternetGateway',
+        'AssociateRouteTable',
+        'ReplaceRouteTableAssociation',
+        'CreateLoadBalancer',
+        'SetSecurityGroups',
+        'ModifyDBInstance',
+        'CreateDBInstance',
       ]);
       expect(JSON.stringify(rules[0]!.Properties.Targets)).toContain('CloudtrailEventLambdaFunction');
+    });
+
+    it('#20 has the region forwarder send exactly the events detection’s rule matches', () => {
+      const [rule] = Object.values(template.Resources).filter(
+        (r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern,
+      );
+      const forwarder = readCfnYaml(join(root, 'infra', 'region-forwarder.yml')) as {
+        Resources: Record<string, { Properties: Json }>;
+      };
+      expect(forwarder.Resources.ForwardRule!.Properties.EventPattern).toEqual(rule!.Properties.EventPattern);
     });
 
     it('runs the sweeper at rate(1 minute)', () => {
@@ -641,12 +674,13 @@ describe('deploy template', () => {
       expect(policy.UpdateReplacePolicy).toBe('Retain');
     });
 
-    it('lets the organisation put only security-group CloudTrail events on the bus', () => {
+    it('lets the organisation put only the CloudTrail events detection reads on the bus', () => {
       const policy = template.Resources.OrganizationEventBusPolicy!;
       expect((policy.Properties.Statement as Statement).Condition).toEqual({
         StringEquals: {
           'aws:PrincipalOrgID': 'o-abcde12345',
-          'events:source': 'aws.ec2',
+          // EC2's, and with policy.exposure on ELBv2's and RDS's exposure changes (#20).
+          'events:source': ['aws.ec2', 'aws.elasticloadbalancing', 'aws.rds'],
           'events:detail-type': 'AWS API Call via CloudTrail',
         },
       });
