@@ -58,6 +58,7 @@ export interface GroupRegrade {
 interface GroupExposureItem extends StoredItem {
   type: 'group-exposure';
   status: ExposureClass;
+  createdAt: string;
   at: string;
   eventId: string;
 }
@@ -285,6 +286,7 @@ async function recordClass(
       type: 'group-exposure',
       status: exposure,
       version: 1,
+      createdAt: at,
       at,
       eventId: cause.eventId,
     };
