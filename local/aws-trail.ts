@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import type { Config } from '../services/config/config';
+import { policySchema } from '../services/config/policy-schema';
+import { detectionEventPattern } from '../services/deploy/event-pattern';
 import type { Logger } from '../services/shared/logger';
 import { PERSONAS, type Persona, personaOf, signatureScope } from './aws-personas';
 import type { ProxyAnswer, ProxyExchange, ProxyRequest } from './aws-recorder';
@@ -26,15 +29,21 @@ export interface TrailDelivery {
   error?: string;
 }
 
-/** The EventBridge pattern of the detection function's rule, as serverless.yml deploys it. */
-export function readDetectionPattern(repoRoot: string): Json {
+/**
+ * The EventBridge pattern of the detection function's rule, as serverless.yml deploys it: spelled out, or
+ * through the deploy bridge (`${file(infra/iam-from-config.js):eventPattern}`), which builds it from the
+ * event names detection parses (services/deploy/event-pattern.ts) and the policy (default: the shipped one).
+ */
+export function readDetectionPattern(repoRoot: string, policy?: Pick<Config, 'policy'>): Json {
   const doc = parse(readFileSync(join(repoRoot, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
-    functions?: Record<string, { events?: { eventBridge?: { pattern?: Json } }[] }>;
+    functions?: Record<string, { events?: { eventBridge?: { pattern?: Json | string } }[] }>;
   };
   for (const fn of Object.values(doc.functions ?? {})) {
     for (const event of fn.events ?? []) {
       const pattern = event.eventBridge?.pattern;
-      if (pattern && matchesPattern(pattern.source, 'aws.ec2')) return pattern;
+      if (typeof pattern === 'string' && pattern.includes('iam-from-config.js):eventPattern'))
+        return detectionEventPattern(policy ?? { policy: policySchema.parse({}) });
+      if (pattern && typeof pattern === 'object' && matchesPattern(pattern.source, 'aws.ec2')) return pattern;
     }
   }
   throw new Error('serverless.yml has no EventBridge rule for CloudTrail security-group events');

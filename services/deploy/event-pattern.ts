@@ -32,15 +32,18 @@ export function detectionEventSources(config: Pick<Config, 'policy'>): string[] 
   return Object.keys(detectionEventNames(config)).map((s) => EVENTBRIDGE_SOURCES[s]!);
 }
 
-/** detection's EventBridge pattern: CloudTrail's record of each call it reads, by service. */
+/**
+ * detection's EventBridge pattern: CloudTrail's record of each call it reads. One service: its source and
+ * names; several: one `$or` branch per service, so that each name is matched only from the service that
+ * records it (an event that says `aws.rds` never passes with an EC2 call's name).
+ */
 export function detectionEventPattern(config: Pick<Config, 'policy'>): Record<string, unknown> {
-  const names = detectionEventNames(config);
-  return {
-    source: detectionEventSources(config),
-    'detail-type': ['AWS API Call via CloudTrail'],
-    detail: {
-      eventSource: Object.keys(names),
-      eventName: [...new Set(Object.values(names).flat())],
-    },
-  };
+  const branches = Object.entries(detectionEventNames(config)).map(([eventSource, eventName]) => ({
+    source: [EVENTBRIDGE_SOURCES[eventSource]!],
+    detail: { eventSource: [eventSource], eventName },
+  }));
+  const [only] = branches;
+  if (branches.length === 1 && only)
+    return { source: only.source, 'detail-type': ['AWS API Call via CloudTrail'], detail: only.detail };
+  return { 'detail-type': ['AWS API Call via CloudTrail'], $or: branches };
 }

@@ -586,38 +586,48 @@ describe('deploy template', () => {
       );
       expect(rules).toHaveLength(1);
       const pattern = rules[0]!.Properties.EventPattern as Json;
-      expect(pattern.source).toEqual(['aws.ec2', 'aws.elasticloadbalancing', 'aws.rds']);
       expect(pattern['detail-type']).toEqual(['AWS API Call via CloudTrail']);
-      expect((pattern.detail as Json).eventSource).toEqual([
-        'ec2.amazonaws.com',
-        'elasticloadbalancing.amazonaws.com',
-        'rds.amazonaws.com',
-      ]);
-      expect((pattern.detail as Json).eventName).toEqual([
-        'AuthorizeSecurityGroupIngress',
-        'AuthorizeSecurityGroupEgress',
-        'ModifySecurityGroupRules',
-        'RevokeSecurityGroupIngress',
-        'RevokeSecurityGroupEgress',
-        'DeleteSecurityGroup',
-        // #20: the calls that change what a group exposes without changing a rule.
-        'ModifyNetworkInterfaceAttribute',
-        'ModifyInstanceAttribute',
-        'RunInstances',
-        'CreateNetworkInterface',
-        'AttachNetworkInterface',
-        'AssociateAddress',
-        'AssignIpv6Addresses',
-        'ModifySubnetAttribute',
-        'CreateRoute',
-        'ReplaceRoute',
-        'AttachInternetGateway',
-        'AssociateRouteTable',
-        'ReplaceRouteTableAssociation',
-        'CreateLoadBalancer',
-        'SetSecurityGroups',
-        'ModifyDBInstance',
-        'CreateDBInstance',
+      // One branch per service (#20): each name only from the service that records it.
+      expect(pattern.$or).toEqual([
+        {
+          source: ['aws.ec2'],
+          detail: {
+            eventSource: ['ec2.amazonaws.com'],
+            eventName: [
+              'AuthorizeSecurityGroupIngress',
+              'AuthorizeSecurityGroupEgress',
+              'ModifySecurityGroupRules',
+              'RevokeSecurityGroupIngress',
+              'RevokeSecurityGroupEgress',
+              'DeleteSecurityGroup',
+              // #20: the calls that change what a group exposes without changing a rule.
+              'ModifyNetworkInterfaceAttribute',
+              'ModifyInstanceAttribute',
+              'RunInstances',
+              'CreateNetworkInterface',
+              'AttachNetworkInterface',
+              'AssociateAddress',
+              'AssignIpv6Addresses',
+              'ModifySubnetAttribute',
+              'CreateRoute',
+              'ReplaceRoute',
+              'AttachInternetGateway',
+              'AssociateRouteTable',
+              'ReplaceRouteTableAssociation',
+            ],
+          },
+        },
+        {
+          source: ['aws.elasticloadbalancing'],
+          detail: {
+            eventSource: ['elasticloadbalancing.amazonaws.com'],
+            eventName: ['CreateLoadBalancer', 'SetSecurityGroups'],
+          },
+        },
+        {
+          source: ['aws.rds'],
+          detail: { eventSource: ['rds.amazonaws.com'], eventName: ['ModifyDBInstance', 'CreateDBInstance'] },
+        },
       ]);
       expect(JSON.stringify(rules[0]!.Properties.Targets)).toContain('CloudtrailEventLambdaFunction');
     });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { matchesPattern } from '../../../../local/cloudtrail-records';
 import { parseConfig } from '../../../../services/config/config';
 import { detectionEventNames, detectionEventPattern } from '../../../../services/deploy/event-pattern';
 import { decodeJson, parseCloudTrail } from '../../../../services/detection/cloudtrail';
@@ -179,11 +180,26 @@ describe('exposure-change events (#20)', () => {
   describe('the EventBridge pattern', () => {
     it('matches the security-group calls and, with policy.exposure on, every exposure change by its service', () => {
       const on = detectionEventPattern({ policy: policyDefaults() });
-      expect(on.source).toEqual(['aws.ec2', 'aws.elasticloadbalancing', 'aws.rds']);
-      const names = (on.detail as { eventName: string[] }).eventName;
-      for (const list of Object.values(EXPOSURE_EVENT_NAMES))
-        for (const n of list) expect(names).toContain(n);
-      expect(names).not.toContain('CreateSecurityGroup');
+      const branches = on.$or as {
+        source: string[];
+        detail: { eventSource: string[]; eventName: string[] };
+      }[];
+      expect(branches.map((b) => b.source)).toEqual([['aws.ec2'], ['aws.elasticloadbalancing'], ['aws.rds']]);
+      for (const [eventSource, list] of Object.entries(EXPOSURE_EVENT_NAMES)) {
+        const branch = branches.find((b) => b.detail.eventSource[0] === eventSource)!;
+        for (const n of list) expect(branch.detail.eventName).toContain(n);
+      }
+      expect(branches[0]!.detail.eventName).not.toContain('CreateSecurityGroup');
+      // An EC2 call's name under another service's source does not match.
+      const event = (source: string, eventSource: string, eventName: string) => ({
+        source,
+        'detail-type': 'AWS API Call via CloudTrail',
+        detail: { eventSource, eventName },
+      });
+      expect(matchesPattern(on, event('aws.ec2', 'ec2.amazonaws.com', 'AssociateAddress'))).toBe(true);
+      expect(matchesPattern(on, event('aws.rds', 'rds.amazonaws.com', 'ModifyDBInstance'))).toBe(true);
+      expect(matchesPattern(on, event('aws.rds', 'ec2.amazonaws.com', 'AssociateAddress'))).toBe(false);
+      expect(matchesPattern(on, event('aws.rds', 'rds.amazonaws.com', 'RunInstances'))).toBe(false);
     });
 
     it('matches only the security-group calls with policy.exposure off', () => {
