@@ -1,6 +1,8 @@
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { parseCloudTrail } from '../services/detection/cloudtrail';
 import { detect } from '../services/detection/detect';
+import { detectExposureChange } from '../services/detection/exposure-change';
+import { parseExposureChanges } from '../services/detection/exposure-events';
 import { cachedPrefixLists } from '../services/detection/prefix-lists';
 import { endGrantSessions } from '../services/grants/sessions';
 import { BACKSTOP_ACTOR } from '../services/kernel/audit';
@@ -19,8 +21,10 @@ export async function handler(
   const eventId = (event.detail as { eventID?: string } | undefined)?.eventID ?? event.id;
   return inInvocation(context, { eventId }, async (logger) => {
     let sgEvents: ReturnType<typeof parseCloudTrail>;
+    let exposureChanges: ReturnType<typeof parseExposureChanges>;
     try {
       sgEvents = parseCloudTrail(event);
+      exposureChanges = parseExposureChanges(event);
     } catch (error) {
       if (error instanceof BadInputError) {
         logger.error(
@@ -63,9 +67,20 @@ export async function handler(
         );
         violations += result.violations;
       }
+      // Calls that change what groups expose without changing a rule: their groups are re-graded.
+      for (const change of exposureChanges) {
+        const result = await detectExposureChange(
+          { ...wiring, groups: wiring.ec2, prefixLists, exposure },
+          change,
+        );
+        logger.info(
+          { outcome: result.outcome, groups: result.groups, leftToScan: result.leftToScan },
+          'exposure change handled',
+        );
+      }
     } finally {
       wiring.metrics.flush();
     }
-    return { processed: sgEvents.length, violations };
+    return { processed: sgEvents.length + exposureChanges.length, violations };
   });
 }

@@ -22,8 +22,8 @@ function deployIam() {
         "export * from './services/deploy/operations';",
         "export * from './services/deploy/encryption';",
         "export * from './services/deploy/audit-archive';",
-        "export { SECURITY_GROUP_EVENT_NAMES } from './services/detection/cloudtrail';",
         "export * from './services/deploy/sessions';",
+        "export * from './services/deploy/event-pattern';",
         '',
       ].join('\n'),
       resolveDir: root,
@@ -119,7 +119,12 @@ module.exports = {
       );
     }
     const { stage } = await deployContext(resolveVariable);
-    return deployIam().organizationResources(fromParam ?? fromConfig, stage);
+    const deploy = deployIam();
+    return deploy.organizationResources(
+      fromParam ?? fromConfig,
+      stage,
+      deploy.detectionEventSources(config()),
+    );
   },
   /** `resources: - ${file(infra/iam-from-config.js):operations}`: the alarms and the dashboard. */
   operations: async ({ resolveVariable }) => {
@@ -155,10 +160,10 @@ module.exports = {
     });
   },
   /**
-   * `eventName: ${file(infra/iam-from-config.js):eventNames}`: the CloudTrail event names detection reads
-   * (services/detection/cloudtrail.ts), so the EventBridge rule and the parser cannot drift apart.
+   * `pattern: ${file(infra/iam-from-config.js):eventPattern}`: detection's EventBridge pattern, from the event
+   * names detection parses (services/deploy/event-pattern.ts); exposure changes only with policy.exposure on.
    */
-  eventNames: async () => [...deployIam().SECURITY_GROUP_EVENT_NAMES],
+  eventPattern: async () => deployIam().detectionEventPattern(config()),
   /**
    * `resources: - ${file(infra/iam-from-config.js):sessions}`: the end-sessions document and its IAM, when
    * the config ends sessions (services/deploy/sessions.ts); a target in another region is refused.

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { SECURITY_GROUP_EVENT_NAMES } from '../services/detection/cloudtrail';
+import type { Config } from '../services/config/config';
+import { policySchema } from '../services/config/policy-schema';
+import { detectionEventPattern } from '../services/deploy/event-pattern';
 import type { Logger } from '../services/shared/logger';
 import { PERSONAS, type Persona, personaOf, signatureScope } from './aws-personas';
 import type { ProxyAnswer, ProxyExchange, ProxyRequest } from './aws-recorder';
@@ -28,24 +30,20 @@ export interface TrailDelivery {
 }
 
 /**
- * serverless.yml takes the rule's event names from the parser (`${file(infra/iam-from-config.js):eventNames}`,
- * resolved at package time): the same list here.
+ * The EventBridge pattern of the detection function's rule, as serverless.yml deploys it: spelled out, or
+ * through the deploy bridge (`${file(infra/iam-from-config.js):eventPattern}`), which builds it from the
+ * event names detection parses (services/deploy/event-pattern.ts) and the policy (default: the shipped one).
  */
-function withEventNames(pattern: Json): Json {
-  const detail = pattern.detail as Json | undefined;
-  if (typeof detail?.eventName !== 'string') return pattern;
-  return { ...pattern, detail: { ...detail, eventName: [...SECURITY_GROUP_EVENT_NAMES] } };
-}
-
-/** The EventBridge pattern of the detection function's rule, as serverless.yml deploys it. */
-export function readDetectionPattern(repoRoot: string): Json {
+export function readDetectionPattern(repoRoot: string, policy?: Pick<Config, 'policy'>): Json {
   const doc = parse(readFileSync(join(repoRoot, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
-    functions?: Record<string, { events?: { eventBridge?: { pattern?: Json } }[] }>;
+    functions?: Record<string, { events?: { eventBridge?: { pattern?: Json | string } }[] }>;
   };
   for (const fn of Object.values(doc.functions ?? {})) {
     for (const event of fn.events ?? []) {
       const pattern = event.eventBridge?.pattern;
-      if (pattern && matchesPattern(pattern.source, 'aws.ec2')) return withEventNames(pattern);
+      if (typeof pattern === 'string' && pattern.includes('iam-from-config.js):eventPattern'))
+        return detectionEventPattern(policy ?? { policy: policySchema.parse({}) });
+      if (pattern && typeof pattern === 'object' && matchesPattern(pattern.source, 'aws.ec2')) return pattern;
     }
   }
   throw new Error('serverless.yml has no EventBridge rule for CloudTrail security-group events');

@@ -275,8 +275,8 @@ export function eventBridgeEvent(record: Json): Json {
 
 /**
  * True when an EventBridge rule's pattern matches the event: every key of the pattern must be in the
- * event, an array lists the values allowed, an object is matched key by key (EventBridge's exact-match
- * subset, which is all the deploy's rule uses).
+ * event, an array lists the values allowed, an object is matched key by key, and `$or` holds when one of
+ * its patterns does (EventBridge's exact-match subset, which is all the deploy's rule uses).
  */
 export function matchesPattern(pattern: unknown, value: unknown): boolean {
   if (Array.isArray(pattern)) {
@@ -285,7 +285,11 @@ export function matchesPattern(pattern: unknown, value: unknown): boolean {
   }
   if (typeof pattern === 'object' && pattern !== null) {
     if (typeof value !== 'object' || value === null) return false;
-    return Object.entries(pattern).every(([key, sub]) => matchesPattern(sub, (value as Json)[key]));
+    return Object.entries(pattern).every(([key, sub]) =>
+      key === '$or' && Array.isArray(sub)
+        ? sub.some((one) => matchesPattern(one, value))
+        : matchesPattern(sub, (value as Json)[key]),
+    );
   }
   return pattern === value;
 }

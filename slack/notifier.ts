@@ -44,14 +44,19 @@ export class SlackNotifier implements AlertNotifier {
   }
 
   async postAlert(channel: string, view: AlertView): Promise<MessageRef> {
+    const message = {
+      channel,
+      text: alertText(view),
+      blocks: alertBlocks(view),
+      unfurl_links: false,
+      metadata: { event_type: ALERT_EVENT_TYPE, event_payload: { alert_id: view.alert.alertId } },
+    };
+    const thread = view.alert.thread;
     const out = await withRateLimit(() =>
-      this.client.chat.postMessage({
-        channel,
-        text: alertText(view),
-        blocks: alertBlocks(view),
-        unfurl_links: false,
-        metadata: { event_type: ALERT_EVENT_TYPE, event_payload: { alert_id: view.alert.alertId } },
-      }),
+      this.client.chat.postMessage(
+        // A kept rule asked again: in the thread where it was kept, and shown in the channel too.
+        thread ? { ...message, thread_ts: thread.ts, reply_broadcast: true } : message,
+      ),
     );
     if (!out.ts || !out.channel) throw new Error('Slack answered chat.postMessage without channel and ts');
     return { channel: out.channel, ts: out.ts };

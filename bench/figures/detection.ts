@@ -1,10 +1,14 @@
+import { AllocateAddressCommand, AssociateAddressCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { authorize, ec2Client } from '../../test/support/aws';
+import { eventBridgeEvent, exposureChangeRecord } from '../../test/support/cloudtrail-factory';
+import { buildNetworkWorld, createWorldGroup, launchInWorld } from '../../test/support/network-world';
 import { preciseNow, SlowProxy } from '../../test/support/slow-proxy';
 import { bundleFor, type FigureContext } from '../lib/context';
 import { ALERT_CHANNEL, motoUrl, startBenchEnv } from '../lib/env';
 import { FunctionHost } from '../lib/function-host';
 import type { FigureResult, GoalResult } from '../lib/report';
 import { ms, msPair, round, roundStat, type Stat, summarize } from '../lib/stats';
-import { type LiveRule, violatingEvent, worldOpenRules } from '../lib/world';
+import { type LiveRule, REGION, violatingEvent, worldOpenRules } from '../lib/world';
 
 const ONE_RULE_GOAL_MS = 150;
 /** The reads an exposure lookup makes (services/aws/ec2-network.ts); #14 allows at most 3 per group. */
@@ -88,6 +92,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
     const perSize: Record<string, unknown> = {};
     const stats = new Map<number, Stat>();
     let worstExposurePerGroup = 0;
+    let worstChange = 0;
     for (const size of sizes) {
       const results = [];
       for (const rules of eventsFor(size.rules)) {
@@ -121,6 +126,43 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         scheduleCallsPerEvent: scheduleCalls.median,
         violationsStored: violations,
       };
+    }
+
+    // #20: calls that change what groups expose re-grade their groups: what one such event costs.
+    const changes = await exposureChangeEvents();
+    const changeData: Record<string, unknown> = {};
+    for (const change of changes) {
+      const runs = [];
+      for (let i = 0; i < (ctx.quick ? 2 : 5); i++) {
+        const result = await host.invoke(eventBridgeEvent(change.record()));
+        if (result.error) throw new Error(`detection failed: ${result.error}`);
+        const calls = proxy.callsWithin(result.startedAt, result.endedAt);
+        runs.push({
+          handlerMs: result.durationMs,
+          awsCalls: calls.filter((c) => c.service !== 'dynamodb').length,
+          exposureCalls: calls.filter((c) => EXPOSURE_READS.has(c.action)).length,
+        });
+      }
+      const handler = summarize(runs.map((r) => r.handlerMs));
+      const awsCalls = summarize(runs.map((r) => r.awsCalls));
+      const exposureCalls = summarize(runs.map((r) => r.exposureCalls));
+      rows.push([
+        change.label,
+        '—',
+        msPair(handler),
+        '—',
+        String(awsCalls.median),
+        String(exposureCalls.median),
+        '—',
+      ]);
+      changeData[change.key] = {
+        runs: runs.length,
+        groups: change.groups,
+        handlerMs: roundStat(handler),
+        awsCallsPerEvent: awsCalls.median,
+        exposureCallsPerEvent: exposureCalls.median,
+      };
+      worstChange = Math.max(worstChange, ...runs.map((r) => (r.exposureCalls - 1) / change.groups));
     }
 
     // What one call to the emulator costs, so the figures can be read against real DynamoDB/EC2 latencies.
@@ -160,6 +202,11 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         met: worstExposurePerGroup <= EXPOSURE_CALLS_PER_GROUP,
         detail: `at most ${worstExposurePerGroup} per group (the AWS calls column includes them)`,
       },
+      {
+        goal: `exposure changes: one read of what the event names, then at most ${EXPOSURE_CALLS_PER_GROUP} calls per group (RunInstances of 50 in 3 groups: the lookups of 3 groups)`,
+        met: worstChange <= EXPOSURE_CALLS_PER_GROUP,
+        detail: `at most ${round(worstChange)} per group after the first read`,
+      },
     ];
     return {
       figure: 'detection',
@@ -181,11 +228,13 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         `per-rule slopes: ${ms(slopeLow)} (1→10), ${ms(slopeHigh)} (10→60)`,
         "exposure calls: the group's lookup (DescribeNetworkInterfaces, then route tables and one more only when the group is attached); the bench's groups are used by nothing, so one call",
         `the calls are sequential, so latency ≈ calls × emulator latency; moto per call (median, via the proxy): ${callLatencyText}`,
+        'exposure changes (#20): the same event delivered each run (the re-grade is idempotent); "AWS calls" counts EC2 and ELBv2 calls (the table aside): the read of what the event names, each group’s lookup, and its rules and tags when they may have to be re-graded',
       ],
       data: {
         sizes: perSize,
         slopeMsPerRule: { from1to10: round(slopeLow), from10to60: round(slopeHigh) },
         emulatorCallMs: callLatency,
+        exposureChanges: changeData,
       },
       durationMs: Date.now() - started,
     };
@@ -194,4 +243,77 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
     await proxy.stop();
     await env.stop();
   }
+}
+
+/**
+ * The exposure changes the figure measures, built in moto beforehand (not timed): 50 instances launched in
+ * 3 groups in a private subnet, and an Elastic IP associated with an instance of a group with a world-open
+ * SSH rule.
+ */
+async function exposureChangeEvents(): Promise<
+  { key: string; label: string; groups: number; record: () => Record<string, unknown> }[]
+> {
+  const ec2 = ec2Client(REGION);
+  const world = await buildNetworkWorld(REGION, ec2);
+  const fleet = [
+    await createWorldGroup(world, 'bench-fleet', ec2),
+    await createWorldGroup(world, 'bench-fleet', ec2),
+    await createWorldGroup(world, 'bench-fleet', ec2),
+  ];
+  const launched = await ec2.send(
+    new RunInstancesCommand({
+      ImageId: 'ami-12c6146b',
+      InstanceType: 't3.micro',
+      MinCount: 50,
+      MaxCount: 50,
+      SubnetId: world.privateSubnets[0],
+      SecurityGroupIds: fleet,
+    }),
+  );
+  const instanceIds = (launched.Instances ?? []).map((i) => i.InstanceId!);
+  const web = await createWorldGroup(world, 'bench-web', ec2);
+  await authorize(REGION, web, {
+    IpProtocol: 'tcp',
+    FromPort: 22,
+    ToPort: 22,
+    IpRanges: [{ CidrIp: '0.0.0.0/0' }],
+  });
+  const instance = await launchInWorld(world, {
+    subnetId: world.publicSubnets[0],
+    groupIds: [web],
+    name: 'bench-web',
+    publicIp: false,
+    ec2,
+  });
+  const address = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+  await ec2.send(
+    new AssociateAddressCommand({ AllocationId: address.AllocationId!, InstanceId: instance.instanceId }),
+  );
+  return [
+    {
+      key: 'runInstances50in3Groups',
+      label: 'RunInstances, 50 instances in 3 groups',
+      groups: 3,
+      record: () =>
+        exposureChangeRecord({
+          eventName: 'RunInstances',
+          region: REGION,
+          requestParameters: {
+            instancesSet: { items: [{ imageId: 'ami-12c6146b', minCount: 50, maxCount: 50 }] },
+          },
+          responseElements: { instancesSet: { items: instanceIds.map((instanceId) => ({ instanceId })) } },
+        }),
+    },
+    {
+      key: 'associateAddress',
+      label: 'AssociateAddress, 1 instance in 1 group',
+      groups: 1,
+      record: () =>
+        exposureChangeRecord({
+          eventName: 'AssociateAddress',
+          region: REGION,
+          requestParameters: { allocationId: address.AllocationId!, instanceId: instance.instanceId },
+        }),
+    },
+  ];
 }

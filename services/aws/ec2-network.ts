@@ -1,6 +1,9 @@
 import type { NetworkInterface, Route, RouteTable } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client, LoadBalancer } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type {
+  ChangeReader,
+  InterfaceFilter,
+  InterfaceGroups,
   LoadBalancerFacts,
   NetworkInterfaceFacts,
   NetworkReader,
@@ -113,7 +116,7 @@ export function loadBalancerFacts(lb: LoadBalancer): LoadBalancerFacts | null {
  * What a security group is attached to, read through EC2 (network interfaces, route tables, tags) and
  * ELBv2 (load balancer schemes). Read only.
  */
-export class Ec2Network implements NetworkReader {
+export class Ec2Network implements NetworkReader, ChangeReader {
   private readonly ec2For: Ec2ClientProvider;
   private readonly elbFor: ElbClientProvider;
 
@@ -227,5 +230,83 @@ export class Ec2Network implements NetworkReader {
       throw awsError('DescribeTags', error);
     }
     return names;
+  }
+  async interfacesBy(
+    target: AwsTarget,
+    filter: InterfaceFilter,
+    values: readonly string[],
+    groupLimit: number,
+  ): Promise<{ interfaces: InterfaceGroups[]; complete: boolean }> {
+    if (values.length === 0) return { interfaces: [], complete: true };
+    const client = await this.ec2For(target);
+    const { DescribeNetworkInterfacesCommand } = ec2Sdk();
+    const interfaces: InterfaceGroups[] = [];
+    const groups = new Set<string>();
+    try {
+      for (const batch of chunks(values, FILTER_VALUES_PER_CALL)) {
+        let nextToken: string | undefined;
+        do {
+          const page = await client.send(
+            new DescribeNetworkInterfacesCommand({
+              Filters: [{ Name: filter, Values: batch }],
+              MaxResults: 1000,
+              NextToken: nextToken,
+            }),
+          );
+          for (const ni of page.NetworkInterfaces ?? []) {
+            if (!ni.NetworkInterfaceId) continue;
+            const groupIds = (ni.Groups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : []));
+            for (const g of groupIds) groups.add(g);
+            interfaces.push({
+              networkInterfaceId: ni.NetworkInterfaceId,
+              subnetId: ni.SubnetId ?? null,
+              vpcId: ni.VpcId ?? null,
+              groupIds,
+            });
+          }
+          nextToken = page.NextToken;
+          // Past the limit the rest is left to the scan: no more pages are read.
+          if (groups.size > groupLimit) return { interfaces, complete: false };
+        } while (nextToken);
+      }
+    } catch (error) {
+      throw awsError('DescribeNetworkInterfaces', error);
+    }
+    return { interfaces, complete: true };
+  }
+
+  async routeTablesById(target: AwsTarget, routeTableIds: readonly string[]): Promise<RouteTableFacts[]> {
+    if (routeTableIds.length === 0) return [];
+    const client = await this.ec2For(target);
+    const { DescribeRouteTablesCommand } = ec2Sdk();
+    try {
+      const page = await client.send(
+        new DescribeRouteTablesCommand({ Filters: [{ Name: 'route-table-id', Values: [...routeTableIds] }] }),
+      );
+      return (page.RouteTables ?? []).flatMap((t) => {
+        const facts = routeTableFacts(t);
+        return facts ? [facts] : [];
+      });
+    } catch (error) {
+      throw awsError('DescribeRouteTables', error);
+    }
+  }
+
+  async loadBalancerGroups(target: AwsTarget, arns: readonly string[]): Promise<string[]> {
+    if (arns.length === 0) return [];
+    const client = await this.elbFor(target);
+    const { DescribeLoadBalancersCommand } = elbv2Sdk();
+    const groups = new Set<string>();
+    for (const batch of chunks(arns, LB_NAMES_PER_CALL)) {
+      try {
+        const page = await client.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: batch }));
+        for (const lb of page.LoadBalancers ?? []) for (const g of lb.SecurityGroups ?? []) groups.add(g);
+      } catch (error) {
+        const err = awsError('DescribeLoadBalancers', error);
+        if (/^LoadBalancerNotFound/.test(err.awsCode) && batch.length === 1) continue;
+        throw err;
+      }
+    }
+    return [...groups];
   }
 }

@@ -107,6 +107,11 @@ const exposureSchema = z
         message: 'must be raise or keep (an exposure that could not be read never lowers a severity)',
       })
       .default('keep'),
+    /**
+     * The most groups one exposure change (an address associated, a route to an internet gateway, …) re-grades
+     * at once; the rest are left to the scan, and the cap is logged.
+     */
+    maxGroupsPerEvent: z.number().int().min(1).max(200).default(20),
   })
   .strict();
 

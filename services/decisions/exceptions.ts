@@ -1,5 +1,6 @@
 import { alertThread, armBackstop, tellBackstop } from '../backstop/backstop';
 import { dueViolation } from '../backstop/plan';
+import { gradeFindings } from '../exposure/grade';
 import { keys, tryTransition } from '../kernel/state';
 import { alertRouteFacts, routeFor } from '../routing/routes';
 import { postAlert } from '../violations/alerts';
@@ -18,8 +19,9 @@ export interface ExpiryResult {
 /**
  * EXCEPTION_EXPIRY: an ACTIVE exception ran out. If the rule still exists and still breaks the policy,
  * it goes back to a fresh PENDING decision with its own alert message and deadline (never silently kept
- * forever); if it is gone or no longer violates, the exception just expires. Safe to run twice: the
- * re-opened alert and violation have IDs derived from the exception, and the expiry is conditional.
+ * forever), graded by its group's exposure as a new finding is; if it is gone or no longer violates,
+ * the exception just expires. Safe to run twice: the re-opened alert and violation have IDs derived from
+ * the exception, and the expiry is conditional.
  */
 export async function expireException(deps: DecisionDeps, seen: ExceptionItem): Promise<ExpiryResult> {
   const now = deps.clock();
@@ -30,7 +32,12 @@ export async function expireException(deps: DecisionDeps, seen: ExceptionItem): 
   const kept = await currentViolation(deps, ex.violationId);
   const live = await readLiveRule(deps.ec2, target, ex.rule);
   const tags = live ? await liveGroupTags(deps, target, live.groupId) : null;
-  const finding = live ? await evaluateLive(deps, target, live, kept?.actor ?? null, tags) : null;
+  const evaluated = live ? await evaluateLive(deps, target, live, kept?.actor ?? null, tags) : null;
+  // Asked again at the severity its group's exposure gives now (policy.exposure), like a new finding.
+  const [graded] = evaluated
+    ? await gradeFindings(deps.exposure, target, [evaluated], deps.config.policy, deps.clock)
+    : [];
+  const finding = graded?.finding ?? null;
   let reopened: Reopening | null = null;
   let heldBy: string | null = null;
   if (finding) {
@@ -45,7 +52,7 @@ export async function expireException(deps: DecisionDeps, seen: ExceptionItem): 
         severities: [finding.severity],
       }),
     );
-    reopened = planReopen(ex, kept, finding, now.toISOString(), route);
+    reopened = planReopen(ex, kept, finding, now.toISOString(), route, graded?.exposure);
     const [violationAudit, ...alertAudits] = reopened.audits;
     // The rule's claim decides against the scan or an event raising it at the same moment.
     const claim = await storeClaimed(deps.store, reopened.violation, violationAudit!, now.toISOString());

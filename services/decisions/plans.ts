@@ -1,3 +1,4 @@
+import type { ViolationExposure } from '../exposure/grade';
 import { type AuditActor, type AuditEntry, auditEntry, SYSTEM_ACTOR, TIMEOUT_ACTOR } from '../kernel/audit';
 import { keys, type Transition } from '../kernel/state';
 import { type StepSpec, step } from '../kernel/step';
@@ -296,6 +297,8 @@ export function planKeep(
     approvedByName: person.name,
     createdAt: nowIso,
     expiresAt,
+    // The exposure the alert showed when the Keep was given: a rise above it asks again (exposure/regrade.ts).
+    grantedAt: v.exposure ? { exposure: v.exposure.exposure, reason: v.exposure.reason } : null,
     // Permanent exceptions are never due: they stay until someone removes them.
     ...(expiresAt ? { dueKind: 'EXCEPTION_EXPIRY' as const, dueAt: expiresAt } : {}),
   };
@@ -317,6 +320,7 @@ export function planKeep(
       keptUntil: expiresAt,
       permanent: expiresAt === null,
       exception: fingerprint,
+      grantedAt: v.exposure?.exposure ?? null,
       ruleId: v.rule.ruleId,
     },
     alsoPut: [exception],
@@ -354,6 +358,8 @@ export function planReopen(
   nowIso: string,
   /** Where it is asked again (the routes as they are now); default: as the kept rule was. */
   route: RouteChoice = { route: kept?.route ?? null, channel: kept?.channel ?? '', mention: null },
+  /** The group's exposure the finding was graded by (policy.exposure), when it was looked up. */
+  exposure?: ViolationExposure | null,
 ): Reopening {
   const alertId = `reopen-${ex.violationId}-${ex.version}`;
   const alertFields: AlertItem & Record<string, unknown> = {
@@ -386,6 +392,7 @@ export function planReopen(
     now: nowIso,
     // The alert says it was kept by whom until when (a date in the reader's time, like every message).
     previousKeep: { byName: ex.approvedByName, until: ex.expiresAt },
+    ...(exposure ? { exposure } : {}),
   });
   const alert: AlertItem = { ...alertFields, violationIds: [violation.violationId] };
   const audits = [
@@ -400,6 +407,9 @@ export function planReopen(
         keptUntil: ex.expiresAt,
         deadline: violation.deadline,
         severity: finding.severity,
+        ...(exposure
+          ? { exposure: exposure.exposure, severityBeforeExposure: exposure.from ?? finding.severity }
+          : {}),
         rule: finding.rule,
       },
       at: nowIso,

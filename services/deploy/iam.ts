@@ -248,10 +248,15 @@ export function configIamResources(config: Config, stage = 'prod'): CfnResources
 }
 
 /**
- * With an AWS Organizations ID, every account of the organisation may put security-group CloudTrail
- * events (and nothing else) on this region's default bus: what infra/region-forwarder.yml sends.
+ * With an AWS Organizations ID, every account of the organisation may put the CloudTrail events detection
+ * reads (and nothing else) on this region's default bus: what infra/region-forwarder.yml sends.
  */
-export function organizationResources(organizationId: string | undefined, stage = 'dev'): CfnResources {
+export function organizationResources(
+  organizationId: string | undefined,
+  stage = 'dev',
+  /** The EventBridge sources detection reads (services/deploy/event-pattern.ts). */
+  sources: readonly string[] = ['aws.ec2'],
+): CfnResources {
   if (!organizationId) return { Resources: {} };
   if (!/^o-[a-z0-9]{10,32}$/.test(organizationId)) {
     throw new Error(`organizationId "${organizationId}" is not an AWS Organizations ID (o-…)`);
@@ -276,7 +281,7 @@ export function organizationResources(organizationId: string | undefined, stage 
             Condition: {
               StringEquals: {
                 'aws:PrincipalOrgID': organizationId,
-                'events:source': 'aws.ec2',
+                'events:source': sources.length === 1 ? sources[0]! : [...sources],
                 'events:detail-type': 'AWS API Call via CloudTrail',
               },
             },

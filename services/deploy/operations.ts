@@ -493,10 +493,12 @@ export function dashboardBody(options: OperationsOptions, alarmIds: string[]): s
       18,
     ),
     widget(
-      'Exposure lookups (by class) and lookups that could not read AWS',
+      'Exposure lookups (by class), lookups that could not read AWS, re-grades (by outcome)',
       [
         expression(search('ExposureLookups', ['exposure'], 'Sum', stage), 'exposure', ''),
         own('ExposureUnreadable', stage, 'Sum', 'unreadable'),
+        expression(search('ExposureRegrades', ['outcome'], 'Sum', stage), 'regrade', ''),
+        own('ExposureGroupsCapped', stage, 'Sum', 'left to the scan'),
       ],
       0,
       24,

@@ -36,10 +36,10 @@ const EVENT_KINDS: Record<string, { kind: SgEventKind; direction: Direction | nu
  */
 export const SECURITY_GROUP_EVENT_NAMES = Object.keys(EVENT_KINDS);
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `{items: [...]}` as CloudTrail writes lists; `{}` or absent means empty; a lone object counts as one. */
-function items(value: unknown): Json[] {
+export function items(value: unknown): Json[] {
   if (Array.isArray(value)) return value.filter(isObject);
   if (!isObject(value)) return [];
   if (Array.isArray(value.items)) return value.items.filter(isObject);
@@ -47,7 +47,7 @@ function items(value: unknown): Json[] {
   return [];
 }
 
-function str(value: unknown): string | null {
+export function str(value: unknown): string | null {
   return typeof value === 'string' && value.length > 0 ? value : null;
 }
 
@@ -248,7 +248,7 @@ function revokedRuleIds(params: Json): string[] {
     .filter((id): id is string => id !== null);
 }
 
-function actorOf(record: Json): Actor {
+export function actorOf(record: Json): Actor {
   const identity = isObject(record.userIdentity) ? record.userIdentity : {};
   const session = isObject(identity.sessionContext) ? identity.sessionContext : {};
   const issuer = isObject(session.sessionIssuer) ? session.sessionIssuer : {};

@@ -1,5 +1,5 @@
 import { attachmentLabel, type Exposure } from './classify';
-import type { ViolationExposure } from './grade';
+import type { ExposureChange, ViolationExposure } from './grade';
 import type { SeverityStep } from './severity';
 
 /** How many attachments an alert names before "and N more". */
@@ -60,4 +60,29 @@ export function violationExposureLine(v: {
       ? { from: raised.from, severity: v.severity, change: raised.change }
       : undefined;
   return exposureContextLine(raised, step);
+}
+
+/**
+ * An exposure change in words, split around its time (which the reader's side formats): "now reachable from
+ * the internet through i-0abc (web-1, 3.248.1.9) since" · 10:02 · "— alice associated 3.248.1.9 with
+ * i-0abc". A fall says that nothing is relaxed. Plain text: names come from AWS, so the Slack side escapes.
+ */
+export function exposureChangeParts(change: ExposureChange): { before: string; after: string } {
+  const after = `— ${change.by} ${change.what}`;
+  if (change.direction === 'fell')
+    return {
+      before: `exposure fell from ${change.from ?? 'unknown'} to ${change.to} (${change.reason}) since`,
+      after: `${after}; nothing is relaxed: the severity and deadline stay`,
+    };
+  if (change.to === 'internet') return { before: `now ${change.reason} since`, after };
+  return {
+    before: `exposure rose from ${change.from ?? 'unknown'} to ${change.to} (${change.reason}) since`,
+    after,
+  };
+}
+
+/** The change as one plain line, its time in UTC (logs, the CLI). */
+export function exposureChangeText(change: ExposureChange): string {
+  const { before, after } = exposureChangeParts(change);
+  return `${before} ${change.since.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC')} ${after}`;
 }

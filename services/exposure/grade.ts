@@ -107,3 +107,26 @@ export async function gradeFindings(
     return { finding: graded.finding, exposure: recordedExposure(exposure, at, graded.step) };
   });
 }
+
+/**
+ * A change of a group's exposure that a call made without touching any rule (an address associated, a
+ * route to an internet gateway, …), as a violation keeps it (`exposureChange`) and its message says it:
+ * "now reachable from the internet through i-0abc (web-1, 3.248.1.9) since 10:02 — alice associated
+ * 3.248.1.9 with i-0abc".
+ */
+export interface ExposureChange {
+  direction: 'rose' | 'fell';
+  /** The class recorded before (null: none was). */
+  from: ExposureClass | null;
+  to: ExposureClass;
+  /** The new exposure's reason. */
+  reason: string;
+  /** When the call was made (ISO). */
+  since: string;
+  /** Who made it, as people read a principal ("alice", "Admin/alice"). */
+  by: string;
+  /** What the call did, after the name: "associated 3.248.1.9 with i-0abc". */
+  what: string;
+  /** The CloudTrail event (or scan) that told. */
+  eventId: string;
+}

@@ -68,3 +68,35 @@ export interface NetworkReader {
   /** Instance ID → its Name tag, for the instances that have one (DescribeTags). */
   instanceNames(target: AwsTarget, instanceIds: readonly string[]): Promise<Record<string, string>>;
 }
+
+/** A network interface and the groups on it (what an exposure change can move). */
+export interface InterfaceGroups {
+  networkInterfaceId: string;
+  subnetId: string | null;
+  vpcId: string | null;
+  groupIds: string[];
+}
+
+/** The DescribeNetworkInterfaces filters an exposure change is read by. */
+export type InterfaceFilter = 'network-interface-id' | 'attachment.instance-id' | 'subnet-id' | 'vpc-id';
+
+/**
+ * Reads what an exposure change touched, in one account and region (services/exposure/moved.ts). Read
+ * only; each throws (AwsCallError) when AWS cannot be read.
+ */
+export interface ChangeReader {
+  /**
+   * The interfaces matching the filter, with their groups, read page by page until more than `groupLimit`
+   * distinct groups were seen (`complete: false`: there may be more).
+   */
+  interfacesBy(
+    target: AwsTarget,
+    filter: InterfaceFilter,
+    values: readonly string[],
+    groupLimit: number,
+  ): Promise<{ interfaces: InterfaceGroups[]; complete: boolean }>;
+  /** These route tables (DescribeRouteTables, filter route-table-id). */
+  routeTablesById(target: AwsTarget, routeTableIds: readonly string[]): Promise<RouteTableFacts[]>;
+  /** The groups of these ELBv2 load balancers (DescribeLoadBalancers by ARN); [] for one that is gone. */
+  loadBalancerGroups(target: AwsTarget, arns: readonly string[]): Promise<string[]>;
+}

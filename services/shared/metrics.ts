@@ -137,6 +137,17 @@ export const METRIC_CATALOG = {
     dimensions: [],
     meaning: 'digest messages posted: bursts carried many alerts to a message',
   },
+  ExposureRegrades: {
+    unit: 'Count',
+    dimensions: ['outcome'],
+    meaning:
+      'rules re-graded because their group’s exposure changed: raised, noted (it fell), reasked (an exception ended), stood, created',
+  },
+  ExposureGroupsCapped: {
+    unit: 'Count',
+    dimensions: [],
+    meaning: 'groups an exposure change touched beyond policy.exposure.maxGroupsPerEvent, left to the scan',
+  },
 } as const satisfies Record<string, { unit: MetricUnit; dimensions: readonly string[]; meaning: string }>;
 
 export type MetricName = keyof typeof METRIC_CATALOG;

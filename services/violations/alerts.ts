@@ -84,8 +84,9 @@ export async function postAlertOutcome(
   }
   const view = await loadAlertView(deps, alertId);
   if (!view) return 'not-claimable';
-  // The route's channel, stored with the alert; an alert stored before routes goes to the alert channel.
-  const channel = claimed.channel ?? deps.config.slack.alertChannel;
+  // A reply in a thread goes where that thread is; else the route's channel, stored with the alert (an
+  // alert stored before routes goes to the alert channel).
+  const channel = view.alert.thread?.channel ?? claimed.channel ?? deps.config.slack.alertChannel;
   // An earlier attempt may have reached Slack without an answer (a timeout, a 5xx, a poster that died
   // holding the claim): look for its message before posting, so the alert never shows twice.
   const uncertainSince =

@@ -1,8 +1,10 @@
-import type { ViolationExposure } from '../exposure/grade';
+import type { ExposureClass } from '../exposure/classify';
+import type { ExposureChange, ViolationExposure } from '../exposure/grade';
 import type { AuditActor } from '../kernel/audit';
 import type { StoredItem } from '../kernel/state';
 import type { ConnectionTracking } from '../sessions/tracking';
 import type { Actor, Finding, RuleFacts, Severity } from '../shared/model';
+import type { MessageRef } from '../shared/ports';
 
 export type ViolationStatus =
   | 'PENDING'
@@ -84,6 +86,8 @@ export interface AlertItem extends StoredItem {
   foundBy?: 'scan';
   /** The group's tags when the alert was raised (the scan reads them with the group). */
   groupTags?: Record<string, string>;
+  /** Posted as a reply in this message's thread (a kept rule asked again where it was kept). */
+  thread?: MessageRef;
 }
 
 /**
@@ -166,8 +170,18 @@ export interface ViolationItem extends StoredItem {
   keptUntil?: string | null;
   /** Who asked for the revoke in flight (REVOKING / REVOKE_RETRY): a retry or reconcile acts for them. */
   revokeBy?: AuditActor;
-  /** Asked again because a Keep ran out: who kept it, until when (shown as a date in the reader's time). */
-  previousKeep?: { byName: string; until: string | null };
+  /**
+   * Asked again because a Keep ran out: who kept it, until when (shown as a date in the reader's time);
+   * `endedBy` when it ended early because its group's exposure rose above what it was granted at.
+   */
+  previousKeep?: {
+    byName: string;
+    until: string | null;
+    grantedAt?: ExposureClass | null;
+    endedBy?: ExposureChange;
+  };
+  /** The group's exposure changed while this was pending (raised, or only noted when it fell). */
+  exposureChange?: ExposureChange;
   /** When its alert (single or digest) was posted, if that moved the deadline (posting was late). */
   postedAt?: string;
   /** The group's exposure when the violation was raised (class, first attachments, the severity step). */
@@ -202,4 +216,9 @@ export interface ExceptionItem extends StoredItem {
   createdAt: string;
   /** ISO time, or null for permanent. */
   expiresAt: string | null;
+  /**
+   * The group's exposure the Keep was given at (what its alert showed); absent on exceptions from before it
+   * was recorded. One granted below `internet` ends when the group becomes reachable from the internet.
+   */
+  grantedAt?: { exposure: ExposureClass; reason: string } | null;
 }

@@ -1,6 +1,6 @@
 import type { ActionsBlock, Button, KnownBlock, MrkdwnElement, SectionBlock } from '@slack/types';
 import { describeRule } from '../../services/detection/policy';
-import { violationExposureLine } from '../../services/exposure/context';
+import { exposureChangeParts, violationExposureLine } from '../../services/exposure/context';
 import type { ConnectionTracking } from '../../services/sessions/tracking';
 import { SEVERITIES } from '../../services/shared/model';
 import type { ViolationItem, ViolationStatus } from '../../services/violations/items';
@@ -129,8 +129,18 @@ const MAX_BLOCKS = 50;
 export function violationSection(v: ViolationItem, inlineExposure = false): SectionBlock {
   const lines = v.reasons.map((r) => `• ${literal(r)}`);
   const exposure = inlineExposure ? violationExposureLine(v) : null;
+  if (v.exposureChange) {
+    // What changed the group's exposure, when and who: first, it is why this message changed.
+    const { before, after } = exposureChangeParts(v.exposureChange);
+    lines.unshift(`• ${literal(before)} ${slackDate(v.exposureChange.since)} ${literal(after)}`);
+  }
   if (exposure) lines.unshift(`_${literal(exposure)}_`);
-  if (v.previousKeep) {
+  if (v.previousKeep?.endedBy) {
+    const until = v.previousKeep.until ? slackDate(v.previousKeep.until) : 'permanently';
+    lines.push(
+      `• it was kept by ${literal(v.previousKeep.byName)} until ${until} while its group was ${literal(v.previousKeep.grantedAt ?? 'of unrecorded exposure')}; that exception ended because the group became reachable from the internet, so it needs a fresh decision`,
+    );
+  } else if (v.previousKeep) {
     const until = v.previousKeep.until ? slackDate(v.previousKeep.until) : 'now';
     lines.push(
       `• it was kept by ${literal(v.previousKeep.byName)} until ${until}; that exception has expired, so it needs a fresh decision`,

@@ -315,3 +315,61 @@ export function ruleDescriptionsRecord(
 
 /** Wraps a record the way EventBridge delivers it to the detection Lambda (the sandbox's own wrapper). */
 export { eventBridgeEvent } from '../../local/cloudtrail-records';
+
+/**
+ * A CloudTrail record of a call that can change what a group exposes (#20), shaped as the fixtures in
+ * test/fixtures/cloudtrail/exposure/ (AWS documentation shapes): any service, its request and response.
+ */
+export function exposureChangeRecord(options: {
+  eventName: string;
+  eventSource?: string;
+  requestParameters: Json;
+  responseElements?: Json | null;
+  region?: string;
+  account?: string;
+  eventId?: string;
+  /** Default: an SSO admin session as authorizeIngressRecord's; the name people read is the session. */
+  principalArn?: string;
+  errorCode?: string;
+}): Json {
+  const account = options.account ?? '123456789012';
+  const principalArn = options.principalArn ?? `arn:aws:sts::${account}:assumed-role/Admin/alice`;
+  return {
+    eventVersion: '1.09',
+    userIdentity: {
+      type: 'AssumedRole',
+      principalId: 'AROAEXAMPLE:alice',
+      arn: principalArn,
+      accountId: account,
+      accessKeyId: 'ASIAEXAMPLE',
+      sessionContext: {
+        sessionIssuer: {
+          type: 'Role',
+          principalId: 'AROAEXAMPLE',
+          arn: `arn:aws:iam::${account}:role/Admin`,
+          accountId: account,
+          userName: 'Admin',
+        },
+        attributes: { creationDate: '2026-11-23T10:00:00Z', mfaAuthenticated: 'false' },
+      },
+    },
+    eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    eventSource: options.eventSource ?? 'ec2.amazonaws.com',
+    eventName: options.eventName,
+    awsRegion: options.region ?? 'us-east-1',
+    sourceIPAddress: '198.51.100.23',
+    userAgent: 'aws-cli/2.22.4 Python/3.12.6 Linux/6.1 exe/x86_64',
+    requestParameters: options.requestParameters,
+    responseElements: options.errorCode
+      ? null
+      : (options.responseElements ?? { requestId: randomUUID(), _return: true }),
+    ...(options.errorCode ? { errorCode: options.errorCode, errorMessage: 'refused by EC2' } : {}),
+    requestID: randomUUID(),
+    eventID: options.eventId ?? randomUUID(),
+    readOnly: false,
+    eventType: 'AwsApiCall',
+    managementEvent: true,
+    recipientAccountId: account,
+    eventCategory: 'Management',
+  };
+}

@@ -826,32 +826,72 @@ describe('deploy template', () => {
       );
       expect(rules).toHaveLength(1);
       const pattern = rules[0]!.Properties.EventPattern as Json;
-      expect(pattern.source).toEqual(['aws.ec2']);
       expect(pattern['detail-type']).toEqual(['AWS API Call via CloudTrail']);
-      // Every call detection reads (the parser's list is the rule's one source), the watched ones included.
-      expect((pattern.detail as Json).eventName).toEqual([...SECURITY_GROUP_EVENT_NAMES]);
-      expect((pattern.detail as Json).eventName).toEqual([
-        'AuthorizeSecurityGroupIngress',
-        'AuthorizeSecurityGroupEgress',
-        'ModifySecurityGroupRules',
-        'RevokeSecurityGroupIngress',
-        'RevokeSecurityGroupEgress',
-        'CreateSecurityGroup',
-        'DeleteSecurityGroup',
-        'UpdateSecurityGroupRuleDescriptionsIngress',
-        'UpdateSecurityGroupRuleDescriptionsEgress',
-        'CreateTags',
-        'DeleteTags',
-        'CreateManagedPrefixList',
-        'ModifyManagedPrefixList',
+      // One branch per service (#20): each name only from the service that records it.
+      expect(pattern.$or).toEqual([
+        {
+          source: ['aws.ec2'],
+          detail: {
+            eventSource: ['ec2.amazonaws.com'],
+            eventName: [
+              'AuthorizeSecurityGroupIngress',
+              'AuthorizeSecurityGroupEgress',
+              'ModifySecurityGroupRules',
+              'RevokeSecurityGroupIngress',
+              'RevokeSecurityGroupEgress',
+              'CreateSecurityGroup',
+              'DeleteSecurityGroup',
+              // #13: the calls that can silence sg-warden without adding a rule.
+              'UpdateSecurityGroupRuleDescriptionsIngress',
+              'UpdateSecurityGroupRuleDescriptionsEgress',
+              'CreateTags',
+              'DeleteTags',
+              'CreateManagedPrefixList',
+              'ModifyManagedPrefixList',
+              // #20: the calls that change what a group exposes without changing a rule.
+              'ModifyNetworkInterfaceAttribute',
+              'ModifyInstanceAttribute',
+              'RunInstances',
+              'CreateNetworkInterface',
+              'AttachNetworkInterface',
+              'AssociateAddress',
+              'AssignIpv6Addresses',
+              'ModifySubnetAttribute',
+              'CreateRoute',
+              'ReplaceRoute',
+              'AttachInternetGateway',
+              'AssociateRouteTable',
+              'ReplaceRouteTableAssociation',
+            ],
+          },
+        },
+        {
+          source: ['aws.elasticloadbalancing'],
+          detail: {
+            eventSource: ['elasticloadbalancing.amazonaws.com'],
+            eventName: ['CreateLoadBalancer', 'SetSecurityGroups'],
+          },
+        },
+        {
+          source: ['aws.rds'],
+          detail: { eventSource: ['rds.amazonaws.com'], eventName: ['ModifyDBInstance', 'CreateDBInstance'] },
+        },
       ]);
-      // The per-region forwarder (plain CloudFormation, no variables) must send exactly these.
-      const forwarder = readCfnYaml(join(root, 'infra', 'region-forwarder.yml')) as {
-        Resources: Record<string, { Properties: { EventPattern?: Json } }>;
-      };
-      const forwarded = forwarder.Resources.ForwardRule!.Properties.EventPattern!;
-      expect((forwarded.detail as Json).eventName).toEqual([...SECURITY_GROUP_EVENT_NAMES]);
+      // Every call detection parses is matched: the parser's list is the rule's one source (the forwarder
+      // is held to this rule by the #20 test below).
+      const ec2Names = (pattern.$or as { detail: { eventName: string[] } }[])[0]!.detail.eventName;
+      expect(ec2Names.slice(0, SECURITY_GROUP_EVENT_NAMES.length)).toEqual([...SECURITY_GROUP_EVENT_NAMES]);
       expect(JSON.stringify(rules[0]!.Properties.Targets)).toContain('CloudtrailEventLambdaFunction');
+    });
+
+    it('#20 has the region forwarder send exactly the events detection’s rule matches', () => {
+      const [rule] = Object.values(template.Resources).filter(
+        (r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern,
+      );
+      const forwarder = readCfnYaml(join(root, 'infra', 'region-forwarder.yml')) as {
+        Resources: Record<string, { Properties: Json }>;
+      };
+      expect(forwarder.Resources.ForwardRule!.Properties.EventPattern).toEqual(rule!.Properties.EventPattern);
     });
 
     it('runs the sweeper at rate(1 minute) and the scan at the config’s schedule (default rate(6 hours))', () => {
@@ -913,12 +953,13 @@ describe('deploy template', () => {
       expect(policy.UpdateReplacePolicy).toBe('Retain');
     });
 
-    it('lets the organisation put only security-group CloudTrail events on the bus', () => {
+    it('lets the organisation put only the CloudTrail events detection reads on the bus', () => {
       const policy = template.Resources.OrganizationEventBusPolicy!;
       expect((policy.Properties.Statement as Statement).Condition).toEqual({
         StringEquals: {
           'aws:PrincipalOrgID': 'o-abcde12345',
-          'events:source': 'aws.ec2',
+          // EC2's, and with policy.exposure on ELBv2's and RDS's exposure changes (#20).
+          'events:source': ['aws.ec2', 'aws.elasticloadbalancing', 'aws.rds'],
           'events:detail-type': 'AWS API Call via CloudTrail',
         },
       });

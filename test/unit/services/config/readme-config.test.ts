@@ -47,7 +47,7 @@ policy:
   exceptions: { groupIds: [sg-0123456789abcdef0], tags: [{ key: "sg-warden:exempt" }], sourceCidrs: [10.0.0.0/8], trustedTaggers: ["arn:aws:iam::123456789012:role/network-admins"] }
   principals: [{ arn: "arn:aws:iam::*:role/*-ci-deploy", action: notify, reason: CI }]
   onlyFrom: [{ name: db, groups: { ids: [sg-0123456789abcdef0] }, allowedSources: [sg-0aaaaaaaaaaaaaaaa], severity: high }]
-  exposure: { enabled: true, internet: raise, internal: keep, unattached: lower, unknown: keep }
+  exposure: { enabled: true, internet: raise, internal: keep, unattached: lower, unknown: keep, maxGroupsPerEvent: 20 }
   endSessionsOnRevoke: true
 decisions:
   revokers: { users: [U0ALICE] }

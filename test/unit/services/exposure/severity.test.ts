@@ -23,14 +23,22 @@ const UNKNOWN = {
 
 describe('exposure severity', () => {
   describe('policy.exposure config', () => {
-    it('defaults to internet raise, internal keep, unattached lower, unknown keep', () => {
+    it('defaults to internet raise, internal keep, unattached lower, unknown keep, 20 groups per change', () => {
       expect(defaults.exposure).toEqual({
         enabled: true,
         internet: 'raise',
         internal: 'keep',
         unattached: 'lower',
         unknown: 'keep',
+        maxGroupsPerEvent: 20,
       });
+    });
+
+    it('#20 refuses a per-change cap outside 1–200, naming the field', () => {
+      expect(() => policy('  exposure: { maxGroupsPerEvent: 0 }')).toThrow(
+        'policy.exposure.maxGroupsPerEvent',
+      );
+      expect(policy('  exposure: { maxGroupsPerEvent: 200 }').exposure.maxGroupsPerEvent).toBe(200);
     });
 
     it('names the field and the expected form when a value is wrong', () => {
