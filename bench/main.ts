@@ -26,6 +26,7 @@ export const FIGURES = [
   { name: 'burst', needsMoto: true, load: () => import('./figures/burst') },
   { name: 'sweep', needsMoto: true, load: () => import('./figures/sweep') },
   { name: 'scan', needsMoto: true, load: () => import('./figures/scan') },
+  { name: 'input', needsMoto: false, load: () => import('./figures/big-input') },
 ] as const;
 
 type FigureName = (typeof FIGURES)[number]['name'];
@@ -150,7 +151,8 @@ async function orchestrate(): Promise<void> {
   let functions: FunctionBundle[] = [];
   let anchor: FunctionBundle | undefined;
   let unwritten: string[] = [];
-  const needsBundles = selected.some((f) => f.name !== 'policy');
+  // policy evaluation runs in-process and big inputs run the CLI: neither needs the functions bundled.
+  const needsBundles = selected.some((f) => f.name !== 'policy' && f.name !== 'input');
   const settings = bundleSettings(root);
   if (needsBundles) {
     console.error('[bench] bundling the functions and the anchor as serverless-esbuild does…');

@@ -71,6 +71,7 @@ async function peek(
 async function* transcodeUtf16(source: AsyncIterable<Buffer>, bigEndian: boolean): AsyncGenerator<Buffer> {
   const decoder = new StringDecoder('utf16le');
   let carry: Buffer | null = null;
+  let pending = '';
   for await (const raw of source) {
     let chunk: Buffer = carry ? Buffer.concat([carry, raw]) : raw;
     carry = null;
@@ -82,11 +83,17 @@ async function* transcodeUtf16(source: AsyncIterable<Buffer>, bigEndian: boolean
       // swap16 works in place: copy first, the source's buffer is not ours.
       chunk = Buffer.from(chunk).swap16();
     }
-    const text = decoder.write(chunk);
+    let text = pending + decoder.write(chunk);
+    pending = '';
+    // The decoder may give the first half of a surrogate pair whose second half is still to come.
+    const last = text.charCodeAt(text.length - 1);
+    if (last >= 0xd800 && last <= 0xdbff) {
+      pending = text.slice(-1);
+      text = text.slice(0, -1);
+    }
     if (text.length > 0) yield Buffer.from(text, 'utf8');
   }
-  if (carry) yield Buffer.from(decoder.write(carry), 'utf8');
-  const tail = decoder.end();
+  const tail = pending + (carry ? decoder.write(carry) : '') + decoder.end();
   if (tail.length > 0) yield Buffer.from(tail, 'utf8');
 }
 
@@ -166,7 +173,7 @@ export async function readText(
       throw new BadInputError(
         code === 'Z_BUF_ERROR'
           ? `The gzip-compressed input ends early ${at} (is it truncated?).`
-          : `The gzip-compressed input is damaged ${at} (${(error as Error).message}).`,
+          : `The gzip-compressed input is damaged near ${at.slice(3)} (${(error as Error).message}).`,
         { cause: error },
       );
     }

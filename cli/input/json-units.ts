@@ -243,6 +243,25 @@ export class JsonUnitScanner {
     const n = chunk.length;
     let i = start;
     for (; i < n; i++) {
+      if (u.inString && !u.escape && u.key === null) {
+        // Most bytes are inside strings: jump to the next quote, and tell by the run of backslashes
+        // before it whether it ends the string.
+        const q = chunk.indexOf(QUOTE, i);
+        const stop = q === -1 ? n : q;
+        let k = stop;
+        while (k > i && chunk[k - 1] === BACKSLASH) k--;
+        const escaped = (stop - k) % 2 === 1;
+        if (q === -1) {
+          u.escape = escaped;
+          i = n;
+          break;
+        }
+        if (escaped) {
+          i = q;
+          continue;
+        }
+        i = q;
+      }
       const b = chunk[i]!;
       if (u.inString) {
         if (u.escape) u.escape = false;
