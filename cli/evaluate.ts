@@ -68,7 +68,7 @@ export const evaluateCommand: CommandModule = (program, { io, exit }) => {
     .description('evaluate CloudTrail events against the policy, offline (JSON on stdout)')
     .argument(
       '<file>',
-      'CloudTrail events in any shape (EventBridge, records, S3 log file, lookup-events); - reads stdin',
+      'CloudTrail events in any shape (EventBridge, records, S3 log file, NDJSON, lookup-events), plain or gzip, UTF-8 or UTF-16, any size; - reads stdin',
     )
     .argumentsError('evaluate takes exactly one file (or - for standard input).')
     .option('--policy <file>', 'the config/policy file (default: config/sg-warden.yml)')
