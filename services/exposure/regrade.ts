@@ -1,6 +1,7 @@
 import type { PolicyConfig } from '../config/config';
-import { evaluateRule } from '../detection/policy';
+import { evaluateRule, type TagSetter } from '../detection/policy';
 import { prefixListEntriesFor } from '../detection/prefix-lists';
+import { tagSettersFor } from '../detection/tags';
 import { keys, type StoredItem, tryTransition } from '../kernel/state';
 import { AccountAccessError, AwsCallError, describeError } from '../shared/errors';
 import { ruleFingerprint } from '../shared/ids';
@@ -80,7 +81,11 @@ function judge(
   actor: Actor | null,
   exposure: Exposure,
   policy: PolicyConfig,
-  context: { groupTags: Record<string, string> | null; prefixLists: Record<string, string[]> },
+  context: {
+    groupTags: Record<string, string> | null;
+    prefixLists: Record<string, string[]>;
+    tagSetters: Record<string, TagSetter>;
+  },
   at: string,
 ): { finding: NonNullable<ReturnType<typeof evaluateRule>>; exposure: ViolationExposure } | null {
   const found = evaluateRule(rule, policy, { actor, ...context });
@@ -182,7 +187,9 @@ async function regradeGroup(
       ? await prefixListEntriesFor(deps.prefixLists, target, rules)
       : {};
   const at = deps.clock().toISOString();
-  const context = { groupTags: group.tags, prefixLists };
+  // An exemption tag counts only when a trusted tagger set it, as in detection and the scan.
+  const tagSetters = await tagSettersFor(store, policy, target, groupId, group.tags);
+  const context = { groupTags: group.tags, prefixLists, tagSetters };
   const touched = new Set<string>();
   const unrecorded: NonNullable<ReturnType<typeof judge>>[] = [];
   const now = deps.clock();
