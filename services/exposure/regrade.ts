@@ -1,3 +1,5 @@
+import { alertThread, armBackstop, tellBackstop } from '../backstop/backstop';
+import { dueViolation } from '../backstop/plan';
 import type { PolicyConfig } from '../config/config';
 import { evaluateRule, type TagSetter } from '../detection/policy';
 import { prefixListEntriesFor } from '../detection/prefix-lists';
@@ -10,6 +12,7 @@ import { type Actor, type RuleFacts, sameRuleContent } from '../shared/model';
 import type { AwsTarget, PrefixListReader, SecurityGroupReader } from '../shared/ports';
 import { type AlertDeps, postAlert, refreshAlertMessage } from '../violations/alerts';
 import type { ExceptionItem, ViolationItem } from '../violations/items';
+import { storeClaimed } from '../violations/rule-claims';
 import type { Exposure, ExposureClass } from './classify';
 import { gradeFinding, recordedExposure, type ViolationExposure } from './grade';
 import type { ExposureLookup } from './lookup';
@@ -94,11 +97,41 @@ function judge(
   return { finding: graded.finding, exposure: recordedExposure(exposure, at, graded.step) };
 }
 
+/**
+ * Stores what a re-grade raises as every new violation is stored: each with its rule's claim (one open
+ * violation per rule, so the scan or an event raising the rule meanwhile does not raise it twice), then the
+ * alert of those stored; a new alert's rules the clock will revoke get their backstops, and it is posted.
+ * False when the alert was there already (a redelivery) or every rule is held by another open violation.
+ */
 async function createRaising(deps: RegradeDeps, raising: Raising): Promise<boolean> {
-  return deps.store.createAll(
-    [raising.alert, ...raising.violations] as unknown as Record<string, unknown>[],
-    raising.audits,
-  );
+  const now = deps.clock().toISOString();
+  const stored: ViolationItem[] = [];
+  for (const v of raising.violations) {
+    const audit = raising.audits.find((a) => a.subjectType === 'violation' && a.subjectId === v.violationId)!;
+    const outcome = await storeClaimed(deps.store, v, audit, now);
+    if (outcome.kind === 'stored') stored.push(v);
+    else
+      deps.logger.info(
+        { violationId: v.violationId, heldBy: outcome.by.violationId, ruleId: v.rule.ruleId },
+        'rule already raised; not raised again',
+      );
+  }
+  if (stored.length === 0) return false;
+  const violationIds = stored.map((v) => v.violationId);
+  const alert = { ...raising.alert, violationIds };
+  const alertAudits = raising.audits
+    .filter((a) => a.subjectType === 'alert')
+    .map((a) => ({ ...a, details: { ...a.details, violations: violationIds } }));
+  if (!(await deps.store.createAll([alert as unknown as Record<string, unknown>], alertAudits))) return false;
+  const unarmed: string[] = [];
+  for (const v of stored) {
+    const armed = await armBackstop(deps, dueViolation(v), 'later');
+    if (armed.kind === 'failed') unarmed.push(armed.note);
+  }
+  await postAlert(deps, alert.alertId);
+  for (const note of unarmed) await tellBackstop(deps, await alertThread(deps, alert.alertId), note);
+  raising.violations = stored;
+  return true;
 }
 
 /**
@@ -242,10 +275,7 @@ async function regradeGroup(
       marker?.version ?? 0,
       at,
     )!;
-    if (await createRaising(deps, raising)) {
-      result.created += raising.violations.length;
-      await postAlert(deps, raising.alert.alertId);
-    }
+    if (await createRaising(deps, raising)) result.created += raising.violations.length;
   }
   for (const alertId of touched) await refreshAlertMessage(deps, alertId);
   await recordClass(deps, target, groupId, marker, exposure.exposure, cause);
@@ -269,7 +299,6 @@ async function endAndReask(
   const ended = await tryTransition(deps.store, planExceptionEnd(ex, reask, cause, now));
   if (!ended) return false;
   await createRaising(deps, reask);
-  await postAlert(deps, reask.alert.alertId);
   deps.logger.warn(
     { exception: ex.fingerprint, violationId: ex.violationId, reaskedAs: reask.violations[0]!.violationId },
     'exception granted below internet ended: the group became reachable from the internet',
