@@ -8,6 +8,7 @@ import {
   CreateVpcCommand,
   DescribeInstancesCommand,
   DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
   EC2Client,
   type IpPermission,
   RunInstancesCommand,
@@ -74,9 +75,13 @@ export async function seedTeamGroups(
   existing: World['groups'],
 ): Promise<void> {
   const { ec2 } = clients(endpoint);
+  const subnets = await ec2.send(
+    new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }),
+  );
+  const subnetId = subnets.Subnets?.[0]?.SubnetId;
   for (const group of TEAM_GROUPS) {
     if (existing[group.role]) continue;
-    await ec2.send(
+    const made = await ec2.send(
       new CreateSecurityGroupCommand({
         GroupName: group.name,
         Description: group.description,
@@ -93,6 +98,16 @@ export async function seedTeamGroups(
         ],
       }),
     );
+    // The team's service runs in the private subnet (a container task's interface), so its group is
+    // `internal` like the others, not `unattached`: exposure keeps the severity its rules have.
+    if (subnetId && made.GroupId)
+      await ec2.send(
+        new CreateNetworkInterfaceCommand({
+          SubnetId: subnetId,
+          Groups: [made.GroupId],
+          Description: `arn:aws:ecs:us-east-1:000000000000:attachment/${group.role}-api`,
+        }),
+      );
   }
 }
 
