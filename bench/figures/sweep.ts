@@ -170,6 +170,12 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
     let offset = earliest + 1000 - Date.now();
     wiring.clock = () => new Date(Date.now() + offset);
     data.violationsStored = pending.length;
+    // What the sweep acts on: the detected violation's deadline (none would leave nothing due).
+    data.templateDue = {
+      dueKind: templateViolation.dueKind ?? null,
+      dueAt: templateViolation.dueAt ?? null,
+      deadline: templateViolation.deadline ?? null,
+    };
 
     if (!('DEADLINE' in dueHandlers(wiring))) {
       rows.push([
