@@ -286,7 +286,8 @@ describe('npm start in a browser, as a person uses it', () => {
 
         // She cannot keep it herself; Alex, an approver, does.
         await slack.actAs('Alex Approver');
-        await slack.press(alert, 'Keep…');
+        // The rule's own Keep… (the alert's first actions block), not a button further down its thread.
+        await alert.locator('[data-action-id=violation_keep]').first().click();
         const keep = slack.dialog('Keep rule');
         await keep.getByLabel('Why must it stay open?').fill('Vendor session confirmed with Erin, CHG-3107');
         await keep.getByLabel('Keep it for').selectOption({ label: '1 hour' });
@@ -344,40 +345,6 @@ describe('npm start in a browser, as a person uses it', () => {
       JOURNEY_MS,
     );
   });
-
-  it(
-    '4. /sg-whitelist grants a /32 for an hour, /sg-status lists it, and it leaves EC2 when it expires',
-    async () => {
-      const address = '81.2.69.160';
-      const slack = await WorkspacePage.open(browser, sandbox.url);
-      await slack.actAs('Erin Engineer');
-
-      await slack.command(`/sg-whitelist bastion ${address} for 1h`);
-      await slack.ephemeral(/Granted g-/).waitFor();
-      const granted = await rulesFrom(`${address}/32`);
-      expect(granted).toHaveLength(1);
-      expect(granted[0]).toMatchObject({ IpProtocol: 'tcp', FromPort: 22, ToPort: 22 });
-
-      await slack.command('/sg-status');
-      await slack
-        .ephemeral(/Temporary access \(1\)/)
-        .getByText(`${address}/32`)
-        .waitFor();
-
-      // An hour passes for the bot (its clock, which the sweeper reads), not for the test.
-      await slack.page.getByRole('button', { name: '+1 h' }).click();
-      await slack.page.getByText(/clock runs 1 h 0 min ahead/).waitFor();
-      for (let i = 0; i < 50 && (await rulesFrom(`${address}/32`)).length > 0; i++) {
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      expect(await rulesFrom(`${address}/32`)).toEqual([]);
-
-      await slack.command('/sg-status');
-      await slack.ephemeral(/Temporary access: none/).waitFor();
-      await slack.screenshot('4-whitelist');
-    },
-    JOURNEY_MS,
-  );
 
   it(
     '6. the AWS CLI at the sandbox endpoint: two rules in one call make one alert, and Revoke all removes both',
@@ -475,6 +442,77 @@ describe('npm start in a browser, as a person uses it', () => {
     JOURNEY_MS,
   );
 
+  // The burst keeps the channel's poster busy for a while: after the journeys that wait for one alert,
+  // and before the clock skip (its rules' deadlines count on the bot's clock).
+  describe('digests', () => {
+    it('a burst of 50 changes comes as digests; one line decided alone updates in place', async () => {
+      const slack = await WorkspacePage.open(browser, sandbox.url);
+      await slack.actAs('Erin Engineer');
+      const panel = slack.page.getByRole('complementary', { name: 'Emulated AWS account' });
+      await panel.getByRole('button', { name: 'Make 50 changes at once' }).click();
+      await panel.getByText(/Opened 50 rules on sg-/).waitFor({ timeout: 60_000 });
+
+      // More alerts waited than Slack lets out in a few seconds: they come as digests, lines worst first.
+      const first = slack.page
+        .locator('[data-testid=message]', { hasText: /risky rules in a burst/ })
+        .first();
+      await first.waitFor({ timeout: 90_000 });
+      const ts = await first.getAttribute('data-ts');
+      const digest = slack.page.locator(`[data-testid=message][data-ts="${ts}"]`);
+      const header = digest.getByText(
+        /^[A-Z]+: \d+ pending · 0 revoked · 0 kept — \d+ risky rules in a burst/,
+      );
+      await header.waitFor();
+      const pending = Number(/(\d+) pending/.exec((await header.textContent()) ?? '')![1]);
+      expect(pending).toBeGreaterThan(1);
+      expect(await digest.getByRole('button', { name: 'Keep…', exact: true }).count()).toBe(pending);
+      await digest.getByRole('button', { name: `Revoke all ${pending}` }).waitFor();
+
+      // One line decided alone: its line says so and loses its buttons; the header counts it.
+      await slack.press(digest, 'Revoke', 'Revoke');
+      await digest.getByText(/Revoked by @Erin Engineer/).waitFor({ timeout: 60_000 });
+      await digest.getByText(`${pending - 1} pending · 1 revoked · 0 kept`).waitFor();
+      expect(await digest.getByRole('button', { name: 'Keep…', exact: true }).count()).toBe(pending - 1);
+      await digest.getByRole('button', { name: `Revoke all ${pending - 1}` }).waitFor();
+      await slack.screenshot('9-digest');
+    }, 180_000);
+  });
+
+  // The clock skip: from here on the bot's clock (which the sweeper reads) is ahead of the worker's.
+  it(
+    '4. /sg-whitelist grants a /32 for an hour, /sg-status lists it, and it leaves EC2 when it expires',
+    async () => {
+      const address = '81.2.69.160';
+      const slack = await WorkspacePage.open(browser, sandbox.url);
+      await slack.actAs('Erin Engineer');
+
+      await slack.command(`/sg-whitelist bastion ${address} for 1h`);
+      await slack.ephemeral(/Granted g-/).waitFor();
+      const granted = await rulesFrom(`${address}/32`);
+      expect(granted).toHaveLength(1);
+      expect(granted[0]).toMatchObject({ IpProtocol: 'tcp', FromPort: 22, ToPort: 22 });
+
+      await slack.command('/sg-status');
+      await slack
+        .ephemeral(/Temporary access \(1\)/)
+        .getByText(`${address}/32`)
+        .waitFor();
+
+      // An hour passes for the bot (its clock, which the sweeper reads), not for the test.
+      await slack.page.getByRole('button', { name: '+1 h' }).click();
+      await slack.page.getByText(/clock runs 1 h 0 min ahead/).waitFor();
+      for (let i = 0; i < 50 && (await rulesFrom(`${address}/32`)).length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(await rulesFrom(`${address}/32`)).toEqual([]);
+
+      await slack.command('/sg-status');
+      await slack.ephemeral(/Temporary access: none/).waitFor();
+      await slack.screenshot('4-whitelist');
+    },
+    JOURNEY_MS,
+  );
+
   it(
     '8. /sg-whitelist … me: open the link, Confirm, the grant is in /sg-status; a second Confirm gets a page; Not me revokes it',
     async () => {
@@ -525,8 +563,7 @@ describe('npm start in a browser, as a person uses it', () => {
     JOURNEY_MS,
   );
 
-  // The backstop journey moves the bot's clock and the burst leaves the channel's poster busy for a
-  // while: both come after the journeys that read the clock or wait for a single alert.
+  // The backstop journey stops the sweeper and moves the clock again: last of the journeys in one sandbox.
   describe('the backstop (#22)', () => {
     it(
       'with the sweeper stopped from the page, the backstop still closes an expired grant’s rule',
@@ -534,13 +571,18 @@ describe('npm start in a browser, as a person uses it', () => {
         const address = '81.2.69.161';
         const slack = await WorkspacePage.open(browser, sandbox.url);
         await slack.actAs('Erin Engineer');
-        await slack.command(`/sg-whitelist bastion ${address} for 30m`);
-        await slack.ephemeral(/Granted g-/).waitFor();
-        expect(await rulesFrom(`${address}/32`)).toHaveLength(1);
-
-        // As a bad deploy would: sg-warden's clock stops; AWS's schedule does not.
+        // As a bad deploy would: sg-warden's clock stops; AWS's schedule does not. (Stopped first: the
+        // bot's clock is already an hour ahead after journey 4.)
         await slack.page.getByRole('button', { name: 'Stop the sweeper' }).click();
         await slack.page.getByText('the sweeper is stopped: only the backstop closes due rules').waitFor();
+        await slack.command(`/sg-whitelist bastion ${address} for 2h`);
+        // This grant's answer (journey 4 left one of its own in the channel).
+        await slack
+          .ephemeral(`${address}/32`)
+          .getByText(/Granted g-/)
+          .waitFor();
+        expect(await rulesFrom(`${address}/32`)).toHaveLength(1);
+        await slack.page.getByRole('button', { name: '+1 h' }).click();
         await slack.page.getByRole('button', { name: '+1 h' }).click();
         await waitUntil(async () => (await rulesFrom(`${address}/32`)).length === 0);
 
@@ -556,40 +598,6 @@ describe('npm start in a browser, as a person uses it', () => {
       },
       JOURNEY_MS,
     );
-  });
-
-  describe('digests', () => {
-    it('a burst of 50 changes comes as digests; one line decided alone updates in place', async () => {
-      const slack = await WorkspacePage.open(browser, sandbox.url);
-      await slack.actAs('Erin Engineer');
-      const panel = slack.page.getByRole('complementary', { name: 'Emulated AWS account' });
-      await panel.getByRole('button', { name: 'Make 50 changes at once' }).click();
-      await panel.getByText(/Opened 50 rules on sg-/).waitFor({ timeout: 60_000 });
-
-      // More alerts waited than Slack lets out in a few seconds: they come as digests, lines worst first.
-      const first = slack.page
-        .locator('[data-testid=message]', { hasText: /risky rules in a burst/ })
-        .first();
-      await first.waitFor({ timeout: 90_000 });
-      const ts = await first.getAttribute('data-ts');
-      const digest = slack.page.locator(`[data-testid=message][data-ts="${ts}"]`);
-      const header = digest.getByText(
-        /^[A-Z]+: \d+ pending · 0 revoked · 0 kept — \d+ risky rules in a burst/,
-      );
-      await header.waitFor();
-      const pending = Number(/(\d+) pending/.exec((await header.textContent()) ?? '')![1]);
-      expect(pending).toBeGreaterThan(1);
-      expect(await digest.getByRole('button', { name: 'Keep…', exact: true }).count()).toBe(pending);
-      await digest.getByRole('button', { name: `Revoke all ${pending}` }).waitFor();
-
-      // One line decided alone: its line says so and loses its buttons; the header counts it.
-      await slack.press(digest, 'Revoke', 'Revoke');
-      await digest.getByText(/Revoked by @Erin Engineer/).waitFor({ timeout: 60_000 });
-      await digest.getByText(`${pending - 1} pending · 1 revoked · 0 kept`).waitFor();
-      expect(await digest.getByRole('button', { name: 'Keep…', exact: true }).count()).toBe(pending - 1);
-      await digest.getByRole('button', { name: `Revoke all ${pending - 1}` }).waitFor();
-      await slack.screenshot('9-digest');
-    }, 180_000);
   });
 
   it('a second npm start resumes the same account and workspace from the state folder', async () => {
