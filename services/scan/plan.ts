@@ -5,6 +5,7 @@ import { endsException, exposureMove, type RegradeCause } from '../exposure/regr
 import { type AuditEntry, auditEntry, SYSTEM_ACTOR } from '../kernel/audit';
 import { keys, type StoredItem } from '../kernel/state';
 import { plusSeconds } from '../kernel/time';
+import type { RouteChoice } from '../routing/routes';
 import { AwsCallError } from '../shared/errors';
 import type { Actor, Finding } from '../shared/model';
 import type { AccountScope, AwsTarget, GroupInfo } from '../shared/ports';
@@ -182,6 +183,8 @@ export function planScanAlert(
   findings: readonly Finding[],
   nowIso: string,
   exposures: readonly (ViolationExposure | null)[] = [],
+  /** Where slack.routes sends it (as detection routes an event's alert); default: the alert channel. */
+  routed?: RouteChoice,
 ): { alert: AlertItem; violations: ViolationItem[] } {
   const alertId = scanAlertId(runId, target, group.groupId);
   const alert: AlertItem = {
@@ -202,6 +205,13 @@ export function planScanAlert(
     actor: SCAN_ACTOR,
     violationIds: [],
     notifyAttempts: 0,
+    ...(routed
+      ? {
+          route: routed.route,
+          channel: routed.channel,
+          ...(routed.mention ? { mention: routed.mention } : {}),
+        }
+      : {}),
     createdAt: nowIso,
   };
   const violations = findings.map((f, index) => {

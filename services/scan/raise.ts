@@ -3,10 +3,11 @@ import { dueViolation } from '../backstop/plan';
 import type { GradedFinding } from '../exposure/grade';
 import { auditEntry, SYSTEM_ACTOR } from '../kernel/audit';
 import { keys, tryTransition } from '../kernel/state';
+import { alertRouteFacts, routeFor } from '../routing/routes';
 import type { AwsTarget, GroupInfo } from '../shared/ports';
 import type { AlertItem, ViolationItem } from '../violations/items';
 import { freeToRaise, storeClaimed } from '../violations/rule-claims';
-import { planScanAlert, scanDetectAudit } from './plan';
+import { planScanAlert, SCAN_ACTOR, scanDetectAudit } from './plan';
 import type { ScanDeps } from './ports';
 
 /** What raising one group's findings came to. */
@@ -49,6 +50,17 @@ export async function raiseGroup(
     graded.map((g) => g.finding),
     nowIso,
     graded.map((g) => g.exposure),
+    // Routed as detection routes an event's alert: by the group's tags, account, region and worst severity.
+    routeFor(
+      deps.config,
+      alertRouteFacts({
+        account: target.account,
+        region: target.region,
+        actor: SCAN_ACTOR,
+        tags: group.tags,
+        severities: graded.map((g) => g.finding.severity),
+      }),
+    ),
   );
   const { free, held } = await freeToRaise(store, planned.violations);
   const open = held.map((h) => h.by);

@@ -466,3 +466,50 @@ describe('scan: a burst is posted as digests (#15)', () => {
     expect(singles.every((m) => digests.includes(m))).toBe(true);
   }, 60_000);
 });
+
+describe('scan: routed as detection routes an event’s alert (#21)', () => {
+  it('sends a rule on a team’s group to the team’s channel, with the route stored for who may decide', async () => {
+    const ROUTED = 'ca-central-1';
+    await loadHandlers(
+      baseConfig(
+        [
+          '  routes:',
+          '    - name: payments',
+          '      tags: { team: "pay*" }',
+          '      channel: C0PAYMENTS',
+          'policy:',
+          '  timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }',
+          '  exposure: { unattached: keep }',
+          'scan:',
+          `  regions: [${ROUTED}]`,
+          '',
+        ].join('\n'),
+      ),
+    );
+    const { groupId: team } = await createGroup(ROUTED);
+    const { groupId: other } = await createGroup(ROUTED);
+    await ec2Client(ROUTED).send(
+      new CreateTagsCommand({ Resources: [team], Tags: [{ Key: 'team', Value: 'payments' }] }),
+    );
+    const teamRule = await sshToWorld(ROUTED, team);
+    const otherRule = await sshToWorld(ROUTED, other);
+
+    expect(await runScan()).toMatchObject({ state: 'done' });
+
+    const [routed] = await violationsOf(teamRule);
+    const [unrouted] = await violationsOf(otherRule);
+    expect(routed).toMatchObject({ foundBy: 'scan', route: 'payments' });
+    expect(unrouted).toMatchObject({ foundBy: 'scan', route: null });
+    expect(await alertNow(routed!.alertId)).toMatchObject({ route: 'payments', channel: 'C0PAYMENTS' });
+    expect(await alertNow(unrouted!.alertId)).toMatchObject({ route: null, channel: ALERT_CHANNEL });
+    const postedTo = (alertId: string) =>
+      env.slack
+        .callsTo('chat.postMessage')
+        .filter((c) =>
+          JSON.stringify(c.args.blocks ?? '').includes(alertId === routed!.alertId ? teamRule : otherRule),
+        )
+        .map((c) => c.args.channel);
+    expect(postedTo(routed!.alertId)).toContain('C0PAYMENTS');
+    expect(postedTo(unrouted!.alertId)).toContain(ALERT_CHANNEL);
+  });
+});
