@@ -23,9 +23,11 @@ export const FIGURES = [
   { name: 'cold', needsMoto: true, load: () => import('./figures/cold-start') },
   { name: 'answer', needsMoto: true, load: () => import('./figures/slack-answer') },
   { name: 'detection', needsMoto: true, load: () => import('./figures/detection') },
+  { name: 'worker', needsMoto: true, load: () => import('./figures/worker') },
   { name: 'burst', needsMoto: true, load: () => import('./figures/burst') },
   { name: 'sweep', needsMoto: true, load: () => import('./figures/sweep') },
   { name: 'scan', needsMoto: true, load: () => import('./figures/scan') },
+  { name: 'input', needsMoto: false, load: () => import('./figures/big-input') },
 ] as const;
 
 type FigureName = (typeof FIGURES)[number]['name'];
@@ -34,9 +36,13 @@ interface Options {
   only: FigureName[];
   quick: boolean;
   out: string;
+  awsDelaysMs: number[];
 }
 
-const USAGE = `usage: npm run bench [-- --only ${FIGURES.map((f) => f.name).join(',')}] [--quick] [--out <file.json>]`;
+/** The answer figure's AWS delays by default (#24): in-region latency and a degraded region. */
+const DEFAULT_AWS_DELAYS_MS = [30, 1000];
+
+const USAGE = `usage: npm run bench [-- --only ${FIGURES.map((f) => f.name).join(',')}] [--quick] [--out <file.json>] [--aws-delay-ms ${DEFAULT_AWS_DELAYS_MS.join(',')}]`;
 
 function fail(message: string): never {
   console.error(`bench: ${message}\n${USAGE}`);
@@ -48,6 +54,7 @@ function parseOptions(argv: string[], root: string): Options {
     only: FIGURES.map((f) => f.name),
     quick: false,
     out: join(root, '.cache', 'bench', 'latest.json'),
+    awsDelaysMs: DEFAULT_AWS_DELAYS_MS,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -63,7 +70,15 @@ function parseOptions(argv: string[], root: string): Options {
       options.only = FIGURES.map((f) => f.name).filter((n) => names.includes(n));
     } else if (flag === '--quick') options.quick = true;
     else if (flag === '--out') options.out = value();
-    else if (flag === '--help' || flag === '-h') {
+    else if (flag === '--aws-delay-ms') {
+      const delays = value()
+        .split(',')
+        .map((d) => d.trim())
+        .filter(Boolean);
+      if (delays.length === 0 || delays.some((d) => !/^\d{1,5}$/.test(d)))
+        fail('--aws-delay-ms takes whole milliseconds, e.g. 30 or 30,1000');
+      options.awsDelaysMs = delays.map(Number);
+    } else if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else fail(`unknown option ${arg}`);
@@ -150,7 +165,8 @@ async function orchestrate(): Promise<void> {
   let functions: FunctionBundle[] = [];
   let anchor: FunctionBundle | undefined;
   let unwritten: string[] = [];
-  const needsBundles = selected.some((f) => f.name !== 'policy');
+  // policy evaluation runs in-process and big inputs run the CLI: neither needs the functions bundled.
+  const needsBundles = selected.some((f) => f.name !== 'policy' && f.name !== 'input');
   const settings = bundleSettings(root);
   if (needsBundles) {
     console.error('[bench] bundling the functions and the anchor as serverless-esbuild does…');
@@ -175,6 +191,7 @@ async function orchestrate(): Promise<void> {
   }
   const ctx: FigureContext = {
     quick: options.quick,
+    awsDelaysMs: options.awsDelaysMs,
     root,
     buildDir,
     functions,

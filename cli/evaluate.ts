@@ -1,44 +1,31 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../services/config/config';
-import { decodeJson, parseCloudTrail } from '../services/detection/cloudtrail';
 import { describeRule, evaluate } from '../services/detection/policy';
-import { BadInputError } from '../services/shared/errors';
+import type { SgEvent } from '../services/shared/model';
+import { readCloudTrailEvents } from './input/cloudtrail-stream';
 import { type CommandModule, EXIT, type Io } from './program';
+import { ReportSpool } from './report-spool';
 
 /** The repository's config, used when no --policy / file is given. */
 export const DEFAULT_CONFIG = join(__dirname, '..', 'config', 'sg-warden.yml');
 
-async function readInput(path: string, io: Io): Promise<Buffer> {
-  if (path === '-') {
-    const chunks: Buffer[] = [];
-    for await (const chunk of io.stdin) chunks.push(Buffer.from(chunk as Buffer));
-    return Buffer.concat(chunks);
-  }
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new BadInputError(
-      `Cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}.`,
-    );
-  }
-}
-
 /** Evaluates every security-group event in `path` offline; writes the JSON report; returns the exit code. */
 async function evaluateFile(path: string, policyPath: string | undefined, io: Io): Promise<number> {
   const config: Config = loadConfig(policyPath ?? DEFAULT_CONFIG, { slackOptional: true });
-  const events = parseCloudTrail(decodeJson(await readInput(path, io)));
-  const violations = [];
+  // The input is read as a stream, one record at a time; the report is printed only once all of it was
+  // read and valid (bad input: nothing on stdout, exit 2), its violations held on disk when they are many.
+  const violations = new ReportSpool();
+  let events = 0;
   let needAws = 0;
-  for (const event of events) {
-    if (event.kind !== 'authorize' && event.kind !== 'modify') continue;
+  const judge = (event: SgEvent) => {
+    events++;
+    if (event.kind !== 'authorize' && event.kind !== 'modify') return;
     if (event.kind === 'modify') {
       needAws++;
       io.stderr.write(
         `sg-warden: event ${event.eventId} (${event.eventName}) needs AWS to evaluate: ${event.lookupReason}; not evaluated offline.\n`,
       );
-      continue;
+      return;
     }
     for (const r of event.rules.filter((rule) => rule.sourceKind === 'prefix-list')) {
       io.stderr.write(
@@ -47,7 +34,7 @@ async function evaluateFile(path: string, policyPath: string | undefined, io: Io
     }
     const findings = evaluate(event.rules, config.policy, { actor: event.actor, groupTags: null });
     for (const f of findings) {
-      violations.push({
+      violations.add({
         eventId: event.eventId,
         region: event.region,
         account: event.account,
@@ -63,10 +50,15 @@ async function evaluateFile(path: string, policyPath: string | undefined, io: Io
         principal: event.actor.arn,
       });
     }
+  };
+  try {
+    await readCloudTrailEvents(path, io.stdin, judge);
+    await violations.writeReport(io.stdout, 'events', events, 'violations');
+  } finally {
+    violations.dispose();
   }
-  io.stdout.write(`${JSON.stringify({ events: events.length, violations }, null, 2)}\n`);
   if (needAws > 0) io.stderr.write(`sg-warden: ${needAws} event(s) could not be evaluated offline.\n`);
-  return violations.length > 0 ? EXIT.violations : EXIT.ok;
+  return violations.count > 0 ? EXIT.violations : EXIT.ok;
 }
 
 /** `sg-warden evaluate <file|-> [--policy <file>]`. */
@@ -76,7 +68,7 @@ export const evaluateCommand: CommandModule = (program, { io, exit }) => {
     .description('evaluate CloudTrail events against the policy, offline (JSON on stdout)')
     .argument(
       '<file>',
-      'CloudTrail events in any shape (EventBridge, records, S3 log file, lookup-events); - reads stdin',
+      'CloudTrail events in any shape (EventBridge, records, S3 log file, NDJSON, lookup-events), plain or gzip, UTF-8 or UTF-16, any size; - reads stdin',
     )
     .argumentsError('evaluate takes exactly one file (or - for standard input).')
     .option('--policy <file>', 'the config/policy file (default: config/sg-warden.yml)')

@@ -6,11 +6,32 @@ import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
 import { MemberAccountCredentials } from '../services/aws/member-credentials';
 import { ec2Sdk, elbv2Sdk, stsSdk } from '../services/aws/sdk';
 import { loadConfig } from '../services/config/config';
+import type { Exposure } from '../services/exposure/classify';
 import { errorCode, lookUpExposure } from '../services/exposure/lookup';
 import { SgWardenError } from '../services/shared/errors';
 import type { AwsTarget } from '../services/shared/ports';
 import { DEFAULT_CONFIG } from './evaluate';
 import type { CommandModule } from './program';
+
+/** A group's exposure as the commands print it (`exposure`, and `scan` per violation). */
+export function exposureJson(exposure: Exposure) {
+  return {
+    exposure: exposure.exposure,
+    reason: exposure.reason,
+    failures: exposure.failures,
+    attachments: exposure.attachments.map((a) => ({
+      type: a.type,
+      id: a.id,
+      name: a.name,
+      publicIp: a.publicIp,
+      subnetId: a.subnetId,
+      routesToInternet: a.routesToInternet,
+      exposure: a.exposure,
+      reason: a.reason,
+      networkInterfaceIds: a.networkInterfaceIds,
+    })),
+  };
+}
 
 /** `sg-warden exposure <sg-id> [--region R] [--account A]`, as parsed. */
 export interface ExposureCliOptions {
@@ -117,25 +138,7 @@ export async function exposureCommand(
       return refuse(
         `Cannot read the network interfaces of ${groupId} ${where}: ${exposure.failures.join('; ')}.`,
       );
-    const answer = {
-      groupId,
-      region,
-      account,
-      exposure: exposure.exposure,
-      reason: exposure.reason,
-      failures: exposure.failures,
-      attachments: exposure.attachments.map((a) => ({
-        type: a.type,
-        id: a.id,
-        name: a.name,
-        publicIp: a.publicIp,
-        subnetId: a.subnetId,
-        routesToInternet: a.routesToInternet,
-        exposure: a.exposure,
-        reason: a.reason,
-        networkInterfaceIds: a.networkInterfaceIds,
-      })),
-    };
+    const answer = { groupId, region, account, ...exposureJson(exposure) };
     return { exitCode: 0, stdout: `${JSON.stringify(answer, null, 2)}\n`, stderr: '' };
   } catch (error) {
     // The config (member accounts) or an assumed role: still one sentence.

@@ -1,19 +1,22 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { Ec2RuleInventory } from '../services/aws/ec2-inventory';
-import { perTarget } from '../services/aws/ec2-network';
+import { Ec2Network, perTarget } from '../services/aws/ec2-network';
 import { Ec2SecurityGroups } from '../services/aws/ec2-security-groups';
 import { MemberAccountCredentials } from '../services/aws/member-credentials';
-import { ec2Sdk, stsSdk } from '../services/aws/sdk';
+import { ec2Sdk, elbv2Sdk, stsSdk } from '../services/aws/sdk';
 import { loadConfig } from '../services/config/config';
 import { cachedPrefixLists } from '../services/detection/prefix-lists';
-import { errorCode } from '../services/exposure/lookup';
+import { gradeFindings } from '../services/exposure/grade';
+import { ExposureLookup, errorCode } from '../services/exposure/lookup';
 import { judgeGroup } from '../services/scan/judge-group';
 import { chunksToJudge } from '../services/scan/plan';
 import { GROUPS_PER_CHUNK } from '../services/scan/scan';
 import { SgWardenError } from '../services/shared/errors';
 import type { AwsTarget } from '../services/shared/ports';
 import { DEFAULT_CONFIG } from './evaluate';
+import { exposureJson } from './exposure';
 import { type CommandModule, EXIT } from './program';
 
 /** `sg-warden scan [--region R]… [--account A]… [--policy FILE] [--no-raise]`, as parsed. */
@@ -43,7 +46,9 @@ const refuse = (sentence: string): ScanCliAnswer => ({
  * Reads every rule of the accounts and regions asked for, with the caller's credentials (a member account
  * through `accounts.roleName`), and judges each with the policy as the scan does. It only reports: it
  * raises nothing (raising into the table is the scheduled function's job), so the table's exceptions and
- * grants are not consulted. Prints `{accounts, regions, rulesRead, groups, violations, unreadable}`.
+ * grants are not consulted. Severities are graded by each group's exposure (policy.exposure), looked up
+ * once per group with violations, and each violation carries its group's `exposure` as `sg-warden exposure`
+ * prints it (null when not looked up). Prints `{accounts, regions, rulesRead, groups, violations, unreadable}`.
  */
 export async function scanCommand(
   options: ScanCliOptions,
@@ -108,6 +113,18 @@ export async function scanCommand(
       homeClient: () => ec2For({ account: own, region: home }),
     });
     const prefixLists = cachedPrefixLists(new Ec2SecurityGroups({ clientFor: ec2For }));
+    const elbFor = perTarget((t: AwsTarget): ElasticLoadBalancingV2Client => {
+      const credentials = members?.forTarget(t);
+      return track(
+        new (elbv2Sdk().ElasticLoadBalancingV2Client)({
+          ...clientOptions,
+          region: t.region,
+          ...(credentials ? { credentials } : {}),
+        }),
+      );
+    });
+    // Each group with violations is looked up once, as the scheduled scan does.
+    const lookup = new ExposureLookup({ reader: new Ec2Network({ ec2For, elbFor }) });
     let regions = options.regions.length > 0 ? [...new Set(options.regions)] : config.scan.regions;
     if (!regions) {
       try {
@@ -148,7 +165,11 @@ export async function scanCommand(
                   own,
                   now,
                 );
-                for (const f of findings)
+                const graded = await gradeFindings(lookup, target, findings, config.policy, () => now);
+                const exposure = graded.some((g) => g.exposure)
+                  ? exposureJson(await lookup.exposureOf(target, group.groupId))
+                  : null;
+                for (const { finding: f } of graded)
                   violations.push({
                     eventId: null,
                     foundBy: 'scan',
@@ -167,6 +188,7 @@ export async function scanCommand(
                     groupName: group.name,
                     description: f.rule.description,
                     groupTags: group.tags,
+                    exposure,
                   });
               }
             }

@@ -533,12 +533,14 @@ export function dueHandlers(
   };
 }
 
-/** What the scan needs from the wiring. */
+/** What the scan needs from the wiring. Build one per invocation (its exposure lookup caches for one). */
 export function scanDeps(wiring: Wiring): ScanDeps {
   return {
     ...wiring,
     inventory: wiring.inventory,
     prefixLists: wiring.ec2,
+    groups: wiring.ec2,
+    exposure: wiring.newExposureLookup(),
     scanNotifier: wiring.scanNotifier,
     ...(wiring.scanContinuation ? { continuation: wiring.scanContinuation } : {}),
   };

@@ -15,8 +15,8 @@ const only =
       );
 
 ensureNodeModules();
-// Every figure but policy evaluation talks to the AWS emulator.
-if (!only || only.some((name) => name.trim() !== 'policy')) ensureMoto();
+// Every figure but policy evaluation and big inputs talks to the AWS emulator.
+if (!only || only.some((name) => !['policy', 'input'].includes(name.trim()))) ensureMoto();
 
 const { build } = await import('esbuild');
 // Built to .cache/bench/ (two levels below the repo) so the harness finds the repo and its node_modules.

@@ -3,6 +3,8 @@ import type { FunctionBundle } from './bundle';
 /** What the orchestrator hands every figure (through BENCH_CONTEXT). */
 export interface FigureContext {
   quick: boolean;
+  /** The answer figure's AWS delays, one measurement per delay (`--aws-delay-ms 30,1000`). */
+  awsDelaysMs: number[];
   root: string;
   buildDir: string;
   /** sg-warden's functions, bundled as the deploy bundles them. */

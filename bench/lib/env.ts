@@ -33,7 +33,11 @@ export function motoUrl(): string {
   return url;
 }
 
-/** A config that exercises every feature: policy timeouts, a whitelist target and a runbook. */
+/**
+ * A config that exercises every feature: policy timeouts, a whitelist target and a runbook. Every severity
+ * has a deadline: the bench's groups are attached to nothing, so exposure grades their rules low, and a
+ * violation without a deadline would leave the sweep and the backstop nothing to do.
+ */
 export function benchConfig(options: { whitelistGroupId?: string } = {}): string {
   const whitelist = options.whitelistGroupId
     ? `whitelist:
@@ -49,7 +53,7 @@ export function benchConfig(options: { whitelistGroupId?: string } = {}): string
   return `slack:
   alertChannel: ${ALERT_CHANNEL}
 policy:
-  timeouts: { critical: 5m, high: 15m, medium: 60m, low: null }
+  timeouts: { critical: 5m, high: 15m, medium: 60m, low: 4h }
 ${whitelist}runbooks:
   targets:
     web: { region: us-east-1, tags: { Role: web } }

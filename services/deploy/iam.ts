@@ -56,15 +56,16 @@ export const ROLES_USING = {
   /**
    * The backstop's schedules: detection (a violation's deadline; a rule gone or changed), the worker (a
    * grant; Keep, Revoke, Extend), the sweeper (a re-asked rule; the deadline, the expiry) create, move and
-   * delete them; the `me` link's POST creates a grant's (and moves it when the same rule is asked again).
+   * delete them; the `me` link's POST creates a grant's (and moves it when the same rule is asked again);
+   * the scan creates a violation's it raised (and replaces it when a run judges the group again).
    */
   backstop: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole'],
-  backstopCreateOnly: ['IpCaptureRole'],
+  backstopCreateOnly: ['IpCaptureRole', 'ScanRole'],
   /**
-   * Exposure is looked up when a violation is raised (detection), before an auto-revoke (sweeper) and in
-   * `/sg-status <group>` (worker).
+   * Exposure is looked up when a violation is raised (detection, the scan), before an auto-revoke (sweeper)
+   * and in `/sg-status <group>` (worker).
    */
-  exposure: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole'],
+  exposure: ['CloudtrailEventRole', 'SlackWorkerRole', 'SweeperRole', 'ScanRole'],
 } as const;
 
 /** The read-only calls an exposure lookup makes (services/aws/ec2-network.ts). */

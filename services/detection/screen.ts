@@ -25,8 +25,8 @@ export interface RuleOrigin {
 export type Screened =
   /** A rule a grant made, still exactly as made: not evaluated. */
   | { kind: 'own'; why: string }
-  /** Kept: an active, unexpired exception covers it. */
-  | { kind: 'kept'; why: string }
+  /** Kept: an active, unexpired exception covers it (the scan's re-grade reads what it was granted at). */
+  | { kind: 'kept'; why: string; exception: ExceptionItem }
   /** To evaluate; `leading` is said first in its reasons; `changedGrant` is the grant whose rule was changed. */
   | { kind: 'evaluate'; leading: string[]; changedGrant: GrantItem | null };
 
@@ -59,6 +59,7 @@ export async function screenRule(
     return {
       kind: 'kept',
       why: `kept until ${exception.expiresAt ?? 'revoked'} (${exception.violationId})`,
+      exception,
     };
   return verdict.kind === 'changed'
     ? { kind: 'evaluate', leading: [verdict.reason], changedGrant: verdict.grant }

@@ -1,6 +1,9 @@
+import { alertThread, armBackstop, tellBackstop } from '../backstop/backstop';
+import { dueViolation } from '../backstop/plan';
 import type { PolicyConfig } from '../config/config';
-import { evaluateRule } from '../detection/policy';
+import { evaluateRule, type TagSetter } from '../detection/policy';
 import { prefixListEntriesFor } from '../detection/prefix-lists';
+import { tagSettersFor } from '../detection/tags';
 import { keys, type StoredItem, tryTransition } from '../kernel/state';
 import { AccountAccessError, AwsCallError, describeError } from '../shared/errors';
 import { ruleFingerprint } from '../shared/ids';
@@ -9,6 +12,7 @@ import { type Actor, type RuleFacts, sameRuleContent } from '../shared/model';
 import type { AwsTarget, PrefixListReader, SecurityGroupReader } from '../shared/ports';
 import { type AlertDeps, postAlert, refreshAlertMessage } from '../violations/alerts';
 import type { ExceptionItem, ViolationItem } from '../violations/items';
+import { storeClaimed } from '../violations/rule-claims';
 import type { Exposure, ExposureClass } from './classify';
 import { gradeFinding, recordedExposure, type ViolationExposure } from './grade';
 import type { ExposureLookup } from './lookup';
@@ -80,7 +84,11 @@ function judge(
   actor: Actor | null,
   exposure: Exposure,
   policy: PolicyConfig,
-  context: { groupTags: Record<string, string> | null; prefixLists: Record<string, string[]> },
+  context: {
+    groupTags: Record<string, string> | null;
+    prefixLists: Record<string, string[]>;
+    tagSetters: Record<string, TagSetter>;
+  },
   at: string,
 ): { finding: NonNullable<ReturnType<typeof evaluateRule>>; exposure: ViolationExposure } | null {
   const found = evaluateRule(rule, policy, { actor, ...context });
@@ -89,11 +97,41 @@ function judge(
   return { finding: graded.finding, exposure: recordedExposure(exposure, at, graded.step) };
 }
 
+/**
+ * Stores what a re-grade raises as every new violation is stored: each with its rule's claim (one open
+ * violation per rule, so the scan or an event raising the rule meanwhile does not raise it twice), then the
+ * alert of those stored; a new alert's rules the clock will revoke get their backstops, and it is posted.
+ * False when the alert was there already (a redelivery) or every rule is held by another open violation.
+ */
 async function createRaising(deps: RegradeDeps, raising: Raising): Promise<boolean> {
-  return deps.store.createAll(
-    [raising.alert, ...raising.violations] as unknown as Record<string, unknown>[],
-    raising.audits,
-  );
+  const now = deps.clock().toISOString();
+  const stored: ViolationItem[] = [];
+  for (const v of raising.violations) {
+    const audit = raising.audits.find((a) => a.subjectType === 'violation' && a.subjectId === v.violationId)!;
+    const outcome = await storeClaimed(deps.store, v, audit, now);
+    if (outcome.kind === 'stored') stored.push(v);
+    else
+      deps.logger.info(
+        { violationId: v.violationId, heldBy: outcome.by.violationId, ruleId: v.rule.ruleId },
+        'rule already raised; not raised again',
+      );
+  }
+  if (stored.length === 0) return false;
+  const violationIds = stored.map((v) => v.violationId);
+  const alert = { ...raising.alert, violationIds };
+  const alertAudits = raising.audits
+    .filter((a) => a.subjectType === 'alert')
+    .map((a) => ({ ...a, details: { ...a.details, violations: violationIds } }));
+  if (!(await deps.store.createAll([alert as unknown as Record<string, unknown>], alertAudits))) return false;
+  const unarmed: string[] = [];
+  for (const v of stored) {
+    const armed = await armBackstop(deps, dueViolation(v), 'later');
+    if (armed.kind === 'failed') unarmed.push(armed.note);
+  }
+  await postAlert(deps, alert.alertId);
+  for (const note of unarmed) await tellBackstop(deps, await alertThread(deps, alert.alertId), note);
+  raising.violations = stored;
+  return true;
 }
 
 /**
@@ -182,7 +220,9 @@ async function regradeGroup(
       ? await prefixListEntriesFor(deps.prefixLists, target, rules)
       : {};
   const at = deps.clock().toISOString();
-  const context = { groupTags: group.tags, prefixLists };
+  // An exemption tag counts only when a trusted tagger set it, as in detection and the scan.
+  const tagSetters = await tagSettersFor(store, policy, target, groupId, group.tags);
+  const context = { groupTags: group.tags, prefixLists, tagSetters };
   const touched = new Set<string>();
   const unrecorded: NonNullable<ReturnType<typeof judge>>[] = [];
   const now = deps.clock();
@@ -235,10 +275,7 @@ async function regradeGroup(
       marker?.version ?? 0,
       at,
     )!;
-    if (await createRaising(deps, raising)) {
-      result.created += raising.violations.length;
-      await postAlert(deps, raising.alert.alertId);
-    }
+    if (await createRaising(deps, raising)) result.created += raising.violations.length;
   }
   for (const alertId of touched) await refreshAlertMessage(deps, alertId);
   await recordClass(deps, target, groupId, marker, exposure.exposure, cause);
@@ -262,7 +299,6 @@ async function endAndReask(
   const ended = await tryTransition(deps.store, planExceptionEnd(ex, reask, cause, now));
   if (!ended) return false;
   await createRaising(deps, reask);
-  await postAlert(deps, reask.alert.alertId);
   deps.logger.warn(
     { exception: ex.fingerprint, violationId: ex.violationId, reaskedAs: reask.violations[0]!.violationId },
     'exception granted below internet ended: the group became reachable from the internet',

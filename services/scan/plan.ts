@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
+import type { ExposureClass } from '../exposure/classify';
+import type { ViolationExposure } from '../exposure/grade';
+import { endsException, exposureMove, type RegradeCause } from '../exposure/regrade-plan';
 import { type AuditEntry, auditEntry, SYSTEM_ACTOR } from '../kernel/audit';
 import { keys, type StoredItem } from '../kernel/state';
 import { plusSeconds } from '../kernel/time';
+import type { RouteChoice } from '../routing/routes';
 import { AwsCallError } from '../shared/errors';
 import type { Actor, Finding } from '../shared/model';
 import type { AccountScope, AwsTarget, GroupInfo } from '../shared/ports';
 import { newViolation } from '../violations/factory';
-import type { AlertItem, ViolationItem } from '../violations/items';
+import type { AlertItem, ExceptionItem, ViolationItem } from '../violations/items';
 
 // The scan's pure part: what it reads (targets), where it stands (the cursor), what it raises (the alert
 // and violations of one group), and when it stops.
@@ -168,8 +172,9 @@ export function scanAlertId(runId: string, target: AwsTarget, groupId: string): 
 
 /**
  * The alert and the violations the scan raises for one group: the one place a scan finding becomes a
- * violation (exposure, when it is wired, is added here). Same flow as an event's: PENDING with the
- * policy's deadline, Revoke / Keep; the alert says it was found by the scan, with the group's tags.
+ * violation, with the exposure it was graded by (`exposures[i]` for `findings[i]`; null: not looked up).
+ * Same flow as an event's: PENDING with the policy's deadline, Revoke / Keep; the alert says it was found
+ * by the scan, with the group's tags.
  */
 export function planScanAlert(
   runId: string,
@@ -177,6 +182,9 @@ export function planScanAlert(
   group: GroupInfo,
   findings: readonly Finding[],
   nowIso: string,
+  exposures: readonly (ViolationExposure | null)[] = [],
+  /** Where slack.routes sends it (as detection routes an event's alert); default: the alert channel. */
+  routed?: RouteChoice,
 ): { alert: AlertItem; violations: ViolationItem[] } {
   const alertId = scanAlertId(runId, target, group.groupId);
   const alert: AlertItem = {
@@ -197,12 +205,27 @@ export function planScanAlert(
     actor: SCAN_ACTOR,
     violationIds: [],
     notifyAttempts: 0,
+    ...(routed
+      ? {
+          route: routed.route,
+          channel: routed.channel,
+          ...(routed.mention ? { mention: routed.mention } : {}),
+        }
+      : {}),
     createdAt: nowIso,
   };
-  const violations = findings.map((f, index) => ({
-    ...newViolation(alert, f, { index, groupName: group.name, now: nowIso }),
-    foundBy: 'scan' as const,
-  }));
+  const violations = findings.map((f, index) => {
+    const exposure = exposures[index];
+    return {
+      ...newViolation(alert, f, {
+        index,
+        groupName: group.name,
+        now: nowIso,
+        ...(exposure ? { exposure } : {}),
+      }),
+      foundBy: 'scan' as const,
+    };
+  });
   alert.violationIds = violations.map((v) => v.violationId);
   return { alert, violations };
 }
@@ -218,6 +241,9 @@ export function scanDetectAudit(v: ViolationItem, runId: string, nowIso: string)
       foundBy: 'scan',
       runId,
       severity: v.severity,
+      ...(v.exposure
+        ? { exposure: v.exposure.exposure, severityBeforeExposure: v.exposure.from ?? v.severity }
+        : {}),
       rule: v.rule,
       reasons: v.reasons,
       deadline: v.deadline,
@@ -225,6 +251,39 @@ export function scanDetectAudit(v: ViolationItem, runId: string, nowIso: string)
     },
     at: nowIso,
   });
+}
+
+/**
+ * What the scan passes the re-grade as the change's cause: no CloudTrail event told of it, so no principal;
+ * the message reads "… since 10:02 — sg-warden's scan found it (no CloudTrail event told of the change)".
+ */
+export function scanCause(runId: string, nowIso: string): RegradeCause {
+  return {
+    eventId: runId,
+    eventName: 'Scan',
+    eventTime: nowIso,
+    actor: null,
+    byName: 'sg-warden’s scan',
+    what: 'found it (no CloudTrail event told of the change)',
+  };
+}
+
+/**
+ * Whether a group's exposure now rose above what sg-warden last recorded for its violating rules: a
+ * pending violation graded at a lower class (or at none, when the group is now `internet`), or a kept rule
+ * whose exception was granted below `internet` (or at an exposure not recorded on it) while the group is
+ * now `internet`. Then the scan re-grades the group (exposure/regrade.ts), as an event of the change would.
+ */
+export function exposureRose(
+  now: ExposureClass | null,
+  open: readonly Pick<ViolationItem, 'status' | 'exposure'>[],
+  kept: readonly Pick<ExceptionItem, 'grantedAt'>[],
+): boolean {
+  if (now === null) return false;
+  return (
+    open.some((v) => v.status === 'PENDING' && exposureMove(v.exposure?.exposure ?? null, now) === 'rose') ||
+    kept.some((ex) => endsException(ex.grantedAt?.exposure ?? null, now))
+  );
 }
 
 /** The marker that lets one notice per unreadable account and region and day into the alert channel. */

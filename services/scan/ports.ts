@@ -1,5 +1,13 @@
-import type { AccountScope, AwsTarget, PrefixListReader, RuleInventory } from '../shared/ports';
-import type { AlertDeps } from '../violations/alerts';
+import type { ExposureLookup } from '../exposure/lookup';
+import type { Metrics } from '../shared/metrics';
+import type {
+  AccountScope,
+  AwsTarget,
+  PrefixListReader,
+  RuleInventory,
+  SecurityGroupReader,
+} from '../shared/ports';
+import type { PosterDeps } from '../violations/channel-poster';
 
 /** An account and region the scan could not read, told once a day in the alert channel. */
 export interface UnreadableTarget extends AwsTarget {
@@ -18,8 +26,14 @@ export interface ScanContinuation {
   continueScan(): Promise<void>;
 }
 
-export interface ScanDeps extends AlertDeps {
+/** The scan posts as detection does (PosterDeps: at once, or digests for a burst) and arms backstops (`backstop`). */
+export interface ScanDeps extends PosterDeps {
   inventory: RuleInventory;
+  /** A group's rules and tags read again when the scan re-grades it (exposure/regrade.ts). */
+  groups: SecurityGroupReader;
+  /** The groups' exposure (policy.exposure): one lookup per invocation. Unset: severities are the rules' own. */
+  exposure?: ExposureLookup;
+  metrics?: Metrics;
   /** Prefix-list entries (the run caches each list once per invocation). */
   prefixLists: PrefixListReader;
   accounts: AccountScope;

@@ -1,11 +1,13 @@
+import { armBackstop } from '../backstop/backstop';
+import { dueViolation } from '../backstop/plan';
+import type { GradedFinding } from '../exposure/grade';
 import { auditEntry, SYSTEM_ACTOR } from '../kernel/audit';
 import { keys, tryTransition } from '../kernel/state';
-import type { Finding } from '../shared/model';
+import { alertRouteFacts, routeFor } from '../routing/routes';
 import type { AwsTarget, GroupInfo } from '../shared/ports';
-import { postAlert } from '../violations/alerts';
 import type { AlertItem, ViolationItem } from '../violations/items';
 import { freeToRaise, storeClaimed } from '../violations/rule-claims';
-import { planScanAlert, scanDetectAudit } from './plan';
+import { planScanAlert, SCAN_ACTOR, scanDetectAudit } from './plan';
 import type { ScanDeps } from './ports';
 
 /** What raising one group's findings came to. */
@@ -13,46 +15,86 @@ export interface GroupRaise {
   raised: number;
   /** Findings whose rule is already an open violation (an event, an earlier scan, a re-ask). */
   known: number;
+  /** The open violations that hold those rules (what the scan's re-grade compares the exposure with). */
+  open: ViolationItem[];
+  /** The alert stored for the raised violations, to announce (null: nothing raised). */
+  alert: AlertItem | null;
+  /** Rules the clock will revoke whose backstop could not be made: told in the alert's thread once posted. */
+  unarmed: string[];
 }
 
+const NOTHING: Omit<GroupRaise, 'known' | 'open'> = { raised: 0, alert: null, unarmed: [] };
+
 /**
- * Raises a group's findings through the same flow as an event's: one alert for the group, one PENDING
- * violation per rule not already open (each written with its rule's claim, so an event racing the scan
- * for a rule raises it once), posted now; a post that fails is left due for the sweeper.
+ * Raises a group's graded findings through the same flow as an event's: one alert for the group, one
+ * PENDING violation per rule not already open (each written with its rule's claim, so an event racing the
+ * scan for a rule raises it once) with the exposure it was graded by, each rule the clock will revoke given
+ * its backstop before the alert counts as stored. Nothing is posted here: the caller announces the alerts
+ * of a whole wave of groups (at once, or as digests when they are a burst); an alert left unposted is due
+ * for the sweeper.
  */
 export async function raiseGroup(
   deps: ScanDeps,
   runId: string,
   target: AwsTarget,
   group: GroupInfo,
-  findings: readonly Finding[],
+  graded: readonly GradedFinding[],
 ): Promise<GroupRaise> {
-  if (findings.length === 0) return { raised: 0, known: 0 };
+  if (graded.length === 0) return { ...NOTHING, known: 0, open: [] };
   const { store, logger } = deps;
   const nowIso = deps.clock().toISOString();
-  const planned = planScanAlert(runId, target, group, findings, nowIso);
-  const { free } = await freeToRaise(store, planned.violations);
-  let known = findings.length - free.length;
-  if (free.length === 0) return { raised: 0, known };
+  const planned = planScanAlert(
+    runId,
+    target,
+    group,
+    graded.map((g) => g.finding),
+    nowIso,
+    graded.map((g) => g.exposure),
+    // Routed as detection routes an event's alert: by the group's tags, account, region and worst severity.
+    routeFor(
+      deps.config,
+      alertRouteFacts({
+        account: target.account,
+        region: target.region,
+        actor: SCAN_ACTOR,
+        tags: group.tags,
+        severities: graded.map((g) => g.finding.severity),
+      }),
+    ),
+  );
+  const { free, held } = await freeToRaise(store, planned.violations);
+  const open = held.map((h) => h.by);
+  let known = held.length;
+  if (free.length === 0) return { ...NOTHING, known, open };
 
   const existing = await store.get<AlertItem>(keys.alert(planned.alert.alertId));
   if (existing && existing.status !== 'STORING') {
     // This run judged the group before it was cut off: its alert is stored already.
-    return { raised: 0, known: known + free.length };
+    return { ...NOTHING, known: known + free.length, open };
   }
   const alert: AlertItem = existing ?? { ...planned.alert, violationIds: free.map((v) => v.violationId) };
   if (!existing && !(await store.createAll([alert as unknown as Record<string, unknown>], []))) {
     // Another invocation of this run is on the group: it finishes it.
-    return { raised: 0, known: known + free.length };
+    return { ...NOTHING, known: known + free.length, open };
   }
   const stored: ViolationItem[] = [];
   for (const v of free) {
     const outcome = await storeClaimed(store, v, scanDetectAudit(v, runId, nowIso), nowIso);
     if (outcome.kind === 'stored') stored.push(v);
-    else known++;
+    else {
+      known++;
+      open.push(outcome.by);
+    }
   }
-  if (stored.length === 0) return { raised: 0, known };
-  const moved = await tryTransition(store, {
+  if (stored.length === 0) return { ...NOTHING, known, open };
+  // As detection does: each rule the clock will revoke gets its backstop before the alert counts as stored
+  // (a run that judges the group again after a crash arms again: the same names, so nothing doubles).
+  const unarmed: string[] = [];
+  for (const v of stored) {
+    const armed = await armBackstop(deps, dueViolation(v), 'later');
+    if (armed.kind === 'failed') unarmed.push(armed.note);
+  }
+  const moved = await tryTransition<AlertItem>(store, {
     key: keys.alert(alert.alertId),
     from: ['STORING'],
     to: 'UNNOTIFIED',
@@ -67,7 +109,7 @@ export async function raiseGroup(
       at: nowIso,
     }),
   });
-  if (!moved) return { raised: 0, known: known + stored.length };
+  if (!moved) return { ...NOTHING, known: known + stored.length, open };
   logger.info(
     {
       alertId: alert.alertId,
@@ -78,6 +120,5 @@ export async function raiseGroup(
     },
     'scan raised violations',
   );
-  await postAlert(deps, alert.alertId);
-  return { raised: stored.length, known };
+  return { raised: stored.length, known, open, alert: moved, unarmed };
 }

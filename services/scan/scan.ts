@@ -5,7 +5,6 @@ import { mapSettled } from '../kernel/sweep';
 import { backoffSeconds, plusSeconds } from '../kernel/time';
 import { AwsCallError, describeError } from '../shared/errors';
 import type { AwsTarget, PrefixListReader } from '../shared/ports';
-import { judgeGroup } from './judge-group';
 import {
   addTotals,
   chunksToJudge,
@@ -23,7 +22,7 @@ import {
   targetKey,
 } from './plan';
 import type { ScanDeps } from './ports';
-import { raiseGroup } from './raise';
+import { announceRaised, regradeRisen, type ScannedGroup, scanGroup } from './treat';
 
 /** Groups whose rules one DescribeSecurityGroupRules call asks for (its group-id filter; EC2 takes 200 values). */
 export const GROUPS_PER_CHUNK = 100;
@@ -169,8 +168,10 @@ async function reportUnreadable(
 /**
  * The reconciliation scan: reads every rule of every group in every watched account and region
  * (DescribeSecurityGroups and DescribeSecurityGroupRules, paged, throttling retried with backoff), judges
- * each as event detection would, and raises a violation for each violating rule that is not already open
- * (nor kept, nor sg-warden's own). Resumable: progress is kept in the cursor item after every chunk of
+ * each as event detection would (exemption tags by who set them, severity graded by the group's exposure),
+ * and raises a violation for each violating rule that is not already open (nor kept, nor sg-warden's own),
+ * with its backstop, posted as detection posts (digests for a burst); a group whose exposure rose above
+ * what sg-warden recorded for its rules is re-graded. Resumable: progress is kept in the cursor item after every chunk of
  * groups, and an invocation that runs short of time pauses the run for the next one to resume (no
  * duplicates: a group judged twice finds its alert, and every rule's claim decides). A target that cannot
  * be read is reported and the rest goes on.
@@ -216,6 +217,7 @@ export async function runScan(deps: ScanDeps, options: ScanOptions): Promise<Sca
           if (timeUp()) throw new Stop();
           const wave = chunks.slice(i, i + deps.config.scan.concurrency);
           const more: Partial<ScanTotals> = { rulesRead: 0, groups: 0, violationsRaised: 0, alreadyKnown: 0 };
+          const scanned: ScannedGroup[] = [];
           const results = await mapSettled(wave, wave.length, async (chunk) => {
             const { rules, calls: made } = await withBackoff(deps, calls, () =>
               deps.inventory.rulesOfGroups(
@@ -228,21 +230,18 @@ export async function runScan(deps: ScanDeps, options: ScanOptions): Promise<Sca
             more.groups! += chunk.length;
             for (const group of chunk) {
               const own = rules.filter((r) => r.groupId === group.groupId);
-              const judged = await judgeGroup(
-                { state: deps, prefixLists },
-                deps.config.policy,
-                target,
-                group,
-                own,
-                deps.clock(),
-              );
-              const raised = await raiseGroup(deps, runId, target, group, judged.findings);
-              more.violationsRaised! += raised.raised;
-              more.alreadyKnown! += raised.known;
+              const done = await scanGroup(deps, runId, target, group, own, prefixLists);
+              scanned.push(done);
+              more.violationsRaised! += done.raised;
+              more.alreadyKnown! += done.known;
             }
           });
+          // What the wave raised is posted (digests for a burst) even when a chunk failed; the sweeper
+          // posts whatever a crash leaves unposted.
+          await announceRaised(deps, scanned);
           const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
           if (failed) throw failed.reason;
+          await regradeRisen(deps, runId, target, scanned);
           progress.doneThrough = wave.at(-1)!.at(-1)!.groupId;
           await save(progress, { ...more, awsCalls: calls.calls });
           calls.calls = 0;

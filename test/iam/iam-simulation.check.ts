@@ -63,6 +63,8 @@ const NOT_EXERCISED: Record<string, string> = {
   ),
   'ipCapture scheduler:UpdateSchedule':
     'only when the same rule is asked again through a link (the grant is extended): that path also relabels the rule, which ipCapture may not (ROLES_USING.whitelistExtend), so no recorded test takes it',
+  'scan scheduler:UpdateSchedule':
+    'only when a run judges a group again after an invocation died between arming its violations’ backstops and storing its alert (the same schedule names); the detection test of a re-delivered event makes the same call',
   'sweeper scheduler:UpdateSchedule':
     'a re-asked rule’s backstop is updated only when its schedule was already made (a sweep that died after CreateSchedule); the detection test of a re-delivered event makes the same call',
   'slackHttp lambda:InvokeFunction':

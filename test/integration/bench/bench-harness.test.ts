@@ -42,4 +42,15 @@ describe('npm run bench harness', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('unknown figure nope');
   }, 130_000);
+
+  it('refuses an AWS delay that is not whole milliseconds with exit 2 and one sentence', () => {
+    const run = spawnSync(
+      process.execPath,
+      ['scripts/bench.mjs', '--only', 'policy', '--aws-delay-ms', '30,1s'],
+      { cwd: root, encoding: 'utf8', timeout: 120_000 },
+    );
+
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('--aws-delay-ms takes whole milliseconds, e.g. 30 or 30,1000');
+  }, 130_000);
 });

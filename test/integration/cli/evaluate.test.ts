@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { runCli } from '../../support/cli';
+import { BIN, runCli } from '../../support/cli';
 
 const corpus = (name: string) => join(__dirname, '..', '..', 'fixtures', 'corpus', name);
 const tmp = mkdtempSync(join(tmpdir(), 'sg-warden-cli-'));
@@ -169,6 +170,115 @@ describe('sg-warden evaluate', () => {
       expect(code).toBe(0);
       expect(JSON.parse(stdout)).toEqual({ events: 1, violations: [] });
       expect(stderr).toMatch(/needs AWS/);
+    });
+  });
+
+  describe('#24 big inputs: streamed, one record at a time', () => {
+    const record = JSON.parse(
+      readFileSync(
+        corpus('stratus_detonation_authorize_sg_ingress_legacy_flat_params_loglicker.json'),
+        'utf8',
+      ),
+    )[0];
+    const other = { ...record, eventSource: 's3.amazonaws.com', eventName: 'GetObject' };
+    const trail = JSON.stringify({ Records: [record, other, record] });
+
+    it.each([
+      ['a JSON array of records', JSON.stringify([record, other, record]), 2],
+      ['{"Records": [...]}', trail, 2],
+      ['NDJSON', `${JSON.stringify(record)}\n${JSON.stringify(other)}\n${JSON.stringify(record)}\n`, 2],
+      ['concatenated S3 log files', `${trail}\n${trail}`, 4],
+    ])('reads %s', (name, text, events) => {
+      const { code, stdout, stderr } = runCli([
+        'evaluate',
+        writeTmp(`stream-${name.replace(/\W/g, '')}.json`, text),
+      ]);
+      expect(stderr).toBe('');
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout)).toMatchObject({
+        events,
+        violations: Array(events).fill({ severity: 'high' }),
+      });
+    });
+
+    it('reads two gzip members one after the other, as `cat a.json.gz b.json.gz` makes them, from a file and stdin', () => {
+      const both = Buffer.concat([gzipSync(trail), gzipSync(JSON.stringify([record]))]);
+      for (const { code, stdout } of [
+        runCli(['evaluate', writeTmp('cat.json.gz', both)]),
+        runCli(['evaluate', '-'], { input: both }),
+      ]) {
+        expect(code).toBe(1);
+        expect(JSON.parse(stdout).events).toBe(3);
+      }
+    });
+
+    it('reads UTF-16 as Windows PowerShell writes it (little-endian with a byte-order mark), big-endian, and without a mark', () => {
+      const le = Buffer.from(`\ufeff${trail}`, 'utf16le');
+      const be = Buffer.from(le).swap16();
+      const bare = Buffer.from(trail, 'utf16le');
+      for (const [name, bytes] of [
+        ['le.json', le],
+        ['be.json', be],
+        ['bare.json', bare],
+        ['le.json.gz', gzipSync(le)],
+      ] as const) {
+        const { code, stdout, stderr } = runCli(['evaluate', writeTmp(`utf16-${name}`, bytes)]);
+        expect({ name, code, stderr }).toEqual({ name, code: 1, stderr: '' });
+        expect(JSON.parse(stdout).events).toBe(2);
+      }
+    });
+
+    it('refuses UTF-32 with exit 2 and one sentence naming the encoding', () => {
+      const text = `\ufeff${trail}`;
+      const utf32 = Buffer.alloc(text.length * 4);
+      for (let i = 0; i < text.length; i++) utf32.writeUInt32LE(text.charCodeAt(i), i * 4);
+      const { code, stdout, stderr } = runCli(['evaluate', writeTmp('utf32.json', utf32)]);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr).toBe(
+        'sg-warden: The input is UTF-32 (little-endian) text, which sg-warden does not read: save it as UTF-8 (or UTF-16).\n',
+      );
+    });
+
+    it('exits 2 for a truncated gzip file, saying where, with nothing on stdout', () => {
+      const whole = gzipSync(JSON.stringify({ Records: Array(50).fill(record) }));
+      const { code, stdout, stderr } = runCli([
+        'evaluate',
+        writeTmp('truncated.json.gz', whole.subarray(0, whole.length - 20)),
+      ]);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(
+        /^sg-warden: The gzip-compressed input ends early at byte [\d,]+ of the compressed data, (after|inside) record \d+.* \(is it truncated\?\)\.\n$/,
+      );
+    });
+
+    it('exits 2 for JSON broken midway, naming the record and byte, with nothing on stdout', () => {
+      const good = JSON.stringify(record);
+      const text = `{"Records": [${good},${good},${good.slice(0, -1)},${good}]}`;
+      const { code, stdout, stderr } = runCli(['evaluate', writeTmp('broken.json', text)]);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      const offset = (13 + 2 * (good.length + 1)).toLocaleString('en-US');
+      expect(stderr).toBe(
+        `sg-warden: The input is not valid JSON: record 3, which starts at byte ${offset}, does not parse.\n`,
+      );
+    });
+
+    it('prints a report larger than it keeps in memory exactly as JSON.stringify would', () => {
+      const many = JSON.stringify({ Records: Array(20_000).fill(record) });
+      // Over 8 MiB of violations: spooled to a temporary file, so read with a large enough buffer.
+      const out = spawnSync(process.execPath, [BIN, 'evaluate', writeTmp('many.json', many)], {
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: 60_000,
+      });
+      expect(out.status).toBe(1);
+      const stdout = out.stdout.toString('utf8');
+      expect(stdout.length).toBeGreaterThan(8 * 1024 * 1024);
+      const report = JSON.parse(stdout);
+      expect(report.events).toBe(20_000);
+      expect(report.violations).toHaveLength(20_000);
+      expect(stdout).toBe(`${JSON.stringify(report, null, 2)}\n`);
     });
   });
 

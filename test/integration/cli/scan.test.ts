@@ -5,6 +5,7 @@ import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { freePort } from '../../../local/shared/moto-server';
 import { authorize, createGroup, ec2Client, motoUrl } from '../../support/aws';
 import { runCli } from '../../support/cli';
+import { buildNetworkWorld, createWorldGroup, launchInWorld } from '../../support/network-world';
 
 /**
  * `sg-warden scan [--region R]… [--account A]… [--policy FILE] [--no-raise]`: the real executable against
@@ -19,6 +20,15 @@ const env = (extra: NodeJS.ProcessEnv = {}) => ({ AWS_ENDPOINT_URL: motoUrl(), A
 let groupId: string;
 let ruleId: string;
 let policy: string;
+/** A group on an instance with a public address in a public subnet: reachable from the internet. */
+let web: {
+  groupId: string;
+  ruleId: string;
+  instanceId: string;
+  publicIp: string | null;
+  networkInterfaceId: string;
+  subnetId: string;
+};
 
 /** The only line of stderr, checked to be one sentence and no stack. */
 function sentence(stderr: string): string {
@@ -39,10 +49,29 @@ beforeAll(async () => {
     ToPort: 22,
     IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'vendor access' }],
   })) as [string];
+  const world = await buildNetworkWorld(DIRTY);
+  const webGroup = await createWorldGroup(world, 'scan-cli-web');
+  const [webRule] = (await authorize(DIRTY, webGroup, {
+    IpProtocol: 'tcp',
+    FromPort: 22,
+    ToPort: 22,
+    IpRanges: [{ CidrIp: '0.0.0.0/0' }],
+  })) as [string];
+  const launched = await launchInWorld(world, {
+    subnetId: world.publicSubnets[0],
+    groupIds: [webGroup],
+    name: 'web-cli',
+    publicIp: true,
+  });
+  web = { groupId: webGroup, ruleId: webRule, ...launched, subnetId: world.publicSubnets[0] };
   await createGroup(CLEAN);
   const dir = mkdtempSync(join(tmpdir(), 'sg-warden-scan-cli-'));
   policy = join(dir, 'policy.yml');
-  writeFileSync(policy, 'policy:\n  timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }\n');
+  // Groups nothing uses keep their severity here; the internet-facing one is raised a step.
+  writeFileSync(
+    policy,
+    'policy:\n  timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }\n  exposure: { unattached: keep }\n',
+  );
 });
 
 describe('sg-warden scan', () => {
@@ -68,13 +97,57 @@ describe('sg-warden scan', () => {
         toPort: 22,
         source: '0.0.0.0/0',
         severity: 'high',
-        reasons: [expect.stringContaining('22 (SSH)')],
+        reasons: [expect.stringContaining('22 (SSH)'), 'no network interface uses this group now'],
         principal: null,
         groupName: expect.any(String),
         description: 'vendor access',
         groupTags: { Env: 'prod' },
+        exposure: {
+          exposure: 'unattached',
+          reason: 'no network interface uses this group now',
+          failures: [],
+          attachments: [],
+        },
       },
     ]);
+  });
+
+  it('grades a violation by its group’s exposure and reports the exposure as `sg-warden exposure` does (#14)', () => {
+    const out = runCli(['scan', '--region', DIRTY, '--policy', policy], { env: env() });
+    expect(out.code).toBe(1);
+    const report = JSON.parse(out.stdout);
+    const mine = report.violations.filter((v: { ruleId: string }) => v.ruleId === web.ruleId);
+    expect(mine).toEqual([
+      expect.objectContaining({
+        groupId: web.groupId,
+        // high for SSH to the world, one step up: the internet reaches the instance.
+        severity: 'critical',
+        reasons: expect.arrayContaining([expect.stringContaining('reachable from the internet')]),
+      }),
+    ]);
+    const reach = `reachable from the internet through ${web.instanceId} (web-cli, ${web.publicIp})`;
+    expect(mine[0].exposure).toEqual({
+      exposure: 'internet',
+      reason: reach,
+      failures: [],
+      attachments: [
+        {
+          type: 'instance',
+          id: web.instanceId,
+          name: 'web-cli',
+          publicIp: web.publicIp,
+          subnetId: web.subnetId,
+          routesToInternet: true,
+          exposure: 'internet',
+          reason: expect.any(String),
+          networkInterfaceIds: [web.networkInterfaceId],
+        },
+      ],
+    });
+    // The same answer as the exposure command gives for the group.
+    const exposure = runCli(['exposure', web.groupId, '--region', DIRTY], { env: env() });
+    const { groupId: _g, region: _r, account: _a, ...shown } = JSON.parse(exposure.stdout);
+    expect(mine[0].exposure).toEqual(shown);
   });
 
   it('exits 0 with no violations in a clean region, and --no-raise changes nothing (it is the default)', () => {

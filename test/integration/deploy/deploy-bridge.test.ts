@@ -85,6 +85,8 @@ describe('the deploy bridge', () => {
       'CloudtrailEventRoleBackstopPolicy',
       'CloudtrailEventRoleExposurePolicy',
       'IpCaptureRoleBackstopCreatePolicy',
+      'ScanRoleBackstopCreatePolicy',
+      'ScanRoleExposurePolicy',
       'SlackWorkerRoleBackstopPolicy',
       'SlackWorkerRoleExposurePolicy',
       'SweeperRoleBackstopPolicy',
@@ -96,6 +98,7 @@ describe('the deploy bridge', () => {
     })) as { Resources: Record<string, unknown> };
     expect(Object.keys(off.Resources).sort()).toEqual([
       'CloudtrailEventRoleExposurePolicy',
+      'ScanRoleExposurePolicy',
       'SlackWorkerRoleExposurePolicy',
       'SweeperRoleExposurePolicy',
     ]);

@@ -31,8 +31,9 @@ let scan: (event?: unknown, context?: Context) => Promise<ScanOutcome>;
 let detect: (event: EventBridgeEvent<string, unknown>) => Promise<unknown>;
 
 function config(regions: string[], extra = ''): string {
+  // The emulator's groups have nothing attached: keep their severity (exposure has its own scan tests).
   return baseConfig(
-    `policy:\n  timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }\nscan:\n  regions: [${regions.join(', ')}]\n${extra}`,
+    `policy:\n  timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }\n  exposure: { unattached: keep }\nscan:\n  regions: [${regions.join(', ')}]\n${extra}`,
   );
 }
 

@@ -2,6 +2,7 @@ import { accountScope } from '../../../../services/config/accounts';
 import {
   chunksToJudge,
   decideCursor,
+  exposureRose,
   isThrottling,
   newCursor,
   noticeMarkerName,
@@ -132,6 +133,36 @@ describe('scan plan', () => {
       expect(isThrottling(new AwsCallError('x', { awsCode: 'RequestLimitExceeded' }))).toBe(true);
       expect(isThrottling(new AwsCallError('x', { awsCode: 'UnauthorizedOperation' }))).toBe(false);
       expect(isThrottling(new Error('RequestLimitExceeded'))).toBe(false);
+    });
+  });
+
+  describe('whether the scan re-grades a group (#20 item 5)', () => {
+    const pending = (exposure: 'internet' | 'internal' | 'unattached' | null, status = 'PENDING') =>
+      ({ status, ...(exposure ? { exposure: { exposure } } : {}) }) as never;
+    const kept = (grantedAt: 'internet' | 'internal' | null) =>
+      ({ grantedAt: grantedAt ? { exposure: grantedAt, reason: '' } : undefined }) as never;
+
+    it('re-grades when a pending violation was graded lower than the group is now', () => {
+      expect(exposureRose('internet', [pending('internal')], [])).toBe(true);
+      expect(exposureRose('internal', [pending('unattached')], [])).toBe(true);
+      // Nothing recorded: only internet counts as a rise (as the re-grade decides).
+      expect(exposureRose('internet', [pending(null)], [])).toBe(true);
+      expect(exposureRose('internal', [pending(null)], [])).toBe(false);
+    });
+
+    it('leaves the group alone when nothing rose, or the open violation is no longer pending', () => {
+      expect(exposureRose('internal', [pending('internal')], [])).toBe(false);
+      expect(exposureRose('internal', [pending('internet')], [])).toBe(false);
+      expect(exposureRose('internet', [pending('internal', 'FAILED')], [])).toBe(false);
+      expect(exposureRose('unknown', [pending('unattached')], [])).toBe(false);
+      expect(exposureRose(null, [pending('unattached')], [kept('internal')])).toBe(false);
+    });
+
+    it('re-grades a kept rule granted below internet (or at an exposure not recorded) once the group is internet', () => {
+      expect(exposureRose('internet', [], [kept('internal')])).toBe(true);
+      expect(exposureRose('internet', [], [kept(null)])).toBe(true);
+      expect(exposureRose('internet', [], [kept('internet')])).toBe(false);
+      expect(exposureRose('internal', [], [kept('internal')])).toBe(false);
     });
   });
 });
