@@ -5,7 +5,7 @@ const config = (...lines: string[]) =>
   parseConfig(['slack:', '  alertChannel: C0TEST', ...lines].join('\n'), 'x.yml');
 
 describe('deploy IAM for exposure', () => {
-  it('lets detection, the worker and the sweeper read interfaces, routes, Name tags and load balancers, nothing more', () => {
+  it('lets detection, the worker, the sweeper and the scan read interfaces, routes, Name tags and load balancers, nothing more', () => {
     expect(exposureStatements(config())).toEqual([
       {
         Sid: 'ReadExposure',
@@ -19,13 +19,14 @@ describe('deploy IAM for exposure', () => {
         Resource: '*',
       },
     ]);
-    // Granted to exactly the functions that look exposure up: detection, the worker (/sg-status) and the
-    // sweeper (before an auto-revoke); never the door or ipCapture.
+    // Granted to exactly the functions that look exposure up: detection, the worker (/sg-status), the
+    // sweeper (before an auto-revoke) and the scan (it grades what it finds); never the door or ipCapture.
     const granted = Object.entries(configIamResources(config()).Resources).filter(([id]) =>
       id.includes('Exposure'),
     );
     expect(granted.map(([id]) => id).sort()).toEqual([
       'CloudtrailEventRoleExposurePolicy',
+      'ScanRoleExposurePolicy',
       'SlackWorkerRoleExposurePolicy',
       'SweeperRoleExposurePolicy',
     ]);
