@@ -52,6 +52,8 @@ export interface Sandbox {
 
 /** Mutations between two saves of the emulated account's whole state (local/moto-state.py). */
 const SNAPSHOT_EVERY = 200;
+/** How long a stop waits for a sweep or job in flight before it stops the emulators under it. */
+const STOP_GRACE_MS = 5_000;
 /** How many changes the page's burst button makes at once (enough for several digests). */
 const BURST_CHANGES = 50;
 /** The backstop's schedule group in the sandbox's account (serverless.yml's sg-warden-<stage>-backstop). */
@@ -423,8 +425,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     cleanups.push(async () => {
       stopped = true;
       clearTimeout(sweepTimer);
-      await sweeping?.catch(() => {});
-      await getWiring().drainJobs?.();
+      // A sweep in flight may be pacing message updates to Slack for half a minute: give it a few seconds,
+      // then stop anyway. Its moves are conditional writes and its due items stay due, so the next start
+      // picks up whatever it had not reached; nothing is half-done.
+      const settled = Promise.all([sweeping?.catch(() => {}), getWiring().drainJobs?.()]);
+      await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())]);
     });
     logger.info(
       {
