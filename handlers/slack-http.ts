@@ -1,30 +1,17 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { lazyModule } from '../services/shared/lazy-module';
+import { createSlackApp } from '../slack/app';
 import { slackRequestId, withSlackRequest } from '../slack/request-context';
 import { guardSlackRequest, type HttpEvent, header } from '../slack/request-guard';
 import { getWiring, inInvocation } from './wiring';
 
 type BoltHandler = (event: unknown, context: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
 
-/** Bolt and every listener: loaded by the first request, while the secrets read is on the wire. */
-const slackApp = lazyModule(() => require('../slack/app') as typeof import('../slack/app'));
-
 const wiring = getWiring();
 let door: Promise<{ bolt: BoltHandler; signingSecret: string }> | undefined;
 
-// The secrets read starts with the container: it is on the wire from the end of init, overlapping the
-// wait for the first request and the load of Bolt. A failed read is not kept (SsmSecretSource): the
-// first request reads again and answers with that error.
-wiring.secrets.get().catch(() => {});
-
-/** Bolt's App and receiver, built once per container once the secrets are read from Parameter Store. */
+/** Bolt's App and receiver, built once per container after the secrets are read from Parameter Store. */
 function getDoor(): Promise<{ bolt: BoltHandler; signingSecret: string }> {
-  door ??= (async () => {
-    const secrets = wiring.secrets.get();
-    // Synchronous loads while the read is in flight: Bolt with the listeners, and the hand-off's client.
-    const { createSlackApp } = slackApp();
-    wiring.jobs.prepare?.();
-    const { botToken, signingSecret } = await secrets;
+  door ??= wiring.secrets.get().then(({ botToken, signingSecret }) => {
     const { receiver } = createSlackApp({
       signingSecret,
       botToken,
@@ -32,7 +19,7 @@ function getDoor(): Promise<{ bolt: BoltHandler; signingSecret: string }> {
       deps: wiring,
     });
     return { bolt: receiver.toHandler() as BoltHandler, signingSecret };
-  })();
+  });
   door.catch(() => {
     door = undefined;
   });

@@ -6,17 +6,6 @@ import { getWiring, inInvocation } from './wiring';
 // The worker never builds Bolt: it registers the features' job sources and runners directly.
 registerJobs();
 
-// The signing secret's read starts with the container, overlapping the wait for the first job. A failed
-// read is not kept (SsmSecretSource): the first job reads again and fails with that error; a config
-// that cannot be read fails the first job as before.
-try {
-  getWiring()
-    .secrets.get()
-    .catch(() => {});
-} catch {
-  // getWiring() throws again, and is reported, in the first invocation.
-}
-
 /**
  * Runs one job the Slack door handed off (asynchronous Lambda invoke). The payload is only believed as far
  * as it proves itself: a Slack request signed with the signing secret (read from Parameter Store, like
