@@ -17,9 +17,8 @@ export async function handler(event: unknown, context?: Context): Promise<void> 
   await inInvocation(context, {}, async () => {
     const { signingSecret } = await wiring.secrets.get();
     try {
+      // Runs the job and rebuilds the Home tabs it changed.
       await acceptJob(wiring, signingSecret, event);
-      // The Home tabs this job changed, built again now (the person who pressed sees it at once).
-      await wiring.flushHomes(true);
     } finally {
       wiring.metrics.flush();
     }

@@ -428,7 +428,6 @@ export function buildWiring(): Wiring {
     const inline = new InlineJobQueue({
       run: async (envelope) => {
         await acceptJob(wiring, (await secrets.get()).signingSecret, envelope);
-        await wiring.flushHomes(true);
       },
       logger,
     });

@@ -15,6 +15,8 @@ import type { AlertNotifier } from '../services/violations/ports';
 /** What Slack listeners and background jobs work with; built once per container by handlers/wiring.ts. */
 export interface SlackDeps extends RunPorts {
   config: Config;
+  /** Builds again the Home tabs the work just done changed (handlers/wiring.ts); unset: none are kept. */
+  flushHomes?(rebuild: boolean): Promise<void>;
   logger: Logger;
   store: StateStore;
   ec2: SecurityGroupReader & RuleRemover & RuleAuthorizer;

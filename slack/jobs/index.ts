@@ -73,6 +73,18 @@ export async function acceptJob(
   envelope: unknown,
   nowSeconds = Math.floor(Date.now() / 1000),
 ): Promise<void> {
+  await checkAndRunJob(deps, signingSecret, envelope, nowSeconds);
+  // The Home tabs this job changed, built again now (the person who pressed sees it at once): part of
+  // the worker's work wherever the job runs (the worker Lambda, or in-process locally and in tests).
+  await deps.flushHomes?.(true);
+}
+
+async function checkAndRunJob(
+  deps: SlackDeps,
+  signingSecret: string,
+  envelope: unknown,
+  nowSeconds: number,
+): Promise<void> {
   const proof = checkProof(envelope, signingSecret, nowSeconds);
   if (!proof.ok) return refuseJob(deps, proof.reason, proof.kind, proof.requestId);
   const body = parseSlackBody(proof.request.body);
