@@ -9,7 +9,6 @@ import type { GrantChangeNotifier } from '../grants/changed-rule';
 import { endGrantForChangedRule } from '../grants/changed-rule';
 import type { GrantNotifier, GrantSessions } from '../grants/deps';
 import type { GrantItem } from '../grants/items';
-import type { AuditEntry } from '../kernel/audit';
 import { keys, tryTransition } from '../kernel/state';
 import { alertRouteFacts, routeFor } from '../routing/routes';
 import { AccountAccessError, describeError } from '../shared/errors';
@@ -26,6 +25,7 @@ import { announceAlert, type PosterDeps } from '../violations/channel-poster';
 import { newViolation } from '../violations/factory';
 import type { AlertItem, ViolationItem } from '../violations/items';
 import { freeToRaise, storeClaimed } from '../violations/rule-claims';
+import { detectedAudit } from './detected-audit';
 import { intakeRefusal, refuseEvent } from './intake';
 import { eventActor } from './own-rules';
 import { handlePrefixListChange } from './prefix-list-changes';
@@ -90,34 +90,6 @@ export function planViolations(
   });
 }
 
-function createdAudit(v: ViolationItem, now: string): AuditEntry {
-  return {
-    subjectId: v.violationId,
-    subjectType: 'violation',
-    action: 'detect',
-    fromState: null,
-    toState: 'PENDING',
-    actorType: 'aws-principal',
-    actorId: v.actor.arn,
-    actorName: principalName(v.actor.arn),
-    result: 'ok',
-    details: {
-      eventId: v.eventId,
-      severity: v.severity,
-      ...(v.exposure
-        ? { exposure: v.exposure.exposure, severityBeforeExposure: v.exposure.from ?? v.severity }
-        : {}),
-      rule: v.rule,
-      reasons: v.reasons,
-      deadline: v.deadline,
-      dryRun: v.dryRun,
-      sourceIp: v.actor.sourceIp,
-      route: v.route ?? null,
-    },
-    at: now,
-  };
-}
-
 /**
  * Writes violations, each with its audit entry and its rule's claim, and returns the ones stored (by this
  * call or an earlier delivery of the same event). A rule whose claim another open violation holds (the
@@ -130,7 +102,7 @@ async function storeViolations(
 ): Promise<ViolationItem[]> {
   const stored: ViolationItem[] = [];
   for (const v of violations) {
-    const outcome = await storeClaimed(deps.store, v, createdAudit(v, now), now);
+    const outcome = await storeClaimed(deps.store, v, detectedAudit(v, now), now);
     if (outcome.kind === 'stored') stored.push(v);
     else
       deps.logger.info(

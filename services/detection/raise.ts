@@ -1,4 +1,3 @@
-import type { AuditEntry } from '../kernel/audit';
 import { keys, type StateStore, tryTransition } from '../kernel/state';
 import { ruleFingerprint } from '../shared/ids';
 import type { Finding, RuleFacts, SgEvent } from '../shared/model';
@@ -12,6 +11,7 @@ import type {
 import { type AlertDeps, postAlert } from '../violations/alerts';
 import { newViolation } from '../violations/factory';
 import type { AlertItem, ExceptionItem, ViolationItem } from '../violations/items';
+import { detectedAudit } from './detected-audit';
 import { ownRuleVerdict } from './own-rules';
 import { evaluate } from './policy';
 import { prefixListEntriesFor } from './prefix-lists';
@@ -126,31 +126,6 @@ export interface RaiseResult {
   posted: boolean;
 }
 
-function violationAudit(v: ViolationItem, now: string, foundBy: string): AuditEntry {
-  return {
-    subjectId: v.violationId,
-    subjectType: 'violation',
-    action: 'detect',
-    fromState: null,
-    toState: 'PENDING',
-    actorType: 'aws-principal',
-    actorId: v.actor.arn,
-    actorName: principalName(v.actor.arn),
-    result: 'ok',
-    details: {
-      eventId: v.eventId,
-      severity: v.severity,
-      rule: v.rule,
-      reasons: v.reasons,
-      deadline: v.deadline,
-      dryRun: v.dryRun,
-      sourceIp: v.actor.sourceIp,
-      foundBy,
-    },
-    at: now,
-  };
-}
-
 /**
  * Stores an alert with its notices and violations and posts it once, the way detection stores an
  * event's alert: the alert is created first (STORING, so a concurrent delivery stops there), then the
@@ -198,7 +173,7 @@ export async function raiseAlert(deps: AlertDeps, request: RaiseRequest): Promis
     // One by one: a redelivery that got part way finds some already there, and skips them.
     await store.createAll(
       [v as unknown as Record<string, unknown>],
-      [violationAudit(v, nowIso, request.foundBy)],
+      [detectedAudit(v, nowIso, { foundBy: request.foundBy })],
     );
   }
   const stored = await tryTransition(store, {
