@@ -84,6 +84,26 @@ function alarm(spec: AlarmSpec, options: OperationsOptions): [string, { Type: st
   ];
 }
 
+/**
+ * An alarm on one of sg-warden's own counts (namespace sg-warden, by stage): any at all in one `period`
+ * raises it; no data is none.
+ */
+function anyCounted(
+  stage: AlarmSpec['dimensions'],
+  spec: Pick<AlarmSpec, 'id' | 'name' | 'description' | 'metric' | 'period'>,
+): AlarmSpec {
+  return {
+    ...spec,
+    namespace: METRICS_NAMESPACE,
+    dimensions: stage,
+    statistic: 'Sum',
+    evaluationPeriods: 1,
+    threshold: 0,
+    comparison: 'GreaterThanThreshold',
+    missing: 'notBreaching',
+  };
+}
+
 const SEE = 'See README "Operating sg-warden".';
 
 /** Every alarm beside the two on the failed-events queue (serverless.yml keeps those). */
@@ -104,34 +124,20 @@ export function alarmSpecs(config: Config, options: OperationsOptions): AlarmSpe
       comparison: 'LessThanThreshold',
       missing: 'breaching',
     },
-    {
+    anyCounted(stage, {
       id: 'RevokeFailedAlarm',
       name: 'revoke-failed',
       description: `A rule sg-warden meant to remove is still there (a violation FAILED, or a grant's rule could not be removed). ${SEE}`,
-      namespace: METRICS_NAMESPACE,
       metric: 'RevokeFailures',
-      dimensions: stage,
-      statistic: 'Sum',
       period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparison: 'GreaterThanThreshold',
-      missing: 'notBreaching',
-    },
-    {
+    }),
+    anyCounted(stage, {
       id: 'ReminderFailedAlarm',
       name: 'reminder-failed',
       description: `A reminder or an escalation could not be posted after every try: the approvers or on call were not told before the clock acts. ${SEE}`,
-      namespace: METRICS_NAMESPACE,
       metric: 'ReminderFailures',
-      dimensions: stage,
-      statistic: 'Sum',
       period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparison: 'GreaterThanThreshold',
-      missing: 'notBreaching',
-    },
+    }),
     {
       id: 'AlertsLateAlarm',
       name: 'alerts-late',
@@ -191,34 +197,20 @@ export function alarmSpecs(config: Config, options: OperationsOptions): AlarmSpe
   ];
   if (config.backstop.enabled) {
     specs.push(
-      {
+      anyCounted(stage, {
         id: 'BackstopFiredAlarm',
         name: 'backstop-fired',
         description: `Backstop fired: the sweeper was late. An EventBridge Scheduler schedule revoked a rule (a grant's expiry or an auto-revoke deadline) because sg-warden had not by its due time plus backstop.grace. ${SEE}`,
-        namespace: METRICS_NAMESPACE,
         metric: 'BackstopFired',
-        dimensions: stage,
-        statistic: 'Sum',
         period: 300,
-        evaluationPeriods: 1,
-        threshold: 0,
-        comparison: 'GreaterThanThreshold',
-        missing: 'notBreaching',
-      },
-      {
+      }),
+      anyCounted(stage, {
         id: 'BackstopFailedAlarm',
         name: 'backstop-failed',
         description: `A backstop schedule could not revoke its rule, and the rule is still there (or its dead letter is unreadable): check the execution role and the schedule group in that account and region. ${SEE}`,
-        namespace: METRICS_NAMESPACE,
         metric: 'BackstopFailed',
-        dimensions: stage,
-        statistic: 'Sum',
         period: 300,
-        evaluationPeriods: 1,
-        threshold: 0,
-        comparison: 'GreaterThanThreshold',
-        missing: 'notBreaching',
-      },
+      }),
       {
         id: 'BackstopDeadLettersAlarm',
         name: 'backstop-dead-letters',
@@ -236,20 +228,15 @@ export function alarmSpecs(config: Config, options: OperationsOptions): AlarmSpe
     );
   }
   if (config.policy.exposure.enabled) {
-    specs.push({
-      id: 'ExposureUnreadableAlarm',
-      name: 'exposure-unreadable',
-      description: `An exposure lookup could not read AWS (severities were not graded by what is exposed there). ${SEE}`,
-      namespace: METRICS_NAMESPACE,
-      metric: 'ExposureUnreadable',
-      dimensions: stage,
-      statistic: 'Sum',
-      period: 900,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparison: 'GreaterThanThreshold',
-      missing: 'notBreaching',
-    });
+    specs.push(
+      anyCounted(stage, {
+        id: 'ExposureUnreadableAlarm',
+        name: 'exposure-unreadable',
+        description: `An exposure lookup could not read AWS (severities were not graded by what is exposed there). ${SEE}`,
+        metric: 'ExposureUnreadable',
+        period: 900,
+      }),
+    );
   }
   for (const name of options.functions) {
     const logicalId = functionLogicalId(name);
@@ -269,36 +256,26 @@ export function alarmSpecs(config: Config, options: OperationsOptions): AlarmSpe
     });
   }
   if (endsSessions(config)) {
-    specs.push({
-      id: 'SessionsNotEndedAlarm',
-      name: 'sessions-not-ended',
-      description: `Sessions sg-warden was configured to end were not (not sent, refused, or an instance gave no count): a connection may outlive its rule. ${SEE}`,
-      namespace: METRICS_NAMESPACE,
-      metric: 'SessionEndFailures',
-      dimensions: stage,
-      statistic: 'Sum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparison: 'GreaterThanThreshold',
-      missing: 'notBreaching',
-    });
+    specs.push(
+      anyCounted(stage, {
+        id: 'SessionsNotEndedAlarm',
+        name: 'sessions-not-ended',
+        description: `Sessions sg-warden was configured to end were not (not sent, refused, or an instance gave no count): a connection may outlive its rule. ${SEE}`,
+        metric: 'SessionEndFailures',
+        period: 300,
+      }),
+    );
   }
   if (config.scan.schedule !== 'off') {
-    specs.push({
-      id: 'ScanUnreadableAlarm',
-      name: 'scan-unreadable',
-      description: `The scan could not read an account or region (its rules there were not checked; the alert channel was told which and why). ${SEE}`,
-      namespace: METRICS_NAMESPACE,
-      metric: 'ScanErrors',
-      dimensions: stage,
-      statistic: 'Sum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparison: 'GreaterThanThreshold',
-      missing: 'notBreaching',
-    });
+    specs.push(
+      anyCounted(stage, {
+        id: 'ScanUnreadableAlarm',
+        name: 'scan-unreadable',
+        description: `The scan could not read an account or region (its rules there were not checked; the alert channel was told which and why). ${SEE}`,
+        metric: 'ScanErrors',
+        period: 300,
+      }),
+    );
   }
   if (config.alarms.silenceHours > 0) {
     const hours = config.alarms.silenceHours;
