@@ -10,30 +10,35 @@ import { getWiring, inInvocation } from './wiring';
  */
 export async function handler(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
   const wiring = getWiring();
-  return inInvocation(context, {}, async (logger) => {
-    const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-    try {
-      for (const record of event.Records ?? []) {
-        const attributes = Object.fromEntries(
-          Object.entries(record.messageAttributes ?? {}).map(([k, v]) => [k, v.stringValue ?? '']),
-        );
-        try {
-          const outcome = await reconcileDeadLetter(
-            { ...wiring, groups: wiring.ec2 },
-            { messageId: record.messageId, body: record.body, attributes, queueArn: record.eventSourceARN },
+  return inInvocation(
+    context,
+    {},
+    async (logger) => {
+      const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+      try {
+        for (const record of event.Records ?? []) {
+          const attributes = Object.fromEntries(
+            Object.entries(record.messageAttributes ?? {}).map(([k, v]) => [k, v.stringValue ?? '']),
           );
-          logger.info({ messageId: record.messageId, outcome }, 'dead letter handled');
-        } catch (error) {
-          logger.warn(
-            { messageId: record.messageId, err: describeError(error) },
-            'dead letter kept for later',
-          );
-          batchItemFailures.push({ itemIdentifier: record.messageId });
+          try {
+            const outcome = await reconcileDeadLetter(
+              { ...wiring, groups: wiring.ec2 },
+              { messageId: record.messageId, body: record.body, attributes, queueArn: record.eventSourceARN },
+            );
+            logger.info({ messageId: record.messageId, outcome }, 'dead letter handled');
+          } catch (error) {
+            logger.warn(
+              { messageId: record.messageId, err: describeError(error) },
+              'dead letter kept for later',
+            );
+            batchItemFailures.push({ itemIdentifier: record.messageId });
+          }
         }
+      } finally {
+        wiring.metrics.flush();
       }
-    } finally {
-      wiring.metrics.flush();
-    }
-    return { batchItemFailures };
-  });
+      return { batchItemFailures };
+    },
+    { homes: 'none' },
+  );
 }

@@ -109,10 +109,11 @@ export interface Wiring extends SlackDeps {
   /** Carries on a scan that ran out of time (SG_WARDEN_SCAN_FUNCTION, in Lambda); absent elsewhere. */
   scanContinuation?: ScanContinuation;
   /**
-   * After an invocation: the Home tabs its changes concern, built again at once (`rebuild`: the worker,
-   * which may read all a Home shows) or made due for the sweeper (every other function).
+   * Runs `fn` collecting the changes it makes, then the Home tabs they concern are built again at once
+   * (`rebuild`: the worker, which may read all a Home shows) or made due for the sweeper (`mark`: every
+   * other function that may read the table). Changes made in a nested run are that run's alone.
    */
-  flushHomes(rebuild: boolean): Promise<void>;
+  homesAfter<T>(mode: 'rebuild' | 'mark', fn: () => Promise<T>): Promise<T>;
 }
 
 /** Detection and the sweeper need a Web API client only when they post: loaded then. */
@@ -399,8 +400,16 @@ export function buildWiring(): Wiring {
     scanNotifier: new SlackScanNotifier({ client: slack }),
     ...(slackApiUrl ? { slackApiUrl } : {}),
     ...(process.env.SG_WARDEN_PUBLIC_URL ? { publicUrl: process.env.SG_WARDEN_PUBLIC_URL } : {}),
-    flushHomes: (rebuild) =>
-      flushHomeChanges(wiring, new SlackHomePublisher({ client: slack }), homeChanges, { rebuild }),
+    homesAfter: (mode, fn) =>
+      homeChanges.collect(async () => {
+        try {
+          return await fn();
+        } finally {
+          await flushHomeChanges(wiring, new SlackHomePublisher({ client: slack }), homeChanges, {
+            rebuild: mode === 'rebuild',
+          });
+        }
+      }),
   };
   const scanFunction = process.env.SG_WARDEN_SCAN_FUNCTION;
   if (scanFunction) {
@@ -481,24 +490,24 @@ let wiring: Wiring | undefined;
  * Runs one Lambda invocation with its own child logger: the Lambda request ID plus the handler's
  * correlation keys, made once here, and the logger every service and listener logs through until the
  * invocation ends (services/shared/logger.ts). `context` is absent when tests or the sandbox call a handler.
+ *
+ * The Homes whose items the invocation changed are made due for the sweeper when it ends (a job the
+ * worker runs builds its own at once). `homes: 'none'` is for a function whose role may not read the
+ * table (the backstop's dead-letter reconciler only appends audit entries, which change no Home).
  */
 export function inInvocation<T>(
   context: { awsRequestId?: string } | undefined,
   keys: Record<string, unknown>,
   fn: (logger: Logger) => Promise<T>,
+  options: { homes?: 'mark' | 'none' } = {},
 ): Promise<T> {
   const logger = getWiring().logger.child({
     ...(context?.awsRequestId ? { lambdaRequestId: context.awsRequestId } : {}),
     ...keys,
   });
-  return withInvocationLogger(logger, async () => {
-    try {
-      return await fn(logger);
-    } finally {
-      // Homes whose items this invocation changed: due for the sweeper (the worker built its own already).
-      await getWiring().flushHomes(false);
-    }
-  });
+  return withInvocationLogger(logger, () =>
+    options.homes === 'none' ? fn(logger) : getWiring().homesAfter('mark', () => fn(logger)),
+  );
 }
 
 /** The container's wiring, built on first use. */

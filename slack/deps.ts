@@ -15,8 +15,11 @@ import type { AlertNotifier } from '../services/violations/ports';
 /** What Slack listeners and background jobs work with; built once per container by handlers/wiring.ts. */
 export interface SlackDeps extends RunPorts {
   config: Config;
-  /** Builds again the Home tabs the work just done changed (handlers/wiring.ts); unset: none are kept. */
-  flushHomes?(rebuild: boolean): Promise<void>;
+  /**
+   * Runs `fn`, then builds again at once the Home tabs the changes it made concern (handlers/wiring.ts);
+   * unset: `fn` alone.
+   */
+  homesAfter?<T>(mode: 'rebuild', fn: () => Promise<T>): Promise<T>;
   logger: Logger;
   store: StateStore;
   ec2: SecurityGroupReader & RuleRemover & RuleAuthorizer;

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { decidersFor } from '../decisions/deciders';
 import { isOwnChange } from '../decisions/who-may';
 import type { AuditEntry } from '../kernel/audit';
@@ -166,21 +167,28 @@ export async function concernedUsers(
 }
 
 /**
- * The changes an invocation made (every audit entry with its item, as the store hands them on), kept
- * until the invocation ends and the Homes they concern are rebuilt: collected without I/O.
+ * The changes each invocation makes (every audit entry with its item, as the store hands them on), kept
+ * apart per invocation (`collect`) until it ends and the Homes they concern are rebuilt: collected
+ * without I/O. Outside `collect` nothing is kept. A job the Slack door runs in-process collects in its
+ * own scope, so the door never flushes (reads) what its job changed.
  */
 export class HomeChanges {
-  private pending: { entry: AuditEntry; item?: Record<string, unknown> }[] = [];
+  private readonly scope = new AsyncLocalStorage<{ entry: AuditEntry; item?: Record<string, unknown> }[]>();
+
+  /** Runs `fn` with its own list of changes; `take` inside it answers that list. */
+  collect<T>(fn: () => Promise<T>): Promise<T> {
+    return this.scope.run([], fn);
+  }
 
   note(entry: AuditEntry, item?: Record<string, unknown>): void {
     if (!['violation', 'grant', 'run'].includes(entry.subjectType)) return;
-    if (this.pending.length < 200) this.pending.push({ entry, ...(item ? { item } : {}) });
+    const pending = this.scope.getStore();
+    if (pending && pending.length < 200) pending.push({ entry, ...(item ? { item } : {}) });
   }
 
   take(): { entry: AuditEntry; item?: Record<string, unknown> }[] {
-    const taken = this.pending;
-    this.pending = [];
-    return taken;
+    const pending = this.scope.getStore();
+    return pending ? pending.splice(0) : [];
   }
 }
 

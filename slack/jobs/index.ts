@@ -73,10 +73,10 @@ export async function acceptJob(
   envelope: unknown,
   nowSeconds = Math.floor(Date.now() / 1000),
 ): Promise<void> {
-  await checkAndRunJob(deps, signingSecret, envelope, nowSeconds);
-  // The Home tabs this job changed, built again now (the person who pressed sees it at once): part of
-  // the worker's work wherever the job runs (the worker Lambda, or in-process locally and in tests).
-  await deps.flushHomes?.(true);
+  const run = () => checkAndRunJob(deps, signingSecret, envelope, nowSeconds);
+  // The Home tabs this job changed, built again after it (the person who pressed sees it at once): part
+  // of the worker's work wherever the job runs (the worker Lambda, or in-process locally and in tests).
+  await (deps.homesAfter ? deps.homesAfter('rebuild', run) : run());
 }
 
 async function checkAndRunJob(
