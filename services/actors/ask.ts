@@ -2,12 +2,13 @@ import { type AuditEntry, auditEntry, SYSTEM_ACTOR } from '../kernel/audit';
 import { keys } from '../kernel/state';
 import { step } from '../kernel/step';
 import { describeError } from '../shared/errors';
+import type { Actor } from '../shared/model';
 import { loadAlertView } from '../violations/alerts';
 import type { ActorAskSummary, ViolationItem } from '../violations/items';
 import type { AskDeps } from './deps';
 import type { AskItem } from './items';
 import type { AskView } from './ports';
-import { type ActorResolution, resolveActor } from './resolve';
+import { type ActorResolution, mayResolve, resolveActor } from './resolve';
 
 /** What asking an alert's author came to. */
 export type AskOutcome =
@@ -60,7 +61,10 @@ function failure(resolution: Exclude<ActorResolution, { kind: 'found' | 'none' }
  * nobody, or a message Slack refuses (DMs closed, no such user), is logged and audited (`ask-actor`,
  * result `error`) and changes nothing else. Never throws: the alert never waits on it or fails by it.
  */
-export async function askActor(deps: AskDeps, alertId: string): Promise<AskOutcome> {
+export async function askActor(deps: AskDeps, alertId: string, actor?: Actor): Promise<AskOutcome> {
+  // The author as the caller knows it (detection, from the event): nobody to ask means nothing to read.
+  if (actor && deps.config.decisions.askActor && deps.actorNotifier && !mayResolve(deps, actor))
+    return 'unknown';
   try {
     return await ask(deps, alertId);
   } catch (error) {

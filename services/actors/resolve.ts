@@ -14,6 +14,14 @@ export type ActorResolution =
   /** Slack could not say (an error, a missing scope). */
   | { kind: 'error'; email: string; error: string };
 
+/** False when nothing could name this author in Slack (no map entry, no e-mail name or no lookup): no call made. */
+export function mayResolve(
+  deps: { config: Pick<Config, 'decisions'>; users?: SlackUserLookup },
+  actor: Actor,
+): boolean {
+  return !!mappedSlackUser(deps.config, actor) || (!!actorEmail(actor) && !!deps.users);
+}
+
 /**
  * Finds the Slack user who made a change: `decisions.principalToSlack` first, then the principal's e-mail
  * (identity.ts) through `users` (users.lookupByEmail; the Slack adapter caches answers per container).

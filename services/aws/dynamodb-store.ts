@@ -5,7 +5,14 @@ import type {
 } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import type { AuditEntry, StoredAuditEntry } from '../kernel/audit';
-import type { DueKind, ItemKey, StateStore, StoredItem, Transition } from '../kernel/state';
+import {
+  type DueKind,
+  type ItemKey,
+  keyId,
+  type StateStore,
+  type StoredItem,
+  type Transition,
+} from '../kernel/state';
 import { StateConflictError } from '../shared/errors';
 import { documentSdk, dynamoDbSdk } from './sdk';
 
@@ -39,6 +46,14 @@ function auditItem(entry: AuditEntry, id: string): Record<string, unknown> {
     ...stripUndefined(entry as unknown as Record<string, unknown>),
   };
 }
+
+/** True when `item` is the subject of audit entry `a` (a violation, grant, run, … with its own ID). */
+function isSubjectOf(item: Record<string, unknown>, a: AuditEntry): boolean {
+  return item.type === a.subjectType && typeof item.pk === 'string' && item.pk.endsWith(`#${a.subjectId}`);
+}
+
+/** Keys one BatchGetItem may carry. */
+const BATCH_GET_LIMIT = 100;
 
 function stripUndefined(value: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
@@ -123,6 +138,31 @@ export class DynamoDbStateStore implements StateStore {
     return (out.Item as T | undefined) ?? null;
   }
 
+  async getMany<T extends StoredItem>(wanted: readonly ItemKey[]): Promise<Map<string, T>> {
+    const { BatchGetCommand } = documentSdk();
+    const found = new Map<string, T>();
+    const unique = [...new Map(wanted.map((k) => [keyId(k), { pk: k.pk, sk: k.sk }])).values()];
+    for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
+      let pending: ItemKey[] = unique.slice(start, start + BATCH_GET_LIMIT);
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        const out = await this.client.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? [])
+          found.set(keyId(item as ItemKey), item as T);
+        // DynamoDB may answer part of a batch (throttling, 16 MB): the rest is asked again, backing off.
+        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as ItemKey[];
+        if (pending.length === 0) break;
+        if (attempt >= TRANSACT_ATTEMPTS)
+          throw new Error(`DynamoDB left ${pending.length} keys of a batch read unanswered`);
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
+      }
+    }
+    return found;
+  }
+
   async createAll(items: Record<string, unknown>[], audits: AuditEntry[]): Promise<boolean> {
     const puts = items.map((item) => ({
       Put: {
@@ -134,7 +174,12 @@ export class DynamoDbStateStore implements StateStore {
     const auditPuts = audits.map((a) => ({ Put: this.auditPut(a) }));
     try {
       await this.transact([...puts, ...auditPuts]);
-      for (const a of audits) this.onAudit(a);
+      // Each entry with its subject as written, when it is one of the items (nobody reads it back).
+      for (const a of audits)
+        this.onAudit(
+          a,
+          items.find((i) => isSubjectOf(i, a)),
+        );
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
@@ -143,6 +188,70 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async transition<T extends StoredItem>(t: Transition): Promise<T> {
+    const update = this.transitionUpdate(t);
+    if (!t.audit && !t.alsoPut?.length) {
+      // Nothing to write with it: one conditional update that answers the item as it now is.
+      const { UpdateCommand } = documentSdk();
+      const out = await this.conflictAware(t, () =>
+        this.client.send(new UpdateCommand({ ...update, ReturnValues: 'ALL_NEW' })),
+      );
+      return out.Attributes as T;
+    }
+    await this.conflictAware(t, () => this.transact(this.transitionItems(t, update)));
+    let after: T | null = null;
+    try {
+      after = await this.get<T>(t.key);
+    } finally {
+      // The entry is stored whether or not the read back works.
+      if (t.audit) this.onAudit(t.audit, (after as unknown as Record<string, unknown> | null) ?? undefined);
+    }
+    if (!after) throw new StateConflictError(`${t.key.pk} vanished after its transition`);
+    return after;
+  }
+
+  async move(t: Transition): Promise<void> {
+    const update = this.transitionUpdate(t);
+    if (!t.audit && !t.alsoPut?.length) {
+      const { UpdateCommand } = documentSdk();
+      await this.conflictAware(t, () => this.client.send(new UpdateCommand(update)));
+      return;
+    }
+    await this.conflictAware(t, () => this.transact(this.transitionItems(t, update)));
+    if (t.audit) this.onAudit(t.audit);
+  }
+
+  /** Runs a transition's write; a failed condition becomes StateConflictError (someone moved it first). */
+  private async conflictAware<R>(t: Transition, write: () => Promise<R>): Promise<R> {
+    try {
+      return await write();
+    } catch (error) {
+      if (isConditionFailure(error)) {
+        throw new StateConflictError(`${t.key.pk} is no longer in state ${t.from.join(' or ')}`, {
+          cause: error,
+          context: { key: t.key, from: t.from, to: t.to },
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** A transition's writes in one transaction: the update, its further puts and its audit entry. */
+  private transitionItems(
+    t: Transition,
+    update: ReturnType<DynamoDbStateStore['transitionUpdate']>,
+  ): TransactWriteCommandInput['TransactItems'] {
+    const alsoPut = (t.alsoPut ?? []).map((item) => ({
+      Put: {
+        TableName: this.tableName,
+        Item: withIndexKeys(stripUndefined(item)),
+        ...putCondition(t.alsoPutReplaces),
+      },
+    }));
+    return [{ Update: update }, ...alsoPut, ...(t.audit ? [{ Put: this.auditPut(t.audit) }] : [])];
+  }
+
+  /** The conditional update of a transition: status, version, attributes and due index, from a `from` state. */
+  private transitionUpdate(t: Transition) {
     const names: Record<string, string> = { '#status': 'status', '#version': 'version' };
     const values: Record<string, unknown> = { ':to': t.to, ':one': 1 };
     const sets = ['#status = :to', '#version = #version + :one'];
@@ -177,7 +286,7 @@ export class DynamoDbStateStore implements StateStore {
       values[':v'] = t.expectVersion;
       condition += ' AND #version = :v';
     }
-    const update = {
+    return {
       TableName: this.tableName,
       Key: t.key,
       UpdateExpression: `SET ${sets.join(', ')}${removeExpr.length ? ` REMOVE ${removeExpr.join(', ')}` : ''}`,
@@ -185,37 +294,6 @@ export class DynamoDbStateStore implements StateStore {
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     };
-    const alsoPut = (t.alsoPut ?? []).map((item) => ({
-      Put: {
-        TableName: this.tableName,
-        Item: withIndexKeys(stripUndefined(item)),
-        ...putCondition(t.alsoPutReplaces),
-      },
-    }));
-    try {
-      await this.transact([
-        { Update: update },
-        ...alsoPut,
-        ...(t.audit ? [{ Put: this.auditPut(t.audit) }] : []),
-      ]);
-    } catch (error) {
-      if (isConditionFailure(error)) {
-        throw new StateConflictError(`${t.key.pk} is no longer in state ${t.from.join(' or ')}`, {
-          cause: error,
-          context: { key: t.key, from: t.from, to: t.to },
-        });
-      }
-      throw error;
-    }
-    let after: T | null = null;
-    try {
-      after = await this.get<T>(t.key);
-    } finally {
-      // The entry is stored whether or not the read back works.
-      if (t.audit) this.onAudit(t.audit, (after as unknown as Record<string, unknown> | null) ?? undefined);
-    }
-    if (!after) throw new StateConflictError(`${t.key.pk} vanished after its transition`);
-    return after;
   }
 
   async patch(

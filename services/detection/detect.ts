@@ -9,7 +9,8 @@ import type { GrantChangeNotifier } from '../grants/changed-rule';
 import { endGrantForChangedRule } from '../grants/changed-rule';
 import type { GrantNotifier, GrantSessions } from '../grants/deps';
 import type { GrantItem } from '../grants/items';
-import { keys, tryTransition } from '../kernel/state';
+import { readAhead } from '../kernel/read-ahead';
+import { keyId, keys, tryMove } from '../kernel/state';
 import { alertRouteFacts, routeFor } from '../routing/routes';
 import { AccountAccessError, describeError } from '../shared/errors';
 import type { Finding, RuleFacts, SgEvent } from '../shared/model';
@@ -33,7 +34,7 @@ import { principalName } from './principal-name';
 import { openViolationRuleIds } from './raise';
 import { confirmRemovals } from './removals';
 import { type CheckedRule, resolveRules } from './rules';
-import { type Candidate, judge, prefixListsFor, screenRule } from './screen';
+import { type Candidate, judge, prefixListsFor, screenKeys, screenRule } from './screen';
 import { handleTagChange } from './tag-changes';
 import { tagSettersFor } from './tags';
 import { resolveWatchedRules } from './watched-rules';
@@ -161,16 +162,20 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     return result;
   }
 
-  const existing = await store.get<AlertItem>(keys.alert(event.eventId));
+  const target: AwsTarget = { account: event.account, region: event.region };
+  // One batch read: whether this event was handled, and what screening and raising the rules it names
+  // will read (own-rule records, exceptions, rule claims). EC2's rules may differ: those are read then.
+  const hintedKeys = screenKeys(target, [...event.rules, ...(event.requested ?? [])]);
+  const ahead = await readAhead(store, [keys.alert(event.eventId), ...hintedKeys]);
+  const existing = await ahead.get<AlertItem>(keys.alert(event.eventId));
   if (existing && existing.status !== 'STORING') {
     log.info({ status: existing.status }, 'event already processed');
     const posted = existing.status === 'UNNOTIFIED' ? await postAlert(deps, existing.alertId) : false;
     // A delivery that died after storing may not have asked the author yet (asked at most once).
-    await askActor(deps, existing.alertId);
+    await askActor(deps, existing.alertId, existing.actor);
     return { ...result, outcome: 'duplicate', violations: existing.violationIds.length, posted };
   }
 
-  const target: AwsTarget = { account: event.account, region: event.region };
   // Never the bot's own account for another one: a rule the central account does not know is not "gone".
   const cannotAct = deps.accounts.cannotAct(event.account);
   let unreachable = cannotAct ? new AccountAccessError(event.account, cannotAct).message : null;
@@ -222,12 +227,21 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   const now = clock();
   // A watched call adds no rule: a rule whose violation is still open is not raised again.
   const open = watched ? await openViolationRuleIds(store, target) : null;
+  // What screening and raising read of the rules as EC2 has them, past what the event named: one more batch.
+  const readAlready = new Set(hintedKeys.map(keyId));
+  const screening = await readAhead(
+    ahead,
+    screenKeys(
+      target,
+      checked.map((c) => c.rule),
+    ).filter((k) => !readAlready.has(keyId(k))),
+  );
   for (const { rule, confirmed } of checked) {
     if (rule.ruleId && open?.has(rule.ruleId)) {
       result.skipped.push({ ruleId: rule.ruleId, why: 'its violation is still open' });
       continue;
     }
-    const screened = await screenRule(deps, event, rule, now);
+    const screened = await screenRule({ ...deps, store: screening }, event, rule, now);
     if (screened.kind !== 'evaluate') {
       result.skipped.push({ ruleId: rule.ruleId, why: screened.why });
       continue;
@@ -327,7 +341,7 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     graded.map((g) => g.exposure),
   );
   // One open violation per rule: a rule the scan or an earlier event already raised is not raised again.
-  const { free, held } = await freeToRaise(store, planned);
+  const { free, held } = await freeToRaise(screening, planned);
   for (const h of held)
     result.skipped.push({
       ruleId: h.violation.rule.ruleId,
@@ -358,7 +372,7 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   }
   // Only a lost race means another delivery finished the work; any other failure is thrown, so the
   // event is delivered again (an alert left STORING would never be posted while its deadlines run).
-  const stored = await tryTransition(store, {
+  const stored = await tryMove(store, {
     key: keys.alert(alert.alertId),
     from: ['STORING'],
     to: 'UNNOTIFIED',
@@ -387,11 +401,12 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   if (!stored) return { ...result, outcome: 'duplicate', violations: violations.length };
   log.info({ violations: violations.length, alertId: alert.alertId }, 'violations stored');
   // At once, as its own message, unless the channel has a burst waiting: then as part of a digest.
-  const posted = await announceAlert(deps, alert.alertId, alert);
+  // Violations this delivery wrote are shown as written; resuming an earlier delivery, as they are stored.
+  const posted = await announceAlert(deps, alert.alertId, alert, existing ? undefined : violations);
   // Rules without a backstop are told in the alert's thread (the channel, when it is not posted yet).
   for (const note of unarmed) await tellBackstop(deps, await alertThread(deps, alert.alertId), note);
   // After the alert, never before it: the author's direct message (askActor never throws).
-  await askActor(deps, alert.alertId);
+  await askActor(deps, alert.alertId, alert.actor);
   return { ...result, outcome: 'stored', violations: violations.length, posted };
 }
 

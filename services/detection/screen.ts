@@ -1,6 +1,6 @@
 import type { Config } from '../config/config';
 import type { GrantItem } from '../grants/items';
-import { keys, type StateStore } from '../kernel/state';
+import { type ItemKey, keys, type StateStore } from '../kernel/state';
 import { AwsCallError, describeError } from '../shared/errors';
 import { ruleFingerprint } from '../shared/ids';
 import type { Actor, Finding, RuleFacts } from '../shared/model';
@@ -43,6 +43,24 @@ export async function activeException(
   if (exception?.status !== 'ACTIVE') return null;
   if (exception.expiresAt !== null && new Date(exception.expiresAt) <= now) return null;
   return exception;
+}
+
+/**
+ * The items screening these rules and raising their violations reads (own-rule records, exceptions, rule
+ * claims): read in one batch beforehand (kernel/read-ahead.ts) instead of one call each.
+ */
+export function screenKeys(
+  where: { account: string; region: string },
+  rules: readonly RuleFacts[],
+): ItemKey[] {
+  return rules.flatMap((rule) => {
+    const fingerprint = ruleFingerprint(where.account, where.region, rule);
+    return [
+      ...(rule.ruleId ? [keys.ownRule(where.region, rule.ruleId)] : []),
+      keys.exception(fingerprint),
+      keys.ruleClaim(fingerprint),
+    ];
+  });
 }
 
 /** Checks a rule against sg-warden's own-rule records and exceptions (no AWS call). */

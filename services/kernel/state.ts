@@ -92,10 +92,17 @@ export interface Transition {
 /** The state store: the one place sg-warden's state lives (DynamoDB in production). */
 export interface StateStore {
   get<T extends StoredItem>(key: ItemKey): Promise<T | null>;
+  /**
+   * Several items in one read (consistent, as `get`), answered by key (`keyId`); a key with no item is
+   * absent from the map.
+   */
+  getMany<T extends StoredItem>(keys: readonly ItemKey[]): Promise<Map<string, T>>;
   /** Puts items that must not exist yet, each with its audit entry, atomically. False when any existed. */
   createAll(items: Record<string, unknown>[], audits: AuditEntry[]): Promise<boolean>;
   /** Applies a transition; throws StateConflictError when the item is no longer in a `from` state. */
   transition<T extends StoredItem>(t: Transition): Promise<T>;
+  /** Like `transition` for a caller that does not need the item after it (no read back). */
+  move(t: Transition): Promise<void>;
   /** Sets attributes without a state change (no audit), only if the item exists. */
   patch(
     key: ItemKey,
@@ -109,6 +116,22 @@ export interface StateStore {
   appendAudit(entry: AuditEntry): Promise<void>;
   auditFor(subjectId: string): Promise<StoredAuditEntry[]>;
   auditSince(since: string, until?: string): AsyncIterable<StoredAuditEntry>;
+}
+
+/** How `getMany` answers a key: its partition and sort key. */
+export function keyId(key: ItemKey): string {
+  return `${key.pk}|${key.sk}`;
+}
+
+/** Like tryTransition for a caller that needs no item back: false when it lost the race. */
+export async function tryMove(store: StateStore, t: Transition): Promise<boolean> {
+  try {
+    await store.move(t);
+    return true;
+  } catch (error) {
+    if (error instanceof StateConflictError) return false;
+    throw error;
+  }
 }
 
 /**

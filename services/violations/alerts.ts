@@ -1,6 +1,6 @@
 import type { BackstopDeps } from '../backstop/ports';
 import type { Config } from '../config/config';
-import { keys, type StateStore } from '../kernel/state';
+import { keyId, keys, type StateStore } from '../kernel/state';
 import { backoffSeconds, plusSeconds } from '../kernel/time';
 import { describeError, RateLimitedError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -28,19 +28,33 @@ const LOOKBACK_SECONDS = 60;
 /** Failed message updates retried by sweeps before the message is left as it is (about a day). */
 export const MAX_REFRESH_ATTEMPTS = 12;
 
-/** Loads an alert with its violations as they are now. */
-export async function loadAlertView(deps: AlertDeps, alertId: string): Promise<AlertView | null> {
-  const alert = await deps.store.get<AlertItem>(keys.alert(alertId));
+/**
+ * Loads an alert with its violations as they are now (all in one batch read). `known`: the alert as the
+ * caller just wrote it (a transition answers the item), so it is not read again.
+ */
+export async function loadAlertView(
+  deps: AlertDeps,
+  alertId: string,
+  known?: AlertItem,
+): Promise<AlertView | null> {
+  const alert = known ?? (await deps.store.get<AlertItem>(keys.alert(alertId)));
   if (!alert) return null;
-  const violations = (
-    await Promise.all(alert.violationIds.map((id) => deps.store.get<ViolationItem>(keys.violation(id))))
-  ).filter((v): v is ViolationItem => v !== null);
+  const violations = await violationsOf(deps.store, alert.violationIds);
   return {
     alert,
     violations,
     accountAlias: deps.config.accounts.aliases[alert.account] ?? null,
     now: deps.clock(),
   };
+}
+
+/** These violations as they are now, in their order, in one batch read (none missing from the table). */
+export async function violationsOf(store: StateStore, ids: readonly string[]): Promise<ViolationItem[]> {
+  if (ids.length === 0) return [];
+  const found = await store.getMany<ViolationItem>(ids.map((id) => keys.violation(id)));
+  return ids
+    .map((id) => found.get(keyId(keys.violation(id))))
+    .filter((v): v is ViolationItem => v !== undefined);
 }
 
 /**
@@ -51,7 +65,7 @@ export async function loadAlertView(deps: AlertDeps, alertId: string): Promise<A
 export async function postAlert(
   deps: AlertDeps,
   alertId: string,
-  options: { staleClaim?: AlertItem } = {},
+  options: Parameters<typeof postAlertOutcome>[2] = {},
 ): Promise<boolean> {
   return (await postAlertOutcome(deps, alertId, options)) === 'posted';
 }
@@ -63,7 +77,11 @@ export type PostOutcome = 'posted' | 'not-claimable' | 'failed' | 'rate-limited'
 export async function postAlertOutcome(
   deps: AlertDeps,
   alertId: string,
-  options: { staleClaim?: AlertItem } = {},
+  options: {
+    staleClaim?: AlertItem;
+    /** The alert's violations as the caller just wrote them (detection): not read again. */
+    violations?: ViolationItem[];
+  } = {},
 ): Promise<PostOutcome> {
   const { store, clock, logger } = deps;
   const now = clock();
@@ -82,7 +100,14 @@ export async function postAlertOutcome(
     logger.debug({ alertId, err: describeError(error) }, 'alert not claimable for posting');
     return 'not-claimable';
   }
-  const view = await loadAlertView(deps, alertId);
+  const view: AlertView | null = options.violations
+    ? {
+        alert: claimed,
+        violations: options.violations,
+        accountAlias: deps.config.accounts.aliases[claimed.account] ?? null,
+        now: clock(),
+      }
+    : await loadAlertView(deps, alertId, claimed);
   if (!view) return 'not-claimable';
   // A reply in a thread goes where that thread is; else the route's channel, stored with the alert (an
   // alert stored before routes goes to the alert channel).
@@ -179,7 +204,7 @@ export async function recordPosted(
   violations?: ViolationItem[],
 ): Promise<void> {
   const { store, clock } = deps;
-  await store.transition({
+  await store.move({
     key: keys.alert(claimed.alertId),
     from: ['POSTING'],
     to: 'POSTED',
@@ -215,12 +240,8 @@ export async function recordPosted(
   await Promise.allSettled(
     claimed.violationIds.map((id) => store.patch(keys.violation(id), { channel: ref.channel, ts: ref.ts })),
   );
-  if (details.postedAt) await restartLateDeadlines(deps, claimed.violationIds, details.postedAt);
-  const shown =
-    violations ??
-    (
-      await Promise.all(claimed.violationIds.map((id) => store.get<ViolationItem>(keys.violation(id))))
-    ).filter((v): v is NonNullable<typeof v> => v !== null);
+  const shown = violations ?? (await violationsOf(store, claimed.violationIds));
+  if (details.postedAt) await restartLateDeadlines(deps, claimed.violationIds, details.postedAt, shown);
   await scheduleReminders(deps, shown, ref);
 }
 

@@ -69,10 +69,12 @@ export async function announceAlert(
   deps: PosterDeps,
   alertId: string,
   alert?: Pick<AlertItem, 'channel'>,
+  /** Its violations as the caller just stored them: a message of its own shows them without a read. */
+  violations?: ViolationItem[],
 ): Promise<boolean> {
   const channel = channelFor(deps, alert);
   const waiting = canDigest(deps) ? await waitingAlerts(deps, channel, deps.clock(), 'status') : [];
-  if (!isBurst(waiting.length)) return postAlert(deps, alertId);
+  if (!isBurst(waiting.length)) return postAlert(deps, alertId, violations ? { violations } : {});
   deps.logger.info(
     { alertId, waiting: waiting.length },
     'a burst is waiting for the channel; posting digests',

@@ -17,10 +17,16 @@ export async function restartLateDeadlines(
   deps: { store: StateStore; logger: Logger },
   violationIds: readonly string[],
   postedAt: string,
+  /** The violations as read just before the post: one whose deadline need not move is not read again. */
+  shown: readonly ViolationItem[] = [],
 ): Promise<number> {
+  const known = new Map(shown.map((v) => [v.violationId, v]));
   const moved = await Promise.all(
     violationIds.map(async (id) => {
       try {
+        const before = known.get(id);
+        // Posted in time (or decided already): its deadline stands, and nothing is read or written.
+        if (before && !visibleDeadline(before, postedAt)) return false;
         const v = await deps.store.get<ViolationItem>(keys.violation(id));
         const deadline = v ? visibleDeadline(v, postedAt) : null;
         if (!v || !deadline) return false;

@@ -156,6 +156,13 @@ function dynamoDbRequests(call: RecordedAwsCall, at: CallAccount): Authorization
       Object.entries(entry).map(([kind, item]) => one(kinds[kind] ?? kind, item as Json)),
     );
   }
+  if (operation === 'BatchGetItem') {
+    // One request naming every key: judged as each key read by BatchGetItem.
+    const tables = (body.RequestItems as Record<string, { Keys?: Json[] }>) ?? {};
+    return Object.entries(tables).flatMap(([name, { Keys }]) =>
+      (Keys ?? []).map((key) => one('BatchGetItem', { TableName: name, Key: key })),
+    );
+  }
   if (operation === 'TransactGetItems') {
     return ((body.TransactItems as { Get: Json }[]) ?? []).map((entry) => one('GetItem', entry.Get));
   }

@@ -1,5 +1,12 @@
 import type { AuditEntry, StoredAuditEntry } from '../../services/kernel/audit';
-import type { DueKind, ItemKey, StateStore, StoredItem, Transition } from '../../services/kernel/state';
+import {
+  type DueKind,
+  type ItemKey,
+  keyId,
+  type StateStore,
+  type StoredItem,
+  type Transition,
+} from '../../services/kernel/state';
 import { StateConflictError } from '../../services/shared/errors';
 
 type Item = Record<string, unknown> & { pk: string; sk: string };
@@ -29,6 +36,19 @@ export class MemoryStateStore implements StateStore {
   async get<T extends StoredItem>(key: ItemKey): Promise<T | null> {
     const item = this.items.get(this.id(key));
     return item ? (clone(item) as unknown as T) : null;
+  }
+
+  async getMany<T extends StoredItem>(wanted: readonly ItemKey[]): Promise<Map<string, T>> {
+    const found = new Map<string, T>();
+    for (const key of wanted) {
+      const item = await this.get<T>(key);
+      if (item) found.set(keyId(key), item);
+    }
+    return found;
+  }
+
+  async move(t: Transition): Promise<void> {
+    await this.transition(t);
   }
 
   async createAll(items: Record<string, unknown>[], audits: AuditEntry[]): Promise<boolean> {

@@ -97,6 +97,8 @@ const EXPECTED: Record<string, string[]> = {
   cloudtrailEvent: [
     ...LOGS,
     ...STATE,
+    // An alert's violations in one read (#24).
+    'dynamodb:BatchGetItem',
     'dynamodb:Query',
     ...READ_GROUPS,
     // A rule whose source is a prefix list is judged by the list's entries (#19 case 4).
@@ -114,6 +116,8 @@ const EXPECTED: Record<string, string[]> = {
   slackWorker: [
     ...LOGS,
     ...STATE,
+    // An alert's violations in one read (#24).
+    'dynamodb:BatchGetItem',
     'dynamodb:Query',
     ...READ_GROUPS,
     ...REVOKE,
@@ -131,6 +135,8 @@ const EXPECTED: Record<string, string[]> = {
   sweeper: [
     ...LOGS,
     ...STATE,
+    // An alert's violations in one read (#24).
+    'dynamodb:BatchGetItem',
     'dynamodb:Query',
     ...READ_GROUPS,
     ...REVOKE,
@@ -149,6 +155,8 @@ const EXPECTED: Record<string, string[]> = {
   scan: [
     ...LOGS,
     ...STATE,
+    // An alert's violations in one read (#24).
+    'dynamodb:BatchGetItem',
     // A burst waiting for the channel is posted as digests; a re-grade reads the pending violations (index/status).
     'dynamodb:Query',
     ...READ_GROUPS,
@@ -1126,6 +1134,7 @@ function simulatable(statements: Statement[]): Statement[] {
 function sdkActionsInCode(): Set<string> {
   const documentClient: Record<string, string[]> = {
     GetCommand: ['dynamodb:GetItem'],
+    BatchGetCommand: ['dynamodb:BatchGetItem'],
     PutCommand: ['dynamodb:PutItem'],
     UpdateCommand: ['dynamodb:UpdateItem'],
     DeleteCommand: ['dynamodb:DeleteItem'],
