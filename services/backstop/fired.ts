@@ -1,3 +1,4 @@
+import { endViolationSessions, trackingAtRevoke } from '../decisions/sessions';
 import { VIOLATION_MOVES } from '../decisions/states';
 import type { GrantNotifier, GrantSessions } from '../grants/deps';
 import type { GrantItem } from '../grants/items';
@@ -5,6 +6,8 @@ import { GRANT_MOVES } from '../grants/states';
 import { BACKSTOP_ACTOR } from '../kernel/audit';
 import { keys, type StoredItem, type Transition, tryTransition } from '../kernel/state';
 import { step } from '../kernel/step';
+import type { SessionPorts } from '../sessions/deps';
+import type { ConnectionTracking } from '../sessions/tracking';
 import { describeError } from '../shared/errors';
 import type { SgEvent } from '../shared/model';
 import type { AccountScope, AwsTarget, SecurityGroupReader } from '../shared/ports';
@@ -17,7 +20,9 @@ import type { Backstop } from './ports';
  * the backstop's execution role here. The event is a hint: each rule it names is confirmed gone in EC2
  * (in the event's account and region) before its grant or violation ends, as the backstop's (actor
  * `backstop`): a grant EXPIRED, a violation AUTO_REVOKED. Both are conditional moves: a sweep or a person
- * that got there first wins, and nothing is recorded twice.
+ * that got there first wins, and nothing is recorded twice. What follows a removal follows this one too:
+ * a grant's sessions end (whitelist `endSessions`), and a violation's alert says whether its connections
+ * were cut, and `policy.endSessionsOnRevoke` ends them, as after a person's Revoke or the deadline.
  */
 
 export interface FiredDeps extends AlertDeps {
@@ -28,6 +33,8 @@ export interface FiredDeps extends AlertDeps {
   grantNotifier?: Pick<GrantNotifier, 'ended'>;
   /** Ends the grant's sessions once its rule is gone (whitelist `endSessions`); absent: not ended here. */
   endGrantSessions?: (grant: GrantItem) => Promise<GrantSessions>;
+  /** Run Command for `policy.endSessionsOnRevoke` (the wiring's); absent: a violation's sessions are not ended. */
+  sessions?: SessionPorts;
 }
 
 /** How long a claim the backstop's record takes lasts (it is written straight after). */
@@ -49,12 +56,12 @@ function details(event: SgEvent, ruleId: string): Record<string, unknown> {
 async function claimThenSettle<T extends StoredItem>(
   deps: FiredDeps,
   claim: Transition,
-  settle: (claimed: T) => Transition,
+  settle: (claimed: T) => Transition | Promise<Transition>,
   fromState: string,
 ): Promise<T | null> {
   const claimed = await tryTransition<T>(deps.store, claim);
   if (!claimed) return null;
-  const t = settle(claimed);
+  const t = await settle(claimed);
   return deps.store.transition<T>(t.audit ? { ...t, audit: { ...t.audit, fromState } } : t);
 }
 
@@ -118,6 +125,7 @@ async function endViolations(deps: FiredDeps, event: SgEvent, ruleId: string): P
   for (const v of open) {
     const now = deps.clock();
     const at = now.toISOString();
+    let tracking: ConnectionTracking | null = null;
     const after = await claimThenSettle<ViolationItem>(
       deps,
       step(v, {
@@ -130,16 +138,30 @@ async function endViolations(deps: FiredDeps, event: SgEvent, ruleId: string): P
         due: { kind: 'RECONCILE', at: new Date(now.getTime() + CLAIM_SECONDS * 1000).toISOString() },
         unaudited: true,
       }),
-      (claimed) =>
-        step(claimed, {
+      async (claimed) => {
+        // Whether its connections outlived it, from the group's rules as EC2 has them now (the rule just
+        // went; the rest of the group is what decides), as a person's Revoke or the deadline records it.
+        const connections = await trackingAtRevoke(
+          { ec2: deps.groups, logger: deps.logger },
+          { account: claimed.account, region: claimed.region },
+          claimed.rule,
+        );
+        tracking = connections;
+        return step(claimed, {
           to: 'AUTO_REVOKED',
           action: 'revoke',
           by: BACKSTOP_ACTOR,
           at,
-          set: { decidedBy: BACKSTOP_ACTOR.id, decidedByName: BACKSTOP_ACTOR.name, decidedAt: at },
+          set: {
+            decidedBy: BACKSTOP_ACTOR.id,
+            decidedByName: BACKSTOP_ACTOR.name,
+            decidedAt: at,
+            connections,
+          },
           due: null,
-          details: { ...details(event, ruleId), deadline: v.deadline },
-        }),
+          details: { ...details(event, ruleId), deadline: v.deadline, connections: connections.verdict },
+        });
+      },
       v.status,
     );
     if (!after) continue;
@@ -148,6 +170,8 @@ async function endViolations(deps: FiredDeps, event: SgEvent, ruleId: string): P
       { violationId: v.violationId, ruleId },
       'backstop revoked a violation the sweeper had not',
     );
+    // policy.endSessionsOnRevoke: the same command a person's Revoke or the deadline sends (never throws).
+    await endViolationSessions(deps, after, after.rule, tracking, BACKSTOP_ACTOR);
     await refreshAlertMessage(deps, v.alertId);
   }
   return ended;

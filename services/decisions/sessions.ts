@@ -1,10 +1,12 @@
 import type { AuditActor } from '../kernel/audit';
 import { keys } from '../kernel/state';
+import type { SessionDeps } from '../sessions/deps';
 import { endSessions, type SessionsStart } from '../sessions/end';
 import { type ConnectionTracking, connectionTracking, isWorldOpen } from '../sessions/tracking';
 import { describeError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
 import type { RuleFacts } from '../shared/model';
-import type { AwsTarget } from '../shared/ports';
+import type { AwsTarget, SecurityGroupReader } from '../shared/ports';
 import type { AlertItem, ViolationItem } from '../violations/items';
 import type { DecisionDeps } from './deps';
 
@@ -14,7 +16,7 @@ import type { DecisionDeps } from './deps';
  * other rule's flows are tracked whatever the rest of the group says).
  */
 export async function trackingAtRevoke(
-  deps: DecisionDeps,
+  deps: { ec2: Pick<SecurityGroupReader, 'describeGroupRules'>; logger: Logger },
   target: AwsTarget,
   rule: RuleFacts,
 ): Promise<ConnectionTracking> {
@@ -35,7 +37,7 @@ export async function trackingAtRevoke(
  * to 0.0.0.0/0 or ::/0 it ends every established connection to those ports, whoever made it.
  */
 export async function endViolationSessions(
-  deps: DecisionDeps,
+  deps: Pick<DecisionDeps, 'config'> & SessionDeps,
   v: ViolationItem,
   rule: RuleFacts,
   tracking: ConnectionTracking | null,

@@ -5,7 +5,8 @@ import type { CfnResources, CfnStatement } from './iam';
 /**
  * Ending sessions (whitelist targets' `endSessions`, `policy.endSessionsOnRevoke`): the stack's own
  * end-sessions Command document and the IAM to use it. The worker ends sessions when a person revokes (a
- * grant, a violation); the sweeper when the clock does (expiry, a deadline) and reads every result. Each
+ * grant, a violation); the sweeper when the clock does (expiry, a deadline) and reads every result;
+ * detection when the backstop did (its revoke's CloudTrail event: the sweeper was late). Each
  * may send only that document (nothing else can run through it), to instances of this account in this
  * region; nothing at all when the config ends no sessions.
  */
@@ -19,7 +20,7 @@ const REGION = '${AWS::Region}';
 
 /** The function roles (serverless.yml logical IDs) that end sessions. */
 export const ROLES_ENDING_SESSIONS = {
-  send: ['SlackWorkerRole', 'SweeperRole'],
+  send: ['SlackWorkerRole', 'SweeperRole', 'CloudtrailEventRole'],
   poll: ['SweeperRole'],
 } as const;
 

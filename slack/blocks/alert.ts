@@ -62,9 +62,10 @@ export function violationState(v: ViolationItem): string {
   const when = v.decidedAt ? ` ${slackDate(v.decidedAt)}` : '';
   if (v.status === 'GONE') return `${goneLine(v)}${when}`;
   // The backstop's schedule revoked it through AWS alone: sg-warden's own sweeper had not acted in time.
-  if (v.status === 'AUTO_REVOKED' && v.decidedBy === 'backstop')
-    return `:alarm_clock: Auto-revoked by the backstop${when} (the sweeper was late)`;
-  let line = `${base}${who(v)}${when}`;
+  let line =
+    v.status === 'AUTO_REVOKED' && v.decidedBy === 'backstop'
+      ? `:alarm_clock: Auto-revoked by the backstop${when} (the sweeper was late)`
+      : `${base}${who(v)}${when}`;
   if (v.status === 'KEPT') {
     line += v.keptUntil ? ` until ${slackDate(v.keptUntil)}` : ' permanently';
     if (v.justification) line += `\n${quoted(v.justification)}`;

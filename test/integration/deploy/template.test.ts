@@ -111,6 +111,11 @@ const EXPECTED: Record<string, string[]> = {
     // The group's exposure steps a finding's severity (#14).
     ...EXPOSURE,
     ...SCHEDULES,
+    // The backstop fired (its revoke's event): the grant's or the violation's sessions end (#22), the
+    // stack's own document only; the sweeper reads the results.
+    'ssm:SendCommand',
+    'ec2:DescribeInstances',
+    'ssm:DescribeInstanceInformation',
   ],
   slackHttp: [...LOGS, 'lambda:InvokeFunction', ...SECRETS],
   slackWorker: [
@@ -400,7 +405,7 @@ describe('deploy template', () => {
         'ss -K -H -t -n state established',
       );
       const fns = functionsByName();
-      for (const name of ['slackWorker', 'sweeper']) {
+      for (const name of ['slackWorker', 'sweeper', 'cloudtrailEvent']) {
         const send = statementsOf(roleOf(fns[name]!)).filter((s) => s.Sid === 'EndSessionsSend');
         expect(send).toHaveLength(1);
         expect(JSON.stringify(send[0]!.Resource)).toContain('document/sg-warden-prod-end-sessions');
@@ -409,10 +414,16 @@ describe('deploy template', () => {
           'sg-warden-prod-end-sessions',
         );
       }
-      for (const name of ['cloudtrailEvent', 'slackHttp', 'ipCapture'])
+      for (const name of ['slackHttp', 'ipCapture'])
         expect(statementsOf(roleOf(fns[name]!)).some((s) => list(s.Action).includes('ssm:SendCommand'))).toBe(
           false,
         );
+      // Detection sends it only when the backstop fired; it never reads results (the sweeper polls them).
+      expect(
+        statementsOf(roleOf(fns.cloudtrailEvent!)).some((s) =>
+          list(s.Action).includes('ssm:GetCommandInvocation'),
+        ),
+      ).toBe(false);
     });
 
     it('reads only the two Slack secrets under /sg-warden/<stage>/, and invokes only the worker', () => {

@@ -432,6 +432,52 @@ describe('the sweeper first, the backstop behind it', () => {
     expect(await liveRuleIds(REGION, r.groupId)).not.toContain(r.ruleId);
     expect(await violation(r.violationId)).toMatchObject({ status: 'AUTO_REVOKED', decidedBy: 'timeout' });
   });
+
+  it('a grant whose schedule cannot be created stands: told in the channel it was asked from, audited, and the sweeper still expires it', async () => {
+    jest.spyOn(wiring.backstop!.schedules, 'put').mockRejectedValueOnce(
+      new AwsCallError(
+        'CreateSchedule failed: AccessDeniedException: not authorized to perform iam:PassRole',
+        {
+          awsCode: 'AccessDeniedException',
+        },
+      ),
+    );
+    const grant = await grantFor('for 30m');
+
+    expect(grant.status).toBe('ACTIVE');
+    expect(await rulesFrom(bastion, grant.cidr)).toHaveLength(1);
+    expect(await schedule(grant.grantId)).toBeUndefined();
+    expect(
+      (await auditOf(env.tableName, grant.grantId)).find((a) => a.action === 'backstop-unarmed'),
+    ).toMatchObject({
+      result: 'error',
+      actorType: 'system',
+      error: expect.stringContaining('AccessDeniedException'),
+      details: expect.objectContaining({
+        schedule: scheduleName(STAGE, grant.grantId),
+        ruleId: grant.ruleId,
+      }),
+    });
+    // The slash command came from C0ENGCHAT (test/support/slash.ts): the note goes where the grant was asked.
+    const note = env.slack
+      .callsTo('chat.postMessage')
+      .filter((c) => c.args.channel === 'C0ENGCHAT' && String(c.args.text).includes(grant.grantId))
+      .at(-1);
+    expect(String(note?.args.text)).toContain(`No backstop for grant ${grant.grantId}`);
+    expect(String(note?.args.text)).toContain('AccessDeniedException');
+    expect(String(note?.args.text)).toContain(`sweeper still removes the rule at ${grant.expiresAt}`);
+    // Nothing for the backstop to fire: the sweeper is the only path, and it does as always.
+    expect((await fire(33)).map((f) => f.name)).not.toContain(scheduleName(STAGE, grant.grantId));
+    expect(await rulesFrom(bastion, grant.cidr)).toHaveLength(1);
+
+    await sweep(wiring, dueHandlers(wiring), new Date(Date.now() + 31 * MINUTE));
+
+    expect(await rulesFrom(bastion, grant.cidr)).toHaveLength(0);
+    expect(await getGrant(env.tableName, grant.grantId)).toMatchObject({
+      status: 'EXPIRED',
+      endedBy: 'timeout',
+    });
+  });
 });
 
 describe('every path that makes, moves or removes a backstop', () => {

@@ -26,12 +26,13 @@ describe('sessionsResources (the end-sessions document and its IAM)', () => {
     );
   });
 
-  it('gives the worker and the sweeper the document, the sweeper alone the results', () => {
+  it('gives the worker, the sweeper and detection (the backstop fired) the document, the sweeper alone the results', () => {
     const { Resources } = sessionsResources(config('endSessions: true'), {
       stage: 'prod',
       region: 'eu-west-1',
     });
     expect(Object.keys(Resources).sort()).toEqual([
+      'CloudtrailEventRoleEndSessionsPolicy',
       'EndSessionsDocument',
       'SlackWorkerRoleEndSessionsPolicy',
       'SweeperRoleEndSessionsPolicy',
