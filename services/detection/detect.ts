@@ -12,6 +12,7 @@ import type { GrantItem } from '../grants/items';
 import { readAhead } from '../kernel/read-ahead';
 import { keyId, keys, tryMove } from '../kernel/state';
 import { alertRouteFacts, routeFor } from '../routing/routes';
+import type { SessionPorts } from '../sessions/deps';
 import { AccountAccessError, describeError } from '../shared/errors';
 import type { Finding, RuleFacts, SgEvent } from '../shared/model';
 import type {
@@ -54,6 +55,8 @@ export interface DetectionDeps extends AskDeps, PosterDeps {
   endGrantSessions?: (grant: GrantItem) => Promise<GrantSessions>;
   /** The groups' exposure (policy.exposure); give each invocation its own. Unset: severities are the rules' own. */
   exposure?: ExposureLookup;
+  /** Run Command for `policy.endSessionsOnRevoke` when the backstop revoked a violation's rule (backstop/fired.ts). */
+  sessions?: SessionPorts;
 }
 
 export interface DetectionResult {
