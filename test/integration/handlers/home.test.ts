@@ -6,14 +6,18 @@ import type {
 } from 'aws-lambda';
 import { dueHandlers, type Wiring } from '../../../handlers/wiring';
 import type { RecordedCall } from '../../../local/shared/slack-emulator-types';
+import { SsmEmulator } from '../../../local/shared/ssm-emulator';
 import type { GrantItem } from '../../../services/grants/items';
 import type { HomeItem } from '../../../services/home/items';
 import { keys } from '../../../services/kernel/state';
 import { sweep } from '../../../services/kernel/sweep';
+import type { RunItem } from '../../../services/runs/items';
+import { shownCommandHash } from '../../../services/runs/plan';
 import type { AlertItem, ViolationItem } from '../../../services/violations/items';
-import { authorize, createGroup } from '../../support/aws';
+import { authorize, createGroup, uniqueName } from '../../support/aws';
 import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
 import { baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
+import { launchInstances } from '../../support/instances';
 import {
   APPROVER,
   appHomeOpenedBody,
@@ -22,6 +26,7 @@ import {
   OUTSIDER,
   type SlackUser,
   signedEvent,
+  viewSubmissionBody,
 } from '../../support/slack-requests';
 import { slash } from '../../support/slash';
 
@@ -35,8 +40,12 @@ const REGION = 'us-east-1';
 const PRINCIPAL = 'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/erin@example.com';
 const OTHER_PRINCIPAL = 'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/sam@example.com';
 const context = {} as Context;
+/** The Role tag of the instance the runbook runs on. */
+const role = uniqueName('web');
 
 let env: HandlerEnv;
+let ssm: SsmEmulator;
+let web: string;
 let wiring: Wiring;
 let slackHttp: HttpHandler;
 let cloudtrail: CloudTrailHandler;
@@ -44,6 +53,10 @@ let bastion: string;
 
 beforeAll(async () => {
   bastion = (await createGroup(REGION)).groupId;
+  ssm = await new SsmEmulator({ upstream: process.env.MOTO_URL! }).start();
+  process.env.AWS_ENDPOINT_URL_SSM = ssm.url;
+  [web] = (await launchInstances(REGION, { Role: role, Name: 'web-1' })) as [string];
+  ssm.setInstance(web, 'online');
   env = await startHandlerEnv({
     config: baseConfig(`  teamId: T0SGWARDEN
 policy:
@@ -62,6 +75,19 @@ whitelist:
       defaultDuration: 1h
       maxDuration: 8h
       allowed: { users: [${ENGINEER.id}] }
+runbooks:
+  targets:
+    web: { region: ${REGION}, tags: { Role: ${role} } }
+  items:
+    restart-prod:
+      description: Restart a service in production
+      region: ${REGION}
+      targets: [web]
+      commands: ['printf "restart %s\\n" {{ service }}']
+      parameters:
+        - { name: service, enum: [nginx, php-fpm] }
+      approval: { required: true, approvers: { users: [${APPROVER.id}] } }
+      approvalExpiry: 30m
 `),
     slack: { userGroups: { S0APPROVERS: [APPROVER.id] } },
   });
@@ -72,7 +98,11 @@ whitelist:
   wiring = (await import('../../../handlers/wiring')).getWiring();
 });
 
-afterAll(() => env.stop());
+afterAll(async () => {
+  delete process.env.AWS_ENDPOINT_URL_SSM;
+  await ssm.stop();
+  await env.stop();
+});
 
 const drain = () => wiring.drainJobs!();
 
@@ -131,6 +161,30 @@ async function pressOnHome(user: SlackUser, actionId: string, value: string, vie
   await drain();
   return answer;
 }
+
+/** `/sg-run` as the engineer for a runbook that needs approval: the run as stored, AWAITING_APPROVAL. */
+async function requestRun(service: 'nginx' | 'php-fpm'): Promise<RunItem> {
+  const answer = await slash(
+    env,
+    slackHttp,
+    drain,
+    '/sg-run',
+    `restart-prod web service=${service}`,
+    ENGINEER,
+  );
+  const runId = /r-[0-9a-z]{10}/.exec(answer.said)?.[0];
+  if (!runId) throw new Error(`no run in: ${answer.said}`);
+  const run = (await wiring.store.get<RunItem>(keys.run(runId)))!;
+  expect(run.status).toBe('AWAITING_APPROVAL');
+  return run;
+}
+
+/** The block_id of a run's buttons on a Home tab (slack/blocks/home.ts). */
+const runBlock = (run: RunItem) => `home_run:${run.runId}`;
+
+/** A grant's line on a Home tab with the time left it shows (`left`: a regex alternative). */
+const grantLeft = (grant: GrantItem, left: string) =>
+  new RegExp(`\`${grant.grantId}\` TCP 22 [^"]*\\(in (${left})\\)`);
 
 /** Messages from the app to a person (how answers to Home presses arrive). */
 function appMessagesTo(user: SlackUser): string[] {
@@ -286,5 +340,150 @@ describe('the Home tab', () => {
     expect(env.slack.callsTo('views.publish').length).toBe(before);
     const audit = await wiring.store.auditFor(OUTSIDER.id);
     expect(audit.at(-1)).toMatchObject({ subjectType: 'request', result: 'refused' });
+  });
+
+  it('shows an approver the runs waiting for their approval, with the exact command, Approve and Reject', async () => {
+    const run = await requestRun('nginx');
+    await openHome(APPROVER);
+    const home = homeOf(APPROVER);
+    expect(home.text).toContain('Runs waiting for your approval');
+    expect(home.text).toContain(runBlock(run));
+    expect(home.text).toContain('restart-prod');
+    expect(home.text).toContain(`<@${ENGINEER.id}>`);
+    expect(home.text).toContain("SGW_service='nginx'");
+    expect(home.actions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ action_id: 'run_approve', value: `${run.runId} ${shownCommandHash(run)}` }),
+        expect.objectContaining({ action_id: 'run_reject', value: run.runId }),
+      ]),
+    );
+    // The requester may not approve their own run, and someone who is not an approver may not either:
+    // neither Home lists it (the requester's history names it: that is what they did).
+    await openHome(ENGINEER);
+    expect(homeOf(ENGINEER).text).not.toContain(runBlock(run));
+    expect(homeOf(ENGINEER).text).toContain('No run is waiting for you.');
+    expect(homeOf(ENGINEER).actions.map((a) => a.action_id)).not.toContain('run_approve');
+    await openHome(OUTSIDER);
+    expect(homeOf(OUTSIDER).text).not.toContain(run.runId);
+    expect(homeOf(OUTSIDER).actions.map((a) => a.value)).not.toContain(run.runId);
+  });
+
+  it('rejects a run from the Home tab, and the Home is built again without it', async () => {
+    const run = await requestRun('php-fpm');
+    await openHome(APPROVER);
+    expect(homeOf(APPROVER).actions.map((a) => a.value)).toContain(run.runId);
+    const before = publishesTo(APPROVER).length;
+    const answer = await pressOnHome(APPROVER, 'run_reject', run.runId);
+    expect(answer.statusCode).toBe(200);
+    const stored = (await wiring.store.get<RunItem>(keys.run(run.runId)))!;
+    expect(stored).toMatchObject({ status: 'REJECTED', decidedBy: APPROVER.id });
+    expect(ssm.callsTo('SendCommand').filter((c) => JSON.stringify(c).includes('php-fpm'))).toHaveLength(0);
+    // Not opened again: the press rebuilt it.
+    expect(publishesTo(APPROVER).length).toBeGreaterThan(before);
+    expect(homeOf(APPROVER).text).not.toContain(runBlock(run));
+    expect(homeOf(APPROVER).actions.map((a) => a.value)).not.toContain(run.runId);
+    // What the approver did is in their history instead.
+    expect(homeOf(APPROVER).text).toContain(`reject run \`${run.runId}\` → REJECTED`);
+  });
+
+  it('extends a grant from the Home tab for its owner, by the target’s default, and the Home shows the new time left', async () => {
+    await slash(env, slackHttp, drain, '/sg-whitelist', 'bastion 198.51.100.79 for 1h', ENGINEER);
+    const grant = (await wiring.store.queryByStatus<GrantItem>('grant', 'ACTIVE', 50)).find(
+      (g) => g.cidr === '198.51.100.79/32',
+    )!;
+    await openHome(ENGINEER);
+    expect(homeOf(ENGINEER).text).toMatch(grantLeft(grant, '5\\dm|1h'));
+    const before = publishesTo(ENGINEER).length;
+    const answer = await pressOnHome(ENGINEER, 'grant_extend', grant.grantId);
+    expect(answer.statusCode).toBe(200);
+    const extended = (await wiring.store.get<GrantItem>(keys.grant(grant.grantId)))!;
+    expect(extended.status).toBe('ACTIVE');
+    // defaultDuration (1h) more, well within maxDuration (8h) from now.
+    expect(Date.parse(extended.expiresAt) - Date.parse(grant.expiresAt)).toBe(3600_000);
+    expect(appMessagesTo(ENGINEER).at(-1)).toContain(`Extended ${grant.grantId}`);
+    const audit = await wiring.store.auditFor(grant.grantId);
+    expect(audit.at(-1)).toMatchObject({ action: 'extend', result: 'ok', actorId: ENGINEER.id });
+    // Not opened again: the press rebuilt it.
+    expect(publishesTo(ENGINEER).length).toBeGreaterThan(before);
+    expect(homeOf(ENGINEER).text).toMatch(grantLeft(grant, '1h 5\\dm|2h'));
+  });
+
+  it('refuses Extend from the Home tab to someone who does not own the grant, changing nothing', async () => {
+    await slash(env, slackHttp, drain, '/sg-whitelist', 'bastion 198.51.100.80 for 1h', ENGINEER);
+    const grant = (await wiring.store.queryByStatus<GrantItem>('grant', 'ACTIVE', 50)).find(
+      (g) => g.cidr === '198.51.100.80/32',
+    )!;
+    await openHome(APPROVER);
+    // A forged press on the approver's own Home naming the engineer's grant.
+    await pressOnHome(APPROVER, 'grant_extend', grant.grantId);
+    expect((await wiring.store.get<GrantItem>(keys.grant(grant.grantId)))?.expiresAt).toBe(grant.expiresAt);
+    expect(appMessagesTo(APPROVER).at(-1)).toContain('NOT_AUTHORISED');
+    expect((await wiring.store.auditFor(grant.grantId)).at(-1)).toMatchObject({
+      action: 'extend',
+      result: 'refused',
+      actorId: APPROVER.id,
+    });
+  });
+
+  it('approves a run from the Home tab: the command shown there is the one sent', async () => {
+    const run = await requestRun('nginx');
+    await openHome(APPROVER);
+    const approve = homeOf(APPROVER).actions.find(
+      (a) => a.action_id === 'run_approve' && a.value.startsWith(run.runId),
+    )!;
+    ssm.script(web, [{ status: 'Success', execute: true }]);
+    await pressOnHome(APPROVER, 'run_approve', approve.value);
+    expect(await wiring.store.get<RunItem>(keys.run(run.runId))).toMatchObject({
+      status: 'RUNNING',
+      decidedBy: APPROVER.id,
+    });
+    expect(ssm.sent.at(-1)?.input.Parameters?.commands).toEqual([
+      "SGW_service='nginx'",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's ${…}
+      'printf "restart %s\\n" "${SGW_service}"',
+    ]);
+    expect(homeOf(APPROVER).text).not.toContain(runBlock(run));
+  });
+
+  it('keeps someone else’s rule from the Home tab through the Keep dialog, and the Home is built again without it', async () => {
+    const r = await raise(OTHER_PRINCIPAL);
+    await openHome(APPROVER);
+    await pressOnHome(APPROVER, 'violation_keep', r.violationId);
+    const dialog = [...env.slack.views.values()].at(-1) as {
+      type: string;
+      callback_id: string;
+      private_metadata: string;
+    };
+    expect(dialog).toMatchObject({ type: 'modal', callback_id: 'keep_modal' });
+    const before = publishesTo(APPROVER).length;
+    const answer = await slackHttp(
+      signedEvent(
+        viewSubmissionBody({
+          callbackId: 'keep_modal',
+          privateMetadata: dialog.private_metadata,
+          user: APPROVER,
+          values: {
+            keep_justification: { justification_input: { type: 'plain_text_input', value: 'load test' } },
+            keep_duration: {
+              duration_select: {
+                type: 'static_select',
+                selected_option: { text: { type: 'plain_text', text: '1 hour' }, value: '3600' },
+              },
+            },
+          },
+        }),
+      ),
+      context,
+    );
+    expect(answer.statusCode).toBe(200);
+    await drain();
+    expect(await wiring.store.get<ViolationItem>(keys.violation(r.violationId))).toMatchObject({
+      status: 'KEPT',
+      decidedBy: APPROVER.id,
+    });
+    // The channel's alert is updated as for a Keep there; the Home loses the rule's buttons.
+    expect(env.slack.callsTo('chat.update').some((c) => c.args.ts === r.ts)).toBe(true);
+    expect(publishesTo(APPROVER).length).toBeGreaterThan(before);
+    expect(homeOf(APPROVER).actions.map((a) => a.value)).not.toContain(r.violationId);
   });
 });

@@ -1,4 +1,11 @@
-import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateTagsCommand,
+  DeleteTagsCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type {
   APIGatewayProxyEventV2,
@@ -8,7 +15,14 @@ import type {
 } from 'aws-lambda';
 import type { Wiring } from '../../../handlers/wiring';
 import type { AlertItem, ViolationItem } from '../../../services/violations/items';
-import { authorize, createGroup, documentClient, ec2Client, liveRuleIds } from '../../support/aws';
+import {
+  authorize,
+  createGroup,
+  documentClient,
+  ec2Client,
+  liveRuleIds,
+  uniqueName,
+} from '../../support/aws';
 import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
 import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
 import {
@@ -22,7 +36,8 @@ import {
 
 /**
  * slack.routes through the real handlers (moto and the Slack emulator): an alert goes to the channel of
- * the first route its group's EC2 tags, region, severity or principal match, else to the alert channel;
+ * the first route its account, region, group's EC2 tags, severity or principal match (in the order the
+ * config lists them), else to the alert channel;
  * the route's own revokers and approvers decide it, read from the violation as stored.
  */
 
@@ -32,6 +47,14 @@ type CloudTrailHandler = (event: EventBridgeEvent<string, unknown>) => Promise<u
 const PAYMENTS = 'C0PAYMENTS';
 const EUROPE = 'C0EUROPE';
 const ONCALL = 'S0PAYONCALL';
+const MEMBER_CHANNEL = 'C0MEMBERACCT';
+const CI_CHANNEL = 'C0CIDEPLOY';
+const CRITICAL_CHANNEL = 'C0CRITICAL';
+/** A member account (watched, reached through its role): moto hands out its credentials on AssumeRole. */
+const MEMBER = '210987654321';
+const MEMBER_ROLE = 'sg-warden-member';
+/** A deploy pipeline's role, under a path: the `ci` route matches it with `**` across the path. */
+const CI_ROLE = 'arn:aws:iam::123456789012:role/pipelines/payments-ci-deploy';
 const context = {} as Context;
 
 let env: HandlerEnv;
@@ -51,6 +74,18 @@ beforeAll(async () => {
     - name: europe
       regions: [eu-west-1]
       channel: ${EUROPE}
+    - name: member
+      accounts: ["${MEMBER}"]
+      channel: ${MEMBER_CHANNEL}
+    - name: ci
+      principals: ["arn:aws:iam::*:role/**-ci-deploy", "arn:aws:sts::*:assumed-role/*/release-bot"]
+      channel: ${CI_CHANNEL}
+    - name: critical
+      severities: [critical]
+      channel: ${CRITICAL_CHANNEL}
+accounts:
+  roleName: ${MEMBER_ROLE}
+  watched: ["${MEMBER}"]
 policy:
   timeouts: { critical: 5m, high: 15m, medium: 1h, low: null }
   # The emulator's groups have nothing attached: keep their severity (this is not about exposure).
@@ -64,6 +99,9 @@ decisions:
         [ALERT_CHANNEL]: [ENGINEER.id, APPROVER.id],
         [PAYMENTS]: [ENGINEER.id, APPROVER.id],
         [EUROPE]: [ENGINEER.id, APPROVER.id],
+        [MEMBER_CHANNEL]: [ENGINEER.id, APPROVER.id],
+        [CI_CHANNEL]: [ENGINEER.id, APPROVER.id],
+        [CRITICAL_CHANNEL]: [ENGINEER.id, APPROVER.id],
       },
     },
   });
@@ -93,27 +131,79 @@ async function tag(region: string, groupId: string, tags: Record<string, string>
   );
 }
 
+/** EC2 in a member account, as the member role (moto answers as that account with its credentials). */
+async function memberEc2(account: string, region: string): Promise<EC2Client> {
+  const endpoint = process.env.MOTO_URL!;
+  const sts = new STSClient({ region, endpoint });
+  const out = await sts.send(
+    new AssumeRoleCommand({
+      RoleArn: `arn:aws:iam::${account}:role/${MEMBER_ROLE}`,
+      RoleSessionName: 'test',
+    }),
+  );
+  const c = out.Credentials!;
+  return new EC2Client({
+    region,
+    endpoint,
+    credentials: {
+      accessKeyId: c.AccessKeyId!,
+      secretAccessKey: c.SecretAccessKey!,
+      sessionToken: c.SessionToken!,
+    },
+  });
+}
+
 /** A world-open rule on a group (tagged in EC2 as given), its CloudTrail event delivered. */
 async function raise(options: {
   region?: string;
   tags?: Record<string, string>;
   groupId?: string;
   port?: [number, number];
+  /** The account the group is in (a member account: made there through its role). */
+  account?: string;
+  /** The assumed role that made the change (the session issuer); the SSO admin role unless told. */
+  roleArn?: string;
+  /** The caller's own ARN (the role session); the factory's SSO session unless told. */
+  principalArn?: string;
 }): Promise<{ alert: AlertItem; groupId: string; ruleId: string; violationId: string }> {
   const region = options.region ?? 'us-east-1';
-  const groupId = options.groupId ?? (await createGroup(region)).groupId;
-  if (options.tags) await tag(region, groupId, options.tags);
   const [from, to] = options.port ?? [22, 22];
-  const [ruleId] = await authorize(region, groupId, {
+  const permission = {
     IpProtocol: 'tcp',
     FromPort: from,
     ToPort: to,
     IpRanges: [{ CidrIp: '0.0.0.0/0' }],
-  });
+  };
+  let groupId: string;
+  let ruleId: string | undefined;
+  if (options.account) {
+    const ec2 = await memberEc2(options.account, region);
+    groupId = (
+      await ec2.send(
+        new CreateSecurityGroupCommand({ GroupName: uniqueName('member'), Description: 'member group' }),
+      )
+    ).GroupId!;
+    const out = await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [permission] }),
+    );
+    ruleId = out.SecurityGroupRules?.[0]?.SecurityGroupRuleId;
+  } else {
+    groupId = options.groupId ?? (await createGroup(region)).groupId;
+    if (options.tags) await tag(region, groupId, options.tags);
+    [ruleId] = await authorize(region, groupId, permission);
+  }
   const record = authorizeIngressRecord({
     groupId,
     region,
     rules: [{ ruleId: ruleId!, fromPort: from, toPort: to, cidr: '0.0.0.0/0' }],
+    ...(options.account ? { account: options.account } : {}),
+    ...(options.roleArn
+      ? {
+          roleArn: options.roleArn,
+          principalArn: `arn:aws:sts::123456789012:assumed-role/${options.roleArn.split('/').at(-1)}/deploy-7`,
+        }
+      : {}),
+    ...(options.principalArn ? { principalArn: options.principalArn } : {}),
   });
   await cloudtrail(eventBridgeEvent(record) as unknown as EventBridgeEvent<string, unknown>);
   const alert = await getItem<AlertItem>(`ALERT#${record.eventID}`, 'ALERT');
@@ -217,6 +307,75 @@ describe('routes: where an alert goes', () => {
     );
     const second = await raise({ groupId: first.groupId, port: [3389, 3389] });
     expect(second.alert).toMatchObject({ route: null, channel: ALERT_CHANNEL });
+  });
+});
+
+describe('routes: each condition, and the first route that matches', () => {
+  it('routes by account ID: a member account’s alert goes to its route, the same rule in our own account does not', async () => {
+    const member = await raise({ account: MEMBER });
+    expect(member.alert).toMatchObject({
+      status: 'POSTED',
+      account: MEMBER,
+      route: 'member',
+      channel: MEMBER_CHANNEL,
+    });
+    const post = env.slack
+      .callsTo('chat.postMessage')
+      .find((c) => JSON.stringify(c.args.metadata ?? {}).includes(member.alert.alertId));
+    expect(post?.args.channel).toBe(MEMBER_CHANNEL);
+    expect(await violation(member.violationId)).toMatchObject({ route: 'member', channel: MEMBER_CHANNEL });
+    const own = await raise({});
+    expect(own.alert).toMatchObject({ account: '123456789012', route: null, channel: ALERT_CHANNEL });
+  });
+
+  it('routes by severity: a critical alert no earlier route takes goes to the severity route, a high one does not', async () => {
+    const critical = await raise({ port: [0, 65535] });
+    expect(critical.alert).toMatchObject({ status: 'POSTED', route: 'critical', channel: CRITICAL_CHANNEL });
+    expect(await violation(critical.violationId)).toMatchObject({
+      severity: 'critical',
+      route: 'critical',
+      channel: CRITICAL_CHANNEL,
+    });
+    const high = await raise({ port: [22, 22] });
+    expect(high.alert).toMatchObject({ route: null, channel: ALERT_CHANNEL });
+    expect((await violation(high.violationId)).severity).toBe('high');
+  });
+
+  it('routes by principal ARN pattern: the assumed role’s ARN (`**` across its path) or the caller’s session ARN', async () => {
+    const ci = await raise({ roleArn: CI_ROLE });
+    expect(ci.alert).toMatchObject({ status: 'POSTED', route: 'ci', channel: CI_CHANNEL });
+    const audit = await wiring.store.auditFor(ci.alert.alertId);
+    expect(audit.find((e) => e.action === 'detect')?.details).toMatchObject({
+      route: 'ci',
+      channel: CI_CHANNEL,
+    });
+    // Another role (no -ci-deploy at the end) is not the pipeline's.
+    const other = await raise({ roleArn: 'arn:aws:iam::123456789012:role/pipelines/payments-ci-deploy-old' });
+    expect(other.alert).toMatchObject({ route: null, channel: ALERT_CHANNEL });
+    // The route's second pattern names the caller's session ARN (`*` within one segment): a role the first
+    // pattern does not know, under a session name the second does.
+    const bot = await raise({
+      principalArn: 'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/release-bot',
+    });
+    expect(bot.alert).toMatchObject({ route: 'ci', channel: CI_CHANNEL });
+  });
+
+  it('takes the first route that matches when several do, in the order the config lists them', async () => {
+    // payments (tags), europe (region) and critical (severity) all match: payments is listed first.
+    const all = await raise({ region: 'eu-west-1', tags: { team: 'payments' }, port: [0, 65535] });
+    expect(all.alert).toMatchObject({ route: 'payments', channel: PAYMENTS, mention: ONCALL });
+    // europe and critical match: europe is listed first.
+    const europe = await raise({ region: 'eu-west-1', port: [0, 65535] });
+    expect(europe.alert).toMatchObject({ route: 'europe', channel: EUROPE });
+    // ci and critical match: ci is listed first.
+    const ci = await raise({ roleArn: CI_ROLE, port: [0, 65535] });
+    expect(ci.alert).toMatchObject({ route: 'ci', channel: CI_CHANNEL });
+    for (const r of [all, europe, ci]) {
+      const post = env.slack
+        .callsTo('chat.postMessage')
+        .filter((c) => JSON.stringify(c.args.metadata ?? {}).includes(r.alert.alertId));
+      expect(post.map((c) => c.args.channel)).toEqual([r.alert.channel]);
+    }
   });
 });
 
