@@ -137,12 +137,13 @@ export async function disarmBackstop(
 /**
  * Disarms after the item was decided (revoked, expired, resolved): a schedule left behind would fire at
  * a rule that is gone (its dead letter is reconciled) or, for a rule kept or changed meanwhile, revoke it:
- * a failure is audited and told at `where`, with the schedule's name to delete by hand.
+ * a failure is audited and told at `where`, with the schedule's name to delete by hand. `where` may be a
+ * function: then it is looked up only when there is something to tell (the usual removal reads nothing).
  */
 export async function disarmOrTell(
   deps: ArmDeps,
   item: Pick<DueRule, 'kind' | 'id' | 'target'>,
-  where: NoteWhere,
+  where: NoteWhere | (() => Promise<NoteWhere>),
 ): Promise<DisarmOutcome> {
   const outcome = await disarmBackstop(deps, item);
   if (outcome.ok || !deps.backstop) return outcome;
@@ -150,7 +151,7 @@ export async function disarmOrTell(
   await audit(deps, item, 'backstop-not-removed', 'error', { schedule: name }, outcome.error);
   await tellBackstop(
     deps,
-    where,
+    typeof where === 'function' ? await where() : where,
     `:warning: The backstop schedule ${name} of ${item.kind} ${item.id} could not be deleted (${outcome.error}). If the rule is gone it fails harmlessly; if the rule was kept or changed, delete the schedule by hand (aws scheduler delete-schedule --group-name <group> --name ${name}) or it will revoke the rule.`,
   );
   return outcome;

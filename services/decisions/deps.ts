@@ -22,6 +22,11 @@ export interface DecisionDeps extends AlertDeps {
   sessions?: SessionPorts;
   /** Finds a change's author in Slack by e-mail, so they can never keep it (absent: the principal map only). */
   users?: SlackUserLookup;
+  /**
+   * One sweep's groups' tags, each read once (by the first due rule of the group, after its deadline
+   * passed), as the exposure is looked up once per group per sweep. Unset: read for every rule.
+   */
+  sweepGroupTags?: Map<string, Promise<Record<string, string> | null>>;
 }
 
 /** A violation as stored now. */
@@ -38,16 +43,35 @@ export async function readLiveRule(
   target: AwsTarget,
   rule: RuleFacts,
 ): Promise<RuleFacts | null> {
-  if (rule.ruleId) {
-    const found = await groups.describeRules(target, [rule.ruleId]);
-    return found.find((r) => r.ruleId === rule.ruleId) ?? null;
-  }
-  const live = await groups.describeGroupRules(target, rule.groupId);
+  if (rule.ruleId) return liveRuleIn(await groups.describeRules(target, [rule.ruleId]), rule);
+  return liveRuleIn(await groups.describeGroupRules(target, rule.groupId), rule);
+}
+
+/** The rule among rules EC2 returned: by rule ID, or by content when the ID is unknown; null when absent. */
+export function liveRuleIn(live: readonly RuleFacts[], rule: RuleFacts): RuleFacts | null {
+  if (rule.ruleId) return live.find((r) => r.ruleId === rule.ruleId) ?? null;
   return live.find((r) => r.ruleId && sameRuleContent(r, rule)) ?? null;
 }
 
 /** The group's tags as EC2 has them now, or null when they cannot be read. */
 export async function liveGroupTags(
+  deps: DecisionDeps,
+  target: AwsTarget,
+  groupId: string,
+): Promise<Record<string, string> | null> {
+  const memo = deps.sweepGroupTags;
+  if (!memo) return readGroupTags(deps, target, groupId);
+  const key = `${target.account}/${target.region}/${groupId}`;
+  const known = memo.get(key);
+  if (known) return known;
+  const read = readGroupTags(deps, target, groupId);
+  memo.set(key, read);
+  // Unreadable (or no such group): the next rule of the group asks EC2 again.
+  if ((await read) === null) memo.delete(key);
+  return read;
+}
+
+async function readGroupTags(
   deps: DecisionDeps,
   target: AwsTarget,
   groupId: string,

@@ -7,10 +7,17 @@ import { mapSettled } from '../kernel/sweep';
 import { describeError } from '../shared/errors';
 import type { RuleFacts } from '../shared/model';
 import type { Person } from '../shared/people';
-import type { MessageRef } from '../shared/ports';
+import type { AwsTarget, MessageRef } from '../shared/ports';
 import { refreshAlertMessage } from '../violations/alerts';
 import type { AlertItem, ViolationItem } from '../violations/items';
-import { activeExceptionFor, currentViolation, type DecisionDeps, evaluateLive, readLiveRule } from './deps';
+import {
+  activeExceptionFor,
+  currentViolation,
+  type DecisionDeps,
+  evaluateLive,
+  liveRuleIn,
+  readLiveRule,
+} from './deps';
 import {
   planFailedAttempt,
   planReconcileClaim,
@@ -30,7 +37,7 @@ import {
   resolveTarget,
   subjectOf,
 } from './requests';
-import { endViolationSessions, trackingAtRevoke } from './sessions';
+import { endViolationSessions, needsGroupRules, trackingAtRevoke } from './sessions';
 import {
   alreadyDecided,
   auditActor,
@@ -155,7 +162,7 @@ export async function revokeAtDeadline(
 ): Promise<RevokeResult> {
   if (seen.status !== 'PENDING')
     return { violationId: seen.violationId, outcome: 'not-pending', violation: seen };
-  return revokeViolation(deps, seen.violationId, { type: 'timeout' }, options);
+  return revokeAsSeen(deps, seen, { type: 'timeout' }, options);
 }
 
 /** REVOKE_RETRY: tries a failed revoke again, for whoever asked for it first. */
@@ -166,7 +173,29 @@ export async function retryRevoke(
 ): Promise<RevokeResult> {
   if (seen.status !== 'REVOKE_RETRY')
     return { violationId: seen.violationId, outcome: 'not-pending', violation: seen };
-  return revokeViolation(deps, seen.violationId, decisionActor(seen.revokeBy), options);
+  return revokeAsSeen(deps, seen, decisionActor(seen.revokeBy), options);
+}
+
+/**
+ * The sweep's revoke: claims the violation at the version its due-index read saw, without reading it
+ * again first (the claim is conditional on that version, so it is decided against a click all the same).
+ * A claim that loses — the index was behind, or someone decided meanwhile — goes the ordinary way
+ * (`revokeViolation` reads the violation as stored now and answers from that).
+ */
+async function revokeAsSeen(
+  deps: DecisionDeps,
+  seen: ViolationItem,
+  actor: DecisionActor,
+  options: { refresh?: boolean },
+): Promise<RevokeResult> {
+  const claimed = await tryTransition<ViolationItem>(
+    deps.store,
+    planRevokeClaim(seen, auditActor(actor), deps.clock()),
+  );
+  if (!claimed) return revokeViolation(deps, seen.violationId, actor, options);
+  const result = await settleClaim(deps, claimed, 'fresh');
+  if (options.refresh !== false) await refreshAlertMessage(deps, seen.alertId);
+  return result;
 }
 
 /** Ends a claim: re-read, re-evaluate, dry run or revoke, and write the outcome (all conditional on the claim). */
@@ -178,8 +207,9 @@ async function settleClaim(
   const maxAttempts = deps.config.decisions.revokeAttempts;
   const target = targetOf(claimed);
   let live: RuleFacts | null;
+  let groupRules: RuleFacts[] | undefined;
   try {
-    live = await readLiveRule(deps.ec2, target, claimed.rule);
+    ({ live, groupRules } = await readRuleAndGroup(deps, target, claimed.rule));
   } catch (error) {
     return finishClaim(deps, claimed, planFailedAttempt(claimed, error, maxAttempts));
   }
@@ -198,7 +228,7 @@ async function settleClaim(
   // it (that depends on the group's other rules). Neither ever holds the revoke back.
   const [exposure, tracking] = await Promise.all([
     exposureBeforeAutoRevoke(deps, claimed),
-    trackingAtRevoke(deps, target, rule),
+    trackingAtRevoke(deps, target, rule, groupRules),
   ]);
   let answer: { requestId: string | null } | { error: unknown };
   try {
@@ -222,6 +252,27 @@ async function settleClaim(
   if (result.outcome === settlement.to && result.violation)
     await endViolationSessions(deps, result.violation, rule, tracking, claimed.revokeBy ?? TIMEOUT_ACTOR);
   return result;
+}
+
+/**
+ * The rule as EC2 has it now and, when connection tracking will need them (a world-open rule), the
+ * group's rules: one DescribeSecurityGroupRules by group answers both. Should that read fail, the rule
+ * is read by its ID alone (and the group's rules are asked for again before the revoke).
+ */
+async function readRuleAndGroup(
+  deps: DecisionDeps,
+  target: AwsTarget,
+  rule: RuleFacts,
+): Promise<{ live: RuleFacts | null; groupRules?: RuleFacts[] }> {
+  if (!rule.ruleId || !needsGroupRules(rule)) return { live: await readLiveRule(deps.ec2, target, rule) };
+  let groupRules: RuleFacts[];
+  try {
+    groupRules = await deps.ec2.describeGroupRules(target, rule.groupId);
+  } catch (error) {
+    deps.logger.warn({ groupId: rule.groupId, err: describeError(error) }, 'group rules unreadable');
+    return { live: await readLiveRule(deps.ec2, target, rule) };
+  }
+  return { live: liveRuleIn(groupRules, rule), groupRules };
 }
 
 /**
@@ -292,10 +343,8 @@ async function finishClaim(
   else if (settlement.to !== 'REVOKE_RETRY' && dueViolation(claimed))
     // Decided first (revoked, gone, resolved): the backstop must not fire, least of all at a rule kept
     // under another decision. A retry keeps it (it may yet do the work); FAILED keeps it for the same reason.
-    await disarmOrTell(
-      deps,
-      { kind: 'violation', id: claimed.violationId, target: targetOf(claimed) },
-      await alertThread(deps, claimed.alertId),
+    await disarmOrTell(deps, { kind: 'violation', id: claimed.violationId, target: targetOf(claimed) }, () =>
+      alertThread(deps, claimed.alertId),
     );
   return {
     violationId: claimed.violationId,

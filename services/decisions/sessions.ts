@@ -10,17 +10,25 @@ import type { AwsTarget, SecurityGroupReader } from '../shared/ports';
 import type { AlertItem, ViolationItem } from '../violations/items';
 import type { DecisionDeps } from './deps';
 
+/** Whether `trackingAtRevoke` needs the group's rules (only for a rule open to 0.0.0.0/0 or ::/0). */
+export function needsGroupRules(rule: RuleFacts): boolean {
+  return isWorldOpen(rule);
+}
+
 /**
  * Whether the connections the rule let in outlive its revoke, from the group's rules as EC2 has them
  * right before the revoke (one DescribeSecurityGroupRules, only for a rule open to 0.0.0.0/0 or ::/0: any
- * other rule's flows are tracked whatever the rest of the group says).
+ * other rule's flows are tracked whatever the rest of the group says). `groupRules`: that read, when the
+ * revoke's own check of the rule in EC2 already made it.
  */
 export async function trackingAtRevoke(
   deps: { ec2: Pick<SecurityGroupReader, 'describeGroupRules'>; logger: Logger },
   target: AwsTarget,
   rule: RuleFacts,
+  groupRules?: readonly RuleFacts[],
 ): Promise<ConnectionTracking> {
-  if (!isWorldOpen(rule)) return connectionTracking(rule, []);
+  if (!needsGroupRules(rule)) return connectionTracking(rule, []);
+  if (groupRules) return connectionTracking(rule, groupRules);
   try {
     return connectionTracking(rule, await deps.ec2.describeGroupRules(target, rule.groupId));
   } catch (error) {

@@ -38,17 +38,19 @@ export function decisionDueHandlers(
   deps: DecisionDeps,
   pacing: NotifyPacing = UNPACED,
 ): Partial<Record<DueKind, DueHandler>> {
+  // Each group's tags read once for the sweep (the deadlines it acts on have all passed).
+  const sweepDeps: DecisionDeps = { ...deps, sweepGroupTags: new Map() };
   return {
     RECONCILE: async (item, now) => {
-      const at = atTime(deps, now);
+      const at = atTime(sweepDeps, now);
       await revokeThenMark(at, item as ViolationItem, (o) => reconcileRevoke(at, item as ViolationItem, o));
     },
     REVOKE_RETRY: async (item, now) => {
-      const at = atTime(deps, now);
+      const at = atTime(sweepDeps, now);
       await revokeThenMark(at, item as ViolationItem, (o) => retryRevoke(at, item as ViolationItem, o));
     },
     DEADLINE: async (item, now) => {
-      const at = atTime(deps, now);
+      const at = atTime(sweepDeps, now);
       await revokeThenMark(at, item as ViolationItem, (o) => revokeAtDeadline(at, item as ViolationItem, o));
     },
     EXCEPTION_EXPIRY: async (item, now) => {

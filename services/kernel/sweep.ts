@@ -12,10 +12,16 @@ export interface SweepOptions {
   concurrency?: number;
   /** Per-kind override of `concurrency` (e.g. 1 for posting to a rate-limited chat channel). */
   concurrencyByKind?: Partial<Record<DueKind, number>>;
+  /**
+   * Kinds read page after page (each `limit` long) until none is left due, or until `budgetMs` after the
+   * sweep began no further page is read; every other kind: one page per sweep.
+   */
+  drain?: { kinds: readonly DueKind[]; budgetMs: number; nowMs?: () => number };
 }
 
 export interface SweepSummary {
-  [kind: string]: { due: number; ok: number; failed: number };
+  /** `doneAtMs`: when the kind's work ended, counted from the sweep's start. */
+  [kind: string]: { due: number; ok: number; failed: number; doneAtMs: number };
 }
 
 /** Runs `task` over `items` with at most `concurrency` at once; one failure never stops the rest. */
@@ -53,15 +59,31 @@ export async function sweep(
 ): Promise<SweepSummary> {
   const limit = options.limit ?? 200;
   const concurrency = options.concurrency ?? 8;
+  const nowMs = options.drain?.nowMs ?? Date.now;
+  const startedAt = nowMs();
   const summary: SweepSummary = {};
   for (const [kind, handle] of Object.entries(handlers) as [DueKind, DueHandler][]) {
-    const due = await deps.store.queryDue(kind, now.toISOString(), limit);
-    const results = await mapSettled(due, options.concurrencyByKind?.[kind] ?? concurrency, (item) =>
-      handle(item, now),
-    );
-    const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
-    for (const f of failed) deps.logger.error({ kind, err: describeError(f.reason) }, 'due item failed');
-    summary[kind] = { due: due.length, ok: due.length - failed.length, failed: failed.length };
+    const drains = options.drain?.kinds.includes(kind) ?? false;
+    // Items handled this sweep: one that stays due (its handler failed) or that the index still shows
+    // (it lags a write) is not handled twice, and a page of nothing new ends the draining.
+    const handled = new Set<string>();
+    let due = 0;
+    let failed = 0;
+    for (;;) {
+      const page = await deps.store.queryDue(kind, now.toISOString(), limit);
+      const fresh = page.filter((item) => !handled.has(`${item.pk}\n${item.sk}`));
+      for (const item of fresh) handled.add(`${item.pk}\n${item.sk}`);
+      const results = await mapSettled(fresh, options.concurrencyByKind?.[kind] ?? concurrency, (item) =>
+        handle(item, now),
+      );
+      const rejected = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+      for (const f of rejected) deps.logger.error({ kind, err: describeError(f.reason) }, 'due item failed');
+      due += fresh.length;
+      failed += rejected.length;
+      const more = drains && page.length === limit && fresh.length > 0;
+      if (!more || nowMs() - startedAt >= (options.drain?.budgetMs ?? 0)) break;
+    }
+    summary[kind] = { due, ok: due - failed, failed, doneAtMs: nowMs() - startedAt };
   }
   return summary;
 }

@@ -4,6 +4,8 @@ export interface NotifyPacing {
   minIntervalMs: number;
   /** Posting stops this long after the sweep began; the rest stay due for the next sweep. */
   budgetMs: number;
+  /** When the sweep began (by `nowMs`); unset: when each pacer is first used. */
+  startedAtMs?: number;
   /** Wall clock and sleep (real ones unless a test gives its own). */
   nowMs?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -30,7 +32,7 @@ export class Pacer {
   constructor(private readonly pacing: NotifyPacing) {
     this.nowMs = pacing.nowMs ?? Date.now;
     this.pause = pacing.sleep ?? sleep;
-    this.startedAt = this.nowMs();
+    this.startedAt = pacing.startedAtMs ?? this.nowMs();
   }
 
   /** True while calls may still be made (the budget is not spent and no unpaced rate limit was met). */

@@ -2,6 +2,7 @@ import { SYSTEM_ACTOR } from '../../../../services/kernel/audit';
 import { RefusedError, recordRefusal, refusalOf } from '../../../../services/kernel/refusal';
 import { keys } from '../../../../services/kernel/state';
 import { step, subjectOf } from '../../../../services/kernel/step';
+import { sweep } from '../../../../services/kernel/sweep';
 import { backoffSeconds, plusSeconds } from '../../../../services/kernel/time';
 import { BadInputError } from '../../../../services/shared/errors';
 import { createLogger } from '../../../../services/shared/logger';
@@ -83,6 +84,106 @@ describe('state kernel', () => {
       expect(
         subjectOf({ ...keys.run('r-1'), type: 'run', status: 'RUNNING', version: 1, runId: 'r-1' }),
       ).toEqual({ id: 'r-1', type: 'run' });
+    });
+  });
+
+  describe('sweep', () => {
+    const logger = createLogger('silent');
+    /** `n` items due DEADLINE by AT, each with its own key. */
+    async function dueItems(store: MemoryStateStore, n: number): Promise<void> {
+      const items = Array.from({ length: n }, (_, i) => ({
+        ...keys.violation(`v-${i}`),
+        type: 'violation',
+        status: 'PENDING',
+        version: 1,
+        dueKind: 'DEADLINE',
+        dueAt: plusSeconds(AT, -n + i),
+      }));
+      await store.createAll(items, []);
+    }
+    /** A handler that takes each item off the due index, except the ones named (they stay due: failed). */
+    const handlerFor =
+      (store: MemoryStateStore, seen: string[], stuck: Set<string> = new Set()) =>
+      async (item: { pk: string; sk: string; status: string }) => {
+        seen.push(item.pk);
+        if (stuck.has(item.pk)) throw new Error('EC2 said no');
+        await store.transition({
+          key: { pk: item.pk, sk: item.sk },
+          from: ['PENDING'],
+          to: 'AUTO_REVOKED',
+          due: null,
+          audit: null,
+        });
+      };
+
+    it('reads one page per kind by default, and page after page for a drained kind, each item once', async () => {
+      const store = new MemoryStateStore();
+      await dueItems(store, 25);
+      const once: string[] = [];
+      const one = await sweep({ store, logger }, { DEADLINE: handlerFor(store, once) }, new Date(AT), {
+        limit: 10,
+      });
+      expect(one.DEADLINE).toMatchObject({ due: 10, ok: 10, failed: 0 });
+
+      const drained: string[] = [];
+      const all = await sweep({ store, logger }, { DEADLINE: handlerFor(store, drained) }, new Date(AT), {
+        limit: 10,
+        drain: { kinds: ['DEADLINE'], budgetMs: 60_000 },
+      });
+      expect(all.DEADLINE).toMatchObject({ due: 15, ok: 15, failed: 0 });
+      expect(new Set([...once, ...drained]).size).toBe(25);
+      expect(once.length + drained.length).toBe(25);
+      expect(await store.queryDue('DEADLINE', AT, 100)).toEqual([]);
+    });
+
+    it('stops draining at a page of nothing new (items that stay due are not tried twice) and at its budget', async () => {
+      const drain = { kinds: ['DEADLINE'] as const, budgetMs: 60_000 };
+      const store = new MemoryStateStore();
+      await dueItems(store, 30);
+      const stuck = new Set(Array.from({ length: 5 }, (_, i) => `VIOLATION#v-${i}`));
+      const seen: string[] = [];
+      const summary = await sweep(
+        { store, logger },
+        { DEADLINE: handlerFor(store, seen, stuck) },
+        new Date(AT),
+        { limit: 10, drain },
+      );
+      // The five that failed lead every page, but the twenty-five behind them are reached, each once.
+      expect(summary.DEADLINE).toMatchObject({ due: 30, ok: 25, failed: 5 });
+      expect(new Set(seen).size).toBe(30);
+      expect(seen).toHaveLength(30);
+
+      // A whole page that stays due ends the draining (as a sweep without it would stop after one page).
+      const full = new MemoryStateStore();
+      await dueItems(full, 30);
+      const fullStuck = new Set(Array.from({ length: 10 }, (_, i) => `VIOLATION#v-${i}`));
+      const tried: string[] = [];
+      const stopped = await sweep(
+        { store: full, logger },
+        { DEADLINE: handlerFor(full, tried, fullStuck) },
+        new Date(AT),
+        { limit: 10, drain },
+      );
+      expect(stopped.DEADLINE).toMatchObject({ due: 10, ok: 0, failed: 10 });
+      expect(tried).toHaveLength(10);
+
+      const later = new MemoryStateStore();
+      await dueItems(later, 30);
+      let ms = 0;
+      const budgeted = await sweep(
+        { store: later, logger },
+        {
+          DEADLINE: async (item) => {
+            ms += 1000;
+            await handlerFor(later, [])(item);
+          },
+        },
+        new Date(AT),
+        { limit: 10, drain: { kinds: ['DEADLINE'], budgetMs: 15_000, nowMs: () => ms } },
+      );
+      // The first page took 10 s (within the 15 s budget), the second 10 s more: no third page.
+      expect(budgeted.DEADLINE).toMatchObject({ due: 20, ok: 20, failed: 0 });
+      expect(await later.queryDue('DEADLINE', AT, 100)).toHaveLength(10);
     });
   });
 
