@@ -26,11 +26,13 @@ export const MAX_LIST_LINES = 15;
 export function timeLeft(iso: string, now: Date): string {
   const seconds = Math.round((new Date(iso).getTime() - now.getTime()) / 1000);
   if (seconds <= 0) return 'now';
-  const d = Math.floor(seconds / 86400);
-  const h = Math.floor((seconds % 86400) / 3600);
-  const m = Math.ceil((seconds % 3600) / 60);
+  // Whole minutes, rounded up (never less time than is left), then split: 59m 30s is "1h", not "60m".
+  const minutes = Math.ceil(seconds / 60);
+  const d = Math.floor(minutes / 1440);
+  const h = Math.floor((minutes % 1440) / 60);
+  const m = minutes % 60;
   if (d > 0) return `${d}d${h ? ` ${h}h` : ''}`;
-  if (h > 0) return `${h}h${m ? ` ${m === 60 ? 59 : m}m` : ''}`;
+  if (h > 0) return `${h}h${m ? ` ${m}m` : ''}`;
   return `${m}m`;
 }
 

@@ -61,6 +61,10 @@ describe('timeLeft', () => {
     ['2026-11-23T12:00:00Z', '2h'],
     ['2026-11-25T13:00:00Z', '2d 3h'],
     ['2026-11-23T09:00:00Z', 'now'],
+    // Just under an hour or a day reads as the hour or the day, never "60m" or "24h".
+    ['2026-11-23T10:59:30Z', '1h'],
+    ['2026-11-24T09:59:30Z', '1d'],
+    ['2026-11-23T11:59:01Z', '2h'],
   ])('%s → %s', (iso, text) => {
     expect(timeLeft(iso, now)).toBe(text);
   });
