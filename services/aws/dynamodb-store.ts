@@ -189,7 +189,7 @@ export class DynamoDbStateStore implements StateStore {
 
   async transition<T extends StoredItem>(t: Transition): Promise<T> {
     const update = this.transitionUpdate(t);
-    if (!t.audit && !t.alsoPut?.length) {
+    if (!t.audit && !t.alsoPut?.length && !t.alsoPatch?.length) {
       // Nothing to write with it: one conditional update that answers the item as it now is.
       const { UpdateCommand } = documentSdk();
       const out = await this.conflictAware(t, () =>
@@ -211,7 +211,7 @@ export class DynamoDbStateStore implements StateStore {
 
   async move(t: Transition): Promise<void> {
     const update = this.transitionUpdate(t);
-    if (!t.audit && !t.alsoPut?.length) {
+    if (!t.audit && !t.alsoPut?.length && !t.alsoPatch?.length) {
       const { UpdateCommand } = documentSdk();
       await this.conflictAware(t, () => this.client.send(new UpdateCommand(update)));
       return;
@@ -247,7 +247,16 @@ export class DynamoDbStateStore implements StateStore {
         ...putCondition(t.alsoPutReplaces),
       },
     }));
-    return [{ Update: update }, ...alsoPut, ...(t.audit ? [{ Put: this.auditPut(t.audit) }] : [])];
+    const alsoPatch = (t.alsoPatch ?? []).flatMap(({ key, set }) => {
+      const patch = this.patchUpdate(key, set);
+      return patch ? [{ Update: patch }] : [];
+    });
+    return [
+      { Update: update },
+      ...alsoPut,
+      ...alsoPatch,
+      ...(t.audit ? [{ Put: this.auditPut(t.audit) }] : []),
+    ];
   }
 
   /** The conditional update of a transition: status, version, attributes and due index, from a `from` state. */
@@ -301,6 +310,18 @@ export class DynamoDbStateStore implements StateStore {
     set: Record<string, unknown>,
     due?: { kind: DueKind; at: string } | null,
   ): Promise<void> {
+    const update = this.patchUpdate(key, set, due);
+    if (!update) return;
+    const { UpdateCommand } = documentSdk();
+    await this.client.send(new UpdateCommand(update));
+  }
+
+  /** A patch as an update of an existing item (attributes and due index), or null when it changes nothing. */
+  private patchUpdate(
+    key: ItemKey,
+    set: Record<string, unknown>,
+    due?: { kind: DueKind; at: string } | null,
+  ) {
     const attrs = { ...stripUndefined(set), ...(due ? dueAttributes(due) : {}) };
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
@@ -316,23 +337,20 @@ export class DynamoDbStateStore implements StateStore {
             return `#r${j}`;
           })
         : [];
-    if (sets.length === 0 && removes.length === 0) return;
-    const { UpdateCommand } = documentSdk();
-    await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: key,
-        UpdateExpression: [
-          sets.length ? `SET ${sets.join(', ')}` : '',
-          removes.length ? `REMOVE ${removes.join(', ')}` : '',
-        ]
-          .filter(Boolean)
-          .join(' '),
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: names,
-        ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
-      }),
-    );
+    if (sets.length === 0 && removes.length === 0) return null;
+    return {
+      TableName: this.tableName,
+      Key: key,
+      UpdateExpression: [
+        sets.length ? `SET ${sets.join(', ')}` : '',
+        removes.length ? `REMOVE ${removes.join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join(' '),
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: names,
+      ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+    };
   }
 
   async queryDue<T extends StoredItem>(kind: DueKind, until: string, limit: number): Promise<T[]> {

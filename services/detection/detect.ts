@@ -26,7 +26,7 @@ import { postAlert } from '../violations/alerts';
 import { announceAlert, type PosterDeps } from '../violations/channel-poster';
 import { newViolation } from '../violations/factory';
 import type { AlertItem, ViolationItem } from '../violations/items';
-import { freeToRaise, storeClaimed } from '../violations/rule-claims';
+import { freeToRaise, storeAllClaimed, storeClaimed } from '../violations/rule-claims';
 import { detectedAudit } from './detected-audit';
 import { intakeRefusal, refuseEvent } from './intake';
 import { eventActor } from './own-rules';
@@ -352,14 +352,23 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     });
   if (free.length === 0) return { ...result, outcome: 'already-raised' };
   alert.violationIds = free.map((v) => v.violationId);
-  if (!existing) {
+  // A new event's alert, violations, claims and entries in one transaction; else one by one.
+  const together =
+    !existing &&
+    (await storeAllClaimed(
+      store,
+      alert as unknown as Record<string, unknown>,
+      free.map((v) => ({ violation: v, audit: detectedAudit(v, nowIso) })),
+      nowIso,
+    ));
+  if (!existing && !together) {
     const created = await store.createAll([alert as unknown as Record<string, unknown>], []);
     if (!created) {
       // A concurrent delivery of the same event got there first; it finishes the work.
       return { ...result, outcome: 'duplicate' };
     }
   }
-  const violations = await storeViolations(deps, free, nowIso);
+  const violations = together ? free : await storeViolations(deps, free, nowIso);
   if (violations.length === 0) {
     // Every rule was raised by another path between the check and the write: nothing to post.
     log.info({ alertId: alert.alertId }, 'every rule already raised elsewhere; alert left unposted');

@@ -26,11 +26,13 @@ export async function readAhead(store: StateStore, wanted: readonly ItemKey[]): 
     transition: (t) => {
       forget(t.key);
       for (const item of t.alsoPut ?? []) forget(item);
+      for (const patch of t.alsoPatch ?? []) forget(patch.key);
       return store.transition(t);
     },
     move: (t) => {
       forget(t.key);
       for (const item of t.alsoPut ?? []) forget(item);
+      for (const patch of t.alsoPatch ?? []) forget(patch.key);
       return store.move(t);
     },
     patch: (key, set, due) => {

@@ -87,6 +87,8 @@ export interface Transition {
    * earlier exception expired). A live item still makes the transition fail with StateConflictError.
    */
   alsoPutReplaces?: { unlessStatus: string; expiredBy?: string };
+  /** Attributes set on other existing items in the same transaction (no state change, no audit of their own). */
+  alsoPatch?: { key: ItemKey; set: Record<string, unknown> }[];
 }
 
 /** The state store: the one place sg-warden's state lives (DynamoDB in production). */

@@ -1,6 +1,6 @@
 import type { BackstopDeps } from '../backstop/ports';
 import type { Config } from '../config/config';
-import { keyId, keys, type StateStore } from '../kernel/state';
+import { keyId, keys, type StateStore, type Transition, tryMove } from '../kernel/state';
 import { backoffSeconds, plusSeconds } from '../kernel/time';
 import { describeError, RateLimitedError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -9,7 +9,7 @@ import { withVisibleDeadlines } from './digest-plan';
 import { refreshDigestMessageOutcome, type UpdateOutcome } from './digest-refresh';
 import type { AlertItem, ViolationItem } from './items';
 import type { AlertNotifier, AlertView } from './ports';
-import { scheduleReminders } from './reminders';
+import { remindersFor, scheduleReminders } from './reminders';
 import { restartLateDeadlines } from './visibility';
 
 export interface AlertDeps extends BackstopDeps {
@@ -204,7 +204,7 @@ export async function recordPosted(
   violations?: ViolationItem[],
 ): Promise<void> {
   const { store, clock } = deps;
-  await store.move({
+  const posted: Transition = {
     key: keys.alert(claimed.alertId),
     from: ['POSTING'],
     to: 'POSTED',
@@ -236,13 +236,27 @@ export async function recordPosted(
       },
       at: clock().toISOString(),
     },
-  });
-  await Promise.allSettled(
-    claimed.violationIds.map((id) => store.patch(keys.violation(id), { channel: ref.channel, ts: ref.ts })),
-  );
+  };
   const shown = violations ?? (await violationsOf(store, claimed.violationIds));
+  // One write: the post, where each violation's message is, and their reminders. Should any of that not
+  // fit (a reminder that exists: an alert adopted or posted again), the post is recorded on its own and
+  // the rest after it, each as before.
+  const where = { channel: ref.channel, ts: ref.ts };
+  const alsoPatch = claimed.violationIds.map((id) => ({ key: keys.violation(id), set: where }));
+  const reminders = remindersFor(deps.config, shown, ref, clock());
+  const together =
+    alsoPatch.length + reminders.length <= 90 &&
+    (await tryMove(store, {
+      ...posted,
+      alsoPatch,
+      alsoPut: reminders.map((r) => r as unknown as Record<string, unknown>),
+    }));
+  if (!together) {
+    await store.move(posted);
+    await Promise.allSettled(claimed.violationIds.map((id) => store.patch(keys.violation(id), where)));
+  }
   if (details.postedAt) await restartLateDeadlines(deps, claimed.violationIds, details.postedAt, shown);
-  await scheduleReminders(deps, shown, ref);
+  await scheduleReminders(deps, shown, ref, together ? reminders : undefined);
 }
 
 /**

@@ -128,6 +128,16 @@ export function newUndecidedLine(channel: string, now: Date): UndecidedItem {
   };
 }
 
+/** The reminders these violations get once their message is in the channel (`ref`). */
+export function remindersFor(
+  config: Config,
+  violations: readonly ViolationItem[],
+  ref: MessageRef,
+  now: Date,
+): ReminderItem[] {
+  return violations.map((v) => newReminder(v, ref, config, now)).filter((r): r is ReminderItem => r !== null);
+}
+
 /**
  * Once an alert is in its channel: a reminder for each pending violation that gets one, and — when one of
  * them waits for a decision with no deadline — the channel's weekly undecided line (made once). Items
@@ -138,14 +148,16 @@ export async function scheduleReminders(
   deps: { store: StateStore; config: Config; clock: () => Date; logger: Logger },
   violations: ViolationItem[],
   ref: MessageRef,
+  /** The reminders already written with the post (recordPosted): only the undecided line is left. */
+  written?: ReminderItem[],
 ): Promise<void> {
   const now = deps.clock();
   try {
-    const reminders = violations
-      .map((v) => newReminder(v, ref, deps.config, now))
-      .filter((r): r is ReminderItem => r !== null);
-    for (const reminder of reminders)
-      await deps.store.createAll([reminder as unknown as Record<string, unknown>], []);
+    const reminders = written ?? remindersFor(deps.config, violations, ref, now);
+    const records = written ? [] : reminders.map((r) => r as unknown as Record<string, unknown>);
+    // All in one write when none exists yet (a first post); else each on its own (one may exist already).
+    if (records.length > 0 && !(records.length <= 100 && (await deps.store.createAll(records, []))))
+      for (const record of records) await deps.store.createAll([record], []);
     if (reminders.some((r) => r.deadline === null))
       await deps.store.createAll(
         [newUndecidedLine(ref.channel, now) as unknown as Record<string, unknown>],

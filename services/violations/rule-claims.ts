@@ -117,6 +117,32 @@ export async function storeClaimed(
   throw new Error(`the claim on rule ${v.rule.ruleId ?? fingerprint} kept changing hands; try again`);
 }
 
+/** Violations one transaction can store with their claims and entries, beside one more item (DynamoDB: 100 writes). */
+export const CLAIMED_PER_TRANSACTION = 32;
+
+/**
+ * Stores `first` (an alert) and every violation with its claim and audit entry in one transaction, when
+ * none of them exists yet and no claim is held: the common case of a new event. False when anything
+ * existed (a claim held or to take over, a re-delivery): nothing is written, and the caller stores them
+ * one by one (storeClaimed), which sorts out each case.
+ */
+export async function storeAllClaimed(
+  store: StateStore,
+  first: Record<string, unknown>,
+  violations: readonly { violation: ViolationItem; audit: AuditEntry }[],
+  now: string,
+): Promise<boolean> {
+  if (violations.length > CLAIMED_PER_TRANSACTION) return false;
+  const items = violations.flatMap(({ violation: v }) => [
+    v as unknown as Record<string, unknown>,
+    claimItem(v, claimFingerprint(v, v.rule), now) as unknown as Record<string, unknown>,
+  ]);
+  return store.createAll(
+    [first, ...items],
+    violations.map((v) => v.audit),
+  );
+}
+
 /** Which of these violations are still free to raise (their rule held by no other open violation). */
 export async function freeToRaise(
   store: StateStore,

@@ -76,6 +76,9 @@ export class MemoryStateStore implements StateStore {
             existing.expiresAt <= r.expiredBy));
       if (!replaceable) throw conflict();
     }
+    if ((t.alsoPatch ?? []).some((p) => !this.items.has(this.id(p.key)))) throw conflict();
+    for (const p of t.alsoPatch ?? [])
+      Object.assign(this.items.get(this.id(p.key))!, stripUndefined(clone(p.set)));
     const next: Item = { ...item, ...stripUndefined(clone(t.set ?? {})), status: t.to };
     next.version = (item.version as number) + 1;
     for (const r of t.remove ?? []) delete next[r];
