@@ -26,7 +26,12 @@ import { postAlert } from '../violations/alerts';
 import { announceAlert, type PosterDeps } from '../violations/channel-poster';
 import { newViolation } from '../violations/factory';
 import type { AlertItem, ViolationItem } from '../violations/items';
-import { freeToRaise, storeAllClaimed, storeClaimed } from '../violations/rule-claims';
+import {
+  CLAIMED_PER_TRANSACTION,
+  freeToRaise,
+  storeAllClaimed,
+  storeClaimed,
+} from '../violations/rule-claims';
 import { detectedAudit } from './detected-audit';
 import { intakeRefusal, refuseEvent } from './intake';
 import { eventActor } from './own-rules';
@@ -113,6 +118,34 @@ async function storeViolations(
         { violationId: v.violationId, heldBy: outcome.by.violationId, ruleId: v.rule.ruleId },
         'rule already raised; not raised again',
       );
+  }
+  return stored;
+}
+
+/**
+ * A new event's alert, then its violations with their claims and entries, in as few transactions as
+ * fit (the alert with the first ones); a part in which anything existed (a claim held, a race) is
+ * stored one by one instead, which sorts out each case. 'duplicate' when another delivery of the
+ * event created the alert first.
+ */
+async function storeNew(
+  deps: DetectionDeps,
+  alert: AlertItem,
+  free: ViolationItem[],
+  now: string,
+): Promise<ViolationItem[] | 'duplicate'> {
+  const record = alert as unknown as Record<string, unknown>;
+  const stored: ViolationItem[] = [];
+  for (let start = 0; start < free.length; start += CLAIMED_PER_TRANSACTION) {
+    const part = free.slice(start, start + CLAIMED_PER_TRANSACTION);
+    const withAlert = start === 0 ? record : null;
+    const audited = part.map((v) => ({ violation: v, audit: detectedAudit(v, now) }));
+    if (await storeAllClaimed(deps.store, withAlert, audited, now)) {
+      stored.push(...part);
+      continue;
+    }
+    if (withAlert && !(await deps.store.createAll([withAlert], []))) return 'duplicate';
+    stored.push(...(await storeViolations(deps, part, now)));
   }
   return stored;
 }
@@ -352,23 +385,13 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     });
   if (free.length === 0) return { ...result, outcome: 'already-raised' };
   alert.violationIds = free.map((v) => v.violationId);
-  // A new event's alert, violations, claims and entries in one transaction; else one by one.
-  const together =
-    !existing &&
-    (await storeAllClaimed(
-      store,
-      alert as unknown as Record<string, unknown>,
-      free.map((v) => ({ violation: v, audit: detectedAudit(v, nowIso) })),
-      nowIso,
-    ));
-  if (!existing && !together) {
-    const created = await store.createAll([alert as unknown as Record<string, unknown>], []);
-    if (!created) {
-      // A concurrent delivery of the same event got there first; it finishes the work.
-      return { ...result, outcome: 'duplicate' };
-    }
+  const violations = existing
+    ? await storeViolations(deps, free, nowIso)
+    : await storeNew(deps, alert, free, nowIso);
+  if (violations === 'duplicate') {
+    // A concurrent delivery of the same event got there first; it finishes the work.
+    return { ...result, outcome: 'duplicate' };
   }
-  const violations = together ? free : await storeViolations(deps, free, nowIso);
   if (violations.length === 0) {
     // Every rule was raised by another path between the check and the write: nothing to post.
     log.info({ alertId: alert.alertId }, 'every rule already raised elsewhere; alert left unposted');

@@ -244,19 +244,23 @@ export async function recordPosted(
   const where = { channel: ref.channel, ts: ref.ts };
   const alsoPatch = claimed.violationIds.map((id) => ({ key: keys.violation(id), set: where }));
   const reminders = remindersFor(deps.config, shown, ref, clock());
-  const together =
-    alsoPatch.length + reminders.length <= 90 &&
-    (await tryMove(store, {
-      ...posted,
-      alsoPatch,
-      alsoPut: reminders.map((r) => r as unknown as Record<string, unknown>),
-    }));
-  if (!together) {
+  const reminderPuts = reminders.map((r) => r as unknown as Record<string, unknown>);
+  // A transaction holds 100 writes: the alert's update and entry, then patches (and reminders) that fit.
+  const room = 98;
+  const withReminders =
+    alsoPatch.length + reminderPuts.length <= room &&
+    (await tryMove(store, { ...posted, alsoPatch, alsoPut: reminderPuts }));
+  const withPatches =
+    withReminders ||
+    (alsoPatch.length + reminderPuts.length > room &&
+      alsoPatch.length <= room &&
+      (await tryMove(store, { ...posted, alsoPatch })));
+  if (!withPatches) {
     await store.move(posted);
     await Promise.allSettled(claimed.violationIds.map((id) => store.patch(keys.violation(id), where)));
   }
   if (details.postedAt) await restartLateDeadlines(deps, claimed.violationIds, details.postedAt, shown);
-  await scheduleReminders(deps, shown, ref, together ? reminders : undefined);
+  await scheduleReminders(deps, shown, ref, withReminders ? reminders : undefined);
 }
 
 /**

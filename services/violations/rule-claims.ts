@@ -121,14 +121,14 @@ export async function storeClaimed(
 export const CLAIMED_PER_TRANSACTION = 32;
 
 /**
- * Stores `first` (an alert) and every violation with its claim and audit entry in one transaction, when
+ * Stores `first` (an alert, when given) and every violation with its claim and audit entry in one transaction, when
  * none of them exists yet and no claim is held: the common case of a new event. False when anything
  * existed (a claim held or to take over, a re-delivery): nothing is written, and the caller stores them
  * one by one (storeClaimed), which sorts out each case.
  */
 export async function storeAllClaimed(
   store: StateStore,
-  first: Record<string, unknown>,
+  first: Record<string, unknown> | null,
   violations: readonly { violation: ViolationItem; audit: AuditEntry }[],
   now: string,
 ): Promise<boolean> {
@@ -138,7 +138,7 @@ export async function storeAllClaimed(
     claimItem(v, claimFingerprint(v, v.rule), now) as unknown as Record<string, unknown>,
   ]);
   return store.createAll(
-    [first, ...items],
+    first ? [first, ...items] : items,
     violations.map((v) => v.audit),
   );
 }
