@@ -52,6 +52,26 @@ function isSubjectOf(item: Record<string, unknown>, a: AuditEntry): boolean {
   return item.type === a.subjectType && typeof item.pk === 'string' && item.pk.endsWith(`#${a.subjectId}`);
 }
 
+/**
+ * The item after a transition, from the item it was made on (`basis`, read at `expectVersion`, so the
+ * write succeeding means nothing but patches changed it since): what a read back would answer, without
+ * the read. Null without a basis at that version.
+ */
+function afterTransition<T>(t: Transition): T | null {
+  const basis = t.basis as Record<string, unknown> | undefined;
+  if (!basis || t.expectVersion === undefined || basis.version !== t.expectVersion) return null;
+  const setAttrs: Record<string, unknown> = {
+    ...stripUndefined(t.set ?? {}),
+    ...statusIndex(t.key, t.to, t.set),
+    ...(t.due ? dueAttributes(t.due) : {}),
+  };
+  const after: Record<string, unknown> = { ...basis };
+  const removes = [...(t.due ? [] : ['dueKind', 'dueAt', 'gsi1pk', 'gsi1sk']), ...(t.remove ?? [])];
+  for (const r of removes) if (!(r in setAttrs)) delete after[r];
+  Object.assign(after, setAttrs, { status: t.to, version: t.expectVersion + 1 });
+  return structuredClone(after) as T;
+}
+
 /** Keys one BatchGetItem may carry. */
 const BATCH_GET_LIMIT = 100;
 
@@ -198,9 +218,9 @@ export class DynamoDbStateStore implements StateStore {
       return out.Attributes as T;
     }
     await this.conflictAware(t, () => this.transact(this.transitionItems(t, update)));
-    let after: T | null = null;
+    let after: T | null = afterTransition<T>(t);
     try {
-      after = await this.get<T>(t.key);
+      after ??= await this.get<T>(t.key);
     } finally {
       // The entry is stored whether or not the read back works.
       if (t.audit) this.onAudit(t.audit, (after as unknown as Record<string, unknown> | null) ?? undefined);

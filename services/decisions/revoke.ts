@@ -177,8 +177,8 @@ export async function retryRevoke(
 }
 
 /**
- * The sweep's revoke: claims the violation at the version its due-index read saw, without reading it
- * again first (the claim is conditional on that version, so it is decided against a click all the same).
+ * The sweep's revoke, and a person's revoke of one rule: claims the violation at the version the due
+ * index (or the request's checks) saw, without reading it again first (the claim is conditional on that version, so it is decided against a click all the same).
  * A claim that loses — the index was behind, or someone decided meanwhile — goes the ordinary way
  * (`revokeViolation` reads the violation as stored now and answers from that).
  */
@@ -420,7 +420,14 @@ export async function revokeForPerson(
     return { refused, results: [] };
   }
   const actor: DecisionActor = { type: 'slack-user', ...person };
-  if (ids.length === 1) return { refused: null, results: [await revokeViolation(deps, ids[0]!, actor)] };
+  // Claimed at the version the checks read (not read again); should it have moved since, read afresh.
+  if (ids.length === 1) {
+    const [seen] = chosen as [ViolationItem];
+    const result = isClaimable(seen.status)
+      ? await revokeAsSeen(deps, seen, actor, {})
+      : await revokeViolation(deps, seen.violationId, actor);
+    return { refused: null, results: [result] };
+  }
   const results: RevokeResult[] = new Array(ids.length);
   const settled = await mapSettled(ids, 4, async (id) => {
     results[ids.indexOf(id)] = await revokeViolation(deps, id, actor, { refresh: false });

@@ -87,6 +87,12 @@ export interface Transition {
    * earlier exception expired). A live item still makes the transition fail with StateConflictError.
    */
   alsoPutReplaces?: { unlessStatus: string; expiredBy?: string };
+  /**
+   * The item as read at `expectVersion` (kernel/step.ts sets it): the store answers the item after the
+   * transition from it and the change, instead of reading it back. Attributes a patch (which keeps the
+   * version) set since that read are not in the answer; the table has them.
+   */
+  basis?: StoredItem;
   /** Attributes set on other existing items in the same transaction (no state change, no audit of their own). */
   alsoPatch?: { key: ItemKey; set: Record<string, unknown> }[];
 }

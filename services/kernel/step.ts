@@ -78,7 +78,7 @@ export function step(item: SubjectItem, spec: StepSpec): Transition {
     key: { pk: item.pk, sk: item.sk },
     from,
     to: spec.to,
-    ...(spec.anyVersion ? {} : { expectVersion: item.version }),
+    ...(spec.anyVersion ? {} : { expectVersion: item.version, basis: item }),
     ...(spec.set ? { set: spec.set } : {}),
     ...(spec.remove ? { remove: spec.remove } : {}),
     due: spec.due,

@@ -281,8 +281,11 @@ export async function refreshAlertMessageOutcome(deps: AlertDeps, alertId: strin
   const stored = await deps.store.get<AlertItem>(keys.alert(alertId));
   if (stored?.digestId && stored.status === 'POSTED')
     return refreshDigestMessageOutcome(deps, stored.digestId);
+  // The alert as just read; its violations as they are now. Rendered again while a violation changed
+  // during the update (the alert's own changes are its post and its digest, which this read saw).
+  let known = stored ?? undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const view = await loadAlertView(deps, alertId);
+    const view = await loadAlertView(deps, alertId, known);
     if (view?.alert.status !== 'POSTED' || !view.alert.channel || !view.alert.ts) return 'updated';
     const versions = view.violations.map((v) => v.version).join(',');
     try {
@@ -292,8 +295,9 @@ export async function refreshAlertMessageOutcome(deps: AlertDeps, alertId: strin
       await scheduleRefresh(deps, view.alert, error);
       return error instanceof RateLimitedError ? 'rate-limited' : 'failed';
     }
-    const after = await loadAlertView(deps, alertId);
-    if (!after || after.violations.map((v) => v.version).join(',') === versions) return 'updated';
+    const after = await violationsOf(deps.store, view.alert.violationIds);
+    if (after.map((v) => v.version).join(',') === versions) return 'updated';
+    known = view.alert;
   }
   return 'updated';
 }

@@ -72,6 +72,39 @@ describe('DynamoDbStateStore reads and writes without read-back', () => {
     expect(await store.auditFor(key.pk.slice(10))).toHaveLength(1);
   });
 
+  it('answers a transition made on an item read at its version as the table then has it, without reading it', async () => {
+    const key = await pending();
+    await store.patch(
+      key,
+      { channel: 'C1', ts: '1.2', doomed: 'x' },
+      { kind: 'DEADLINE', at: '2026-12-05T01:00:00.000Z' },
+    );
+    const read = (await store.get(key))!;
+    const after = await store.transition({
+      key,
+      from: ['PENDING'],
+      to: 'REVOKING',
+      expectVersion: read.version,
+      basis: read,
+      set: { revokeBy: { type: 'timeout' }, skipped: undefined },
+      remove: ['doomed'],
+      due: { kind: 'RECONCILE', at: '2026-12-05T00:05:00.000Z' },
+      audit: entry(key.pk.slice(10)),
+    });
+    expect(after).toEqual(await store.get(key));
+    const done = await store.transition({
+      key,
+      from: ['REVOKING'],
+      to: 'REVOKED',
+      expectVersion: after.version,
+      basis: after,
+      due: null,
+      audit: entry(key.pk.slice(10)),
+    });
+    expect(done).toEqual(await store.get(key));
+    expect(done).not.toHaveProperty('dueAt');
+  });
+
   it('hands a created subject on with its audit entry, so nobody reads it back', async () => {
     noted.length = 0;
     const key = { pk: 'VIOLATION#created-1', sk: 'VIOLATION' };

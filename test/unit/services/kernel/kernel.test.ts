@@ -46,6 +46,8 @@ describe('state kernel', () => {
         from: ['ACTIVE'],
         to: 'REVOKING',
         expectVersion: 3,
+        // The item as read: the store answers the item after the move from it (no read back).
+        basis: grant,
         set: { endAs: 'REVOKED' },
         due: { kind: 'GRANT_EXPIRY', at: AT },
         audit: {
