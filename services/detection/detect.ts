@@ -35,6 +35,7 @@ import {
 import { detectedAudit } from './detected-audit';
 import { intakeRefusal, refuseEvent } from './intake';
 import { eventActor } from './own-rules';
+import { evaluate } from './policy';
 import { handlePrefixListChange } from './prefix-list-changes';
 import { principalName } from './principal-name';
 import { openViolationRuleIds } from './raise';
@@ -122,6 +123,72 @@ async function storeViolations(
   return stored;
 }
 
+/** What EC2 says of an event's rules and group, or why sg-warden cannot ask it (the account). */
+interface Ec2View {
+  unreachable: string | null;
+  checked: CheckedRule[];
+  group: GroupInfo | null;
+  /** The group was asked about (null `group`: EC2 does not have it there). */
+  groupKnown: boolean;
+  mismatched: string[];
+}
+
+/**
+ * Confirms in EC2 what the event claims: its rules (by ID, or by content) and its group (tags), both
+ * read at once when the event names the group. An account sg-warden cannot act in is `unreachable`.
+ */
+async function readInEc2(
+  deps: DetectionDeps,
+  event: SgEvent,
+  watched: boolean,
+  log: DetectionDeps['logger'],
+): Promise<Ec2View> {
+  const target: AwsTarget = { account: event.account, region: event.region };
+  const none = { checked: [], group: null, groupKnown: false, mismatched: [] };
+  // Never the bot's own account for another one: a rule the central account does not know is not "gone".
+  const cannotAct = deps.accounts.cannotAct(event.account);
+  if (cannotAct) return { ...none, unreachable: new AccountAccessError(event.account, cannotAct).message };
+  const readGroup = (groupId: string) =>
+    deps.groups.describeGroup(target, groupId).then(
+      (group) => ({ group, known: true }),
+      (error: unknown) => {
+        if (error instanceof AccountAccessError) throw error;
+        // Tags only refine the policy (exemptions, only-from); evaluate without them rather than drop the event.
+        log.warn({ groupId, err: describeError(error) }, 'group tags unavailable');
+        return { group: null, known: false };
+      },
+    );
+  const early = event.groupId ? readGroup(event.groupId) : null;
+  early?.catch(() => {});
+  try {
+    const resolved = watched
+      ? await resolveWatchedRules(deps.groups, event)
+      : await resolveRules(deps.groups, event);
+    const groupId = event.groupId ?? resolved.rules[0]?.rule.groupId;
+    const read = early ?? (groupId ? readGroup(groupId) : null);
+    const got = read ? await read : { group: null, known: false };
+    return {
+      unreachable: null,
+      checked: resolved.rules,
+      group: got.group,
+      groupKnown: got.known,
+      mismatched: resolved.mismatched,
+    };
+  } catch (error) {
+    if (!(error instanceof AccountAccessError)) throw error;
+    return { ...none, unreachable: error.message };
+  }
+}
+
+/** True when the rules the event names would violate the policy as they are (tags and prefix lists aside). */
+function hintsViolate(deps: DetectionDeps, event: SgEvent): boolean {
+  const hinted = [...event.rules, ...(event.requested ?? [])];
+  if (hinted.length === 0) return false;
+  return (
+    evaluate(hinted, deps.config.policy, { actor: event.actor, groupTags: null, prefixLists: {} }).length > 0
+  );
+}
+
 /**
  * A new event's alert, then its violations with their claims and entries, in as few transactions as
  * fit (the alert with the first ones); a part in which anything existed (a claim held, a race) is
@@ -199,8 +266,11 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   }
 
   const target: AwsTarget = { account: event.account, region: event.region };
-  // One batch read: whether this event was handled, and what screening and raising the rules it names
-  // will read (own-rule records, exceptions, rule claims). EC2's rules may differ: those are read then.
+  // EC2's view of what the event claims, read while the table is: one batch read of whether this event
+  // was handled and what screening and raising the rules it names will read (own-rule records,
+  // exceptions, rule claims; EC2's rules may differ: those are read then). A re-delivery wastes the EC2 read.
+  const inEc2 = readInEc2(deps, event, watched, log);
+  inEc2.catch(() => {});
   const hintedKeys = screenKeys(target, [...event.rules, ...(event.requested ?? [])]);
   const ahead = await readAhead(store, [keys.alert(event.eventId), ...hintedKeys]);
   const existing = await ahead.get<AlertItem>(keys.alert(event.eventId));
@@ -211,37 +281,15 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     await askActor(deps, existing.alertId, existing.actor);
     return { ...result, outcome: 'duplicate', violations: existing.violationIds.length, posted };
   }
+  // The group's exposure, when what the event names looks like a violation: looked up meanwhile.
+  if (deps.exposure && event.groupId && !deps.accounts.cannotAct(event.account) && hintsViolate(deps, event))
+    void deps.exposure.exposureOf(target, event.groupId);
 
-  // Never the bot's own account for another one: a rule the central account does not know is not "gone".
-  const cannotAct = deps.accounts.cannotAct(event.account);
-  let unreachable = cannotAct ? new AccountAccessError(event.account, cannotAct).message : null;
-  let checked: CheckedRule[] = [];
-  let group: GroupInfo | null = null;
-  let groupKnown = false;
-  if (!unreachable) {
-    try {
-      const resolved = watched
-        ? await resolveWatchedRules(deps.groups, event)
-        : await resolveRules(deps.groups, event);
-      checked = resolved.rules;
-      for (const why of resolved.mismatched)
-        result.skipped.push({ ruleId: null, why: `event does not match EC2: ${why}` });
-      const groupId = event.groupId ?? checked[0]?.rule.groupId;
-      if (groupId) {
-        try {
-          group = await deps.groups.describeGroup(target, groupId);
-          groupKnown = true;
-        } catch (error) {
-          if (error instanceof AccountAccessError) throw error;
-          // Tags only refine the policy (exemptions, only-from); evaluate without them rather than drop the event.
-          log.warn({ groupId, err: describeError(error) }, 'group tags unavailable');
-        }
-      }
-    } catch (error) {
-      if (!(error instanceof AccountAccessError)) throw error;
-      unreachable = error.message;
-    }
-  }
+  const seen = await inEc2;
+  let { unreachable, checked, group } = seen;
+  const { groupKnown } = seen;
+  for (const why of seen.mismatched)
+    result.skipped.push({ ruleId: null, why: `event does not match EC2: ${why}` });
   if (unreachable) {
     log.warn(
       { account: event.account, why: unreachable },
