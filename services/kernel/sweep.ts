@@ -3,7 +3,10 @@ import type { Logger } from '../shared/logger';
 import type { DueKind, StateStore, StoredItem } from './state';
 
 /** Handles one due item. Must be safe to run twice (every transition is conditional). */
-export type DueHandler = (item: StoredItem, now: Date) => Promise<void>;
+export type DueHandler = ((item: StoredItem, now: Date) => Promise<void>) & {
+  /** Called with each page of due items before they are handled (e.g. to read what they need in one batch). */
+  page?: (items: StoredItem[], now: Date) => Promise<void>;
+};
 
 export interface SweepOptions {
   /** Items read per due kind per sweep. */
@@ -73,6 +76,11 @@ export async function sweep(
       const page = await deps.store.queryDue(kind, now.toISOString(), limit);
       const fresh = page.filter((item) => !handled.has(`${item.pk}\n${item.sk}`));
       for (const item of fresh) handled.add(`${item.pk}\n${item.sk}`);
+      // A page's reads made at once; should they fail, each item reads for itself.
+      if (fresh.length > 0)
+        await handle.page?.(fresh, now).catch((error: unknown) => {
+          deps.logger.warn({ kind, err: describeError(error) }, 'page reads failed; each item reads its own');
+        });
       const results = await mapSettled(fresh, options.concurrencyByKind?.[kind] ?? concurrency, (item) =>
         handle(item, now),
       );
