@@ -12,6 +12,15 @@ import { seedAlerts, worldOpenRules } from '../lib/world';
 
 /** #24 (2): a Revoke press, from the job the worker receives to the updated message. */
 const PRESS_CALL_BUDGET = 7;
+/**
+ * The calls #24 counts apart, as in the detection figure: the backstop's schedule removal and the EC2
+ * trust check (the reads that confirm the rule and the group's tags in EC2); the revoke itself counts.
+ */
+function apartOf(call: { service: string; action: string }): 'schedule' | 'trust' | null {
+  if (call.service === 'scheduler') return 'schedule';
+  if (call.service === 'ec2' && call.action.startsWith('Describe')) return 'trust';
+  return null;
+}
 
 /**
  * Figure: a Revoke press on a warm worker container. Alerts are seeded by the real detection function; the
@@ -67,7 +76,16 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
       throw new Error(`the door handed off ${jobs.length} jobs for ${alerts.length} presses`);
     const workerHost = await host(worker.file, 'worker', counted.url);
     const doc = documentClient();
-    const results: { ms: number; calls: number; names: string[]; status: string; updated: boolean }[] = [];
+    const results: {
+      ms: number;
+      calls: number;
+      own: number;
+      schedule: number;
+      trust: number;
+      names: string[];
+      status: string;
+      updated: boolean;
+    }[] = [];
     for (const [i, job] of jobs.entries()) {
       const alert = alerts[i]!;
       const updatesBefore = env.slack.callsTo('chat.update').length;
@@ -89,6 +107,9 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
       results.push({
         ms: preciseNow() - t0,
         calls: calls.length,
+        own: calls.filter((c) => apartOf(c) === null).length,
+        schedule: calls.filter((c) => apartOf(c) === 'schedule').length,
+        trust: calls.filter((c) => apartOf(c) === 'trust').length,
         names: calls.map((c) => `${c.service}:${c.action}`),
         status: String(stored.Item?.status ?? 'missing'),
         updated,
@@ -96,23 +117,38 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
     }
     const time = summarize(results.map((r) => r.ms));
     const calls = summarize(results.map((r) => r.calls));
+    const own = summarize(results.map((r) => r.own));
+    const schedule = Math.max(0, ...results.map((r) => r.schedule));
+    const trust = Math.max(0, ...results.map((r) => r.trust));
     const statuses = [...new Set(results.map((r) => r.status))];
     const updated = results.filter((r) => r.updated).length;
     const goals: GoalResult[] = [
       {
-        goal: `#24 (2) a Revoke press: ≤ ${PRESS_CALL_BUDGET} AWS calls from the job to the updated message`,
-        met: calls.max <= PRESS_CALL_BUDGET && updated === results.length && statuses.join() === 'REVOKED',
-        detail: `${calls.max} at most (median ${calls.median}); ${updated}/${results.length} messages updated; violations ${statuses.join(', ')}; calls of the last press: ${results[results.length - 1]?.names.join(', ')}`,
+        goal: `#24 (2) a Revoke press: ≤ ${PRESS_CALL_BUDGET} AWS calls from the job to the updated message (the backstop's removal and the EC2 trust check apart)`,
+        met: own.max <= PRESS_CALL_BUDGET && updated === results.length && statuses.join() === 'REVOKED',
+        detail: `${own.max} at most (median ${own.median}), apart: ${schedule} schedule removal, ${trust} trust-check reads; ${calls.max} in all; ${updated}/${results.length} messages updated; violations ${statuses.join(', ')}; calls of the last press: ${results[results.length - 1]?.names.join(', ')}`,
       },
     ];
     return {
       figure: 'worker',
       title: '8. Worker: a Revoke press (the job handed off → the message updated; warm)',
-      columns: ['measure', 'job → message med/p99', 'AWS calls med (max)', 'violations', 'messages updated'],
+      columns: [
+        'measure',
+        'job → message med/p99',
+        'own AWS calls med (max)',
+        'schedule (apart)',
+        'trust check (apart)',
+        'all AWS calls med (max)',
+        'violations',
+        'messages updated',
+      ],
       rows: [
         [
           'Revoke press',
           msPair(time),
+          `${own.median} (${own.max})`,
+          String(schedule),
+          String(trust),
           `${calls.median} (${calls.max})`,
           statuses.join(', '),
           `${updated}/${results.length}`,
@@ -127,6 +163,7 @@ export async function run(ctx: FigureContext): Promise<FigureResult> {
         runs: results.length,
         jobToMessageMs: roundStat(time),
         awsCallsPerPress: { median: calls.median, max: calls.max },
+        ownAwsCallsPerPress: { median: own.median, max: own.max },
         lastPressCalls: results[results.length - 1]?.names ?? [],
         violationStatuses: statuses,
         messagesUpdated: updated,

@@ -186,7 +186,7 @@ async function revokeAsSeen(
   deps: DecisionDeps,
   seen: ViolationItem,
   actor: DecisionActor,
-  options: { refresh?: boolean },
+  options: { refresh?: boolean; alert?: AlertItem | null },
 ): Promise<RevokeResult> {
   const claimed = await tryTransition<ViolationItem>(
     deps.store,
@@ -194,7 +194,7 @@ async function revokeAsSeen(
   );
   if (!claimed) return revokeViolation(deps, seen.violationId, actor, options);
   const result = await settleClaim(deps, claimed, 'fresh');
-  if (options.refresh !== false) await refreshAlertMessage(deps, seen.alertId);
+  if (options.refresh !== false) await refreshAlertMessage(deps, seen.alertId, options.alert ?? undefined);
   return result;
 }
 
@@ -424,7 +424,7 @@ export async function revokeForPerson(
   if (ids.length === 1) {
     const [seen] = chosen as [ViolationItem];
     const result = isClaimable(seen.status)
-      ? await revokeAsSeen(deps, seen, actor, {})
+      ? await revokeAsSeen(deps, seen, actor, { alert: resolved.alert })
       : await revokeViolation(deps, seen.violationId, actor);
     return { refused: null, results: [result] };
   }

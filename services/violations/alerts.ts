@@ -25,6 +25,8 @@ export const POST_LEASE_SECONDS = 120;
 const MAX_BACKOFF_SECONDS = 900;
 /** How far before a post of unknown outcome sg-warden looks for its message (clocks differ a little). */
 const LOOKBACK_SECONDS = 60;
+/** Violation states no move leaves (decisions/states.ts): the rule was removed, or no longer violates. */
+const FINAL_STATUSES: readonly ViolationItem['status'][] = ['REVOKED', 'AUTO_REVOKED', 'GONE', 'RESOLVED'];
 /** Failed message updates retried by sweeps before the message is left as it is (about a day). */
 export const MAX_REFRESH_ATTEMPTS = 12;
 
@@ -269,23 +271,36 @@ export async function recordPosted(
  * update, the alert is made due (NOTIFY) so a sweep brings the message up to date later. Returns false
  * when the message could not be updated.
  */
-export async function refreshAlertMessage(deps: AlertDeps, alertId: string): Promise<boolean> {
-  return (await refreshAlertMessageOutcome(deps, alertId)) === 'updated';
+export async function refreshAlertMessage(
+  deps: AlertDeps,
+  alertId: string,
+  /** The alert as the caller read it for this request (a posted alert's message and digest do not move). */
+  known?: AlertItem,
+): Promise<boolean> {
+  return (await refreshAlertMessageOutcome(deps, alertId, known)) === 'updated';
 }
 
 /**
  * Like refreshAlertMessage, saying what happened (a sweep paces its updates by it). An alert carried by
  * a digest has no message of its own: the digest's message is brought up to date instead.
  */
-export async function refreshAlertMessageOutcome(deps: AlertDeps, alertId: string): Promise<UpdateOutcome> {
-  const stored = await deps.store.get<AlertItem>(keys.alert(alertId));
+export async function refreshAlertMessageOutcome(
+  deps: AlertDeps,
+  alertId: string,
+  known?: AlertItem,
+): Promise<UpdateOutcome> {
+  // Only a posted alert's read is taken as it is: one not posted then may have been since.
+  const stored =
+    known?.alertId === alertId && known.status === 'POSTED'
+      ? known
+      : await deps.store.get<AlertItem>(keys.alert(alertId));
   if (stored?.digestId && stored.status === 'POSTED')
     return refreshDigestMessageOutcome(deps, stored.digestId);
   // The alert as just read; its violations as they are now. Rendered again while a violation changed
   // during the update (the alert's own changes are its post and its digest, which this read saw).
-  let known = stored ?? undefined;
+  let current = stored ?? undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const view = await loadAlertView(deps, alertId, known);
+    const view = await loadAlertView(deps, alertId, current);
     if (view?.alert.status !== 'POSTED' || !view.alert.channel || !view.alert.ts) return 'updated';
     const versions = view.violations.map((v) => v.version).join(',');
     try {
@@ -295,9 +310,11 @@ export async function refreshAlertMessageOutcome(deps: AlertDeps, alertId: strin
       await scheduleRefresh(deps, view.alert, error);
       return error instanceof RateLimitedError ? 'rate-limited' : 'failed';
     }
+    // Rules that are gone or resolved never change again: what was shown is what stays.
+    if (view.violations.every((v) => FINAL_STATUSES.includes(v.status))) return 'updated';
     const after = await violationsOf(deps.store, view.alert.violationIds);
     if (after.map((v) => v.version).join(',') === versions) return 'updated';
-    known = view.alert;
+    current = view.alert;
   }
   return 'updated';
 }
