@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { CreateScheduleCommand } from '@aws-sdk/client-scheduler';
 import type {
   APIGatewayProxyEventV2,
@@ -23,6 +22,7 @@ import {
 } from '../../support/cloudtrail-factory';
 import { auditOf, getGrant, getItem, grantIdIn, rulesFrom } from '../../support/grants';
 import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
+import { confirmLinkEvent } from '../../support/ip-link';
 import { APPROVER, ENGINEER, signedEvent, viewSubmissionBody } from '../../support/slack-requests';
 import { type HttpHandler, slash } from '../../support/slash';
 
@@ -481,37 +481,7 @@ describe('the sweeper first, the backstop behind it', () => {
 });
 
 describe('every path that makes, moves or removes a backstop', () => {
-  /** The `me` link's confirmation POST from `sourceIp`, as API Gateway hands it to ipCapture. */
-  function confirmLink(token: string, sourceIp: string): APIGatewayProxyEventV2 {
-    return {
-      version: '2.0',
-      routeKey: 'POST /ip/{token}',
-      rawPath: `/ip/${token}`,
-      rawQueryString: '',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'Mozilla/5.0' },
-      pathParameters: { token },
-      requestContext: {
-        accountId: ACCOUNT,
-        apiId: 'local',
-        domainName: 'sg-warden.example.test',
-        domainPrefix: 'sg-warden',
-        http: {
-          method: 'POST',
-          path: `/ip/${token}`,
-          protocol: 'HTTP/1.1',
-          sourceIp,
-          userAgent: 'Mozilla/5.0',
-        },
-        requestId: randomUUID(),
-        routeKey: 'POST /ip/{token}',
-        stage: '$default',
-        time: new Date().toISOString(),
-        timeEpoch: Date.now(),
-      },
-      body: new URLSearchParams({ token, address: sourceIp }).toString(),
-      isBase64Encoded: false,
-    };
-  }
+  const confirmLink = (token: string, sourceIp: string) => confirmLinkEvent(token, sourceIp, ACCOUNT);
 
   async function link(text: string): Promise<string> {
     const answer = await slash(env, slackHttp, () => wiring.drainJobs!(), '/sg-whitelist', text, ENGINEER);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   CreateSubnetCommand,
   RevokeSecurityGroupEgressCommand,
@@ -21,6 +20,7 @@ import { createScheduleGroup, fireDue, schedulesIn } from '../../support/backsto
 import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
 import { auditOf, getGrant, getItem, grantIdIn, rulesFrom } from '../../support/grants';
 import { baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
+import { confirmLinkEvent } from '../../support/ip-link';
 import { APPROVER, ENGINEER } from '../../support/slack-requests';
 import { type HttpHandler, press, slash } from '../../support/slash';
 
@@ -345,37 +345,7 @@ describe('the backstop ends sessions as the sweeper would have (the sweeper off)
 });
 
 describe('Not me — revoke', () => {
-  /** The `me` link's confirmation POST from `sourceIp`, as API Gateway hands it to ipCapture. */
-  function confirmLink(token: string, sourceIp: string): APIGatewayProxyEventV2 {
-    return {
-      version: '2.0',
-      routeKey: 'POST /ip/{token}',
-      rawPath: `/ip/${token}`,
-      rawQueryString: '',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'Mozilla/5.0' },
-      pathParameters: { token },
-      requestContext: {
-        accountId: ACCOUNT,
-        apiId: 'local',
-        domainName: 'sg-warden.example.test',
-        domainPrefix: 'sg-warden',
-        http: {
-          method: 'POST',
-          path: `/ip/${token}`,
-          protocol: 'HTTP/1.1',
-          sourceIp,
-          userAgent: 'Mozilla/5.0',
-        },
-        requestId: randomUUID(),
-        routeKey: 'POST /ip/{token}',
-        stage: '$default',
-        time: new Date().toISOString(),
-        timeEpoch: Date.now(),
-      },
-      body: new URLSearchParams({ token, address: sourceIp }).toString(),
-      isBase64Encoded: false,
-    };
-  }
+  const confirmLink = (token: string, sourceIp: string) => confirmLinkEvent(token, sourceIp, ACCOUNT);
 
   it("ends the disowned grant's sessions at once: ONE command for the link's address, the count in the owner's DM and the audit", async () => {
     const asked = await slash(

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   AuthorizeSecurityGroupEgressCommand,
   AuthorizeSecurityGroupIngressCommand,
@@ -25,6 +24,7 @@ import { createGroup, ec2Client, uniqueName } from '../../support/aws';
 import { authorizeIngressRecord, eventBridgeEvent } from '../../support/cloudtrail-factory';
 import { getGrant, getItem, grantIdIn } from '../../support/grants';
 import { ALERT_CHANNEL, baseConfig, type HandlerEnv, startHandlerEnv } from '../../support/handler-env';
+import { confirmLinkEvent } from '../../support/ip-link';
 import { blockActionBody, ENGINEER, signedEvent } from '../../support/slack-requests';
 import { type HttpHandler, slash } from '../../support/slash';
 
@@ -176,37 +176,7 @@ async function sweepAt(minutesFromNow: number): Promise<void> {
 const whitelist = (text: string) =>
   slash(env, slackHttp, () => wiring.drainJobs!(), '/sg-whitelist', text, ENGINEER);
 
-function linkPost(token: string, sourceIp: string): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: 'POST /ip/{token}',
-    rawPath: `/ip/${token}`,
-    rawQueryString: '',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    pathParameters: { token },
-    requestContext: {
-      accountId: OWN,
-      apiId: 'local',
-      domainName: 'sg-warden.example.test',
-      domainPrefix: 'sg-warden',
-      http: {
-        method: 'POST',
-        path: `/ip/${token}`,
-        protocol: 'HTTP/1.1',
-        sourceIp,
-        userAgent: 'Mozilla/5.0',
-      },
-      requestId: randomUUID(),
-      routeKey: 'POST /ip/{token}',
-      stage: '$default',
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    },
-    // As the page's form does: the token and the address the page showed (#19 case 8).
-    body: new URLSearchParams({ token, address: sourceIp }).toString(),
-    isBase64Encoded: false,
-  } as APIGatewayProxyEventV2;
-}
+const linkPost = (token: string, sourceIp: string) => confirmLinkEvent(token, sourceIp, OWN);
 
 beforeAll(async () => {
   member = await memberEc2();
