@@ -191,8 +191,8 @@ function hintsViolate(deps: DetectionDeps, event: SgEvent): boolean {
 
 /**
  * A new event's alert, then its violations with their claims and entries, in as few transactions as
- * fit (the alert with the first ones); a part in which anything existed (a claim held, a race) is
- * stored one by one instead, which sorts out each case. 'duplicate' when another delivery of the
+ * fit (the alert with the first ones); a part in which anything existed (a claim held, a race) or that
+ * failed is stored one by one instead, which sorts out each case. 'duplicate' when another delivery of the
  * event created the alert first.
  */
 async function storeNew(
@@ -207,7 +207,16 @@ async function storeNew(
     const part = free.slice(start, start + CLAIMED_PER_TRANSACTION);
     const withAlert = start === 0 ? record : null;
     const audited = part.map((v) => ({ violation: v, audit: detectedAudit(v, now) }));
-    if (await storeAllClaimed(deps.store, withAlert, audited, now)) {
+    // Any failure of the one transaction (a condition, a throttle past the SDK's retries) is retried the
+    // long way, alert first: what that stores is what a re-delivery of the event resumes from.
+    const together = await storeAllClaimed(deps.store, withAlert, audited, now).catch((error: unknown) => {
+      deps.logger.warn(
+        { err: describeError(error) },
+        'violations not stored in one write; storing them one by one',
+      );
+      return false;
+    });
+    if (together) {
       stored.push(...part);
       continue;
     }
