@@ -291,7 +291,13 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
     return { ...result, outcome: 'duplicate', violations: existing.violationIds.length, posted };
   }
   // The group's exposure, when what the event names looks like a violation: looked up meanwhile.
-  if (deps.exposure && event.groupId && !deps.accounts.cannotAct(event.account) && hintsViolate(deps, event))
+  if (
+    deps.exposure &&
+    deps.config.policy.exposure.enabled &&
+    event.groupId &&
+    !deps.accounts.cannotAct(event.account) &&
+    hintsViolate(deps, event)
+  )
     void deps.exposure.exposureOf(target, event.groupId);
 
   const seen = await inEc2;
