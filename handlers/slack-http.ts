@@ -1,17 +1,36 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { createSlackApp } from '../slack/app';
+import { lazyModule } from '../services/shared/lazy-module';
 import { slackRequestId, withSlackRequest } from '../slack/request-context';
 import { guardSlackRequest, type HttpEvent, header } from '../slack/request-guard';
 import { getWiring, inInvocation } from './wiring';
 
 type BoltHandler = (event: unknown, context: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/** Bolt and every listener: loaded by the first request, while the secrets read is on the wire. */
+const slackApp = lazyModule(() => require('../slack/app') as typeof import('../slack/app'));
+
 const wiring = getWiring();
 let door: Promise<{ bolt: BoltHandler; signingSecret: string }> | undefined;
 
-/** Bolt's App and receiver, built once per container after the secrets are read from Parameter Store. */
+// The secrets read starts with the container: the request leaves as soon as init returns, so the wait for
+// it overlaps the first request's load of Bolt and of the hand-off's client (a cold answer waits on this
+// read and then on the hand-off, one after the other). Nothing is believed before the first request
+// checks its signature against it; a failed read is not kept (SsmSecretSource), so that request reads
+// again and answers 503.
+wiring.secrets.get().catch(() => {});
+
+/** Lets the event loop run once, so that a request already started leaves before synchronous work. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Bolt's App and receiver, built once per container once the secrets are read from Parameter Store. */
 function getDoor(): Promise<{ bolt: BoltHandler; signingSecret: string }> {
-  door ??= wiring.secrets.get().then(({ botToken, signingSecret }) => {
+  door ??= (async () => {
+    const secrets = wiring.secrets.get();
+    await nextTurn();
+    // Synchronous loads while the read is in flight: Bolt with the listeners, and the hand-off's client.
+    const { createSlackApp } = slackApp();
+    wiring.jobs.prepare?.();
+    const { botToken, signingSecret } = await secrets;
     const { receiver } = createSlackApp({
       signingSecret,
       botToken,
@@ -19,7 +38,7 @@ function getDoor(): Promise<{ bolt: BoltHandler; signingSecret: string }> {
       deps: wiring,
     });
     return { bolt: receiver.toHandler() as BoltHandler, signingSecret };
-  });
+  })();
   door.catch(() => {
     door = undefined;
   });

@@ -83,8 +83,8 @@ function readServerlessYml(root: string): ServerlessYml {
 
 /**
  * The esbuild options serverless-esbuild uses for this repo: `custom.esbuild` from serverless.yml minus
- * the plugin's own keys, with `exclude` turned into `external`, bundling on and the node platform, as
- * the plugin does by default.
+ * the plugin's own keys, with `exclude` turned into `external`, `plugins` (a file) loaded, bundling on and
+ * the node platform, as the plugin does by default.
  */
 export function bundleSettings(root: string): BundleSettings {
   const yml = readServerlessYml(root);
@@ -94,6 +94,12 @@ export function bundleSettings(root: string): BundleSettings {
   const options: Record<string, unknown> = { bundle: true, platform: 'node' };
   for (const [key, value] of Object.entries(custom)) if (!PLUGIN_ONLY_KEYS.has(key)) options[key] = value;
   options.external = [...external, ...(exclude.includes('*') ? [] : exclude)];
+  // `plugins` names a file exporting esbuild plugins (or a function returning them), loaded as the plugin does.
+  if (typeof custom.plugins === 'string') {
+    const loaded = require(join(root, custom.plugins)) as unknown;
+    const plugins = (loaded as { default?: unknown }).default ?? loaded;
+    options.plugins = typeof plugins === 'function' ? (plugins as () => unknown)() : plugins;
+  }
   const nodeOptions = yml.provider?.environment?.NODE_OPTIONS;
   return {
     options: options as BuildOptions,

@@ -12,6 +12,12 @@ export class LambdaJobQueue implements JobQueue {
     this.functionName = options.functionName;
   }
 
+  /** Loads the Lambda SDK and builds the client now, so that the first hand-off does not wait for them. */
+  prepare(): void {
+    lambdaSdk();
+    this.client();
+  }
+
   async enqueue(envelope: JobEnvelope): Promise<void> {
     const { InvokeCommand } = lambdaSdk();
     await this.client().send(

@@ -59,6 +59,8 @@ export interface JobEnvelope {
 /** Hands jobs to a worker: an async Lambda invoke in production, in-process locally and in tests. */
 export interface JobQueue {
   enqueue(envelope: JobEnvelope): Promise<void>;
+  /** Readies the hand-off (e.g. its AWS client) ahead of the first job, while the door waits on other work. */
+  prepare?(): void;
 }
 
 /** How long a request's marker is kept (DynamoDB TTL): far beyond Slack's five-minute signature window. */

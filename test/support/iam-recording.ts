@@ -11,7 +11,8 @@ import { RECORD_DIR, type RecordedAwsCall } from './iam-calls';
  *
  * - tags each invocation with the function it stands for: the handlers' `handler` (handlers/<file>.ts),
  *   `acceptJob` (what slackWorker runs, also when the door runs jobs in-process) and `sweep` (the sweeper's
- *   loop, which tests also call directly) run inside an AsyncLocalStorage scope naming the function;
+ *   loop, which tests also call directly) run inside an AsyncLocalStorage scope naming the function, and
+ *   so does the load of each such module (a call it starts at init is its function's);
  * - wraps `http.request` (the SDK's transport) once per jest worker: a SigV4-signed request made in such
  *   a scope is written to .cache/iam-calls/<pid>.jsonl with what IAM would look at: the signed service,
  *   region and access key, the body, the config and environment the function ran with, and, read from
@@ -321,7 +322,9 @@ state.testPath = () => (expect.getState().testPath ?? '').replace(`${root}/`, ''
 for (const [modulePath, exportName, fn] of entryPoints()) {
   if (!fn) continue;
   jest.doMock(modulePath, () => {
-    const actual = jest.requireActual(modulePath) as Record<string, unknown>;
+    // The module's own load runs as the function too: what it starts at init (the Slack door's secrets
+    // read) is that function's call, as in Lambda, where init runs in the function's container.
+    const actual = state.als.run({ fn }, () => jest.requireActual(modulePath)) as Record<string, unknown>;
     const original = actual[exportName];
     if (typeof original !== 'function') return actual;
     const wrapped = function (this: unknown, ...args: unknown[]) {
