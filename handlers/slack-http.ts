@@ -12,19 +12,16 @@ const slackApp = lazyModule(() => require('../slack/app') as typeof import('../s
 const wiring = getWiring();
 let door: Promise<{ bolt: BoltHandler; signingSecret: string }> | undefined;
 
-// The secrets read starts with the container: the request leaves as soon as init returns, so the wait for
-// it overlaps the first request's load of Bolt and of the hand-off's client (a cold answer waits on this
-// read and then on the hand-off, one after the other). Nothing is believed before the first request
-// checks its signature against it; a failed read is not kept (SsmSecretSource), so that request reads
-// again and answers 503.
-wiring.secrets.get().catch(() => {});
-
 /** Lets the event loop run once, so that a request already started leaves before synchronous work. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Bolt's App and receiver, built once per container once the secrets are read from Parameter Store. */
 function getDoor(): Promise<{ bolt: BoltHandler; signingSecret: string }> {
   door ??= (async () => {
+    // The secrets read starts with the first request, not at init: init stays lighter than Bolt alone
+    // (the SSM client's load is about 80 ms), and the read is on the wire while Bolt and the hand-off's
+    // client load. Nothing is believed before the request checks its signature against it; a failed read
+    // is not kept (SsmSecretSource), so the next request reads again (this one answers 503).
     const secrets = wiring.secrets.get();
     await nextTurn();
     // Synchronous loads while the read is in flight: Bolt with the listeners, and the hand-off's client.
