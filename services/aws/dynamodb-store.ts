@@ -72,6 +72,16 @@ function afterTransition<T>(t: Transition): T | null {
   return structuredClone(after) as T;
 }
 
+/** The wait before attempt `attempt + 1` of a write or read DynamoDB answered only in part (jittered, doubling). */
+function retryPause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
+}
+
+/** A transition that writes nothing beside its item: one conditional UpdateItem, no transaction. */
+function isLoneUpdate(t: Transition): boolean {
+  return !t.audit && !t.alsoPut?.length && !t.alsoPatch?.length;
+}
+
 /** Keys one BatchGetItem may carry. */
 const BATCH_GET_LIMIT = 100;
 
@@ -177,7 +187,7 @@ export class DynamoDbStateStore implements StateStore {
         if (pending.length === 0) break;
         if (attempt >= TRANSACT_ATTEMPTS)
           throw new Error(`DynamoDB left ${pending.length} keys of a batch read unanswered`);
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
+        await retryPause(attempt);
       }
     }
     return found;
@@ -209,7 +219,7 @@ export class DynamoDbStateStore implements StateStore {
 
   async transition<T extends StoredItem>(t: Transition): Promise<T> {
     const update = this.transitionUpdate(t);
-    if (!t.audit && !t.alsoPut?.length && !t.alsoPatch?.length) {
+    if (isLoneUpdate(t)) {
       // Nothing to write with it: one conditional update that answers the item as it now is.
       const { UpdateCommand } = documentSdk();
       const out = await this.conflictAware(t, () =>
@@ -231,7 +241,7 @@ export class DynamoDbStateStore implements StateStore {
 
   async move(t: Transition): Promise<void> {
     const update = this.transitionUpdate(t);
-    if (!t.audit && !t.alsoPut?.length && !t.alsoPatch?.length) {
+    if (isLoneUpdate(t)) {
       const { UpdateCommand } = documentSdk();
       await this.conflictAware(t, () => this.client.send(new UpdateCommand(update)));
       return;
@@ -452,7 +462,7 @@ export class DynamoDbStateStore implements StateStore {
         return;
       } catch (error) {
         if (attempt >= TRANSACT_ATTEMPTS || !isTransientCancellation(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
+        await retryPause(attempt);
       }
     }
   }

@@ -1,4 +1,4 @@
-import { type ItemKey, keyId, type StateStore, type StoredItem } from './state';
+import { type ItemKey, keyId, type StateStore, type StoredItem, type Transition } from './state';
 
 /**
  * A view of the store that has already read `wanted` in one batch (getMany): `get` of one of those keys
@@ -15,6 +15,12 @@ export async function readAhead(store: StateStore, wanted: readonly ItemKey[]): 
     known.delete(keyId(key as ItemKey));
     found.delete(keyId(key as ItemKey));
   };
+  /** Every item a transition writes: its own, the ones it puts and the ones it patches. */
+  const forgetWrites = (t: Transition) => {
+    forget(t.key);
+    for (const item of t.alsoPut ?? []) forget(item);
+    for (const patch of t.alsoPatch ?? []) forget(patch.key);
+  };
   return {
     get: async <T extends StoredItem>(key: ItemKey) =>
       known.has(keyId(key)) ? ((found.get(keyId(key)) as T | undefined) ?? null) : store.get<T>(key),
@@ -24,15 +30,11 @@ export async function readAhead(store: StateStore, wanted: readonly ItemKey[]): 
       return store.createAll(items, audits);
     },
     transition: (t) => {
-      forget(t.key);
-      for (const item of t.alsoPut ?? []) forget(item);
-      for (const patch of t.alsoPatch ?? []) forget(patch.key);
+      forgetWrites(t);
       return store.transition(t);
     },
     move: (t) => {
-      forget(t.key);
-      for (const item of t.alsoPut ?? []) forget(item);
-      for (const patch of t.alsoPatch ?? []) forget(patch.key);
+      forgetWrites(t);
       return store.move(t);
     },
     patch: (key, set, due) => {

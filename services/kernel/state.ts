@@ -126,6 +126,9 @@ export interface StateStore {
   auditSince(since: string, until?: string): AsyncIterable<StoredAuditEntry>;
 }
 
+/** The most writes one transaction may carry (DynamoDB's TransactWriteItems limit). */
+export const MAX_TRANSACTION_WRITES = 100;
+
 /** How `getMany` answers a key: its partition and sort key. */
 export function keyId(key: ItemKey): string {
   return `${key.pk}|${key.sk}`;

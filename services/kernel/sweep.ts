@@ -1,6 +1,6 @@
 import { describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { DueKind, StateStore, StoredItem } from './state';
+import { type DueKind, keyId, type StateStore, type StoredItem } from './state';
 
 /** Handles one due item. Must be safe to run twice (every transition is conditional). */
 export type DueHandler = ((item: StoredItem, now: Date) => Promise<void>) & {
@@ -74,8 +74,8 @@ export async function sweep(
     let failed = 0;
     for (;;) {
       const page = await deps.store.queryDue(kind, now.toISOString(), limit);
-      const fresh = page.filter((item) => !handled.has(`${item.pk}\n${item.sk}`));
-      for (const item of fresh) handled.add(`${item.pk}\n${item.sk}`);
+      const fresh = page.filter((item) => !handled.has(keyId(item)));
+      for (const item of fresh) handled.add(keyId(item));
       // A page's reads made at once; should they fail, each item reads for itself.
       if (fresh.length > 0)
         await handle.page?.(fresh, now).catch((error: unknown) => {

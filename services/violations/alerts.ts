@@ -1,6 +1,13 @@
 import type { BackstopDeps } from '../backstop/ports';
 import type { Config } from '../config/config';
-import { keyId, keys, type StateStore, type Transition, tryMove } from '../kernel/state';
+import {
+  keyId,
+  keys,
+  MAX_TRANSACTION_WRITES,
+  type StateStore,
+  type Transition,
+  tryMove,
+} from '../kernel/state';
 import { backoffSeconds, plusSeconds } from '../kernel/time';
 import { describeError, RateLimitedError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -247,8 +254,8 @@ export async function recordPosted(
   const alsoPatch = claimed.violationIds.map((id) => ({ key: keys.violation(id), set: where }));
   const reminders = remindersFor(deps.config, shown, ref, clock());
   const reminderPuts = reminders.map((r) => r as unknown as Record<string, unknown>);
-  // A transaction holds 100 writes: the alert's update and entry, then patches (and reminders) that fit.
-  const room = 98;
+  // A transaction's writes: the alert's update and entry, then patches (and reminders) that fit.
+  const room = MAX_TRANSACTION_WRITES - 2;
   const withReminders =
     alsoPatch.length + reminderPuts.length <= room &&
     (await tryMove(store, { ...posted, alsoPatch, alsoPut: reminderPuts }));

@@ -1,5 +1,5 @@
 import type { Config } from '../config/config';
-import { keys, type StateStore, type StoredItem } from '../kernel/state';
+import { keys, MAX_TRANSACTION_WRITES, type StateStore, type StoredItem } from '../kernel/state';
 import { plusSeconds } from '../kernel/time';
 import { describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -156,7 +156,10 @@ export async function scheduleReminders(
     const reminders = written ?? remindersFor(deps.config, violations, ref, now);
     const records = written ? [] : reminders.map((r) => r as unknown as Record<string, unknown>);
     // All in one write when none exists yet (a first post); else each on its own (one may exist already).
-    if (records.length > 0 && !(records.length <= 100 && (await deps.store.createAll(records, []))))
+    if (
+      records.length > 0 &&
+      !(records.length <= MAX_TRANSACTION_WRITES && (await deps.store.createAll(records, [])))
+    )
       for (const record of records) await deps.store.createAll([record], []);
     if (reminders.some((r) => r.deadline === null))
       await deps.store.createAll(

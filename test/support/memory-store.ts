@@ -30,7 +30,7 @@ export class MemoryStateStore implements StateStore {
   failTransition: ((t: Transition) => boolean) | null = null;
 
   private id(key: ItemKey): string {
-    return `${key.pk}|${key.sk}`;
+    return keyId(key);
   }
 
   async get<T extends StoredItem>(key: ItemKey): Promise<T | null> {
