@@ -180,9 +180,14 @@ async function readInEc2(
   }
 }
 
+/** Every rule the event's record names: what it added and what a modify asked for (hints until EC2 agrees). */
+function namedRules(event: SgEvent): RuleFacts[] {
+  return [...event.rules, ...(event.requested ?? [])];
+}
+
 /** True when the rules the event names would violate the policy as they are (tags and prefix lists aside). */
 function hintsViolate(deps: DetectionDeps, event: SgEvent): boolean {
-  const hinted = [...event.rules, ...(event.requested ?? [])];
+  const hinted = namedRules(event);
   if (hinted.length === 0) return false;
   return (
     evaluate(hinted, deps.config.policy, { actor: event.actor, groupTags: null, prefixLists: {} }).length > 0
@@ -280,7 +285,7 @@ export async function detect(deps: DetectionDeps, event: SgEvent): Promise<Detec
   // exceptions, rule claims; EC2's rules may differ: those are read then). A re-delivery wastes the EC2 read.
   const inEc2 = readInEc2(deps, event, watched, log);
   inEc2.catch(() => {});
-  const hintedKeys = screenKeys(target, [...event.rules, ...(event.requested ?? [])]);
+  const hintedKeys = screenKeys(target, namedRules(event));
   const ahead = await readAhead(store, [keys.alert(event.eventId), ...hintedKeys]);
   const existing = await ahead.get<AlertItem>(keys.alert(event.eventId));
   if (existing && existing.status !== 'STORING') {

@@ -305,9 +305,8 @@ export async function refreshAlertMessageOutcome(
     return refreshDigestMessageOutcome(deps, stored.digestId);
   // The alert as just read; its violations as they are now. Rendered again while a violation changed
   // during the update (the alert's own changes are its post and its digest, which this read saw).
-  let current = stored ?? undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const view = await loadAlertView(deps, alertId, current);
+    const view = await loadAlertView(deps, alertId, stored ?? undefined);
     if (view?.alert.status !== 'POSTED' || !view.alert.channel || !view.alert.ts) return 'updated';
     const versions = view.violations.map((v) => v.version).join(',');
     try {
@@ -321,7 +320,6 @@ export async function refreshAlertMessageOutcome(
     if (view.violations.every((v) => FINAL_STATUSES.includes(v.status))) return 'updated';
     const after = await violationsOf(deps.store, view.alert.violationIds);
     if (after.map((v) => v.version).join(',') === versions) return 'updated';
-    current = view.alert;
   }
   return 'updated';
 }
