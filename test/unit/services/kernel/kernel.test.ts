@@ -138,6 +138,32 @@ describe('state kernel', () => {
       expect(await store.queryDue('DEADLINE', AT, 100)).toEqual([]);
     });
 
+    it('hands each page to the handler’s page reads before its items, and handles them when those reads fail', async () => {
+      const store = new MemoryStateStore();
+      await dueItems(store, 15);
+      const order: string[] = [];
+      const seen: string[] = [];
+      const handle = Object.assign(
+        async (item: { pk: string; sk: string; status: string }) => {
+          order.push('item');
+          await handlerFor(store, seen)(item);
+        },
+        {
+          page: async (items: { pk: string }[]) => {
+            order.push(`page of ${items.length}`);
+            if (items.length < 10) throw new Error('BatchGetItem throttled');
+          },
+        },
+      );
+      const summary = await sweep({ store, logger }, { DEADLINE: handle }, new Date(AT), {
+        limit: 10,
+        drain: { kinds: ['DEADLINE'], budgetMs: 60_000 },
+      });
+      expect(summary.DEADLINE).toMatchObject({ due: 15, ok: 15, failed: 0 });
+      expect(order).toEqual(['page of 10', ...Array(10).fill('item'), 'page of 5', ...Array(5).fill('item')]);
+      expect(new Set(seen).size).toBe(15);
+    });
+
     it('stops draining at a page of nothing new (items that stay due are not tried twice) and at its budget', async () => {
       const drain = { kinds: ['DEADLINE'] as const, budgetMs: 60_000 };
       const store = new MemoryStateStore();
